@@ -1,0 +1,82 @@
+// `codesearch search QUERY` / `codesearch "QUERY"` and `--batch FILE`.
+import { readFile } from 'node:fs/promises';
+import pc from 'picocolors';
+import { Searcher, MAX_K, type SearchResult } from '../../server/search.js';
+import { IndexMissingError } from '../../indexer/store.js';
+import { CliError, EXIT_NO_INDEX } from '../errors.js';
+import { dbForQuerying, parsePositiveInt } from '../config.js';
+
+export interface SearchCommandOptions {
+  db?: string;
+  k: string;
+  json?: boolean;
+  batch?: string;
+}
+
+export async function runSearch(words: string[], opts: SearchCommandOptions): Promise<void> {
+  const k = parsePositiveInt(opts.k, '-k', MAX_K);
+  const query = words.join(' ').trim();
+  if (!opts.batch && !query) throw new CliError("empty query: try codesearch \"how do I split a string\" or codesearch search List.concat_map");
+  if (opts.batch && query) throw new CliError('give either a QUERY or --batch FILE, not both');
+  const db = dbForQuerying(opts.db, process.env, process.cwd());
+  const searcher = await openSearcher(db);
+  try {
+    if (opts.batch) await runBatch(searcher, opts.batch, k);
+    else {
+      const results = await searcher.search(query, { k });
+      process.stdout.write(opts.json ? JSON.stringify({ results }) + '\n' : formatHuman(results));
+    }
+  } finally {
+    searcher.close();
+  }
+}
+
+async function openSearcher(db: string): Promise<Searcher> {
+  try {
+    return await Searcher.open(db);
+  } catch (err) {
+    if (err instanceof IndexMissingError) throw new CliError(`${err.message}; run 'codesearch index ROOT' first`, EXIT_NO_INDEX);
+    throw new CliError(`cannot read the index at ${db}: ${(err as Error).message.split('\n')[0]}`, EXIT_NO_INDEX);
+  }
+}
+
+/** One output line per input line, in order; a bad line gets an `error` instead of failing the batch. */
+async function runBatch(searcher: Searcher, file: string, k: number): Promise<void> {
+  const text = file === '-' ? await readStdin() : await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw new CliError(`cannot read --batch file ${file}: ${e.code ?? e.message}`);
+  });
+  for (const [n, line] of text.split('\n').entries()) {
+    if (!line.trim()) continue;
+    let id: unknown = null;
+    try {
+      const input = JSON.parse(line) as { id?: unknown; query?: unknown };
+      id = input.id ?? null;
+      if (typeof input.query !== 'string' || !input.query.trim()) throw new Error('"query" must be a non-empty string');
+      const results = await searcher.search(input.query, { k });
+      process.stdout.write(JSON.stringify({ id, results }) + '\n');
+    } catch (err) {
+      process.stdout.write(JSON.stringify({ id, results: [], error: `line ${n + 1}: ${(err as Error).message}` }) + '\n');
+      process.exitCode = 1;
+    }
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export function formatHuman(results: SearchResult[]): string {
+  if (results.length === 0) return 'no results\n';
+  return results
+    .map((r) => {
+      const head = `${pc.cyan(`${r.path}:${r.startLine}-${r.endLine}`)}  ${pc.bold(r.symbol)}  ${pc.dim(r.kind)}`;
+      const snippet = r.snippet
+        .split('\n')
+        .map((l) => `    ${pc.dim(l.length > 120 ? l.slice(0, 117) + '...' : l)}`)
+        .join('\n');
+      return `${head}\n${snippet}\n`;
+    })
+    .join('\n');
+}

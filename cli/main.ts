@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+// The codesearch command line. Only commander loads up front: commands import the indexer and
+// LanceDB when they run, so `--help` and usage errors answer at once.
+import { Command, CommanderError, Option } from 'commander';
+import { CliError, EXIT_USAGE } from './errors.js';
+
+const program = new Command();
+program
+  .name('codesearch')
+  .description('OCaml-aware code search: index a repository, then search it by symbol or in plain English.')
+  .version('0.1.0')
+  .showHelpAfterError('(run codesearch --help for usage)')
+  .exitOverride();
+
+program
+  .command('index')
+  .description('build or incrementally update the index of ROOT (default: the current directory)')
+  .argument('[root]', 'repository root', '.')
+  .option('--db <dir>', 'index directory (default: ROOT/.codesearch, or $CODESEARCH_DB)')
+  .option('--threads <n>', 'parser threads (default: one per core)')
+  .option('-q, --quiet', 'no progress bar and no warnings; only the summary')
+  .action(async (root: string, opts) => (await import('./commands/index.js')).runIndex(root, opts));
+
+program
+  .command('search', { isDefault: true })
+  .description('ranked definitions for QUERY: a symbol (`String.split`, `find_opt`) or a question')
+  .argument('[query...]', 'what to look for')
+  .option('--db <dir>', 'index directory (default: .codesearch found upwards, or $CODESEARCH_DB)')
+  .option('-k, --k <n>', 'number of results', '10')
+  .option('--json', 'print {"results":[...]} (with --batch: one JSON line per query)')
+  .addOption(new Option('--batch <file>', 'JSON Lines {"id","query"} to answer in one run (- for stdin)'))
+  .action(async (words: string[], opts) => (await import('./commands/search.js')).runSearch(words, opts));
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
+      return;
+    }
+    if (err instanceof CliError) {
+      process.stderr.write(`codesearch: ${err.message}\n`);
+      process.exitCode = err.exitCode;
+      return;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`codesearch: ${message.split('\n')[0]}\n`);
+    process.exitCode = EXIT_USAGE;
+  }
+}
+
+await main();

@@ -1,0 +1,54 @@
+// Spreads file jobs over worker threads (or runs them in-process for small jobs) and hands
+// outcomes back in completion order through a callback.
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { createOcamlParser } from './parse.js';
+import { processFile, type FileJob, type FileOutcome } from './process-file.js';
+
+// Under vitest the sources run as .ts; the worker always runs from the compiled output.
+const workerUrl = new URL(import.meta.url.endsWith('.ts') ? '../dist/indexer/worker.js' : './worker.js', import.meta.url);
+
+const JOBS_PER_MESSAGE = 8;
+/** Below this many files, starting threads costs more than it saves. */
+const IN_PROCESS_BELOW = 64;
+
+export async function runJobs(jobs: FileJob[], onOutcomes: (outcomes: FileOutcome[]) => Promise<void>, threads = availableParallelism()): Promise<void> {
+  if (jobs.length === 0) return;
+  if (jobs.length < IN_PROCESS_BELOW || threads < 1) {
+    const parser = createOcamlParser();
+    for (const job of jobs) {
+      await onOutcomes([await processFile(job, parser)]);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return;
+  }
+  // Big files first, so no thread is left with one huge file at the end.
+  const queue = [...jobs].sort((a, b) => b.size - a.size);
+  let pendingWrite = Promise.resolve();
+  const workers = Array.from({ length: Math.min(threads, Math.ceil(queue.length / JOBS_PER_MESSAGE)) }, () => new Worker(workerUrl));
+  try {
+    await Promise.all(
+      workers.map(
+        (worker) =>
+          new Promise<void>((resolve, reject) => {
+            const next = () => {
+              const batch = queue.splice(0, JOBS_PER_MESSAGE);
+              if (batch.length === 0) return resolve();
+              worker.postMessage(batch);
+            };
+            worker.on('message', (outcomes: FileOutcome[]) => {
+              pendingWrite = pendingWrite.then(() => onOutcomes(outcomes));
+              pendingWrite.catch(reject);
+              next();
+            });
+            worker.on('error', reject);
+            worker.on('exit', (code) => code !== 0 && reject(new Error(`parser worker exited with code ${code}`)));
+            next();
+          }),
+      ),
+    );
+    await pendingWrite;
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}

@@ -1,0 +1,332 @@
+// The only module that imports LanceDB. Three tables in one database directory:
+//   chunks — one row per chunk, with identifier-aware token columns under full-text indexes
+//   files  — one row per indexed file: content hash, mtime, size (what incremental runs compare)
+//   meta   — key/value: fingerprint, whether a write was interrupted
+import * as lancedb from '@lancedb/lancedb';
+import { Field, Float64, Int32, Schema, Table as ArrowTable, Utf8, vectorFromArray } from 'apache-arrow';
+import type { Chunk, ChunkKind, FileRelation, SourceLang } from './types.js';
+
+export const CHUNKS = 'chunks';
+export const FILES = 'files';
+export const META = 'meta';
+
+/** Columns holding `tokenize` output; the FTS indexes are built over them. */
+export const NAME_TOKENS = 'name_tokens';
+export const BODY_TOKENS = 'body_tokens';
+
+export interface FileState {
+  path: string;
+  hash: string;
+  size: number;
+  mtimeMs: number;
+  lines: number;
+  chunks: number;
+  relations: FileRelation[];
+  skipped: string;
+}
+
+/** A chunk as stored, plus the tokens the indexer derived from it. */
+export interface StoredChunk extends Chunk {
+  nameTokens: string;
+  bodyTokens: string;
+}
+
+export interface ChunkHit extends Chunk {
+  /** Retriever-specific raw score (BM25 for full text). */
+  rawScore: number;
+}
+
+const chunkSchema = new Schema([
+  new Field('id', new Utf8(), false),
+  new Field('path', new Utf8(), false),
+  new Field('lang', new Utf8(), false),
+  new Field('start_line', new Int32(), false),
+  new Field('end_line', new Int32(), false),
+  new Field('name', new Utf8(), false),
+  new Field('name_lc', new Utf8(), false),
+  new Field('symbol', new Utf8(), false),
+  new Field('kind', new Utf8(), false),
+  new Field('doc', new Utf8(), false),
+  new Field('text', new Utf8(), false),
+  new Field('part', new Int32(), false),
+  new Field('parts', new Int32(), false),
+  new Field('depth', new Int32(), false),
+  new Field(NAME_TOKENS, new Utf8(), false),
+  new Field(BODY_TOKENS, new Utf8(), false),
+]);
+
+const fileSchema = new Schema([
+  new Field('path', new Utf8(), false),
+  new Field('hash', new Utf8(), false),
+  new Field('size', new Float64(), false),
+  new Field('mtime_ms', new Float64(), false),
+  new Field('lines', new Int32(), false),
+  new Field('chunks', new Int32(), false),
+  new Field('relations', new Utf8(), false),
+  new Field('skipped', new Utf8(), false),
+]);
+
+const metaSchema = new Schema([new Field('key', new Utf8(), false), new Field('value', new Utf8(), false)]);
+
+const READ_COLUMNS = ['id', 'path', 'lang', 'start_line', 'end_line', 'name', 'symbol', 'kind', 'doc', 'text', 'part', 'parts', 'depth'];
+
+function columns(schema: Schema, data: Record<string, unknown[]>): ArrowTable {
+  const vectors: Record<string, ReturnType<typeof vectorFromArray>> = {};
+  for (const field of schema.fields) vectors[field.name] = vectorFromArray(data[field.name]!, field.type);
+  return new ArrowTable(vectors);
+}
+
+function chunkBatch(chunks: StoredChunk[]): ArrowTable {
+  return columns(chunkSchema, {
+    id: chunks.map((c) => c.id),
+    path: chunks.map((c) => c.path),
+    lang: chunks.map((c) => c.lang),
+    start_line: chunks.map((c) => c.startLine),
+    end_line: chunks.map((c) => c.endLine),
+    name: chunks.map((c) => c.name),
+    name_lc: chunks.map((c) => c.name.toLowerCase()),
+    symbol: chunks.map((c) => c.symbol),
+    kind: chunks.map((c) => c.kind),
+    doc: chunks.map((c) => c.doc),
+    text: chunks.map((c) => c.text),
+    part: chunks.map((c) => c.part),
+    parts: chunks.map((c) => c.parts),
+    depth: chunks.map((c) => c.depth),
+    [NAME_TOKENS]: chunks.map((c) => c.nameTokens),
+    [BODY_TOKENS]: chunks.map((c) => c.bodyTokens),
+  });
+}
+
+function fileBatch(files: FileState[]): ArrowTable {
+  return columns(fileSchema, {
+    path: files.map((f) => f.path),
+    hash: files.map((f) => f.hash),
+    size: files.map((f) => f.size),
+    mtime_ms: files.map((f) => f.mtimeMs),
+    lines: files.map((f) => f.lines),
+    chunks: files.map((f) => f.chunks),
+    relations: files.map((f) => JSON.stringify(f.relations)),
+    skipped: files.map((f) => f.skipped),
+  });
+}
+
+/** SQL string literal. */
+export function sqlString(s: string): string {
+  return `'${s.replace(/'/g, "''")}'`;
+}
+
+function inList(column: string, values: readonly string[]): string {
+  return `${column} IN (${values.map(sqlString).join(', ')})`;
+}
+
+type Row = Record<string, unknown>;
+
+function rowToChunk(r: Row): Chunk {
+  return {
+    id: r.id as string,
+    path: r.path as string,
+    lang: r.lang as SourceLang,
+    startLine: r.start_line as number,
+    endLine: r.end_line as number,
+    name: r.name as string,
+    symbol: r.symbol as string,
+    kind: r.kind as ChunkKind,
+    doc: r.doc as string,
+    text: r.text as string,
+    part: r.part as number,
+    parts: r.parts as number,
+    depth: r.depth as number,
+  };
+}
+
+export class IndexMissingError extends Error {}
+
+export class IndexStore {
+  private constructor(
+    readonly uri: string,
+    private readonly db: lancedb.Connection,
+    private chunks: lancedb.Table | undefined,
+    private files: lancedb.Table | undefined,
+    private meta: lancedb.Table | undefined,
+  ) {}
+
+  static async open(uri: string): Promise<IndexStore> {
+    const db = await lancedb.connect(uri);
+    const names = new Set(await db.tableNames());
+    const open = (n: string) => (names.has(n) ? db.openTable(n) : Promise.resolve(undefined));
+    return new IndexStore(uri, db, await open(CHUNKS), await open(FILES), await open(META));
+  }
+
+  /** Opens for reading; throws IndexMissingError when there is nothing searchable. */
+  static async openForSearch(uri: string): Promise<IndexStore> {
+    const store = await IndexStore.open(uri);
+    if (!store.chunks) throw new IndexMissingError(`no codesearch index at ${uri}`);
+    return store;
+  }
+
+  // ---- meta ----
+
+  async getMeta(key: string): Promise<string | undefined> {
+    if (!this.meta) return undefined;
+    const rows = await this.meta.query().where(`key = ${sqlString(key)}`).toArray();
+    return rows[0]?.value as string | undefined;
+  }
+
+  async setMeta(entries: Record<string, string>): Promise<void> {
+    const keys = Object.keys(entries);
+    const data = columns(metaSchema, { key: keys, value: keys.map((k) => entries[k]) });
+    if (!this.meta) {
+      this.meta = await this.db.createTable(META, data);
+      return;
+    }
+    await this.meta.mergeInsert('key').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(data);
+  }
+
+  // ---- write side ----
+
+  async fileStates(): Promise<Map<string, FileState>> {
+    const states = new Map<string, FileState>();
+    if (!this.files) return states;
+    for await (const batch of this.files.query().select(['path', 'hash', 'size', 'mtime_ms', 'lines', 'chunks', 'relations', 'skipped'])) {
+      for (const r of batch.toArray() as Row[]) {
+        states.set(r.path as string, {
+          path: r.path as string,
+          hash: r.hash as string,
+          size: r.size as number,
+          mtimeMs: r.mtime_ms as number,
+          lines: r.lines as number,
+          chunks: r.chunks as number,
+          relations: JSON.parse(r.relations as string) as FileRelation[],
+          skipped: r.skipped as string,
+        });
+      }
+    }
+    return states;
+  }
+
+  /** Distinct paths present in the chunks table (to find rows an interrupted run left behind). */
+  async chunkPaths(): Promise<Set<string>> {
+    const paths = new Set<string>();
+    if (!this.chunks) return paths;
+    for await (const batch of this.chunks.query().select(['path'])) {
+      for (const p of batch.getChild('path')!.toArray() as string[]) paths.add(p);
+    }
+    return paths;
+  }
+
+  /**
+   * Writes the chunks of files seen for the first time: a plain append, the fast path of a
+   * cold index. The caller guarantees no rows for these paths exist.
+   */
+  async appendChunks(chunks: StoredChunk[]): Promise<void> {
+    if (chunks.length === 0) return;
+    const data = chunkBatch(chunks);
+    if (!this.chunks) this.chunks = await this.db.createTable(CHUNKS, data);
+    else await this.chunks.add(data);
+  }
+
+  /**
+   * Replaces all chunks of `paths` by `chunks` in one commit, so a reader (or a crash) sees
+   * either the old or the new version of each file, never a mix.
+   */
+  async replaceChunks(paths: readonly string[], chunks: StoredChunk[]): Promise<void> {
+    if (paths.length === 0) return;
+    if (!this.chunks) return this.appendChunks(chunks);
+    if (chunks.length === 0) {
+      await this.chunks.delete(inList('path', paths));
+      return;
+    }
+    await this.chunks
+      .mergeInsert('id')
+      .whenMatchedUpdateAll()
+      .whenNotMatchedInsertAll()
+      .whenNotMatchedBySourceDelete({ where: inList('path', paths) })
+      .execute(chunkBatch(chunks));
+  }
+
+  async deleteChunksOf(paths: readonly string[]): Promise<void> {
+    if (!this.chunks || paths.length === 0) return;
+    for (let i = 0; i < paths.length; i += 500) await this.chunks.delete(inList('path', paths.slice(i, i + 500)));
+  }
+
+  async upsertFiles(files: FileState[]): Promise<void> {
+    if (files.length === 0) return;
+    const data = fileBatch(files);
+    if (!this.files) {
+      this.files = await this.db.createTable(FILES, data);
+      return;
+    }
+    await this.files.mergeInsert('path').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(data);
+  }
+
+  async deleteFiles(paths: readonly string[]): Promise<void> {
+    if (!this.files || paths.length === 0) return;
+    for (let i = 0; i < paths.length; i += 500) await this.files.delete(inList('path', paths.slice(i, i + 500)));
+  }
+
+  /**
+   * Makes the latest rows searchable through indexes: builds them on a fresh table, folds new
+   * rows into them otherwise, and drops old table versions so the index does not grow unbounded.
+   */
+  async finalize(): Promise<void> {
+    if (this.chunks) {
+      const existing = new Set((await this.chunks.listIndices()).flatMap((i) => i.columns));
+      // Tokens are made by text.ts already; the index only splits on spaces and lower-cases.
+      const fts = () => lancedb.Index.fts({ baseTokenizer: 'simple', withPosition: false, stem: false, removeStopWords: false, lowercase: true });
+      for (const column of [NAME_TOKENS, BODY_TOKENS]) {
+        if (!existing.has(column)) await this.chunks.createIndex(column, { config: fts() });
+      }
+      for (const column of ['name_lc', 'path']) {
+        if (!existing.has(column)) await this.chunks.createIndex(column, { config: lancedb.Index.btree() });
+      }
+    }
+    const cleanup = { cleanupOlderThan: new Date(), deleteUnverified: false };
+    for (const table of [this.chunks, this.files, this.meta]) {
+      if (table) await table.optimize(cleanup);
+    }
+  }
+
+  // ---- read side ----
+
+  async countChunks(): Promise<number> {
+    return this.chunks ? this.chunks.countRows() : 0;
+  }
+
+  /** BM25 over the token columns; `boosts` weights a match in the name above one in the body. */
+  async fullText(tokens: readonly string[], limit: number, boosts: { name: number; body: number }): Promise<ChunkHit[]> {
+    if (!this.chunks || tokens.length === 0) return [];
+    const query = new lancedb.MultiMatchQuery(tokens.join(' '), [NAME_TOKENS, BODY_TOKENS], { boosts: [boosts.name, boosts.body] });
+    const rows = (await this.chunks
+      .query()
+      .fullTextSearch(query)
+      .select([...READ_COLUMNS, '_score'])
+      .limit(limit)
+      .toArray()) as Row[];
+    return rows.map((r) => ({ ...rowToChunk(r), rawScore: r._score as number }));
+  }
+
+  /** Chunks whose bare name equals one of `names`, case-insensitively. */
+  async byName(names: readonly string[], limit: number): Promise<ChunkHit[]> {
+    if (!this.chunks || names.length === 0) return [];
+    const rows = (await this.chunks
+      .query()
+      .where(inList('name_lc', names.map((n) => n.toLowerCase())))
+      .select(READ_COLUMNS)
+      .limit(limit)
+      .toArray()) as Row[];
+    return rows.map((r) => ({ ...rowToChunk(r), rawScore: 0 }));
+  }
+
+  /** Fuzzy match on names (edit distance ≤ `fuzziness`), for typos such as `concat_mapp`. */
+  async fuzzyName(token: string, limit: number, fuzziness: number): Promise<ChunkHit[]> {
+    if (!this.chunks) return [];
+    const query = new lancedb.MatchQuery(token, NAME_TOKENS, { fuzziness, prefixLength: 1, maxExpansions: 20 });
+    const rows = (await this.chunks.query().fullTextSearch(query).select([...READ_COLUMNS, '_score']).limit(limit).toArray()) as Row[];
+    return rows.map((r) => ({ ...rowToChunk(r), rawScore: r._score as number }));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+

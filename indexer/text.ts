@@ -1,0 +1,65 @@
+// Identifier-aware tokens, shared by the indexer (what goes into the full-text columns) and the
+// query side (what is looked up), so both sides always agree. `concat_map` and `concatMap`
+// yield `concatmap`, `concat`, `map`; `Base.String.split` yields `base`, `string`, `split`.
+// English words are stemmed and stop words dropped, so "splitting strings" meets `split`.
+import { stemmer } from 'stemmer';
+
+const WORD = /[A-Za-z][A-Za-z0-9_']*/g;
+const SUBWORD = /[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+/g;
+
+// English function words plus OCaml keywords: frequent everywhere, so they carry no signal.
+const STOP_WORDS = new Set(
+  (
+    'a an and are as at be by can do does for from get has have how i if in into is it its me my no not of on or ' +
+    'so that the their then there these this to use used using via was way we what when where which while with ' +
+    'without you your code codebase base_ ' +
+    'let rec fun function match val type module struct sig end begin else open include mutable ' +
+    'private virtual method object inherit new lazy assert done downto external exception functor constraint ' +
+    'initializer nonrec true false unit'
+  ).split(/\s+/),
+);
+// Kept as whole identifiers even though they are stop words in English prose.
+const KEEP_IN_CODE = new Set(['type', 'module', 'val', 'open', 'include']);
+
+const stemCache = new Map<string, string>();
+function stem(word: string): string {
+  let s = stemCache.get(word);
+  if (s === undefined) {
+    s = word.length > 3 ? stemmer(word) : word;
+    if (stemCache.size < 200_000) stemCache.set(word, s);
+  }
+  return s;
+}
+
+/** Sub-words of one identifier, lower-cased: `concatMap` → [concat, map]. */
+export function splitIdentifier(word: string): string[] {
+  return word.match(SUBWORD)?.map((w) => w.toLowerCase()) ?? [];
+}
+
+/** Appends the tokens of `text` to `out`; returns `out`. */
+export function tokenize(text: string, out: string[] = []): string[] {
+  for (const m of text.matchAll(WORD)) {
+    const word = m[0].replace(/'+$/, '');
+    const parts = splitIdentifier(word);
+    if (parts.length > 1) {
+      // The whole identifier as one token (the FTS tokenizer would split on `_`).
+      out.push(parts.join(''));
+    }
+    for (const p of parts) {
+      if (STOP_WORDS.has(p) || p.length < 2) continue;
+      out.push(stem(p));
+    }
+  }
+  return out;
+}
+
+/** Tokens of a user query: like `tokenize`, but a query naming only stop words keeps them. */
+export function queryTokens(query: string): string[] {
+  const tokens = tokenize(query);
+  if (tokens.length > 0) return unique(tokens);
+  return unique((query.match(WORD) ?? []).flatMap(splitIdentifier).filter((w) => KEEP_IN_CODE.has(w) || w.length > 1));
+}
+
+export function unique<T>(xs: readonly T[]): T[] {
+  return [...new Set(xs)];
+}

@@ -1,0 +1,72 @@
+// Fusion: one ranked list from every retriever's candidates. Every weight is a named constant,
+// and each hit keeps a trace of what it scored for, so rankings can be explained.
+import type { ChunkHit } from '../indexer/store.js';
+import { tokenize } from '../indexer/text.js';
+import type { ParsedQuery } from './query.js';
+import type { Candidate } from './retrieve/types.js';
+
+/** A named symbol outranks any prose match: the user typed what they want. */
+const SYMBOL_WEIGHT_FOR_SYMBOL_QUERY = 10;
+const SYMBOL_WEIGHT_IN_PROSE = 0.6;
+const FULLTEXT_WEIGHT = 1;
+/** Documented definitions answer "how do I" questions better than internal helpers. */
+const HAS_DOC = 0.08;
+/** Share of query tokens found in the definition's own name. */
+const NAME_OVERLAP = 0.35;
+/** "type", "record", "signature" in a question ask for a type or module type. */
+const KIND_ASKED_FOR = 0.25;
+const LATER_PART = 0.1;
+
+const KIND_WORDS: Record<string, string[]> = {
+  type: ['type', 'record', 'variant', 'tree', 'ast'],
+  module_type: ['signature', 'interface', 'sig', 'functor'],
+  module: ['module', 'functor'],
+  exception: ['exception', 'error'],
+  class: ['class', 'object'],
+};
+
+export interface RankedHit {
+  chunk: ChunkHit;
+  score: number;
+  trace: string[];
+}
+
+export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>): RankedHit[] {
+  const hits = new Map<string, RankedHit>();
+  const add = (c: Candidate, weight: number, what: string) => {
+    let hit = hits.get(c.chunk.id);
+    if (!hit) hits.set(c.chunk.id, (hit = { chunk: c.chunk, score: 0, trace: [] }));
+    const points = weight * c.score;
+    hit.score += points;
+    hit.trace.push(`${what}=${points.toFixed(3)}`);
+  };
+  const symbolWeight = query.isSymbol ? SYMBOL_WEIGHT_FOR_SYMBOL_QUERY : SYMBOL_WEIGHT_IN_PROSE;
+  for (const c of byRetriever.get('symbol') ?? []) add(c, symbolWeight, 'symbol');
+  for (const c of byRetriever.get('fulltext') ?? []) add(c, FULLTEXT_WEIGHT, 'fulltext');
+
+  const queryWords = new Set(query.raw.toLowerCase().match(/[a-z]+/g) ?? []);
+  const askedKinds = new Set(Object.entries(KIND_WORDS).filter(([, words]) => words.some((w) => queryWords.has(w))).map(([k]) => k));
+  const tokens = new Set(query.tokens);
+  for (const hit of hits.values()) {
+    const c = hit.chunk;
+    const bonus: [string, number][] = [];
+    if (c.doc) bonus.push(['doc', HAS_DOC]);
+    if (tokens.size > 0) {
+      const nameTokens = nameTokenSet(c.name);
+      let shared = 0;
+      for (const t of tokens) if (nameTokens.has(t)) shared++;
+      if (shared > 0) bonus.push(['name', (NAME_OVERLAP * shared) / tokens.size]);
+    }
+    if (askedKinds.has(c.kind)) bonus.push(['kind', KIND_ASKED_FOR]);
+    if (c.part > 1) bonus.push(['part', -LATER_PART]);
+    for (const [what, points] of bonus) {
+      hit.score += points;
+      hit.trace.push(`${what}=${points.toFixed(3)}`);
+    }
+  }
+  return [...hits.values()].sort((a, b) => b.score - a.score || a.chunk.path.localeCompare(b.chunk.path) || a.chunk.startLine - b.chunk.startLine);
+}
+
+function nameTokenSet(name: string): Set<string> {
+  return new Set(tokenize(name));
+}

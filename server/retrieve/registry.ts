@@ -1,0 +1,19 @@
+// Retrievers by name, so strategies and configuration pick them without `if` chains.
+import { fullTextRetriever } from './fulltext.js';
+import { symbolRetriever } from './symbol.js';
+import type { Retriever } from './types.js';
+
+const retrievers = new Map<string, Retriever>();
+
+export function registerRetriever(retriever: Retriever): void {
+  retrievers.set(retriever.name, retriever);
+}
+
+export function getRetriever(name: string): Retriever {
+  const r = retrievers.get(name);
+  if (!r) throw new Error(`unknown retriever '${name}' (known: ${[...retrievers.keys()].join(', ')})`);
+  return r;
+}
+
+registerRetriever(fullTextRetriever);
+registerRetriever(symbolRetriever);

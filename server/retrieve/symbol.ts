@@ -1,0 +1,94 @@
+// Exact and fuzzy lookup of the identifiers a query names, with their qualifiers checked
+// against the module path and directories of each definition: `String.split` prefers
+// `Base.String.split` to `Base.List.split`, and `pp_print_lsit` finds `pp_print_list`.
+import type { ChunkHit } from '../../indexer/store.js';
+import type { IdentifierRef } from '../query.js';
+import type { Candidate, Retriever } from './types.js';
+
+const EXACT = 0.8;
+const EXACT_IGNORING_CASE = 0.75;
+const FUZZY = 0.55;
+const FUZZY_PER_EDIT = 0.08;
+const QUALIFIED_SUFFIX = 0.2;
+const QUALIFIER_FOUND = 0.05;
+const QUALIFIER_MISSING = 0.15;
+const PER_NESTING_LEVEL = 0.01;
+const PER_SYMBOL_COMPONENT = 0.005;
+const LATER_PART = 0.05;
+/** The most definitions one name may bring back (`find` is defined hundreds of times). */
+const MAX_SAME_NAME = 2000;
+
+export function editDistance(a: string, b: string, max: number): number {
+  if (Math.abs(a.length - b.length) > max) return max + 1;
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    let best = i;
+    for (let j = 1; j <= b.length; j++) {
+      const v = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      cur.push(v);
+      best = Math.min(best, v);
+    }
+    if (best > max) return max + 1;
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+function maxEdits(name: string): number {
+  return name.length >= 8 ? 2 : name.length >= 4 ? 1 : 0;
+}
+
+/** How well a definition's place fits the qualifiers typed before the name. */
+function qualifierFit(chunk: ChunkHit, ref: IdentifierRef): number {
+  if (ref.qualifiers.length === 0) return 0;
+  const typed = [...ref.qualifiers, ref.name].join('.');
+  if (chunk.symbol === typed || chunk.symbol.endsWith(`.${typed}`)) return QUALIFIED_SUFFIX;
+  const places = new Set([
+    ...chunk.symbol.toLowerCase().split('.'),
+    ...chunk.path.toLowerCase().replace(/\.mli?$/, '').split(/[/_\-.]/),
+  ]);
+  let fit = 0;
+  for (const q of ref.qualifiers) fit += places.has(q.toLowerCase()) ? QUALIFIER_FOUND : -QUALIFIER_MISSING;
+  return fit;
+}
+
+function scoreDefinition(chunk: ChunkHit, ref: IdentifierRef): number | undefined {
+  let base: number;
+  if (chunk.name === ref.name) base = EXACT;
+  else if (chunk.name.toLowerCase() === ref.name.toLowerCase()) base = EXACT_IGNORING_CASE;
+  else {
+    const limit = maxEdits(ref.name);
+    const d = editDistance(chunk.name.toLowerCase(), ref.name.toLowerCase(), limit);
+    if (d > limit) return undefined;
+    base = FUZZY - FUZZY_PER_EDIT * d;
+  }
+  return (
+    base +
+    qualifierFit(chunk, ref) -
+    PER_NESTING_LEVEL * chunk.depth -
+    PER_SYMBOL_COMPONENT * chunk.symbol.split('.').length -
+    (chunk.part > 1 ? LATER_PART : 0)
+  );
+}
+
+export const symbolRetriever: Retriever = {
+  name: 'symbol',
+  async retrieve(query, store, limit) {
+    const best = new Map<string, Candidate>();
+    for (const ref of query.identifiers) {
+      let hits = await store.byName([ref.name], MAX_SAME_NAME);
+      if (hits.length === 0 && maxEdits(ref.name) > 0) {
+        const token = ref.name.toLowerCase().replace(/_/g, '');
+        hits = await store.fuzzyName(token, limit * 4, maxEdits(ref.name));
+      }
+      for (const chunk of hits) {
+        const score = scoreDefinition(chunk, ref);
+        if (score === undefined) continue;
+        const seen = best.get(chunk.id);
+        if (!seen || seen.score < score) best.set(chunk.id, { chunk, score: Math.max(0, Math.min(1, score)) });
+      }
+    }
+    return [...best.values()].sort((a, b) => b.score - a.score).slice(0, limit);
+  },
+};
