@@ -25,7 +25,7 @@ writeFileSync(batch, lines.map((l) => { const c = JSON.parse(l) as { id: string;
 
 const cli = join(repo, 'dist/cli/main.js');
 const started = performance.now();
-const out = execFileSync(process.execPath, [cli, 'search', '--batch', batch, '--json', '--db', db, '-k', values.k!], { maxBuffer: 1 << 30, encoding: 'utf8' });
+const out = execFileSync(process.execPath, [cli, 'search', '--batch', batch, '--json', '--db', db, '-k', values.k!], { maxBuffer: 1 << 30, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
 const seconds = (performance.now() - started) / 1000;
 writeFileSync(results, out);
 const report = execFileSync(process.execPath, [grader, cases, results, ...(values.json ? ['--json'] : [])], { encoding: 'utf8' });

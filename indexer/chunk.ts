@@ -28,23 +28,23 @@ export function chunkTree(tree: Tree, source: string, ctx: ChunkContext, spec: G
 
   const textOf = (start: number, end: number) => lines.slice(start - 1, end).join('\n');
 
-  function emit(base: Omit<Chunk, 'id' | 'text' | 'part' | 'parts'>, isContainer: boolean, firstInnerLine: number) {
+  function emit(base: Omit<Chunk, 'id' | 'text' | 'part' | 'parts' | 'counterpart'>, isContainer: boolean, firstInnerLine: number) {
     const span = base.endLine - base.startLine + 1;
     if (span <= maxChunkLines) {
-      chunks.push({ ...base, id: '', text: textOf(base.startLine, base.endLine), part: 0, parts: 0 });
+      chunks.push({ ...base, id: '', text: textOf(base.startLine, base.endLine), part: 0, parts: 0, counterpart: '' });
       return;
     }
     if (isContainer) {
       // A long module is represented by its header; its items are chunks of their own.
       const end = Math.min(base.endLine, base.startLine + moduleHeaderLines - 1, Math.max(base.startLine, firstInnerLine - 1));
-      chunks.push({ ...base, endLine: end, id: '', text: textOf(base.startLine, end), part: 0, parts: 0 });
+      chunks.push({ ...base, endLine: end, id: '', text: textOf(base.startLine, end), part: 0, parts: 0, counterpart: '' });
       return;
     }
     const parts = Math.ceil(span / maxChunkLines);
     for (let p = 0; p < parts; p++) {
       const start = base.startLine + p * maxChunkLines;
       const end = Math.min(base.endLine, start + maxChunkLines - 1);
-      chunks.push({ ...base, startLine: start, endLine: end, id: '', text: textOf(start, end), part: p + 1, parts });
+      chunks.push({ ...base, startLine: start, endLine: end, id: '', text: textOf(start, end), part: p + 1, parts, counterpart: '' });
     }
   }
 

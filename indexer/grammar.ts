@@ -48,3 +48,15 @@ export function grammarSpec(): GrammarSpec {
 export function grammarHash(): string {
   return load().hash;
 }
+
+const thesaurusUrl = new URL('../../grammars/ocaml/thesaurus.json', import.meta.url);
+let thesaurusCache: Map<string, string[]> | undefined;
+
+/** English word → identifiers OCaml code uses for it (grammars/ocaml/thesaurus.json). */
+export function thesaurus(): Map<string, string[]> {
+  if (!thesaurusCache) {
+    const raw = JSON.parse(readFileSync(fileURLToPath(thesaurusUrl), 'utf8')) as Record<string, string[] | string>;
+    thesaurusCache = new Map(Object.entries(raw).filter((e): e is [string, string[]] => Array.isArray(e[1])));
+  }
+  return thesaurusCache;
+}

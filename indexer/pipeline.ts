@@ -6,12 +6,9 @@ import { walkRepo } from './walk.js';
 import { createModuleResolver } from './modules.js';
 import { runJobs } from './pool.js';
 import { acquireIndexLock } from './lock.js';
-import { hashContent, type FileJob, type FileOutcome } from './process-file.js';
+import { hashContent, type FileOutcome, type UnitJob } from './process-file.js';
 import { IndexStore, type FileState, type StoredChunk } from './store.js';
-import { grammarHash } from './grammar.js';
-
-/** Bump when the chunk layout or token format changes: older indexes are rebuilt. */
-const INDEX_FORMAT = 1;
+import { fingerprint } from './fingerprint.js';
 const FLUSH_CHUNKS = 25_000;
 
 export interface IndexProgress {
@@ -40,10 +37,6 @@ export interface IndexSummary {
   lines: number;
   filesWithErrors: number;
   seconds: number;
-}
-
-export function fingerprint(): string {
-  return JSON.stringify({ format: INDEX_FORMAT, grammar: grammarHash() });
 }
 
 export async function indexRepo(options: IndexOptions): Promise<IndexSummary> {
@@ -80,10 +73,9 @@ async function update(
 
   const rebuild = (await store.getMeta('fingerprint')) !== fingerprint();
   const previous = rebuild ? new Map<string, FileState>() : await store.fileStates();
-  if (rebuild && (await store.countChunks()) > 0) {
-    // Written by another format: start over rather than mix layouts.
-    await store.deleteChunksOf([...(await store.chunkPaths())]);
-    await store.deleteFiles([...(await store.fileStates()).keys()]);
+  if (rebuild) {
+    // Written by another format (or never finished once): start over rather than mix layouts.
+    await store.dropAll();
   } else if ((await store.getMeta('writing')) === '1') {
     // An interrupted run may have written chunks of files it never recorded: drop them.
     const orphans = [...(await store.chunkPaths())].filter((p) => !previous.has(p));
@@ -110,23 +102,35 @@ async function update(
     duneTexts,
   );
 
-  const jobs: FileJob[] = [];
-  let unchanged = 0;
+  // A compilation unit is parsed as a whole (its .ml and .mli are linked), so a change to
+  // either file re-chunks both.
+  const units = new Map<string, typeof sources>();
   for (const f of sources) {
-    const before = previous.get(f.path);
-    const qualifierMayChange = dirsWithNewLibraries.has(dirOf(f.path)) && !!before;
-    if (before && before.size === f.size && before.mtimeMs === f.mtimeMs && !qualifierMayChange) {
-      unchanged++;
+    const stem = f.path.replace(/\.mli?$/, '');
+    units.set(stem, [...(units.get(stem) ?? []), f]);
+  }
+  const jobs: UnitJob[] = [];
+  let unchanged = 0;
+  for (const files of units.values()) {
+    const isFresh = (f: (typeof sources)[number]) => {
+      const before = previous.get(f.path);
+      return !!before && before.size === f.size && before.mtimeMs === f.mtimeMs && !(dirsWithNewLibraries.has(dirOf(f.path)));
+    };
+    if (files.every(isFresh)) {
+      unchanged += files.length;
       continue;
     }
-    jobs.push({
-      path: f.path,
-      absPath: f.absPath,
-      size: f.size,
-      mtimeMs: f.mtimeMs,
-      qualifier: resolver.qualifierOf(f.path),
-      knownHash: qualifierMayChange ? undefined : before?.hash,
-    });
+    const allowSkip = files.length === 1;
+    jobs.push(
+      files.map((f) => ({
+        path: f.path,
+        absPath: f.absPath,
+        size: f.size,
+        mtimeMs: f.mtimeMs,
+        qualifier: resolver.qualifierOf(f.path),
+        knownHash: allowSkip && !dirsWithNewLibraries.has(dirOf(f.path)) ? previous.get(f.path)?.hash : undefined,
+      })),
+    );
   }
   const seen = new Set(walked.files.map((f) => f.path));
   const removed = [...previous.keys()].filter((p) => !seen.has(p));
@@ -161,6 +165,7 @@ async function update(
   };
 
   let done = 0;
+  const jobTotal = jobs.reduce((n, u) => n + u.length, 0);
   await runJobs(
     jobs,
     async (outcomes: FileOutcome[]) => {
@@ -179,7 +184,9 @@ async function update(
         }
         if (o.hasErrors) summary.filesWithErrors++;
         if (before) {
-          summary.changed++;
+          // The partner of a changed file is re-chunked too, but did not change itself.
+          if (before.hash === o.hash) summary.unchanged++;
+          else summary.changed++;
           replaced.paths.push(o.path);
           replaced.chunks.push(...o.chunks);
         } else {
@@ -197,7 +204,7 @@ async function update(
           skipped: o.skipped ?? '',
         });
       }
-      progress({ phase: 'parse', done, total: jobs.length });
+      progress({ phase: 'parse', done, total: jobTotal });
       if (fresh.length + replaced.chunks.length >= FLUSH_CHUNKS) await flush();
     },
     options.threads,

@@ -1,9 +1,9 @@
-// Spreads file jobs over worker threads (or runs them in-process for small jobs) and hands
+// Spreads compilation units over worker threads (or runs them in-process for small jobs) and hands
 // outcomes back in completion order through a callback.
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { createOcamlParser } from './parse.js';
-import { processFile, type FileJob, type FileOutcome } from './process-file.js';
+import { processUnit, type FileOutcome, type UnitJob } from './process-file.js';
 
 // Under vitest the sources run as .ts; the worker always runs from the compiled output.
 const workerUrl = new URL(import.meta.url.endsWith('.ts') ? '../dist/indexer/worker.js' : './worker.js', import.meta.url);
@@ -12,18 +12,19 @@ const JOBS_PER_MESSAGE = 8;
 /** Below this many files, starting threads costs more than it saves. */
 const IN_PROCESS_BELOW = 64;
 
-export async function runJobs(jobs: FileJob[], onOutcomes: (outcomes: FileOutcome[]) => Promise<void>, threads = availableParallelism()): Promise<void> {
+export async function runJobs(jobs: UnitJob[], onOutcomes: (outcomes: FileOutcome[]) => Promise<void>, threads = availableParallelism()): Promise<void> {
   if (jobs.length === 0) return;
   if (jobs.length < IN_PROCESS_BELOW || threads < 1) {
     const parser = createOcamlParser();
     for (const job of jobs) {
-      await onOutcomes([await processFile(job, parser)]);
+      await onOutcomes(await processUnit(job, parser));
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     return;
   }
   // Big files first, so no thread is left with one huge file at the end.
-  const queue = [...jobs].sort((a, b) => b.size - a.size);
+  const size = (u: UnitJob) => u.reduce((n, f) => n + f.size, 0);
+  const queue = [...jobs].sort((a, b) => size(b) - size(a));
   let pendingWrite = Promise.resolve();
   const workers = Array.from({ length: Math.min(threads, Math.ceil(queue.length / JOBS_PER_MESSAGE)) }, () => new Worker(workerUrl));
   try {

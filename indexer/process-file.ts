@@ -1,5 +1,6 @@
-// One file through read → parse → chunk → tokenize. Runs in worker threads (or in-process
-// for small jobs); everything it returns is plain data that can cross a thread boundary.
+// One compilation unit (a .ml and/or its .mli) through read → parse → chunk → link → tokenize.
+// Runs in worker threads (or in-process for small jobs); everything it returns is plain data
+// that can cross a thread boundary.
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { chunkTree } from './chunk.js';
@@ -18,6 +19,9 @@ export interface FileJob {
   knownHash?: string;
 }
 
+/** The files of one compilation unit, processed together so that they can be linked. */
+export type UnitJob = FileJob[];
+
 export interface FileOutcome extends Omit<ChunkedFile, 'chunks'> {
   chunks: StoredChunk[];
   /** Content identical to `knownHash`: nothing to rewrite. */
@@ -30,53 +34,68 @@ export function hashContent(bytes: Uint8Array): string {
   return createHash('sha1').update(bytes).digest('hex');
 }
 
-/** Why a file's bytes cannot be indexed as OCaml source, if they cannot. */
-function unreadableReason(bytes: Uint8Array): string | undefined {
-  if (bytes.subarray(0, 8192).includes(0)) return 'binary file';
-  return undefined;
+interface ParsedFile extends Omit<FileOutcome, 'chunks'> {
+  chunks: Chunk[];
 }
 
-export function withTokens(chunk: Chunk): StoredChunk {
-  // Qualifiers and directories go into the name column too, so `String.split` finds
-  // `Base.String.split` and "coq kernel" finds `coq-core/kernel/...`.
-  const dir = chunk.path.slice(0, Math.max(0, chunk.path.lastIndexOf('/')));
-  const nameTokens = tokenize(`${chunk.symbol} ${dir}`).join(' ');
-  const body: string[] = [];
-  tokenize(chunk.doc, body);
-  tokenize(chunk.doc, body); // doc comments count twice: they describe the code in prose
-  tokenize(chunk.text, body);
-  return { ...chunk, nameTokens, bodyTokens: body.join(' ') };
-}
-
-export async function processFile(job: FileJob, parser: OcamlParser): Promise<FileOutcome> {
-  const base = { path: job.path, size: job.size, mtimeMs: job.mtimeMs, relations: [], hasErrors: false };
+async function parseFile(job: FileJob, parser: OcamlParser): Promise<ParsedFile> {
+  const base = { path: job.path, size: job.size, mtimeMs: job.mtimeMs, relations: [], hasErrors: false, lines: 0, chunks: [] };
   let bytes: Uint8Array;
   try {
     bytes = await readFile(job.absPath);
   } catch (err) {
-    return { ...base, hash: '', lines: 0, chunks: [], unchanged: false, skipped: `unreadable (${(err as NodeJS.ErrnoException).code ?? String(err)})` };
+    return { ...base, hash: '', unchanged: false, skipped: `unreadable (${(err as NodeJS.ErrnoException).code ?? String(err)})` };
   }
   const hash = hashContent(bytes);
-  if (hash === job.knownHash) return { ...base, hash, lines: 0, chunks: [], unchanged: true };
-  const reason = unreadableReason(bytes);
+  if (hash === job.knownHash) return { ...base, hash, unchanged: true };
+  if (bytes.subarray(0, 8192).includes(0)) return { ...base, hash, unchanged: false, skipped: 'binary file' };
   let source: string;
   try {
-    if (reason) throw new Error(reason);
     source = utf8.decode(bytes);
-  } catch (err) {
-    return { ...base, hash, lines: 0, chunks: [], unchanged: false, skipped: reason ?? 'not valid UTF-8' };
+  } catch {
+    return { ...base, hash, unchanged: false, skipped: 'not valid UTF-8' };
   }
   const lang = langOf(job.path);
-  if (!lang) return { ...base, hash, lines: 0, chunks: [], unchanged: false, skipped: 'not an OCaml source file' };
+  if (!lang) return { ...base, hash, unchanged: false, skipped: 'not an OCaml source file' };
   const tree = parser.parse(source, lang);
   const result = chunkTree(tree, source, { path: job.path, lang, qualifier: job.qualifier });
-  return {
-    ...base,
-    hash,
-    lines: source.split('\n').length,
-    chunks: result.chunks.map(withTokens),
-    relations: result.relations,
-    hasErrors: result.hasErrors,
-    unchanged: false,
-  };
+  return { ...base, hash, lines: source.split('\n').length, chunks: result.chunks, relations: result.relations, hasErrors: result.hasErrors, unchanged: false };
+}
+
+/** Links each definition to its declaration (same qualified symbol) and back. */
+function linkCounterparts(a: Chunk[], b: Chunk[]): void {
+  const bySymbol = new Map<string, Chunk>();
+  for (const c of b) if (c.part <= 1 && !bySymbol.has(`${c.kind}:${c.symbol}`)) bySymbol.set(`${c.kind}:${c.symbol}`, c);
+  for (const c of a) {
+    if (c.part > 1) continue;
+    const other = bySymbol.get(`${c.kind}:${c.symbol}`);
+    if (other && !other.counterpart && !c.counterpart) {
+      c.counterpart = other.id;
+      other.counterpart = c.id;
+    }
+  }
+}
+
+function withTokens(chunk: Chunk, counterpartDoc: string): StoredChunk {
+  // Qualifiers and directories go into the name column too, so `String.split` finds
+  // `Base.String.split` and "coq kernel" finds `coq-core/kernel/...`.
+  const dir = chunk.path.slice(0, Math.max(0, chunk.path.lastIndexOf('/')));
+  const nameTokens = tokenize(`${chunk.symbol} ${dir}`).join(' ');
+  // Doc comments count twice: they describe the code in prose. A definition without one
+  // borrows its declaration's, which is where OCaml code keeps its documentation.
+  const doc = chunk.doc || counterpartDoc;
+  const body: string[] = [];
+  tokenize(doc, body);
+  tokenize(doc, body);
+  tokenize(chunk.text, body);
+  return { ...chunk, nameTokens, bodyTokens: body.join(' ') };
+}
+
+export async function processUnit(unit: UnitJob, parser: OcamlParser): Promise<FileOutcome[]> {
+  const parsed: ParsedFile[] = [];
+  for (const job of unit) parsed.push(await parseFile(job, parser));
+  const [first, second] = parsed;
+  if (first && second) linkCounterparts(first.chunks, second.chunks);
+  const byId = new Map(parsed.flatMap((p) => p.chunks.map((c) => [c.id, c] as const)));
+  return parsed.map((p) => ({ ...p, chunks: p.chunks.map((c) => withTokens(c, byId.get(c.counterpart)?.doc ?? '')) }));
 }

@@ -34,6 +34,8 @@ export interface StoredChunk extends Chunk {
 export interface ChunkHit extends Chunk {
   /** Retriever-specific raw score (BM25 for full text). */
   rawScore: number;
+  /** The indexed tokens (full-text hits only), for query-coverage scoring. */
+  tokens?: { name: string; body: string };
 }
 
 const chunkSchema = new Schema([
@@ -51,6 +53,7 @@ const chunkSchema = new Schema([
   new Field('part', new Int32(), false),
   new Field('parts', new Int32(), false),
   new Field('depth', new Int32(), false),
+  new Field('counterpart', new Utf8(), false),
   new Field(NAME_TOKENS, new Utf8(), false),
   new Field(BODY_TOKENS, new Utf8(), false),
 ]);
@@ -68,7 +71,7 @@ const fileSchema = new Schema([
 
 const metaSchema = new Schema([new Field('key', new Utf8(), false), new Field('value', new Utf8(), false)]);
 
-const READ_COLUMNS = ['id', 'path', 'lang', 'start_line', 'end_line', 'name', 'symbol', 'kind', 'doc', 'text', 'part', 'parts', 'depth'];
+const READ_COLUMNS = ['id', 'path', 'lang', 'start_line', 'end_line', 'name', 'symbol', 'kind', 'doc', 'text', 'part', 'parts', 'depth', 'counterpart'];
 
 function columns(schema: Schema, data: Record<string, unknown[]>): ArrowTable {
   const vectors: Record<string, ReturnType<typeof vectorFromArray>> = {};
@@ -92,6 +95,7 @@ function chunkBatch(chunks: StoredChunk[]): ArrowTable {
     part: chunks.map((c) => c.part),
     parts: chunks.map((c) => c.parts),
     depth: chunks.map((c) => c.depth),
+    counterpart: chunks.map((c) => c.counterpart),
     [NAME_TOKENS]: chunks.map((c) => c.nameTokens),
     [BODY_TOKENS]: chunks.map((c) => c.bodyTokens),
   });
@@ -136,7 +140,13 @@ function rowToChunk(r: Row): Chunk {
     part: r.part as number,
     parts: r.parts as number,
     depth: r.depth as number,
+    counterpart: r.counterpart as string,
   };
+}
+
+export interface WeightedTerm {
+  token: string;
+  weight: number;
 }
 
 export class IndexMissingError extends Error {}
@@ -183,6 +193,12 @@ export class IndexStore {
   }
 
   // ---- write side ----
+
+  /** Drops every table: the index is rebuilt from scratch (another format wrote it). */
+  async dropAll(): Promise<void> {
+    for (const name of await this.db.tableNames()) await this.db.dropTable(name);
+    this.chunks = this.files = this.meta = undefined;
+  }
 
   async fileStates(): Promise<Map<string, FileState>> {
     const states = new Map<string, FileState>();
@@ -292,17 +308,25 @@ export class IndexStore {
     return this.chunks ? this.chunks.countRows() : 0;
   }
 
-  /** BM25 over the token columns; `boosts` weights a match in the name above one in the body. */
-  async fullText(tokens: readonly string[], limit: number, boosts: { name: number; body: number }): Promise<ChunkHit[]> {
-    if (!this.chunks || tokens.length === 0) return [];
-    const query = new lancedb.MultiMatchQuery(tokens.join(' '), [NAME_TOKENS, BODY_TOKENS], { boosts: [boosts.name, boosts.body] });
+  /**
+   * BM25 over the token columns: every term may match in the name or the body, weighted by
+   * the term's own weight times the column's boost.
+   */
+  async fullText(terms: readonly WeightedTerm[], limit: number, boosts: { name: number; body: number }): Promise<ChunkHit[]> {
+    if (!this.chunks || terms.length === 0) return [];
+    const clauses: [lancedb.Occur, lancedb.FullTextQuery][] = [];
+    for (const t of terms) {
+      clauses.push([lancedb.Occur.Should, new lancedb.MatchQuery(t.token, NAME_TOKENS, { boost: t.weight * boosts.name })]);
+      clauses.push([lancedb.Occur.Should, new lancedb.MatchQuery(t.token, BODY_TOKENS, { boost: t.weight * boosts.body })]);
+    }
+    const query = new lancedb.BooleanQuery(clauses);
     const rows = (await this.chunks
       .query()
       .fullTextSearch(query)
-      .select([...READ_COLUMNS, '_score'])
+      .select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS, '_score'])
       .limit(limit)
       .toArray()) as Row[];
-    return rows.map((r) => ({ ...rowToChunk(r), rawScore: r._score as number }));
+    return rows.map((r) => ({ ...rowToChunk(r), rawScore: r._score as number, tokens: { name: r[NAME_TOKENS] as string, body: r[BODY_TOKENS] as string } }));
   }
 
   /** Chunks whose bare name equals one of `names`, case-insensitively. */

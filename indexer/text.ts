@@ -4,7 +4,8 @@
 // English words are stemmed and stop words dropped, so "splitting strings" meets `split`.
 import { stemmer } from 'stemmer';
 
-const WORD = /[A-Za-z][A-Za-z0-9_']*/g;
+// No `'`: primes (`x'`) and possessives (`Base's`) are not part of the word.
+const WORD = /[A-Za-z][A-Za-z0-9_]*/g;
 const SUBWORD = /[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+/g;
 
 // English function words plus OCaml keywords: frequent everywhere, so they carry no signal.
@@ -22,6 +23,7 @@ const STOP_WORDS = new Set(
 const KEEP_IN_CODE = new Set(['type', 'module', 'val', 'open', 'include']);
 
 const stemCache = new Map<string, string>();
+const STOP_STEMS = new Set([...STOP_WORDS].map((w) => (w.length > 3 ? stemmer(w) : w)));
 function stem(word: string): string {
   let s = stemCache.get(word);
   if (s === undefined) {
@@ -39,15 +41,15 @@ export function splitIdentifier(word: string): string[] {
 /** Appends the tokens of `text` to `out`; returns `out`. */
 export function tokenize(text: string, out: string[] = []): string[] {
   for (const m of text.matchAll(WORD)) {
-    const word = m[0].replace(/'+$/, '');
-    const parts = splitIdentifier(word);
+    const parts = splitIdentifier(m[0]);
     if (parts.length > 1) {
       // The whole identifier as one token (the FTS tokenizer would split on `_`).
       out.push(parts.join(''));
     }
     for (const p of parts) {
       if (STOP_WORDS.has(p) || p.length < 2) continue;
-      out.push(stem(p));
+      const s = stem(p);
+      if (!STOP_STEMS.has(s)) out.push(s);
     }
   }
   return out;
@@ -58,6 +60,21 @@ export function queryTokens(query: string): string[] {
   const tokens = tokenize(query);
   if (tokens.length > 0) return unique(tokens);
   return unique((query.match(WORD) ?? []).flatMap(splitIdentifier).filter((w) => KEEP_IN_CODE.has(w) || w.length > 1));
+}
+
+/**
+ * Adjacent words of a question written as one identifier, as code often does:
+ * "dead code" → `deadcode`, "type check" → `typecheck`.
+ */
+export function compoundTokens(query: string): string[] {
+  const words = (query.match(/[A-Za-z]+/g) ?? []).map((w) => w.toLowerCase());
+  const out: string[] = [];
+  for (let i = 0; i + 1 < words.length; i++) {
+    if (words[i]!.length < 3 || words[i + 1]!.length < 3) continue;
+    if (STOP_WORDS.has(words[i]!) && STOP_WORDS.has(words[i + 1]!)) continue;
+    out.push(words[i]! + words[i + 1]!);
+  }
+  return out;
 }
 
 export function unique<T>(xs: readonly T[]): T[] {

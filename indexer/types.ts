@@ -36,6 +36,8 @@ export interface Chunk {
   parts: number;
   /** Nesting depth in modules (0 at file top level). */
   depth: number;
+  /** Id of the matching chunk in the other file of the compilation unit (.ml ↔ .mli); '' if none. */
+  counterpart: string;
 }
 
 /** `open` / `include` seen in a file: relations, not chunks. */

@@ -10,9 +10,14 @@ const SYMBOL_WEIGHT_FOR_SYMBOL_QUERY = 10;
 const SYMBOL_WEIGHT_IN_PROSE = 0.6;
 const FULLTEXT_WEIGHT = 1;
 /** Documented definitions answer "how do I" questions better than internal helpers. */
-const HAS_DOC = 0.08;
+const HAS_DOC = 0.2;
 /** Share of query tokens found in the definition's own name. */
 const NAME_OVERLAP = 0.35;
+/** Share of query tokens found anywhere in the definition: BM25 alone lets one rare word win. */
+const COVERAGE = 1.5;
+/** Methods and undocumented one-liners (aliases, stubs) are rarely the answer to a question. */
+const METHOD = 0.2;
+const UNDOCUMENTED_ONE_LINER = 0.2;
 /** "type", "record", "signature" in a question ask for a type or module type. */
 const KIND_ASKED_FOR = 0.25;
 const LATER_PART = 0.1;
@@ -51,6 +56,16 @@ export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>):
     const c = hit.chunk;
     const bonus: [string, number][] = [];
     if (c.doc) bonus.push(['doc', HAS_DOC]);
+    if (c.tokens && tokens.size > 0) {
+      const indexed = new Set(`${c.tokens.name} ${c.tokens.body}`.split(' '));
+      let covered = 0;
+      for (const t of tokens) if (indexed.has(t)) covered++;
+      bonus.push(['coverage', (COVERAGE * covered) / tokens.size]);
+    }
+    if (!query.isSymbol) {
+      if (c.kind === 'method') bonus.push(['method', -METHOD]);
+      if (!c.doc && c.startLine === c.endLine) bonus.push(['one-liner', -UNDOCUMENTED_ONE_LINER]);
+    }
     if (tokens.size > 0) {
       const nameTokens = nameTokenSet(c.name);
       let shared = 0;

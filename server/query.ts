@@ -1,5 +1,11 @@
 // A user query, read once: its full-text tokens and the identifiers it names.
-import { queryTokens, splitIdentifier } from '../indexer/text.js';
+import { compoundTokens, queryTokens, splitIdentifier, tokenize } from '../indexer/text.js';
+import { thesaurus } from '../indexer/grammar.js';
+import type { WeightedTerm } from '../indexer/store.js';
+
+/** Words joined as one identifier ("dead code" → deadcode) are a guess; thesaurus ones more so. */
+const COMPOUND_WEIGHT = 0.7;
+const THESAURUS_WEIGHT = 0.4;
 
 export interface IdentifierRef {
   /** Bare name: the last component (`concat_map` of `List.concat_map`). */
@@ -10,7 +16,10 @@ export interface IdentifierRef {
 
 export interface ParsedQuery {
   raw: string;
+  /** Tokens of the words typed. */
   tokens: string[];
+  /** `tokens` at full weight plus compounds and thesaurus expansions at lower weights. */
+  terms: WeightedTerm[];
   identifiers: IdentifierRef[];
   /** The whole query is one identifier or qualified name: a symbol lookup. */
   isSymbol: boolean;
@@ -18,9 +27,13 @@ export interface ParsedQuery {
 
 const QUALIFIED = /[A-Za-z_][\w']*(?:\.[A-Za-z_][\w']*)*/g;
 
-/** Looks like code rather than an English word: `find_opt`, `Hashtbl.find`, `sexpOfList`. */
+/**
+ * Names a value in prose: `find_opt`, `Hashtbl.find`, `sexpOfList`. A bare capitalised word
+ * (`Not_found`, `Lwt`) in a sentence is usually context, not the thing asked for.
+ */
 function isCodeLike(word: string): boolean {
-  return word.includes('_') || word.includes('.') || /[a-z][A-Z]/.test(word);
+  if (word.includes('.')) return true;
+  return /^[a-z]/.test(word) && (word.includes('_') || /[a-z][A-Z]/.test(word));
 }
 
 export function parseQuery(raw: string): ParsedQuery {
@@ -34,5 +47,19 @@ export function parseQuery(raw: string): ParsedQuery {
       return { name: parts[parts.length - 1]!, qualifiers: parts.slice(0, -1) };
     })
     .filter((id) => splitIdentifier(id.name).length > 0);
-  return { raw: query, tokens: queryTokens(query), identifiers, isSymbol };
+  const tokens = queryTokens(query);
+  return { raw: query, tokens, terms: weightedTerms(query, tokens), identifiers, isSymbol };
+}
+
+function weightedTerms(query: string, tokens: string[]): WeightedTerm[] {
+  const terms = new Map<string, number>(tokens.map((t) => [t, 1]));
+  const add = (token: string, weight: number) => {
+    if (!terms.has(token)) terms.set(token, weight);
+  };
+  for (const c of compoundTokens(query)) add(c, COMPOUND_WEIGHT);
+  const words = thesaurus();
+  for (const word of query.toLowerCase().match(/[a-z][a-z-]*/g) ?? []) {
+    for (const related of words.get(word) ?? []) for (const t of tokenize(related)) add(t, THESAURUS_WEIGHT);
+  }
+  return [...terms].map(([token, weight]) => ({ token, weight }));
 }

@@ -1,5 +1,6 @@
 // query → retrieve → fuse: ranked definitions for a query string.
-import { IndexStore } from '../indexer/store.js';
+import { IndexMissingError, IndexStore } from '../indexer/store.js';
+import { fingerprint } from '../indexer/fingerprint.js';
 import { parseQuery } from './query.js';
 import { fuse, type RankedHit } from './fuse.js';
 import { getRetriever } from './retrieve/registry.js';
@@ -27,14 +28,19 @@ export interface SearchResult {
 
 export const DEFAULT_K = 10;
 export const MAX_K = 1000;
-const CANDIDATES_PER_RETRIEVER = 100;
+const CANDIDATES_PER_RETRIEVER = 200;
 const SNIPPET_LINES = 3;
 
 export class Searcher {
   private constructor(readonly store: IndexStore) {}
 
   static async open(db: string): Promise<Searcher> {
-    return new Searcher(await IndexStore.openForSearch(db));
+    const store = await IndexStore.openForSearch(db);
+    if ((await store.getMeta('fingerprint')) !== fingerprint()) {
+      store.close();
+      throw new IndexMissingError(`the index at ${db} is incomplete or was built by another codesearch version`);
+    }
+    return new Searcher(store);
   }
 
   async searchRanked(query: string, options: SearchOptions = {}): Promise<RankedHit[]> {
