@@ -289,12 +289,14 @@ export class IndexStore {
       const existing = new Set((await this.chunks.listIndices()).flatMap((i) => i.columns));
       // Tokens are made by text.ts already; the index only splits on spaces and lower-cases.
       const fts = () => lancedb.Index.fts({ baseTokenizer: 'simple', withPosition: false, stem: false, removeStopWords: false, lowercase: true });
-      for (const column of [NAME_TOKENS, BODY_TOKENS]) {
-        if (!existing.has(column)) await this.chunks.createIndex(column, { config: fts() });
-      }
-      for (const column of ['name_lc', 'path']) {
-        if (!existing.has(column)) await this.chunks.createIndex(column, { config: lancedb.Index.btree() });
-      }
+      const chunks = this.chunks;
+      const wanted: [string, () => lancedb.Index][] = [
+        [NAME_TOKENS, fts],
+        [BODY_TOKENS, fts],
+        ['name_lc', lancedb.Index.btree],
+        ['path', lancedb.Index.btree],
+      ];
+      await Promise.all(wanted.filter(([column]) => !existing.has(column)).map(([column, config]) => chunks.createIndex(column, { config: config() })));
     }
     const cleanup = { cleanupOlderThan: new Date(), deleteUnverified: false };
     for (const table of [this.chunks, this.files, this.meta]) {
@@ -327,6 +329,16 @@ export class IndexStore {
       .limit(limit)
       .toArray()) as Row[];
     return rows.map((r) => ({ ...rowToChunk(r), rawScore: r._score as number, tokens: { name: r[NAME_TOKENS] as string, body: r[BODY_TOKENS] as string } }));
+  }
+
+  /** Every directory that holds an indexed file, as path segments (`coq-core`, `kernel`). */
+  async directoryNames(): Promise<Set<string>> {
+    const names = new Set<string>();
+    for (const path of (await this.fileStates()).keys()) {
+      const parts = path.split('/');
+      for (const dir of parts.slice(0, -1)) names.add(dir.toLowerCase());
+    }
+    return names;
   }
 
   /** Chunks whose bare name equals one of `names`, case-insensitively. */

@@ -22,15 +22,9 @@ const STOP_WORDS = new Set(
 // Kept as whole identifiers even though they are stop words in English prose.
 const KEEP_IN_CODE = new Set(['type', 'module', 'val', 'open', 'include']);
 
-const stemCache = new Map<string, string>();
 const STOP_STEMS = new Set([...STOP_WORDS].map((w) => (w.length > 3 ? stemmer(w) : w)));
 function stem(word: string): string {
-  let s = stemCache.get(word);
-  if (s === undefined) {
-    s = word.length > 3 ? stemmer(word) : word;
-    if (stemCache.size < 200_000) stemCache.set(word, s);
-  }
-  return s;
+  return word.length > 3 ? stemmer(word) : word;
 }
 
 /** Sub-words of one identifier, lower-cased: `concatMap` → [concat, map]. */
@@ -38,19 +32,30 @@ export function splitIdentifier(word: string): string[] {
   return word.match(SUBWORD)?.map((w) => w.toLowerCase()) ?? [];
 }
 
+const wordCache = new Map<string, readonly string[]>();
+
+/** Tokens of one identifier-like word, memoized: code repeats the same names constantly. */
+function wordTokens(word: string): readonly string[] {
+  let tokens = wordCache.get(word);
+  if (tokens) return tokens;
+  const parts = splitIdentifier(word);
+  const out: string[] = [];
+  // The whole identifier as one token (the FTS tokenizer would split on `_`).
+  if (parts.length > 1) out.push(parts.join(''));
+  for (const p of parts) {
+    if (STOP_WORDS.has(p) || p.length < 2) continue;
+    const s = stem(p);
+    if (!STOP_STEMS.has(s)) out.push(s);
+  }
+  tokens = out;
+  if (wordCache.size < 500_000) wordCache.set(word, tokens);
+  return tokens;
+}
+
 /** Appends the tokens of `text` to `out`; returns `out`. */
 export function tokenize(text: string, out: string[] = []): string[] {
   for (const m of text.matchAll(WORD)) {
-    const parts = splitIdentifier(m[0]);
-    if (parts.length > 1) {
-      // The whole identifier as one token (the FTS tokenizer would split on `_`).
-      out.push(parts.join(''));
-    }
-    for (const p of parts) {
-      if (STOP_WORDS.has(p) || p.length < 2) continue;
-      const s = stem(p);
-      if (!STOP_STEMS.has(s)) out.push(s);
-    }
+    for (const t of wordTokens(m[0])) out.push(t);
   }
   return out;
 }

@@ -21,6 +21,10 @@ const UNDOCUMENTED_ONE_LINER = 0.2;
 /** "type", "record", "signature" in a question ask for a type or module type. */
 const KIND_ASKED_FOR = 0.25;
 const LATER_PART = 0.1;
+/** The question names the library or directory the definition lives in (`lwt: ...`, "coq kernel"). */
+const IN_NAMED_SCOPE = 0.3;
+/** dune's generated alias modules (`lib__.ml`: `module X = Lib__X`) only repeat names. */
+const GENERATED_ALIAS = 1;
 
 const KIND_WORDS: Record<string, string[]> = {
   type: ['type', 'record', 'variant', 'tree', 'ast'],
@@ -36,7 +40,13 @@ export interface RankedHit {
   trace: string[];
 }
 
-export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>): RankedHit[] {
+export interface FuseContext {
+  /** Directory names present in the index, to recognise scope words. */
+  directories: ReadonlySet<string>;
+}
+
+export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>, context: FuseContext): RankedHit[] {
+  const scopes = query.scopeWords.filter((w) => context.directories.has(w));
   const hits = new Map<string, RankedHit>();
   const add = (c: Candidate, weight: number, what: string) => {
     let hit = hits.get(c.chunk.id);
@@ -74,6 +84,13 @@ export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>):
     }
     if (askedKinds.has(c.kind)) bonus.push(['kind', KIND_ASKED_FOR]);
     if (c.part > 1) bonus.push(['part', -LATER_PART]);
+    if (scopes.length > 0) {
+      const dirs = c.path.toLowerCase().split('/').slice(0, -1);
+      // `js_of_ocaml` also names its sibling packages (`js_of_ocaml-compiler`).
+      const inScope = (s: string) => dirs.some((d) => d === s || d.startsWith(`${s}-`) || d.startsWith(`${s}_`));
+      if (scopes.some(inScope)) bonus.push(['scope', IN_NAMED_SCOPE]);
+    }
+    if (/__\.mli?$/.test(c.path)) bonus.push(['generated', -GENERATED_ALIAS]);
     for (const [what, points] of bonus) {
       hit.score += points;
       hit.trace.push(`${what}=${points.toFixed(3)}`);

@@ -23,6 +23,8 @@ export interface ParsedQuery {
   identifiers: IdentifierRef[];
   /** The whole query is one identifier or qualified name: a symbol lookup. */
   isSymbol: boolean;
+  /** Words of the query that could name a directory or library (`lwt`, `ocaml-re`, `coq`). */
+  scopeWords: string[];
 }
 
 const QUALIFIED = /[A-Za-z_][\w']*(?:\.[A-Za-z_][\w']*)*/g;
@@ -48,7 +50,18 @@ export function parseQuery(raw: string): ParsedQuery {
     })
     .filter((id) => splitIdentifier(id.name).length > 0);
   const tokens = queryTokens(query);
-  return { raw: query, tokens, terms: weightedTerms(query, tokens), identifiers, isSymbol };
+  return { raw: query, tokens, terms: weightedTerms(query, tokens), identifiers, isSymbol, scopeWords: scopeWords(query) };
+}
+
+/** `ocaml-re` names the library `re` as well as itself; short words are too ambiguous alone. */
+function scopeWords(query: string): string[] {
+  const words = new Set<string>();
+  for (const w of query.toLowerCase().match(/[a-z][a-z0-9_-]*[a-z0-9]/g) ?? []) {
+    if (w.length >= 3) words.add(w);
+    if (w.includes('-')) for (const part of w.split('-').slice(1)) if (part) words.add(part);
+    if (w.includes('_')) words.add(w.replace(/_/g, '-'));
+  }
+  return [...words];
 }
 
 function weightedTerms(query: string, tokens: string[]): WeightedTerm[] {
@@ -56,7 +69,7 @@ function weightedTerms(query: string, tokens: string[]): WeightedTerm[] {
   const add = (token: string, weight: number) => {
     if (!terms.has(token)) terms.set(token, weight);
   };
-  for (const c of compoundTokens(query)) add(c, COMPOUND_WEIGHT);
+  for (const c of compoundTokens(query)) for (const t of tokenize(c)) add(t, COMPOUND_WEIGHT);
   const words = thesaurus();
   for (const word of query.toLowerCase().match(/[a-z][a-z-]*/g) ?? []) {
     for (const related of words.get(word) ?? []) for (const t of tokenize(related)) add(t, THESAURUS_WEIGHT);

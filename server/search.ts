@@ -2,7 +2,7 @@
 import { IndexMissingError, IndexStore } from '../indexer/store.js';
 import { fingerprint } from '../indexer/fingerprint.js';
 import { parseQuery } from './query.js';
-import { fuse, type RankedHit } from './fuse.js';
+import { fuse, type FuseContext, type RankedHit } from './fuse.js';
 import { getRetriever } from './retrieve/registry.js';
 import type { Candidate } from './retrieve/types.js';
 
@@ -32,7 +32,10 @@ const CANDIDATES_PER_RETRIEVER = 200;
 const SNIPPET_LINES = 3;
 
 export class Searcher {
-  private constructor(readonly store: IndexStore) {}
+  private constructor(
+    readonly store: IndexStore,
+    private readonly context: FuseContext,
+  ) {}
 
   static async open(db: string): Promise<Searcher> {
     const store = await IndexStore.openForSearch(db);
@@ -40,7 +43,7 @@ export class Searcher {
       store.close();
       throw new IndexMissingError(`the index at ${db} is incomplete or was built by another codesearch version`);
     }
-    return new Searcher(store);
+    return new Searcher(store, { directories: await store.directoryNames() });
   }
 
   async searchRanked(query: string, options: SearchOptions = {}): Promise<RankedHit[]> {
@@ -50,7 +53,7 @@ export class Searcher {
     const limit = Math.max(CANDIDATES_PER_RETRIEVER, k);
     const lists = await Promise.all(names.map((n) => getRetriever(n).retrieve(parsed, this.store, limit)));
     const byRetriever = new Map<string, Candidate[]>(names.map((n, i) => [n, lists[i]!]));
-    return fuse(parsed, byRetriever).slice(0, k);
+    return fuse(parsed, byRetriever, this.context).slice(0, k);
   }
 
   async search(query: string, options: SearchOptions = {}): Promise<SearchResult[]> {
