@@ -1,6 +1,6 @@
 // Loads the declarative OCaml grammar description (grammars/ocaml/definitions.json).
 // The chunker reads node types from here; no node-type lists live in the TypeScript.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { ChunkKind, FileRelation, SourceLang } from './types.js';
@@ -28,13 +28,20 @@ export interface GrammarSpec {
   limits: { maxChunkLines: number; moduleHeaderLines: number };
 }
 
-const specUrl = new URL('../../grammars/ocaml/definitions.json', import.meta.url);
+/** grammars/ sits at the package root: one level up from the sources, two from dist/. */
+function grammarFile(name: string): string {
+  for (const up of ['../grammars/ocaml/', '../../grammars/ocaml/']) {
+    const path = fileURLToPath(new URL(up + name, import.meta.url));
+    if (existsSync(path)) return path;
+  }
+  throw new Error(`codesearch is installed without grammars/ocaml/${name}`);
+}
 
 let cached: { spec: GrammarSpec; hash: string } | undefined;
 
 function load(): { spec: GrammarSpec; hash: string } {
   if (!cached) {
-    const raw = readFileSync(fileURLToPath(specUrl), 'utf8');
+    const raw = readFileSync(grammarFile('definitions.json'), 'utf8');
     cached = { spec: JSON.parse(raw) as GrammarSpec, hash: createHash('sha1').update(raw).digest('hex').slice(0, 12) };
   }
   return cached;
@@ -49,13 +56,12 @@ export function grammarHash(): string {
   return load().hash;
 }
 
-const thesaurusUrl = new URL('../../grammars/ocaml/thesaurus.json', import.meta.url);
 let thesaurusCache: Map<string, string[]> | undefined;
 
 /** English word → identifiers OCaml code uses for it (grammars/ocaml/thesaurus.json). */
 export function thesaurus(): Map<string, string[]> {
   if (!thesaurusCache) {
-    const raw = JSON.parse(readFileSync(fileURLToPath(thesaurusUrl), 'utf8')) as Record<string, string[] | string>;
+    const raw = JSON.parse(readFileSync(grammarFile('thesaurus.json'), 'utf8')) as Record<string, string[] | string>;
     thesaurusCache = new Map(Object.entries(raw).filter((e): e is [string, string[]] => Array.isArray(e[1])));
   }
   return thesaurusCache;

@@ -14,16 +14,24 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Locks held by this process: the pid in the file cannot tell two callers in one process apart. */
+const heldHere = new Set<string>();
+
 /** Takes the write lock of a local index directory; returns its release function. */
 export function acquireIndexLock(dbDir: string): () => void {
   mkdirSync(dbDir, { recursive: true });
   const file = join(dbDir, 'index.lock');
+  if (heldHere.has(file)) throw new IndexLockedError(`an index update of ${dbDir} is already running in this process; wait for it to finish`);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(file, 'wx');
       writeSync(fd, String(process.pid));
       closeSync(fd);
-      return () => rmSync(file, { force: true });
+      heldHere.add(file);
+      return () => {
+        heldHere.delete(file);
+        rmSync(file, { force: true });
+      };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const pid = Number.parseInt(readFileSafe(file), 10);

@@ -8,37 +8,66 @@ export interface LibraryInfo {
   wrapped: boolean;
 }
 
-/** Parses the library stanzas of a dune file (an s-expression; `;` starts a comment). */
+/** Parses the library stanzas of a dune file (an s-expression with `;`, `#| |#` and `#;` comments). */
 export function parseDuneLibraries(text: string): { libraries: LibraryInfo[]; includeSubdirs: boolean } {
-  const src = text.replace(/;[^\n]*/g, '');
+  const forms = topLevelForms(text);
   const libraries: LibraryInfo[] = [];
-  for (const stanza of topLevelForms(src)) {
+  for (const stanza of forms) {
     if (!/^\(\s*library\b/.test(stanza)) continue;
     const name = /\(\s*name\s+([A-Za-z0-9_]+)\s*\)/.exec(stanza)?.[1];
     if (!name) continue;
     libraries.push({ name, wrapped: !/\(\s*wrapped\s+false\s*\)/.test(stanza) });
   }
-  return { libraries, includeSubdirs: /\(\s*include_subdirs\s+(unqualified|qualified)\s*\)/.test(src) };
+  return { libraries, includeSubdirs: forms.some((f) => /^\(\s*include_subdirs\s+(unqualified|qualified)\s*\)/.test(f)) };
 }
 
+/** Top-level forms of an s-expression text, comments removed, strings kept intact. */
 function topLevelForms(src: string): string[] {
   const forms: string[] = [];
   let depth = 0;
-  let start = -1;
-  let inString = false;
+  let current = '';
+  let skipNextDatum = false;
   for (let i = 0; i < src.length; i++) {
-    const c = src[i];
-    if (inString) {
-      if (c === '\\') i++;
-      else if (c === '"') inString = false;
+    const c = src[i]!;
+    if (c === '"') {
+      const end = stringEnd(src, i);
+      if (depth > 0) current += src.slice(i, end);
+      i = end - 1;
       continue;
     }
-    if (c === '"') inString = true;
-    else if (c === '(') {
-      if (depth++ === 0) start = i;
-    } else if (c === ')' && depth > 0 && --depth === 0) forms.push(src.slice(start, i + 1));
+    if (c === ';') {
+      const nl = src.indexOf('\n', i);
+      i = nl < 0 ? src.length : nl;
+      continue;
+    }
+    if (c === '#' && src[i + 1] === '|') {
+      const close = src.indexOf('|#', i + 2);
+      i = close < 0 ? src.length : close + 1;
+      continue;
+    }
+    if (c === '#' && src[i + 1] === ';' && depth === 0) {
+      skipNextDatum = true;
+      i++;
+      continue;
+    }
+    if (c === '(') depth++;
+    if (depth > 0) current += c;
+    if (c === ')' && depth > 0 && --depth === 0) {
+      if (!skipNextDatum) forms.push(current);
+      skipNextDatum = false;
+      current = '';
+    }
   }
   return forms;
+}
+
+/** Index just past the closing quote of the string starting at `start`. */
+function stringEnd(src: string, start: number): number {
+  for (let i = start + 1; i < src.length; i++) {
+    if (src[i] === '\\') i++;
+    else if (src[i] === '"') return i + 1;
+  }
+  return src.length;
 }
 
 export function capitalize(s: string): string {

@@ -59,7 +59,14 @@ async function parseFile(job: FileJob, parser: OcamlParser): Promise<ParsedFile>
   if (!lang) return { ...base, hash, unchanged: false, skipped: 'not an OCaml source file' };
   const tree = parser.parse(source, lang);
   const result = chunkTree(tree, source, { path: job.path, lang, qualifier: job.qualifier });
-  return { ...base, hash, lines: source.split('\n').length, chunks: result.chunks, relations: result.relations, hasErrors: result.hasErrors, unchanged: false };
+  return { ...base, hash, lines: countLines(source), chunks: result.chunks, relations: result.relations, hasErrors: result.hasErrors, unchanged: false };
+}
+
+/** Lines as `wc -l` counts them, plus a last line that lacks its newline. */
+function countLines(source: string): number {
+  let n = 0;
+  for (let i = source.indexOf('\n'); i >= 0; i = source.indexOf('\n', i + 1)) n++;
+  return source.length > 0 && !source.endsWith('\n') ? n + 1 : n;
 }
 
 /** Links each definition to its declaration (same qualified symbol) and back. */
