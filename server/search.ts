@@ -53,7 +53,8 @@ export class Searcher {
     const limit = Math.max(CANDIDATES_PER_RETRIEVER, k);
     const lists = await Promise.all(names.map((n) => getRetriever(n).retrieve(parsed, this.store, limit)));
     const byRetriever = new Map<string, Candidate[]>(names.map((n, i) => [n, lists[i]!]));
-    return fuse(parsed, byRetriever, this.context).slice(0, k);
+    const ranked = fuse(parsed, byRetriever, this.context);
+    return (parsed.isSymbol ? withCounterpartSecond(ranked) : ranked).slice(0, k);
   }
 
   async search(query: string, options: SearchOptions = {}): Promise<SearchResult[]> {
@@ -63,6 +64,15 @@ export class Searcher {
   close(): void {
     this.store.close();
   }
+}
+
+/** A symbol lookup shows the best definition and its declaration (.ml ↔ .mli) together. */
+function withCounterpartSecond(ranked: RankedHit[]): RankedHit[] {
+  const top = ranked[0];
+  if (!top?.chunk.counterpart) return ranked;
+  const i = ranked.findIndex((h) => h.chunk.id === top.chunk.counterpart);
+  if (i <= 1) return ranked;
+  return [top, ranked[i]!, ...ranked.slice(1, i), ...ranked.slice(i + 1)];
 }
 
 function toResult(hit: RankedHit): SearchResult {
