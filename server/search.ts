@@ -72,7 +72,10 @@ function withCounterpartSecond(ranked: RankedHit[]): RankedHit[] {
   if (!top?.chunk.counterpart) return ranked;
   const i = ranked.findIndex((h) => h.chunk.id === top.chunk.counterpart);
   if (i <= 1) return ranked;
-  return [top, ranked[i]!, ...ranked.slice(1, i), ...ranked.slice(i + 1)];
+  const pair = ranked[i]!;
+  // It jumps the hits between, so it takes the score of the first it jumps: still descending.
+  const promoted = { ...pair, score: ranked[1]!.score, trace: [...pair.trace, 'paired-with-top'] };
+  return [top, promoted, ...ranked.slice(1, i), ...ranked.slice(i + 1)];
 }
 
 function toResult(hit: RankedHit): SearchResult {
