@@ -1,0 +1,540 @@
+// `npm run bench -- CORPUS [--db DIR] [--queries FILE] [--json]`: one run, one machine, every
+// figure next to its target: single-thread parse-only floor, cold / no-change / one-file index
+// times through the real CLI, search latency (in-process and through the CLI), the same words
+// through ripgrep, peak RSS and index size. Progress goes to stderr; the report to stdout (with
+// --json stdout gets one JSON object and the readable report goes to stderr).
+// The corpus is only read, except one file that gets a comment line for the one-file-change run
+// and is restored (content and times) in a finally block. The index goes to a fresh temp dir
+// (or --db, which must be empty or absent so the cold index is really cold).
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, lstatSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { cpus, loadavg, platform, release, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { walkRepo, type WalkedFile } from '../indexer/walk.js';
+import { createOcamlParser, langOf } from '../indexer/parse.js';
+import { Searcher } from '../server/search.js';
+
+const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const cli = join(repo, 'dist/cli/main.js');
+const TOUCH_LINE = '(* bench touch *)';
+const SEARCH_PASSES = 3;
+const CLI_QUERIES = 20;
+const STOP_WORDS = new Set(
+  ('how the and for with that does where what when which who why are can get use using into from this than then ' +
+    'not but all any its was were will would should could have has had been being there their them they you your ' +
+    'one way ways instead give gives given find returns return make makes some each other more most such only also').split(' '),
+);
+
+const TARGETS = {
+  coldRatio: 1.5,
+  noChangeSeconds: 2,
+  searchP50Ms: 20,
+  searchP95Ms: 50,
+  peakRssBytes: 1024 ** 3,
+};
+
+// ---------------------------------------------------------------------------
+// Small helpers
+
+function log(message: string): void {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+/** Nearest-rank percentile of unsorted samples. */
+function percentile(samples: readonly number[], p: number): number {
+  if (samples.length === 0) return NaN;
+  const sorted = [...samples].sort((a, b) => a - b);
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
+}
+
+function mean(samples: readonly number[]): number {
+  return samples.length === 0 ? NaN : samples.reduce((a, b) => a + b, 0) / samples.length;
+}
+
+function round(n: number, digits = 3): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+function fmtMs(ms: number): string {
+  if (!Number.isFinite(ms)) return 'n/a';
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms < 10 ? 2 : 1)} ms`;
+}
+
+function fmtBytes(bytes: number): string {
+  if (!Number.isFinite(bytes)) return 'n/a';
+  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(2)} GB`;
+  return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+}
+
+function fmtInt(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** Disk usage of a directory tree, as du counts it (allocated blocks). */
+function diskUsage(path: string): { allocated: number; apparent: number } {
+  let allocated = 0;
+  let apparent = 0;
+  const visit = (p: string) => {
+    const st = lstatSync(p);
+    allocated += st.blocks * 512;
+    apparent += st.size;
+    if (st.isDirectory()) for (const name of readdirSync(p)) visit(join(p, name));
+  };
+  visit(path);
+  return { allocated, apparent };
+}
+
+interface Timed {
+  ms: number;
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** Lines written to stdout (counted even when stdout is not kept). */
+  stdoutLines: number;
+  /** Peak resident set of the child in bytes, when measured. */
+  peakRss?: number;
+}
+
+const haveGnuTime = existsSync('/usr/bin/time');
+
+/**
+ * Runs a command, timing its wall clock. With `rss`, also its peak RSS: through
+ * `/usr/bin/time -f %M` when present, else by polling /proc/PID/status (VmHWM) every 50 ms.
+ */
+function runTimed(cmd: string, args: string[], opts: { rss?: boolean; keepStdout?: boolean } = {}): Promise<Timed> {
+  const viaTime = opts.rss && haveGnuTime;
+  const [file, argv] = viaTime ? ['/usr/bin/time', ['-f', '%M', cmd, ...args]] : [cmd, args];
+  return new Promise((resolvePromise, reject) => {
+    const started = performance.now();
+    const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let stdoutLines = 0;
+    child.stdout.on('data', (b: Buffer) => {
+      for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) stdoutLines++;
+      if (opts.keepStdout !== false) out.push(b);
+    });
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    let polledKb = 0;
+    const poll = opts.rss && !viaTime && child.pid !== undefined
+      ? setInterval(() => {
+          try {
+            const m = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+            if (m) polledKb = Math.max(polledKb, Number(m[1]));
+          } catch {
+            // Exited between two samples.
+          }
+        }, 50)
+      : undefined;
+    child.on('error', (e) => {
+      if (poll) clearInterval(poll);
+      reject(e);
+    });
+    child.on('close', (code) => {
+      const ms = performance.now() - started;
+      if (poll) clearInterval(poll);
+      let stderr = Buffer.concat(err).toString('utf8');
+      let peakRss: number | undefined;
+      if (viaTime) {
+        // time's own line is the last one; anything before it is the child's stderr.
+        const lines = stderr.trimEnd().split('\n');
+        const kb = Number(lines.pop());
+        if (Number.isFinite(kb) && kb > 0) peakRss = kb * 1024;
+        stderr = lines.filter((l) => !/^Command (exited with non-zero status|terminated by signal)/.test(l)).join('\n');
+      } else if (opts.rss && polledKb > 0) {
+        peakRss = polledKb * 1024;
+      }
+      resolvePromise({ ms, code, stdout: Buffer.concat(out).toString('utf8'), stderr, stdoutLines, peakRss });
+    });
+  });
+}
+
+/** Undone on Ctrl-C too: the touched corpus file, and the temporary index. */
+let pendingRestore: (() => void) | undefined;
+let tempDir: string | undefined;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    if (pendingRestore) {
+      pendingRestore();
+      log('interrupted; the touched corpus file was restored');
+    }
+    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+    process.exit(130);
+  });
+}
+
+const tick = () => new Promise<void>((r) => setImmediate(r));
+
+// ---------------------------------------------------------------------------
+// Arguments
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    db: { type: 'string' },
+    queries: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (values.help) {
+  process.stdout.write('usage: npm run bench -- CORPUS_DIR [--db DIR] [--queries FILE.jsonl] [--json]\n');
+  process.exit(0);
+}
+const corpus = resolve(positionals[0] ?? process.env.CODESEARCH_CORPUS ?? join(repo, '../corpus'));
+const queriesFile = resolve(values.queries ?? join(repo, '../shared/eval/dev.jsonl'));
+
+// ---------------------------------------------------------------------------
+// The steps
+
+interface IndexRun {
+  seconds: number;
+  peakRssBytes?: number;
+  summary: string;
+}
+
+async function runIndex(db: string, what: string, rss = false): Promise<IndexRun> {
+  log(`${what}: node dist/cli/main.js index ${corpus} --db ${db} --quiet`);
+  const r = await runTimed(process.execPath, [cli, 'index', corpus, '--db', db, '--quiet'], { rss });
+  if (r.code !== 0) throw new Error(`${what} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
+  const summary = r.stdout.trim().split('\n').pop() ?? '';
+  log(`${what}: ${(r.ms / 1000).toFixed(2)} s — ${summary}`);
+  return { seconds: r.ms / 1000, peakRssBytes: r.peakRss, summary };
+}
+
+function loadQueries(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    const q = (JSON.parse(line) as { query?: unknown }).query;
+    if (typeof q === 'string' && q.trim()) out.push(q.trim());
+  }
+  if (out.length === 0) throw new Error(`no queries in ${file}`);
+  return out;
+}
+
+function rgWords(query: string): string[] {
+  const words = (query.match(/[A-Za-z0-9_]+/g) ?? []).filter((w) => w.length >= 3 && !STOP_WORDS.has(w.toLowerCase()));
+  return [...new Set(words.map((w) => w.toLowerCase()))];
+}
+
+/** Single-thread floor of the parse stage: read + tree-sitter parse of every kept source. */
+async function parseOnly(sources: WalkedFile[]) {
+  const parser = createOcamlParser();
+  let readMs = 0;
+  let parseMs = 0;
+  let lines = 0;
+  let bytes = 0;
+  const started = performance.now();
+  for (const [i, f] of sources.entries()) {
+    const t0 = performance.now();
+    const buf = await readFile(f.absPath);
+    const t1 = performance.now();
+    const source = buf.toString('utf8');
+    parser.parse(source, langOf(f.path)!);
+    const t2 = performance.now();
+    readMs += t1 - t0;
+    parseMs += t2 - t1;
+    bytes += buf.length;
+    lines += source.split('\n').length;
+    if ((i + 1) % 5000 === 0) log(`parse-only: ${i + 1}/${sources.length} files`);
+    await tick(); // let the previous tree be collected
+  }
+  return { seconds: (performance.now() - started) / 1000, readSeconds: readMs / 1000, parseSeconds: parseMs / 1000, lines, bytes };
+}
+
+/**
+ * Puts back a file's access and modification times to the nanosecond (GNU touch), so that
+ * other indexes of the corpus see it unchanged; utimes (microsecond-ish) is the fallback.
+ */
+function restoreTimes(path: string, atimeNs: bigint, mtimeNs: bigint): void {
+  const stamp = (ns: bigint) => `@${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')}`;
+  const a = spawnSync('touch', ['-a', '-d', stamp(atimeNs), '--', path]);
+  const m = spawnSync('touch', ['-m', '-d', stamp(mtimeNs), '--', path]);
+  if (a.status === 0 && m.status === 0 && statSync(path, { bigint: true }).mtimeNs === mtimeNs) return;
+  utimesSync(path, Number(atimeNs) / 1e9, Number(mtimeNs) / 1e9);
+}
+
+/** The .ml file of median size: a typical edit. */
+function pickTouchFile(sources: WalkedFile[]): WalkedFile {
+  const ml = sources.filter((f) => f.kind === 'ml' && f.size > 0).sort((a, b) => a.size - b.size || (a.path < b.path ? -1 : 1));
+  const pick = ml[Math.floor(ml.length / 2)];
+  if (!pick) throw new Error('the corpus has no .ml file to touch');
+  return pick;
+}
+
+async function oneFileChange(db: string, file: WalkedFile) {
+  const original = readFileSync(file.absPath);
+  const st = statSync(file.absPath, { bigint: true });
+  const restore = () => {
+    writeFileSync(file.absPath, original);
+    restoreTimes(file.absPath, st.atimeNs, st.mtimeNs);
+  };
+  let touched: IndexRun;
+  pendingRestore = restore;
+  try {
+    const sep = original.length > 0 && original[original.length - 1] !== 10 ? '\n' : '';
+    writeFileSync(file.absPath, Buffer.concat([original, Buffer.from(`${sep}${TOUCH_LINE}\n`)]));
+    touched = await runIndex(db, `one-file change (${file.path}, ${fmtInt(file.size)} bytes)`);
+  } finally {
+    restore();
+    pendingRestore = undefined;
+    log(`restored ${file.path}`);
+  }
+  const back = await runIndex(db, 'restore re-index');
+  return { touched, back };
+}
+
+async function searchInProcess(db: string, queries: string[]) {
+  const searcher = await Searcher.open(db);
+  try {
+    for (const q of queries) await searcher.search(q); // warm-up pass
+    const samples: number[] = [];
+    for (let pass = 0; pass < SEARCH_PASSES; pass++) {
+      for (const q of queries) {
+        const t0 = performance.now();
+        await searcher.search(q);
+        samples.push(performance.now() - t0);
+      }
+    }
+    return samples;
+  } finally {
+    searcher.close();
+  }
+}
+
+async function searchViaCli(db: string, queries: string[]) {
+  const samples: number[] = [];
+  for (const q of queries) {
+    const r = await runTimed(process.execPath, [cli, 'search', '--json', '--db', db, '--', q]);
+    if (r.code !== 0) throw new Error(`codesearch search ${JSON.stringify(q)} failed (exit ${r.code}): ${r.stderr.trim()}`);
+    samples.push(r.ms);
+  }
+  return samples;
+}
+
+function haveRipgrep(): boolean {
+  const r = spawnSync('rg', ['--version'], { encoding: 'utf8' });
+  return r.status === 0;
+}
+
+async function ripgrep(queries: string[]) {
+  const runs: { query: string; words: string[]; ms: number; lines: number }[] = [];
+  const argsOf = (words: string[]) => ['-n', '-i', ...words.flatMap((w) => ['-e', w]), corpus, '--type-add', 'ocaml:*.{ml,mli}', '-t', 'ocaml'];
+  const withWords = queries.map((q) => ({ query: q, words: rgWords(q) })).filter((x) => x.words.length > 0);
+  if (withWords[0]) await runTimed('rg', argsOf(withWords[0].words), { keepStdout: false }); // warm-up
+  for (const { query, words } of withWords) {
+    const r = await runTimed('rg', argsOf(words), { keepStdout: false });
+    if (r.code !== 0 && r.code !== 1) throw new Error(`rg failed (exit ${r.code}): ${r.stderr.trim()}`);
+    runs.push({ query, words, ms: r.ms, lines: r.stdoutLines });
+  }
+  return runs;
+}
+
+// ---------------------------------------------------------------------------
+// Report
+
+type Row = [label: string, value: string, target?: string, pass?: boolean];
+
+/** Label, value (right-aligned, or left for text), target and PASS/FAIL columns. */
+function table(title: string, rows: Row[], align: 'left' | 'right' = 'right'): string {
+  const w0 = Math.max(...rows.map((r) => r[0].length));
+  const w1 = Math.max(...rows.map((r) => r[1].length));
+  const w2 = Math.max(0, ...rows.map((r) => (r[2] ?? '').length));
+  const body = rows.map(([label, value, target, pass]) => {
+    let line = `  ${label.padEnd(w0)}  ${align === 'right' ? value.padStart(w1) : value.padEnd(w1)}`;
+    if (target !== undefined) line += `  ${target.padEnd(w2)}  ${pass === undefined ? '' : pass ? 'PASS' : 'FAIL'}`;
+    return line.trimEnd();
+  });
+  const width = Math.max(title.length, ...body.map((l) => l.length));
+  return [title, '-'.repeat(width), ...body].join('\n') + '\n';
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(cli)) throw new Error(`${cli} is missing; run npx tsc -p tsconfig.json first`);
+  if (!existsSync(corpus) || !statSync(corpus).isDirectory()) throw new Error(`corpus ${corpus} is not a directory`);
+  const queries = loadQueries(queriesFile);
+
+  let db: string;
+  if (values.db) {
+    db = resolve(values.db);
+    if (existsSync(db) && (!statSync(db).isDirectory() || readdirSync(db).length > 0)) {
+      throw new Error(`--db ${db} must be an empty or absent directory (a cold index needs a fresh one)`);
+    }
+    mkdirSync(db, { recursive: true });
+  } else {
+    tempDir = mkdtempSync(join(tmpdir(), 'codesearch-bench-'));
+    db = join(tempDir, 'db');
+  }
+
+  const cpu = cpus();
+  const machine = {
+    cpu: cpu[0]?.model.trim() ?? 'unknown',
+    cores: cpu.length,
+    memoryBytes: totalmem(),
+    os: `${platform()} ${release()}`,
+    node: process.version,
+    date: new Date().toISOString(),
+    /** Other work on the machine skews every figure: shown so a noisy run can be spotted. */
+    loadAverage1m: round(loadavg()[0] ?? 0, 2),
+  };
+  log(`corpus ${corpus}, index ${db}, ${queries.length} queries from ${queriesFile}`);
+
+  try {
+    // 0. The corpus, as the indexer sees it.
+    const walkStart = performance.now();
+    const walked = await walkRepo({ root: corpus });
+    const walkSeconds = (performance.now() - walkStart) / 1000;
+    const sources = walked.files.filter((f) => langOf(f.path) !== undefined);
+    log(`walk: ${sources.length} sources, ${walked.skipped.length} skipped by the walker, ${walkSeconds.toFixed(2)} s`);
+    // Warm the page cache so the parse floor and the cold index both read from memory.
+    for (const f of sources) await readFile(f.absPath).catch(() => undefined);
+
+    // 1. Parse-only floor.
+    log('parse-only: one thread, read + tree-sitter parse of every source');
+    const parse = await parseOnly(sources);
+    log(`parse-only: ${parse.seconds.toFixed(2)} s (read ${parse.readSeconds.toFixed(2)} s, parse ${parse.parseSeconds.toFixed(2)} s)`);
+
+    // 2-4. Index runs through the real CLI.
+    const cold = await runIndex(db, 'cold index', true);
+    const noChange = await runIndex(db, 'no-change re-index');
+    const touchFile = pickTouchFile(sources);
+    const change = await oneFileChange(db, touchFile);
+
+    // 5. Search latency.
+    log(`search (in-process): warm-up + ${SEARCH_PASSES} passes over ${queries.length} queries`);
+    const inProc = await searchInProcess(db, queries);
+    log(`search (in-process): p50 ${fmtMs(percentile(inProc, 50))}, p95 ${fmtMs(percentile(inProc, 95))}`);
+    const cliQueries = queries.slice(0, CLI_QUERIES);
+    log(`search (CLI): one process per query, ${cliQueries.length} queries`);
+    const viaCli = await searchViaCli(db, cliQueries);
+    log(`search (CLI): p50 ${fmtMs(percentile(viaCli, 50))}, p95 ${fmtMs(percentile(viaCli, 95))}`);
+
+    // 6. ripgrep over the same words.
+    const rgAvailable = haveRipgrep();
+    let rg: Awaited<ReturnType<typeof ripgrep>> | undefined;
+    if (rgAvailable) {
+      log(`ripgrep: the words of each query, ${queries.length} queries`);
+      rg = await ripgrep(queries);
+      log(`ripgrep: p50 ${fmtMs(percentile(rg.map((r) => r.ms), 50))}`);
+    } else {
+      log('ripgrep: rg is not installed (apt-get install ripgrep); skipping the comparison');
+    }
+
+    // 7. Memory and size.
+    const usage = diskUsage(db);
+    const benchRss = process.resourceUsage().maxRSS * 1024;
+
+    // -----------------------------------------------------------------------
+    const coldRatio = cold.seconds / parse.seconds;
+    const p50 = percentile(inProc, 50);
+    const p95 = percentile(inProc, 95);
+    const rgMs = rg?.map((r) => r.ms) ?? [];
+    const rgP50 = percentile(rgMs, 50);
+    const mlFiles = sources.filter((f) => f.kind === 'ml').length;
+    const rssMethod = haveGnuTime ? '/usr/bin/time -f %M' : '/proc/PID/status VmHWM, sampled every 50 ms';
+
+    const targets = [
+      { name: 'cold index / parse-only', value: round(coldRatio), limit: TARGETS.coldRatio, pass: coldRatio <= TARGETS.coldRatio },
+      { name: 'no-change re-index seconds', value: round(noChange.seconds), limit: TARGETS.noChangeSeconds, pass: noChange.seconds <= TARGETS.noChangeSeconds },
+      { name: 'in-process search p50 ms', value: round(p50), limit: TARGETS.searchP50Ms, pass: p50 <= TARGETS.searchP50Ms },
+      { name: 'in-process search p95 ms', value: round(p95), limit: TARGETS.searchP95Ms, pass: p95 <= TARGETS.searchP95Ms },
+      ...(cold.peakRssBytes === undefined
+        ? []
+        : [{ name: 'cold index peak RSS bytes', value: cold.peakRssBytes, limit: TARGETS.peakRssBytes, pass: cold.peakRssBytes <= TARGETS.peakRssBytes }]),
+    ];
+    const passOf = (name: string) => targets.find((t) => t.name === name)?.pass;
+
+    let report = '';
+    report += table('codesearch bench', [
+      ['machine', `${machine.cpu}, ${machine.cores} cores, ${fmtBytes(machine.memoryBytes)}`],
+      ['os / node', `${machine.os} / node ${machine.node}`],
+      ['date', `${machine.date} (load average ${machine.loadAverage1m} at start)`],
+      ['corpus', corpus],
+      ['sources', `${fmtInt(sources.length)} (${fmtInt(mlFiles)} .ml, ${fmtInt(sources.length - mlFiles)} .mli), ${walked.skipped.length} skipped by the walker`],
+      ['lines / bytes', `${fmtInt(parse.lines)} lines, ${fmtBytes(parse.bytes)}`],
+    ], 'left');
+    report += '\n';
+    report += table('indexing', [
+      ['walk', fmtMs(walkSeconds * 1000)],
+      ['parse-only, 1 thread (read + parse)', fmtMs(parse.seconds * 1000)],
+      ['  of which tree-sitter parse', fmtMs(parse.parseSeconds * 1000)],
+      ['cold index (CLI)', fmtMs(cold.seconds * 1000)],
+      ['cold / parse-only', `${coldRatio.toFixed(2)}x`, `<= ${TARGETS.coldRatio}x`, passOf('cold index / parse-only')],
+      ['no-change re-index', fmtMs(noChange.seconds * 1000), `<= ${TARGETS.noChangeSeconds} s`, passOf('no-change re-index seconds')],
+      ['one-file change re-index', fmtMs(change.touched.seconds * 1000)],
+      ['re-index after restore', fmtMs(change.back.seconds * 1000)],
+    ]);
+    report += `  (one-file change: ${TOUCH_LINE} appended to ${touchFile.path}, ${fmtInt(touchFile.size)} bytes, then restored)\n`;
+    report += '\n';
+    const searchRows: Row[] = [
+      [`in-process p50 (${inProc.length} runs)`, fmtMs(p50), `<= ${TARGETS.searchP50Ms} ms`, passOf('in-process search p50 ms')],
+      ['in-process p95', fmtMs(p95), `<= ${TARGETS.searchP95Ms} ms`, passOf('in-process search p95 ms')],
+      [`CLI p50 (${viaCli.length} processes)`, fmtMs(percentile(viaCli, 50))],
+      ['CLI p95', fmtMs(percentile(viaCli, 95))],
+    ];
+    if (rg) {
+      searchRows.push(
+        [`ripgrep p50 (${rg.length} queries)`, fmtMs(rgP50)],
+        ['ripgrep p95', fmtMs(percentile(rgMs, 95))],
+        ['ripgrep lines printed, median', fmtInt(percentile(rg.map((r) => r.lines), 50))],
+        ['in-process p50 / ripgrep p50', `${(p50 / rgP50).toFixed(3)}x`],
+      );
+    } else {
+      searchRows.push(['ripgrep', 'not installed: apt-get install ripgrep']);
+    }
+    report += table('search', searchRows);
+    report += '\n';
+    report += table('memory and size', [
+      ['cold index peak RSS', cold.peakRssBytes === undefined ? 'n/a' : fmtBytes(cold.peakRssBytes), `<= ${fmtBytes(TARGETS.peakRssBytes)}`, passOf('cold index peak RSS bytes')],
+      ['bench process peak RSS', fmtBytes(benchRss)],
+      ['index on disk (du)', fmtBytes(usage.allocated)],
+      ['corpus .ml/.mli bytes', fmtBytes(parse.bytes)],
+      ['index / corpus', `${(usage.allocated / parse.bytes).toFixed(2)}x`],
+    ]);
+    report += `\nRSS measured with ${rssMethod}; index ${db}${tempDir ? ' (temporary, deleted)' : ''}.\n`;
+    const failed = targets.filter((t) => !t.pass).map((t) => t.name);
+    report += failed.length === 0 ? 'all targets met\n' : `targets missed: ${failed.join('; ')}\n`;
+
+    if (values.json) {
+      process.stderr.write('\n' + report);
+      const json = {
+        machine,
+        corpus: { dir: corpus, files: sources.length, mlFiles, mliFiles: sources.length - mlFiles, skippedByWalker: walked.skipped.length, lines: parse.lines, bytes: parse.bytes },
+        walkSeconds: round(walkSeconds),
+        parseOnly: { threads: 1, seconds: round(parse.seconds), readSeconds: round(parse.readSeconds), parseSeconds: round(parse.parseSeconds) },
+        coldIndex: { seconds: round(cold.seconds), ratioToParseOnly: round(coldRatio), peakRssBytes: cold.peakRssBytes ?? null, summary: cold.summary },
+        noChangeReindex: { seconds: round(noChange.seconds), summary: noChange.summary },
+        oneFileChange: { file: touchFile.path, fileBytes: touchFile.size, seconds: round(change.touched.seconds), summary: change.touched.summary, restoreSeconds: round(change.back.seconds) },
+        search: {
+          inProcess: { queries: queries.length, passes: SEARCH_PASSES, runs: inProc.length, p50Ms: round(p50), p95Ms: round(p95), meanMs: round(mean(inProc)) },
+          cli: { queries: viaCli.length, p50Ms: round(percentile(viaCli, 50)), p95Ms: round(percentile(viaCli, 95)), meanMs: round(mean(viaCli)) },
+        },
+        ripgrep: rg
+          ? { available: true, queries: rg.length, p50Ms: round(rgP50), p95Ms: round(percentile(rgMs, 95)), inProcessP50OverRgP50: round(p50 / rgP50), runs: rg.map((r) => ({ query: r.query, words: r.words, ms: round(r.ms), lines: r.lines })) }
+          : { available: false, note: 'rg not installed: apt-get install ripgrep' },
+        memory: { coldIndexPeakRssBytes: cold.peakRssBytes ?? null, benchPeakRssBytes: benchRss, method: rssMethod },
+        index: { db, kept: !tempDir, diskBytes: usage.allocated, apparentBytes: usage.apparent, ratioToCorpus: round(usage.allocated / parse.bytes) },
+        targets,
+      };
+      process.stdout.write(JSON.stringify(json, null, 2) + '\n');
+    } else {
+      process.stdout.write(report);
+    }
+  } finally {
+    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+  }
+}
+
+try {
+  await main();
+} catch (err) {
+  process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+}
