@@ -316,12 +316,14 @@ export class IndexStore {
    */
   async fullText(terms: readonly WeightedTerm[], limit: number, boosts: { name: number; body: number }): Promise<ChunkHit[]> {
     if (!this.chunks || terms.length === 0) return [];
-    const clauses: [lancedb.Occur, lancedb.FullTextQuery][] = [];
-    for (const t of terms) {
-      clauses.push([lancedb.Occur.Should, new lancedb.MatchQuery(t.token, NAME_TOKENS, { boost: t.weight * boosts.name })]);
-      clauses.push([lancedb.Occur.Should, new lancedb.MatchQuery(t.token, BODY_TOKENS, { boost: t.weight * boosts.body })]);
-    }
-    const query = new lancedb.BooleanQuery(clauses);
+    // One multi-column match per distinct term weight: far cheaper than a clause per term.
+    const byWeight = new Map<number, string[]>();
+    for (const t of terms) byWeight.set(t.weight, [...(byWeight.get(t.weight) ?? []), t.token]);
+    const clauses = [...byWeight].map(([weight, tokens]): [lancedb.Occur, lancedb.FullTextQuery] => [
+      lancedb.Occur.Should,
+      new lancedb.MultiMatchQuery(tokens.join(' '), [NAME_TOKENS, BODY_TOKENS], { boosts: [weight * boosts.name, weight * boosts.body] }),
+    ]);
+    const query = clauses.length === 1 ? clauses[0]![1] : new lancedb.BooleanQuery(clauses);
     const rows = (await this.chunks
       .query()
       .fullTextSearch(query)
