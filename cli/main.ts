@@ -9,7 +9,8 @@ program
   .name('codesearch')
   .description('OCaml-aware code search: index a repository, then search it by symbol or in plain English.')
   .version('0.1.0')
-  .showHelpAfterError('(run codesearch --help for usage)')
+  // Usage errors stay on one line, with what to do.
+  .configureOutput({ outputError: (text, write) => write(`codesearch: ${text.replace(/^error: /, '').trim()} (see codesearch --help)\n`) })
   .exitOverride();
 
 program
@@ -30,6 +31,12 @@ program
   .option('--json', 'print {"results":[...]} (with --batch: one JSON line per query)')
   .addOption(new Option('--batch <file>', 'JSON Lines {"id","query"} to answer in one run (- for stdin)'))
   .action(async (words: string[], opts) => (await import('./commands/search.js')).runSearch(words, opts));
+
+// `codesearch ... | head` closes our stdout early: that is the reader's choice, not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 
 async function main(): Promise<void> {
   try {

@@ -59,7 +59,7 @@ export async function indexRepo(options: IndexOptions): Promise<IndexSummary> {
 }
 
 async function update(
-  store: IndexStore,
+  store: IndexStore & { damaged: boolean },
   root: string,
   db: string,
   options: IndexOptions,
@@ -71,7 +71,7 @@ async function update(
   const dbInsideRoot = !relative(root, db).startsWith('..') && !isAbsolute(relative(root, db));
   const walked = await walkRepo({ root, excludePaths: dbInsideRoot ? [db] : [], onWarning: warn });
 
-  const rebuild = (await store.getMeta('fingerprint')) !== fingerprint();
+  const rebuild = store.damaged || (await store.getMeta('fingerprint')) !== fingerprint();
   const previous = rebuild ? new Map<string, FileState>() : await store.fileStates();
   if (rebuild) {
     // Written by another format (or never finished once): start over rather than mix layouts.

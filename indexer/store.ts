@@ -160,18 +160,41 @@ export class IndexStore {
     private meta: lancedb.Table | undefined,
   ) {}
 
-  static async open(uri: string): Promise<IndexStore> {
+  /**
+   * Opens the index for writing. A table that cannot be loaded (a crash while LanceDB was
+   * creating it leaves data files without a version) is dropped, and `damaged` tells the caller
+   * to rebuild: the other tables no longer describe the same index.
+   */
+  static async open(uri: string): Promise<IndexStore & { damaged: boolean }> {
     const db = await lancedb.connect(uri);
     const names = new Set(await db.tableNames());
-    const open = (n: string) => (names.has(n) ? db.openTable(n) : Promise.resolve(undefined));
-    return new IndexStore(uri, db, await open(CHUNKS), await open(FILES), await open(META));
+    let damaged = false;
+    const open = async (n: string) => {
+      if (!names.has(n)) return undefined;
+      try {
+        return await db.openTable(n);
+      } catch {
+        damaged = true;
+        await db.dropTable(n);
+        return undefined;
+      }
+    };
+    const store = new IndexStore(uri, db, await open(CHUNKS), await open(FILES), await open(META));
+    return Object.assign(store, { damaged });
   }
 
-  /** Opens for reading; throws IndexMissingError when there is nothing searchable. */
+  /** Opens for reading; throws IndexMissingError when there is nothing (whole) to search. */
   static async openForSearch(uri: string): Promise<IndexStore> {
-    const store = await IndexStore.open(uri);
-    if (!store.chunks) throw new IndexMissingError(`no codesearch index at ${uri}`);
-    return store;
+    const db = await lancedb.connect(uri);
+    const names = new Set(await db.tableNames());
+    if (!names.has(CHUNKS)) throw new IndexMissingError(`no codesearch index at ${uri}`);
+    try {
+      const [chunks, files, meta] = await Promise.all([CHUNKS, FILES, META].map((n) => (names.has(n) ? db.openTable(n) : Promise.resolve(undefined))));
+      return new IndexStore(uri, db, chunks, files, meta);
+    } catch (err) {
+      db.close();
+      throw new IndexMissingError(`the index at ${uri} is damaged (${(err as Error).message.split('\n')[0]}); run 'codesearch index' to rebuild it`);
+    }
   }
 
   // ---- meta ----

@@ -1,6 +1,6 @@
 // `codesearch search QUERY` / `codesearch "QUERY"` and `--batch FILE`.
 import { readFile } from 'node:fs/promises';
-import pc from 'picocolors';
+import picocolors from 'picocolors';
 import { Searcher, MAX_K, type SearchResult } from '../../server/search.js';
 import { IndexMissingError } from '../../indexer/store.js';
 import { CliError, EXIT_NO_INDEX } from '../errors.js';
@@ -66,6 +66,9 @@ async function readStdin(): Promise<string> {
   for await (const c of process.stdin) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString('utf8');
 }
+
+// Colour only on a terminal and never with NO_COLOR (picocolors alone also colours pipes under CI).
+const pc = picocolors.createColors(Boolean(process.stdout.isTTY) && !('NO_COLOR' in process.env));
 
 export function formatHuman(results: SearchResult[]): string {
   if (results.length === 0) return 'no results\n';
