@@ -1,0 +1,124 @@
+// Searcher over a real index of the mini fixture: symbol lookups, typos and plain-English questions.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import path from 'node:path';
+import { indexRepo } from '../indexer/pipeline.js';
+import { IndexMissingError } from '../indexer/store.js';
+import { Searcher, type SearchResult } from '../server/search.js';
+import { cleanupTempDirs, copyFixture, makeTempDir } from './helpers.js';
+
+let searcher: Searcher;
+
+beforeAll(async () => {
+  const root = copyFixture('mini');
+  const db = path.join(makeTempDir('cs-db-'), 'index');
+  await indexRepo({ root, db });
+  searcher = await Searcher.open(db);
+});
+
+afterAll(() => {
+  searcher?.close();
+  cleanupTempDirs();
+});
+
+const where = (r: SearchResult) => `${r.path}:${r.startLine}-${r.endLine}`;
+const SPLIT_ML = 'src/strkit_string.ml:3-12';
+const SPLIT_MLI = 'src/strkit_string.mli:5-5';
+
+describe('Searcher: symbol queries', () => {
+  it.each(['split_on_char', 'Strkit_string.split_on_char', 'Strkit.Strkit_string.split_on_char'])(
+    '%s finds split_on_char first, with its definition and declaration as the top 2',
+    async (query) => {
+      const results = await searcher.search(query);
+      expect(results[0]).toMatchObject({ name: 'split_on_char', symbol: 'Strkit.Strkit_string.split_on_char', kind: 'value' });
+      expect(results.slice(0, 2).map(where).sort()).toEqual([SPLIT_ML, SPLIT_MLI]);
+    },
+  );
+
+  it('forgives a typo: split_on_chr finds split_on_char', async () => {
+    const results = await searcher.search('split_on_chr');
+    expect(results[0]?.symbol).toBe('Strkit.Strkit_string.split_on_char');
+    expect(results.slice(0, 2).map(where).sort()).toEqual([SPLIT_ML, SPLIT_MLI]);
+  });
+
+  it('finds a nested module value by its partial path: Point.distance', async () => {
+    const results = await searcher.search('Point.distance');
+    expect(results[0]).toMatchObject({
+      path: 'src/shapes.ml',
+      startLine: 9,
+      endLine: 11,
+      name: 'distance',
+      symbol: 'Strkit.Shapes.Geometry.Point.distance',
+      kind: 'value',
+      doc: 'Euclidean distance between two points.',
+    });
+    expect(results[0]!.snippet).toBe(
+      ['    let distance a b =', '      let dx = a.x -. b.x and dy = a.y -. b.y in', '      sqrt ((dx *. dx) +. (dy *. dy))'].join('\n'),
+    );
+  });
+
+  it('finds camelCase spellings of snake_case names: concatMap', async () => {
+    const results = await searcher.search('concatMap');
+    expect(results.slice(0, 2).map((r) => r.symbol)).toEqual(['Strkit.Strkit_string.concat_map', 'Strkit.Strkit_string.concat_map']);
+    expect(results.slice(0, 2).map(where).sort()).toEqual(['src/strkit_string.ml:14-16', 'src/strkit_string.mli:7-7']);
+  });
+
+  it.each([
+    ['is_odd', 'Strkit.Shapes.is_odd', 'value'],
+    ['SHAPE', 'Strkit.Shapes.SHAPE', 'module_type'],
+    ['Invalid_shape', 'Strkit.Shapes.Invalid_shape', 'exception'],
+    ['hypot', 'Strkit.Shapes.hypot', 'external'],
+    ['counter', 'Strkit.Shapes.counter', 'class'],
+    ['Make', 'Strkit.Shapes.Make', 'module'],
+    ['Geometry.Point.t', 'Strkit.Shapes.Geometry.Point.t', 'type'],
+  ])('%s finds %s (%s) first', async (query, symbol, kind) => {
+    const [first] = await searcher.search(query);
+    expect(first).toMatchObject({ symbol, kind });
+  });
+
+  it('finds definitions on both sides of a syntax error', async () => {
+    expect((await searcher.search('good_before'))[0]).toMatchObject({ path: 'src/broken.ml', startLine: 1, symbol: 'Strkit.Broken.good_before' });
+    expect((await searcher.search('good_after'))[0]).toMatchObject({ path: 'src/broken.ml', startLine: 5, symbol: 'Strkit.Broken.good_after' });
+  });
+});
+
+describe('Searcher: questions in plain English', () => {
+  it('has split_on_char in the top 3 for "split a string at every occurrence of a character"', async () => {
+    const results = await searcher.search('split a string at every occurrence of a character');
+    expect(results.slice(0, 3).map((r) => r.name)).toContain('split_on_char');
+  });
+
+  it('has trim in the top 3 for "remove leading and trailing whitespace"', async () => {
+    const results = await searcher.search('remove leading and trailing whitespace');
+    expect(results.slice(0, 3).map((r) => r.name)).toContain('trim');
+  });
+
+  it('has distance in the top 3 for "euclidean distance between two points"', async () => {
+    const results = await searcher.search('euclidean distance between two points');
+    expect(results.slice(0, 3).map((r) => r.symbol)).toContain('Strkit.Shapes.Geometry.Point.distance');
+  });
+});
+
+describe('Searcher: result shape', () => {
+  it('returns at most k results, best first, with contract fields', async () => {
+    const results = await searcher.search('string', { k: 3 });
+    expect(results).toHaveLength(3);
+    for (const r of results) {
+      expect(Object.keys(r)).toEqual(expect.arrayContaining(['path', 'startLine', 'endLine', 'name', 'symbol', 'kind', 'score']));
+      expect(r.path).toMatch(/^src\/[a-z_]+\.mli?$/);
+      expect(r.startLine).toBeGreaterThanOrEqual(1);
+      expect(r.endLine).toBeGreaterThanOrEqual(r.startLine);
+      expect(Number.isFinite(r.score)).toBe(true);
+    }
+    const scores = results.map((r) => r.score);
+    expect(scores).toEqual([...scores].sort((a, b) => b - a));
+    expect(await searcher.search('string', { k: 1 })).toEqual(results.slice(0, 1));
+  });
+
+  it('returns nothing for a name that is not defined anywhere', async () => {
+    expect(await searcher.search('zzqx_not_defined_anywhere')).toEqual([]);
+  });
+
+  it('refuses to open a directory without an index', async () => {
+    await expect(Searcher.open(makeTempDir('cs-empty-'))).rejects.toBeInstanceOf(IndexMissingError);
+  });
+});

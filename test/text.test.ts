@@ -1,0 +1,61 @@
+// Identifier-aware tokens: the indexer and the query side must agree on them.
+import { describe, it, expect } from 'vitest';
+import { tokenize, queryTokens, splitIdentifier } from '../indexer/text.js';
+
+describe('splitIdentifier', () => {
+  it('splits snake_case, camelCase, acronyms and digits, lower-cased', () => {
+    expect(splitIdentifier('concat_map')).toEqual(['concat', 'map']);
+    expect(splitIdentifier('concatMap')).toEqual(['concat', 'map']);
+    expect(splitIdentifier('HTTPServer')).toEqual(['http', 'server']);
+    expect(splitIdentifier('utf8Decode')).toEqual(['utf', '8', 'decode']);
+  });
+});
+
+describe('tokenize', () => {
+  it('gives snake_case and camelCase the same tokens: the whole identifier, then its parts', () => {
+    expect(tokenize('concat_map')).toEqual(['concatmap', 'concat', 'map']);
+    expect(tokenize('concatMap')).toEqual(['concatmap', 'concat', 'map']);
+    expect(tokenize('concat_map')).toEqual(tokenize('concatMap'));
+  });
+
+  it('splits qualified names into their module path and name', () => {
+    expect(tokenize('Base.String.split')).toEqual(['base', 'string', 'split']);
+  });
+
+  it('drops English stop words and OCaml keywords', () => {
+    expect(tokenize('how do I split the string with a char')).toEqual(['split', 'string', 'char']);
+    expect(tokenize('let rec f = fun x -> match x with _ -> x')).toEqual([]);
+    expect(tokenize('the of a an')).toEqual([]);
+  });
+
+  it('stems English words, so "splitting" meets `split`', () => {
+    expect(tokenize('splitting')).toEqual(['split']);
+    expect(tokenize('splitting')).toEqual(tokenize('split'));
+    expect(tokenize('splits strings')).toEqual(['split', 'string']);
+  });
+
+  it('appends to the array it is given', () => {
+    const out = ['x'];
+    expect(tokenize('concat_map', out)).toBe(out);
+    expect(out).toEqual(['x', 'concatmap', 'concat', 'map']);
+  });
+});
+
+describe('queryTokens', () => {
+  it('agrees with tokenize and removes duplicates', () => {
+    expect(queryTokens('concat_map')).toEqual(['concatmap', 'concat', 'map']);
+    expect(queryTokens('concatMap')).toEqual(['concatmap', 'concat', 'map']);
+    expect(queryTokens('Base.String.split')).toEqual(['base', 'string', 'split']);
+    expect(queryTokens('split splitting splits')).toEqual(['split']);
+  });
+
+  it('drops stop words from a question', () => {
+    expect(queryTokens('split a string at every occurrence of a character')).not.toContain('a');
+    expect(queryTokens('split a string at every occurrence of a character')).not.toContain('of');
+    expect(queryTokens('how do I split the string')).toEqual(['split', 'string']);
+  });
+
+  it('keeps the words of a query made only of stop words', () => {
+    expect(queryTokens('module type')).toEqual(['module', 'type']);
+  });
+});
