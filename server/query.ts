@@ -1,11 +1,7 @@
 // A user query, read once: its full-text tokens and the identifiers it names.
 import { compoundTokens, queryTokens, splitIdentifier, tokenize } from '../indexer/text.js';
 import { thesaurus } from '../indexer/grammar.js';
-import type { WeightedTerm } from '../indexer/store.js';
 
-/** Words joined as one identifier ("dead code" → deadcode) are a guess; thesaurus ones more so. */
-const COMPOUND_WEIGHT = 0.7;
-const THESAURUS_WEIGHT = 0.4;
 
 export interface IdentifierRef {
   /** Bare name: the last component (`concat_map` of `List.concat_map`). */
@@ -18,8 +14,8 @@ export interface ParsedQuery {
   raw: string;
   /** Tokens of the words typed. */
   tokens: string[];
-  /** `tokens` at full weight plus compounds and thesaurus expansions at lower weights. */
-  terms: WeightedTerm[];
+  /** `tokens` plus compounds ("dead code" → `deadcode`) and thesaurus expansions: what is searched. */
+  terms: string[];
   identifiers: IdentifierRef[];
   /** The whole query is one identifier or qualified name: a symbol lookup. */
   isSymbol: boolean;
@@ -50,7 +46,7 @@ export function parseQuery(raw: string): ParsedQuery {
     })
     .filter((id) => splitIdentifier(id.name).length > 0);
   const tokens = queryTokens(query);
-  return { raw: query, tokens, terms: weightedTerms(query, tokens), identifiers, isSymbol, scopeWords: scopeWords(query) };
+  return { raw: query, tokens, terms: searchTerms(query, tokens), identifiers, isSymbol, scopeWords: scopeWords(query) };
 }
 
 /** `ocaml-re` names the library `re` as well as itself; short words are too ambiguous alone. */
@@ -64,15 +60,12 @@ function scopeWords(query: string): string[] {
   return [...words];
 }
 
-function weightedTerms(query: string, tokens: string[]): WeightedTerm[] {
-  const terms = new Map<string, number>(tokens.map((t) => [t, 1]));
-  const add = (token: string, weight: number) => {
-    if (!terms.has(token)) terms.set(token, weight);
-  };
-  for (const c of compoundTokens(query)) for (const t of tokenize(c)) add(t, COMPOUND_WEIGHT);
+function searchTerms(query: string, tokens: string[]): string[] {
+  const terms = new Set(tokens);
+  for (const c of compoundTokens(query)) for (const t of tokenize(c)) terms.add(t);
   const words = thesaurus();
   for (const word of query.toLowerCase().match(/[a-z][a-z-]*/g) ?? []) {
-    for (const related of words.get(word) ?? []) for (const t of tokenize(related)) add(t, THESAURUS_WEIGHT);
+    for (const related of words.get(word) ?? []) for (const t of tokenize(related)) terms.add(t);
   }
-  return [...terms].map(([token, weight]) => ({ token, weight }));
+  return [...terms];
 }
