@@ -9,7 +9,7 @@ import { acquireIndexLock } from './lock.js';
 import { hashContent, type FileOutcome, type UnitJob } from './process-file.js';
 import { IndexStore, type FileState, type StoredChunk } from './store.js';
 import { fingerprint } from './fingerprint.js';
-const FLUSH_CHUNKS = 25_000;
+const FLUSH_CHUNKS = 5_000;
 
 export interface IndexProgress {
   phase: 'walk' | 'parse' | 'write' | 'finalize';

@@ -32,18 +32,26 @@ export async function runJobs(jobs: UnitJob[], onOutcomes: (outcomes: FileOutcom
       workers.map(
         (worker) =>
           new Promise<void>((resolve, reject) => {
+            let inFlight = 0;
             const next = () => {
               const batch = queue.splice(0, JOBS_PER_MESSAGE);
-              if (batch.length === 0) return resolve();
+              if (batch.length === 0) {
+                if (inFlight === 0) resolve();
+                return;
+              }
+              inFlight++;
               worker.postMessage(batch);
             };
             worker.on('message', (outcomes: FileOutcome[]) => {
+              inFlight--;
               pendingWrite = pendingWrite.then(() => onOutcomes(outcomes));
               pendingWrite.catch(reject);
               next();
             });
             worker.on('error', reject);
             worker.on('exit', (code) => code !== 0 && reject(new Error(`parser worker exited with code ${code}`)));
+            // Two batches in flight, so a worker never waits while the main thread writes.
+            next();
             next();
           }),
       ),
