@@ -6,21 +6,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { IndexStore } from '../indexer/store.js';
 import { CLI_MAIN, childEnv, cleanupTempDirs, copyFixture, makeTempDir, runCli, writeFiles, type CliResult } from './helpers.js';
+import type { SearchResult } from '../server/search.js';
 
 afterAll(cleanupTempDirs);
 
 const ANSI = /\u001b\[/;
 const STACK_LINE = /^\s+at .+[:(]/m;
 
-interface JsonResult {
-  path: string;
-  startLine: number;
-  endLine: number;
-  name: string;
-  symbol: string;
-  kind: string;
-  score: number;
-}
+type JsonResult = SearchResult;
 
 function parseResults(r: CliResult): JsonResult[] {
   expect(r.stderr).toBe('');
