@@ -9,7 +9,7 @@ import { acquireIndexLock } from './lock.js';
 import { hashContent, type FileOutcome, type UnitJob } from './process-file.js';
 import { IndexStore, type FileState, type StoredChunk } from './store.js';
 import { fingerprint } from './fingerprint.js';
-const FLUSH_CHUNKS = 5_000;
+const FLUSH_CHUNKS = 10_000;
 
 export interface IndexProgress {
   phase: 'walk' | 'parse' | 'write' | 'finalize';
@@ -218,7 +218,7 @@ async function update(
 
   if (hasWork || (await store.getMeta('finalized')) !== '1') {
     progress({ phase: 'finalize', done: 0, total: 1 });
-    await store.finalize();
+    await store.finalize({ fresh: previous.size === 0 });
   }
   const finalStates = await store.fileStates();
   for (const s of finalStates.values()) {

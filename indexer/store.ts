@@ -302,7 +302,7 @@ export class IndexStore {
    * Makes the latest rows searchable through indexes: builds them on a fresh table, folds new
    * rows into them otherwise, and drops old table versions so the index does not grow unbounded.
    */
-  async finalize(): Promise<void> {
+  async finalize(options: { fresh: boolean }): Promise<void> {
     if (this.chunks) {
       const existing = new Set((await this.chunks.listIndices()).flatMap((i) => i.columns));
       // Tokens are made by text.ts already; the index only splits on spaces and lower-cases.
@@ -316,6 +316,9 @@ export class IndexStore {
       ];
       await Promise.all(wanted.filter(([column]) => !existing.has(column)).map(([column, config]) => chunks.createIndex(column, { config: config() })));
     }
+    // A fresh build has its indexes over every row and no old versions worth the compaction;
+    // updates need new rows folded into the indexes and superseded versions removed.
+    if (options.fresh) return;
     const cleanup = { cleanupOlderThan: new Date(), deleteUnverified: false };
     for (const table of [this.chunks, this.files, this.meta]) {
       if (table) await table.optimize(cleanup);
