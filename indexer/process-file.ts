@@ -91,11 +91,9 @@ function withTokens(chunk: Chunk, counterpartDoc: string): StoredChunk {
   // Doc comments count twice: they describe the code in prose. A definition without one
   // borrows its declaration's, which is where OCaml code keeps its documentation.
   const doc = chunk.doc || counterpartDoc;
-  const body: string[] = [];
-  tokenize(doc, body);
-  tokenize(doc, body);
-  tokenize(chunk.text, body);
-  return { ...chunk, nameTokens, bodyTokens: body.join(' ') };
+  const docTokens = tokenize(doc).join(' ');
+  const bodyTokens = `${docTokens} ${docTokens} ${tokenize(chunk.text).join(' ')}`;
+  return { ...chunk, nameTokens, bodyTokens };
 }
 
 export async function processUnit(unit: UnitJob, parser: OcamlParser): Promise<FileOutcome[]> {

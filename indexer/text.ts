@@ -54,8 +54,9 @@ function wordTokens(word: string): readonly string[] {
 
 /** Appends the tokens of `text` to `out`; returns `out`. */
 export function tokenize(text: string, out: string[] = []): string[] {
-  for (const m of text.matchAll(WORD)) {
-    for (const t of wordTokens(m[0])) out.push(t);
+  // `match` with /g yields plain strings: far cheaper than `matchAll`'s match objects.
+  for (const word of text.match(WORD) ?? []) {
+    for (const t of wordTokens(word)) out.push(t);
   }
   return out;
 }
