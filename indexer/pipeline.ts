@@ -12,7 +12,7 @@ import { fingerprint } from './fingerprint.js';
 const FLUSH_CHUNKS = 10_000;
 
 export interface IndexProgress {
-  phase: 'walk' | 'parse' | 'write' | 'finalize';
+  phase: 'walk' | 'parse' | 'finalize';
   done: number;
   total: number;
 }
@@ -109,13 +109,13 @@ async function update(
     const stem = f.path.replace(/\.mli?$/, '');
     units.set(stem, [...(units.get(stem) ?? []), f]);
   }
+  const isFresh = (f: (typeof sources)[number]) => {
+    const before = previous.get(f.path);
+    return !!before && before.size === f.size && before.mtimeMs === f.mtimeMs && !dirsWithNewLibraries.has(dirOf(f.path));
+  };
   const jobs: UnitJob[] = [];
   let unchanged = 0;
   for (const files of units.values()) {
-    const isFresh = (f: (typeof sources)[number]) => {
-      const before = previous.get(f.path);
-      return !!before && before.size === f.size && before.mtimeMs === f.mtimeMs && !(dirsWithNewLibraries.has(dirOf(f.path)));
-    };
     if (files.every(isFresh)) {
       unchanged += files.length;
       continue;
@@ -155,10 +155,13 @@ async function update(
   let fresh: StoredChunk[] = [];
   let replaced: { paths: string[]; chunks: StoredChunk[] } = { paths: [], chunks: [] };
   let states: FileState[] = [];
+  // What the files table holds once this run is done, for the summary.
+  const current = new Map(previous);
   const flush = async () => {
     await store.appendChunks(fresh);
     await store.replaceChunks(replaced.paths, replaced.chunks);
     await store.upsertFiles(states);
+    for (const st of states) current.set(st.path, st);
     fresh = [];
     replaced = { paths: [], chunks: [] };
     states = [];
@@ -214,18 +217,18 @@ async function update(
   if (removed.length > 0) {
     await store.deleteChunksOf(removed);
     await store.deleteFiles(removed);
+    for (const p of removed) current.delete(p);
   }
 
   if (hasWork || (await store.getMeta('finalized')) !== '1') {
     progress({ phase: 'finalize', done: 0, total: 1 });
     await store.finalize({ fresh: previous.size === 0 });
   }
-  const finalStates = await store.fileStates();
-  for (const s of finalStates.values()) {
-    summary.chunks += s.chunks;
-    summary.lines += s.lines;
+  for (const st of current.values()) {
+    summary.chunks += st.chunks;
+    summary.lines += st.lines;
   }
-  summary.skipped = walked.skipped.length + [...finalStates.values()].filter((s) => s.skipped).length;
+  summary.skipped = walked.skipped.length + [...current.values()].filter((st) => st.skipped).length;
   if (hasWork || rebuild) {
     await store.setMeta({ writing: '0', finalized: '1', fingerprint: fingerprint(), indexedAt: new Date().toISOString(), root });
   }
