@@ -348,9 +348,12 @@ export class IndexStore {
   /** Every directory that holds an indexed file, as path segments (`coq-core`, `kernel`). */
   async directoryNames(): Promise<Set<string>> {
     const names = new Set<string>();
-    for (const path of (await this.fileStates()).keys()) {
-      const parts = path.split('/');
-      for (const dir of parts.slice(0, -1)) names.add(dir.toLowerCase());
+    if (!this.files) return names;
+    // Only the path column: this runs each time a searcher opens.
+    for await (const batch of this.files.query().select(['path'])) {
+      for (const path of batch.getChild('path')!.toArray() as string[]) {
+        for (const dir of path.split('/').slice(0, -1)) names.add(dir.toLowerCase());
+      }
     }
     return names;
   }
