@@ -19,6 +19,13 @@ program
   .argument('[root]', 'repository root', '.')
   .option('--db <dir>', 'index directory (default: ROOT/.codesearch, or $CODESEARCH_DB)')
   .option('--threads <n>', 'parser threads (default: one per core)')
+  .option('--embedder <name>', "embedder: static (learnt from the corpus; the default), transformers, http or none (default: the index's own)")
+  .option('--embedder-model <dir>', 'transformers: a local ONNX feature-extraction model directory')
+  .option('--embedder-url <url...>', 'http: OpenAI-compatible embeddings endpoint(s), e.g. http://gpu1:8080/v1')
+  .option('--embedder-remote-model <name>', 'http: the model name sent with each request')
+  .option('--device <device>', 'transformers: cpu (default) or cuda')
+  .option('--dtype <dtype>', 'transformers: fp32 (default), fp16 or q8')
+  .option('--retrain', 'learn the static model again even if the corpus has not drifted')
   .option('-q, --quiet', 'no progress bar and no warnings; only the summary')
   .action(async (root: string, opts) => (await import('./commands/index.js')).runIndex(root, opts));
 
@@ -29,6 +36,7 @@ program
   .option('--db <dir>', 'index directory (default: .codesearch found upwards, or $CODESEARCH_DB)')
   .option('-k, --k <n>', 'number of results', '10')
   .option('--json', 'print {"results":[...]} (with --batch: one JSON line per query)')
+  .addOption(new Option('--mode <mode>', 'retrieval: lexical (full text + symbols), vector, or hybrid (both)').choices(['lexical', 'vector', 'hybrid']).default('hybrid'))
   .addOption(new Option('--batch <file>', 'JSON Lines {"id","query"} to answer in one run (- for stdin)'))
   .action(async (words: string[], opts) => (await import('./commands/search.js')).runSearch(words, opts));
 

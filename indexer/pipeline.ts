@@ -9,10 +9,15 @@ import { acquireIndexLock } from './lock.js';
 import { hashContent, type FileOutcome, type UnitJob } from './process-file.js';
 import { IndexStore, type FileState, type StoredChunk } from './store.js';
 import { fingerprint } from './fingerprint.js';
+import { embedderFactory, type EmbedderSpec } from './embed/embedder.js';
+import { embedChunks } from './embed/stage.js';
+import './embed/builtin.js';
 const FLUSH_CHUNKS = 10_000;
 
+export const DEFAULT_EMBEDDER: EmbedderSpec = { name: 'static' };
+
 export interface IndexProgress {
-  phase: 'walk' | 'parse' | 'finalize';
+  phase: 'walk' | 'parse' | 'train' | 'embed' | 'finalize';
   done: number;
   total: number;
 }
@@ -21,6 +26,13 @@ export interface IndexOptions {
   root: string;
   db: string;
   threads?: number;
+  /**
+   * The embedder: `undefined` keeps the index's own (static for a new index), `null` indexes
+   * without vectors (lexical search only).
+   */
+  embedder?: EmbedderSpec | null;
+  /** Re-learn the static model even if the corpus has not drifted. */
+  retrain?: boolean;
   onProgress?: (p: IndexProgress) => void;
   onWarning?: (message: string) => void;
 }
@@ -36,6 +48,9 @@ export interface IndexSummary {
   chunks: number;
   lines: number;
   filesWithErrors: number;
+  /** Chunks (re-)embedded by this run, and the model that made the index's vectors ('' for none). */
+  embedded: number;
+  embedder: string;
   seconds: number;
 }
 
@@ -146,6 +161,8 @@ async function update(
     chunks: 0,
     lines: 0,
     filesWithErrors: 0,
+    embedded: 0,
+    embedder: '',
     seconds: 0,
   };
   const hasWork = jobs.length > 0 || removed.length > 0 || duneStates.length > 0;
@@ -220,6 +237,8 @@ async function update(
     for (const p of removed) current.delete(p);
   }
 
+  await updateEmbeddings(store, options, summary, previous.size === 0 ? 1 : (summary.added + summary.changed + summary.removed) / Math.max(1, current.size), progress);
+
   if (hasWork || (await store.getMeta('finalized')) !== '1') {
     progress({ phase: 'finalize', done: 0, total: 1 });
     await store.finalize({ fresh: previous.size === 0 });
@@ -229,11 +248,55 @@ async function update(
     summary.lines += st.lines;
   }
   summary.skipped = walked.skipped.length + [...current.values()].filter((st) => st.skipped).length;
-  if (hasWork || rebuild) {
+  if (hasWork || rebuild || summary.embedded > 0) {
     await store.setMeta({ writing: '0', finalized: '1', fingerprint: fingerprint(), indexedAt: new Date().toISOString(), root });
   }
   summary.seconds = (performance.now() - started) / 1000;
   return summary;
+}
+
+/**
+ * Brings the vectors up to date with the chunks. Another embedder than the stored one makes
+ * every vector incomparable, so they are all dropped and made again.
+ */
+async function updateEmbeddings(
+  store: IndexStore,
+  options: IndexOptions,
+  summary: IndexSummary,
+  runDrift: number,
+  progress: (p: IndexProgress) => void,
+): Promise<void> {
+  const storedSpec = await store.getMeta('embedder_spec');
+  const spec = options.embedder === undefined ? (storedSpec ? (JSON.parse(storedSpec) as EmbedderSpec | null) : DEFAULT_EMBEDDER) : options.embedder;
+  if (!spec) {
+    await store.dropVectors();
+    await store.setMeta({ embedder_spec: 'null', embedder_id: '' });
+    return;
+  }
+  // Files changed since the model was learnt, as a share of the corpus, summed over runs.
+  const drift = Number((await store.getMeta('embed_drift')) ?? '1') + runDrift;
+  const embedder = await embedderFactory(spec.name).forIndexing(spec, {
+    store,
+    retrain: options.retrain ?? false,
+    drift,
+    onProgress: (phase, done, total) => progress({ phase: phase === 'train' ? 'train' : 'embed', done, total }),
+  });
+  if (!embedder) return;
+  try {
+    const storedId = await store.getMeta('embedder_id');
+    if (storedId !== embedder.id) {
+      await store.dropVectors();
+      // Recorded before any vector is written: a killed run resumes under the same model.
+      await store.setMeta({ embedder_spec: JSON.stringify(spec), embedder_id: embedder.id, embed_drift: '0' });
+    } else if (runDrift > 0) {
+      await store.setMeta({ embed_drift: String(drift) });
+    }
+    const result = await embedChunks(store, embedder, { batchSize: spec.batchSize, onProgress: (done, total) => progress({ phase: 'embed', done, total }) });
+    summary.embedded = result.embedded;
+    summary.embedder = embedder.id;
+  } finally {
+    await embedder.close?.();
+  }
 }
 
 function dirOf(path: string): string {

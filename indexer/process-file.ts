@@ -93,7 +93,8 @@ function withTokens(chunk: Chunk, counterpartDoc: string): StoredChunk {
   const doc = chunk.doc || counterpartDoc;
   const docTokens = tokenize(doc).join(' ');
   const bodyTokens = `${docTokens} ${docTokens} ${tokenize(chunk.text).join(' ')}`;
-  return { ...chunk, nameTokens, bodyTokens };
+  const contentHash = createHash('sha1').update(`${chunk.kind}\0${chunk.symbol}\0${doc}\0${chunk.text}`).digest('hex').slice(0, 20);
+  return { ...chunk, nameTokens, docTokens, bodyTokens, contentHash };
 }
 
 export async function processUnit(unit: UnitJob, parser: OcamlParser): Promise<FileOutcome[]> {

@@ -1,14 +1,20 @@
-// The only module that imports LanceDB. Three tables in one database directory:
-//   chunks — one row per chunk, with identifier-aware token columns under full-text indexes
-//   files  — one row per indexed file: content hash, mtime, size (what incremental runs compare)
-//   meta   — key/value: fingerprint, whether a write was interrupted
+// The only module that imports LanceDB. Tables in one database directory:
+//   chunks  — one row per chunk, with identifier-aware token columns under full-text indexes
+//   files   — one row per indexed file: content hash, mtime, size (what incremental runs compare)
+//   meta    — key/value: fingerprint, whether a write was interrupted, the embedder
+//   vectors — one row per embedded chunk: chunk id, the content hash it was embedded from, vector
+//   model_static — the corpus-trained embedding model: token, idf, vector
 import * as lancedb from '@lancedb/lancedb';
-import { Field, Float64, Int32, Schema, Table as ArrowTable, Utf8, vectorFromArray } from 'apache-arrow';
+import { Field, FixedSizeList, Float32, Float64, Int32, Schema, Table as ArrowTable, Utf8, makeData, makeVector, vectorFromArray } from 'apache-arrow';
 import type { Chunk, ChunkKind, FileRelation, SourceLang } from './types.js';
+import type { EmbedInput } from './embed/embedder.js';
+import { StaticModel } from './embed/static-model.js';
 
 export const CHUNKS = 'chunks';
 export const FILES = 'files';
 export const META = 'meta';
+export const VECTORS = 'vectors';
+export const STATIC_MODEL = 'model_static';
 
 /** Columns holding `tokenize` output; the FTS indexes are built over them. */
 export const NAME_TOKENS = 'name_tokens';
@@ -28,7 +34,17 @@ export interface FileState {
 /** A chunk as stored, plus the tokens the indexer derived from it. */
 export interface StoredChunk extends Chunk {
   nameTokens: string;
+  /** Tokens of the doc comment (the declaration's when the definition has none). */
+  docTokens: string;
   bodyTokens: string;
+  /** Hash of everything an embedder reads: vectors are re-made only when it changes. */
+  contentHash: string;
+}
+
+/** A vector search hit: the chunk id and its cosine similarity to the query. */
+export interface VectorHit {
+  id: string;
+  similarity: number;
 }
 
 export interface ChunkHit extends Chunk {
@@ -55,8 +71,23 @@ const chunkSchema = new Schema([
   new Field('depth', new Int32(), false),
   new Field('counterpart', new Utf8(), false),
   new Field(NAME_TOKENS, new Utf8(), false),
+  new Field('doc_tokens', new Utf8(), false),
   new Field(BODY_TOKENS, new Utf8(), false),
+  new Field('content_hash', new Utf8(), false),
 ]);
+
+/** A FixedSizeList<Float32> column straight from one flat array: no per-row JS arrays. */
+function vectorColumn(flat: Float32Array, dims: number) {
+  const type = new FixedSizeList(dims, new Field('item', new Float32(), true));
+  const child = makeData({ type: new Float32(), length: flat.length, data: flat });
+  return makeVector(makeData({ type, length: flat.length / dims, nullCount: 0, child }));
+}
+
+function flatten(vectors: readonly Float32Array[], dims: number): Float32Array {
+  const flat = new Float32Array(vectors.length * dims);
+  vectors.forEach((v, i) => flat.set(v, i * dims));
+  return flat;
+}
 
 const fileSchema = new Schema([
   new Field('path', new Utf8(), false),
@@ -97,7 +128,9 @@ function chunkBatch(chunks: StoredChunk[]): ArrowTable {
     depth: chunks.map((c) => c.depth),
     counterpart: chunks.map((c) => c.counterpart),
     [NAME_TOKENS]: chunks.map((c) => c.nameTokens),
+    doc_tokens: chunks.map((c) => c.docTokens),
     [BODY_TOKENS]: chunks.map((c) => c.bodyTokens),
+    content_hash: chunks.map((c) => c.contentHash),
   });
 }
 
@@ -117,6 +150,12 @@ function fileBatch(files: FileState[]): ArrowTable {
 /** SQL string literal. */
 export function sqlString(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
+}
+
+function chunked<T>(xs: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size));
+  return out;
 }
 
 function inList(column: string, values: readonly string[]): string {
@@ -153,6 +192,7 @@ export class IndexStore {
     private chunks: lancedb.Table | undefined,
     private files: lancedb.Table | undefined,
     private meta: lancedb.Table | undefined,
+    private vectors: lancedb.Table | undefined,
   ) {}
 
   /**
@@ -174,7 +214,7 @@ export class IndexStore {
         return undefined;
       }
     };
-    const store = new IndexStore(uri, db, await open(CHUNKS), await open(FILES), await open(META));
+    const store = new IndexStore(uri, db, await open(CHUNKS), await open(FILES), await open(META), await open(VECTORS));
     return Object.assign(store, { damaged });
   }
 
@@ -184,8 +224,8 @@ export class IndexStore {
     const names = new Set(await db.tableNames());
     if (!names.has(CHUNKS)) throw new IndexMissingError(`no codesearch index at ${uri}`);
     try {
-      const [chunks, files, meta] = await Promise.all([CHUNKS, FILES, META].map((n) => (names.has(n) ? db.openTable(n) : Promise.resolve(undefined))));
-      return new IndexStore(uri, db, chunks, files, meta);
+      const [chunks, files, meta, vectors] = await Promise.all([CHUNKS, FILES, META, VECTORS].map((n) => (names.has(n) ? db.openTable(n) : Promise.resolve(undefined))));
+      return new IndexStore(uri, db, chunks, files, meta, vectors);
     } catch (err) {
       db.close();
       throw new IndexMissingError(`the index at ${uri} is damaged (${(err as Error).message.split('\n')[0]}); run 'codesearch index' to rebuild it`);
@@ -215,7 +255,7 @@ export class IndexStore {
   /** Drops every table: the index is rebuilt from scratch (another format wrote it). */
   async dropAll(): Promise<void> {
     for (const name of await this.db.tableNames()) await this.db.dropTable(name);
-    this.chunks = this.files = this.meta = undefined;
+    this.chunks = this.files = this.meta = this.vectors = undefined;
   }
 
   async fileStates(): Promise<Map<string, FileState>> {
@@ -313,6 +353,8 @@ export class IndexStore {
         [BODY_TOKENS, fts],
         ['name_lc', lancedb.Index.btree],
         ['path', lancedb.Index.btree],
+        // Vector hits are joined back to their chunks by id.
+        ['id', lancedb.Index.btree],
       ];
       await Promise.all(wanted.filter(([column]) => !existing.has(column)).map(([column, config]) => chunks.createIndex(column, { config: config() })));
     }
@@ -320,9 +362,122 @@ export class IndexStore {
     // updates need new rows folded into the indexes and superseded versions removed.
     if (options.fresh) return;
     const cleanup = { cleanupOlderThan: new Date(), deleteUnverified: false };
-    for (const table of [this.chunks, this.files, this.meta]) {
+    for (const table of [this.chunks, this.files, this.meta, this.vectors]) {
       if (table) await table.optimize(cleanup);
     }
+  }
+
+  // ---- embeddings ----
+
+  /** Content hash of every chunk, by id: what the embed stage compares with the vectors' hashes. */
+  async chunkContentHashes(): Promise<Map<string, string>> {
+    return this.idColumn(this.chunks, 'content_hash');
+  }
+
+  /** The content hash each stored vector was made from, by chunk id. */
+  async vectorHashes(): Promise<Map<string, string>> {
+    return this.idColumn(this.vectors, 'hash');
+  }
+
+  private async idColumn(table: lancedb.Table | undefined, column: string): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    if (!table) return out;
+    for await (const batch of table.query().select(['id', column])) {
+      const ids = batch.getChild('id')!.toArray() as string[];
+      const values = batch.getChild(column)!.toArray() as string[];
+      for (let i = 0; i < ids.length; i++) out.set(ids[i]!, values[i]!);
+    }
+    return out;
+  }
+
+  /** What embedders read, in batches; only the chunks in `ids` when given. */
+  async *embedInputs(ids?: ReadonlySet<string>): AsyncGenerator<EmbedInput[]> {
+    if (!this.chunks) return;
+    const columnsRead = ['id', 'symbol', 'kind', 'doc', 'text', NAME_TOKENS, 'doc_tokens', BODY_TOKENS];
+    // A few ids (an incremental run) are looked up through the id index; many, by one scan.
+    const queries = ids && ids.size <= 2000 ? chunked([...ids], 500).map((part) => this.chunks!.query().where(inList('id', part))) : [this.chunks.query()];
+    for (const query of queries) for await (const batch of query.select(columnsRead)) {
+      const col = (n: string) => batch.getChild(n)!.toArray() as string[];
+      const [id, symbol, kind, doc, text, name, docTokens, body] = columnsRead.map(col) as string[][];
+      const out: EmbedInput[] = [];
+      for (let i = 0; i < id!.length; i++) {
+        if (ids && !ids.has(id![i]!)) continue;
+        out.push({ id: id![i]!, symbol: symbol![i]!, kind: kind![i]!, doc: doc![i]!, text: text![i]!, nameTokens: name![i]!, docTokens: docTokens![i]!, bodyTokens: body![i]! });
+      }
+      if (out.length > 0) yield out;
+    }
+  }
+
+  /** Inserts or replaces vectors by chunk id; `append` when none of these ids has a vector yet. */
+  async writeVectors(rows: { id: string; hash: string; vector: Float32Array }[], options: { append: boolean }): Promise<void> {
+    if (rows.length === 0) return;
+    const dims = rows[0]!.vector.length;
+    const data = new ArrowTable({
+      id: vectorFromArray(rows.map((r) => r.id), new Utf8()),
+      hash: vectorFromArray(rows.map((r) => r.hash), new Utf8()),
+      vector: vectorColumn(flatten(rows.map((r) => r.vector), dims), dims),
+    });
+    if (!this.vectors) this.vectors = await this.db.createTable(VECTORS, data);
+    else if (options.append) await this.vectors.add(data);
+    else await this.vectors.mergeInsert('id').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(data);
+  }
+
+  async deleteVectors(ids: readonly string[]): Promise<void> {
+    if (!this.vectors || ids.length === 0) return;
+    for (let i = 0; i < ids.length; i += 500) await this.vectors.delete(inList('id', ids.slice(i, i + 500)));
+  }
+
+  /** Drops every vector (the embedder changed: they are not comparable with new ones). */
+  async dropVectors(): Promise<void> {
+    if (!this.vectors) return;
+    await this.db.dropTable(VECTORS);
+    this.vectors = undefined;
+  }
+
+  hasVectors(): boolean {
+    return this.vectors !== undefined;
+  }
+
+  async saveStaticModel(model: StaticModel): Promise<void> {
+    const names = await this.db.tableNames();
+    if (names.includes(STATIC_MODEL)) await this.db.dropTable(STATIC_MODEL);
+    const data = new ArrowTable({
+      rank: vectorFromArray(model.vocabulary.map((_, i) => i), new Int32()),
+      token: vectorFromArray([...model.vocabulary], new Utf8()),
+      idf: makeVector(model.idf),
+      vector: vectorColumn(model.vectors, model.dims),
+    });
+    await this.db.createTable(STATIC_MODEL, data);
+  }
+
+  async loadStaticModel(): Promise<StaticModel | undefined> {
+    if (!(await this.db.tableNames()).includes(STATIC_MODEL)) return undefined;
+    const table = await this.db.openTable(STATIC_MODEL);
+    const rows: { rank: number; token: string; idf: number; vector: Float32Array }[] = [];
+    for await (const batch of table.query().select(['rank', 'token', 'idf', 'vector'])) {
+      const rank = batch.getChild('rank')!.toArray() as Int32Array;
+      const token = batch.getChild('token')!.toArray() as string[];
+      const idf = batch.getChild('idf')!.toArray() as Float32Array;
+      const vector = batch.getChild('vector')!;
+      const flat = vector.data[0]!.children[0]!.values as Float32Array;
+      const dims = (vector.type as FixedSizeList).listSize;
+      const offset = vector.data[0]!.offset;
+      for (let i = 0; i < token.length; i++) {
+        rows.push({ rank: rank[i]!, token: token[i]!, idf: idf[i]!, vector: flat.subarray((offset + i) * dims, (offset + i + 1) * dims) });
+      }
+    }
+    table.close();
+    if (rows.length === 0) return undefined;
+    rows.sort((a, b) => a.rank - b.rank);
+    const dims = rows[0]!.vector.length;
+    const vectors = new Float32Array(rows.length * dims);
+    rows.forEach((r, i) => vectors.set(r.vector, i * dims));
+    return new StaticModel(
+      rows.map((r) => r.token),
+      Float32Array.from(rows, (r) => r.idf),
+      vectors,
+      dims,
+    );
   }
 
   // ---- read side ----
@@ -343,6 +498,19 @@ export class IndexStore {
       .limit(limit)
       .toArray()) as Row[];
     return rows.map((r) => ({ ...rowToChunk(r), rawScore: r._score as number, tokens: { name: r[NAME_TOKENS] as string, body: r[BODY_TOKENS] as string } }));
+  }
+
+  /** Nearest chunks to `vector` by cosine similarity. */
+  async nearest(vector: Float32Array, limit: number): Promise<VectorHit[]> {
+    if (!this.vectors) return [];
+    const rows = (await this.vectors.vectorSearch(vector).distanceType('cosine').select(['id', '_distance']).limit(limit).toArray()) as Row[];
+    return rows.map((r) => ({ id: r.id as string, similarity: 1 - (r._distance as number) }));
+  }
+
+  async chunksByIds(ids: readonly string[]): Promise<ChunkHit[]> {
+    if (!this.chunks || ids.length === 0) return [];
+    const rows = (await this.chunks.query().where(inList('id', ids)).select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS]).limit(ids.length).toArray()) as Row[];
+    return rows.map((r) => ({ ...rowToChunk(r), rawScore: 0, tokens: { name: r[NAME_TOKENS] as string, body: r[BODY_TOKENS] as string } }));
   }
 
   /** Every directory that holds an indexed file, as path segments (`coq-core`, `kernel`). */

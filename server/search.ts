@@ -4,13 +4,28 @@ import { fingerprint } from '../indexer/fingerprint.js';
 import { parseQuery } from './query.js';
 import { fuse, type FuseContext, type RankedHit } from './fuse.js';
 import { getRetriever } from './retrieve/registry.js';
-import type { Candidate } from './retrieve/types.js';
+import type { Candidate, RetrievalSources } from './retrieve/types.js';
+import { embedderFactory, type Embedder, type EmbedderSpec } from '../indexer/embed/embedder.js';
+import '../indexer/embed/builtin.js';
+
+export const SEARCH_MODES = ['lexical', 'vector', 'hybrid'] as const;
+export type SearchMode = (typeof SEARCH_MODES)[number];
+
+/** Which retrievers each mode runs, by registry name. */
+const RETRIEVERS: Record<SearchMode, string[]> = {
+  lexical: ['symbol', 'fulltext'],
+  vector: ['vector'],
+  hybrid: ['symbol', 'fulltext', 'vector'],
+};
 
 export interface SearchOptions {
   k?: number;
-  /** Retrievers to run, by registry name. */
-  retrievers?: string[];
+  /** Default `hybrid`, which is `lexical` on an index without vectors. */
+  mode?: SearchMode;
 }
+
+/** A request the index cannot answer as asked (e.g. vector search on an index without vectors). */
+export class SearchModeError extends Error {}
 
 /** A search hit as the contract shapes it. */
 export interface SearchResult {
@@ -32,9 +47,13 @@ const CANDIDATES_PER_RETRIEVER = 200;
 const SNIPPET_LINES = 3;
 
 export class Searcher {
+  private embedder: Promise<Embedder> | undefined;
+
   private constructor(
     readonly store: IndexStore,
     private readonly context: FuseContext,
+    /** The embedder that made the index's vectors; undefined when it has none. */
+    private readonly embedding: { spec: EmbedderSpec; id: string } | undefined,
   ) {}
 
   static async open(db: string): Promise<Searcher> {
@@ -43,25 +62,45 @@ export class Searcher {
       store.close();
       throw new IndexMissingError(`the index at ${db} is incomplete or was built by another codesearch version`);
     }
-    return new Searcher(store, { directories: await store.directoryNames() });
+    const [spec, id] = await Promise.all([store.getMeta('embedder_spec'), store.getMeta('embedder_id')]);
+    const embedding = spec && spec !== 'null' && id && store.hasVectors() ? { spec: JSON.parse(spec) as EmbedderSpec, id } : undefined;
+    return new Searcher(store, { directories: await store.directoryNames() }, embedding);
+  }
+
+  /** The model behind the index's vectors ('' without vectors). */
+  get embedderId(): string {
+    return this.embedding?.id ?? '';
   }
 
   async searchRanked(query: string, options: SearchOptions = {}): Promise<RankedHit[]> {
     const parsed = parseQuery(query);
     const k = options.k ?? DEFAULT_K;
-    const names = options.retrievers ?? ['symbol', 'fulltext'];
+    const mode = options.mode ?? 'hybrid';
+    if (mode === 'vector' && !this.embedding) {
+      throw new SearchModeError("this index has no vectors (it was built with '--embedder none'); re-index with an embedder or search with --mode lexical");
+    }
+    const names = RETRIEVERS[mode].filter((n) => n !== 'vector' || this.embedding);
     const limit = Math.max(CANDIDATES_PER_RETRIEVER, k);
-    const lists = await Promise.all(names.map((n) => getRetriever(n).retrieve(parsed, this.store, limit)));
+    const sources: RetrievalSources = { store: this.store, embedQuery: this.embedding ? (q) => this.queryEmbedder().then((e) => e.embedQuery(q)) : undefined };
+    const lists = await Promise.all(names.map((n) => getRetriever(n).retrieve(parsed, sources, limit)));
     const byRetriever = new Map<string, Candidate[]>(names.map((n, i) => [n, lists[i]!]));
-    const ranked = fuse(parsed, byRetriever, this.context);
-    return (parsed.isSymbol ? withCounterpartSecond(ranked) : ranked).slice(0, k);
+    // Vector-only ranks by similarity alone, so the dense signal can be compared with the others.
+    const ranked = mode === 'vector' ? byRetriever.get('vector')!.map((c) => ({ chunk: c.chunk, score: c.chunk.rawScore, trace: [`similarity=${c.chunk.rawScore.toFixed(3)}`] })) : fuse(parsed, byRetriever, this.context);
+    return (parsed.isSymbol && mode !== 'vector' ? withCounterpartSecond(ranked) : ranked).slice(0, k);
   }
 
   async search(query: string, options: SearchOptions = {}): Promise<SearchResult[]> {
     return (await this.searchRanked(query, options)).map(toResult);
   }
 
+  private queryEmbedder(): Promise<Embedder> {
+    const { spec, id } = this.embedding!;
+    this.embedder ??= embedderFactory(spec.name).forQuerying(spec, this.store, id);
+    return this.embedder;
+  }
+
   close(): void {
+    void this.embedder?.then((e) => e.close?.()).catch(() => {});
     this.store.close();
   }
 }

@@ -6,11 +6,37 @@ import { indexRepo, type IndexProgress } from '../../indexer/pipeline.js';
 import { IndexLockedError } from '../../indexer/lock.js';
 import { CliError, EXIT_NO_INDEX } from '../errors.js';
 import { dbForIndexing, parsePositiveInt } from '../config.js';
+import { EmbedderError, embedderNames, type EmbedderSpec } from '../../indexer/embed/embedder.js';
+import '../../indexer/embed/builtin.js';
 
 export interface IndexCommandOptions {
   db?: string;
   threads?: string;
   quiet?: boolean;
+  embedder?: string;
+  embedderModel?: string;
+  embedderUrl?: string[];
+  embedderRemoteModel?: string;
+  device?: string;
+  dtype?: string;
+  retrain?: boolean;
+}
+
+/** The embedder the flags ask for: undefined keeps the index's own, null means none. */
+function embedderSpec(opts: IndexCommandOptions): EmbedderSpec | null | undefined {
+  const name = opts.embedder ?? (opts.embedderModel ? 'transformers' : opts.embedderUrl ? 'http' : undefined);
+  if (name === undefined) return undefined;
+  if (name === 'none') return null;
+  if (!embedderNames().includes(name)) throw new CliError(`unknown embedder '${name}' (known: ${embedderNames().join(', ')}, none)`);
+  if (name === 'transformers' && !opts.embedderModel) throw new CliError('--embedder transformers needs --embedder-model DIR (a local ONNX model directory)');
+  if (name === 'http' && !opts.embedderUrl?.length) throw new CliError('--embedder http needs --embedder-url URL (an OpenAI-compatible /v1 endpoint)');
+  const spec: EmbedderSpec = { name };
+  if (opts.embedderModel) spec.model = resolve(opts.embedderModel);
+  if (opts.embedderUrl) spec.urls = opts.embedderUrl;
+  if (opts.embedderRemoteModel) spec.remoteModel = opts.embedderRemoteModel;
+  if (opts.device) spec.device = opts.device;
+  if (opts.dtype) spec.dtype = opts.dtype;
+  return spec;
 }
 
 export async function runIndex(rootArg: string, opts: IndexCommandOptions): Promise<void> {
@@ -18,18 +44,20 @@ export async function runIndex(rootArg: string, opts: IndexCommandOptions): Prom
   if (!existsSync(root) || !statSync(root).isDirectory()) throw new CliError(`${rootArg} is not a directory`);
   const db = dbForIndexing(root, opts.db, process.env);
   const threads = opts.threads === undefined ? undefined : parsePositiveInt(opts.threads, '--threads', 64);
+  const embedder = embedderSpec(opts);
   const bar = !opts.quiet && process.stderr.isTTY ? progressBar() : undefined;
   const onWarning = opts.quiet ? undefined : (m: string) => (bar ? bar.log(m) : process.stderr.write(`codesearch: warning: ${m}\n`));
   try {
-    const s = await indexRepo({ root, db, threads, onWarning, onProgress: bar?.update });
+    const s = await indexRepo({ root, db, threads, embedder, retrain: opts.retrain, onWarning, onProgress: bar?.update });
     bar?.stop();
     process.stdout.write(
       `indexed ${s.files} files (${s.parsed} parsed, ${s.added} new, ${s.changed} changed, ${s.removed} removed), ` +
-        `${s.chunks} chunks, ${s.lines} lines, ${s.skipped} skipped, ${s.filesWithErrors} with syntax errors, ${s.seconds.toFixed(1)}s\n`,
+        `${s.chunks} chunks, ${s.lines} lines, ${s.skipped} skipped, ${s.filesWithErrors} with syntax errors, ` +
+        `${s.embedder ? `${s.embedded} embedded (${s.embedder})` : 'no vectors'}, ${s.seconds.toFixed(1)}s\n`,
     );
   } catch (err) {
     bar?.stop();
-    if (err instanceof IndexLockedError) throw new CliError(err.message);
+    if (err instanceof IndexLockedError || err instanceof EmbedderError) throw new CliError(err.message);
     if ((err as NodeJS.ErrnoException).code === 'EACCES' || (err as NodeJS.ErrnoException).code === 'EROFS') {
       throw new CliError(`cannot write the index at ${db}: ${(err as Error).message}`, EXIT_NO_INDEX);
     }
@@ -44,12 +72,19 @@ function progressBar() {
     cliProgress.Presets.shades_classic,
   );
   let bar: cliProgress.SingleBar | undefined;
+  let embedBar: cliProgress.SingleBar | undefined;
   const t0 = Date.now();
   return {
     update(p: IndexProgress) {
-      if (p.phase !== 'parse') return;
-      bar ??= bars.create(p.total, 0, { rate: 0 });
-      bar.update(p.done, { rate: Math.round(p.done / Math.max(0.001, (Date.now() - t0) / 1000)) });
+      if (p.phase === 'parse') {
+        bar ??= bars.create(p.total, 0, { rate: 0 });
+        bar.update(p.done, { rate: Math.round(p.done / Math.max(0.001, (Date.now() - t0) / 1000)) });
+      } else if (p.phase === 'train' && p.done === 0) {
+        bars.log('codesearch: learning the static embedding model from the corpus\n');
+      } else if (p.phase === 'embed' && p.total > 0) {
+        embedBar ??= bars.create(p.total, 0, {}, { format: 'embedding [{bar}] {value}/{total} chunks | ETA {eta}s' });
+        embedBar.update(p.done);
+      }
     },
     log(message: string) {
       bars.log(`codesearch: warning: ${message}\n`);

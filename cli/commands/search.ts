@@ -1,7 +1,8 @@
 // `codesearch search QUERY` / `codesearch "QUERY"` and `--batch FILE`.
 import { readFile } from 'node:fs/promises';
 import picocolors from 'picocolors';
-import { Searcher, MAX_K, type SearchResult } from '../../server/search.js';
+import { Searcher, MAX_K, SearchModeError, type SearchMode, type SearchOptions, type SearchResult } from '../../server/search.js';
+import { EmbedderError } from '../../indexer/embed/embedder.js';
 import { IndexMissingError } from '../../indexer/store.js';
 import { CliError, EXIT_NO_INDEX } from '../errors.js';
 import { dbForQuerying, parsePositiveInt } from '../config.js';
@@ -11,6 +12,7 @@ export interface SearchCommandOptions {
   k: string;
   json?: boolean;
   batch?: string;
+  mode?: SearchMode;
 }
 
 export async function runSearch(words: string[], opts: SearchCommandOptions): Promise<void> {
@@ -21,11 +23,14 @@ export async function runSearch(words: string[], opts: SearchCommandOptions): Pr
   const db = dbForQuerying(opts.db, process.env, process.cwd());
   const searcher = await openSearcher(db);
   try {
-    if (opts.batch) await runBatch(searcher, opts.batch, k);
+    if (opts.batch) await runBatch(searcher, opts.batch, { k, mode: opts.mode });
     else {
-      const results = await searcher.search(query, { k });
+      const results = await searcher.search(query, { k, mode: opts.mode });
       process.stdout.write(opts.json ? JSON.stringify({ results }) + '\n' : formatHuman(results));
     }
+  } catch (err) {
+    if (err instanceof SearchModeError || err instanceof EmbedderError) throw new CliError(err.message);
+    throw err;
   } finally {
     searcher.close();
   }
@@ -41,7 +46,7 @@ async function openSearcher(db: string): Promise<Searcher> {
 }
 
 /** One output line per input line, in order; a bad line gets an `error` instead of failing the batch. */
-async function runBatch(searcher: Searcher, file: string, k: number): Promise<void> {
+async function runBatch(searcher: Searcher, file: string, options: SearchOptions): Promise<void> {
   const text = file === '-' ? await readStdin() : await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
     throw new CliError(`cannot read --batch file ${file}: ${e.code ?? e.message}`);
   });
@@ -52,7 +57,7 @@ async function runBatch(searcher: Searcher, file: string, k: number): Promise<vo
       const input = JSON.parse(line) as { id?: unknown; query?: unknown };
       id = input.id ?? null;
       if (typeof input.query !== 'string' || !input.query.trim()) throw new Error('"query" must be a non-empty string');
-      const results = await searcher.search(input.query, { k });
+      const results = await searcher.search(input.query, options);
       process.stdout.write(JSON.stringify({ id, results }) + '\n');
     } catch (err) {
       process.stdout.write(JSON.stringify({ id, results: [], error: `line ${n + 1}: ${(err as Error).message}` }) + '\n');

@@ -6,7 +6,7 @@ export const BODY_BOOST = 1;
 
 export const fullTextRetriever: Retriever = {
   name: 'fulltext',
-  async retrieve(query, store, limit) {
+  async retrieve(query, { store }, limit) {
     const hits = await store.fullText(query.terms, limit, { name: NAME_BOOST, body: BODY_BOOST });
     const top = hits[0]?.rawScore ?? 1;
     return hits.map((chunk) => ({ chunk, score: chunk.rawScore / top }));

@@ -1,6 +1,7 @@
 // Retrievers by name, so strategies and configuration pick them without `if` chains.
 import { fullTextRetriever } from './fulltext.js';
 import { symbolRetriever } from './symbol.js';
+import { vectorRetriever } from './vector.js';
 import type { Retriever } from './types.js';
 
 const retrievers = new Map<string, Retriever>();
@@ -17,3 +18,4 @@ export function getRetriever(name: string): Retriever {
 
 registerRetriever(fullTextRetriever);
 registerRetriever(symbolRetriever);
+registerRetriever(vectorRetriever);

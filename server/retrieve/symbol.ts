@@ -74,7 +74,7 @@ function scoreDefinition(chunk: ChunkHit, ref: IdentifierRef): number | undefine
 
 export const symbolRetriever: Retriever = {
   name: 'symbol',
-  async retrieve(query, store, limit) {
+  async retrieve(query, { store }, limit) {
     const best = new Map<string, Candidate>();
     for (const ref of query.identifiers) {
       let hits = await store.byName([ref.name], MAX_SAME_NAME);

@@ -2,6 +2,13 @@
 import type { ChunkHit, IndexStore } from '../../indexer/store.js';
 import type { ParsedQuery } from '../query.js';
 
+/** What retrievers search: the index, and the index's embedder when it has vectors. */
+export interface RetrievalSources {
+  store: IndexStore;
+  /** The query's vector under the model that embedded the index; absent without vectors. */
+  embedQuery?: (query: string) => Promise<Float32Array>;
+}
+
 export interface Candidate {
   chunk: ChunkHit;
   /** In [0, 1]: the retriever's confidence, comparable across queries. */
@@ -10,5 +17,5 @@ export interface Candidate {
 
 export interface Retriever {
   readonly name: string;
-  retrieve(query: ParsedQuery, store: IndexStore, limit: number): Promise<Candidate[]>;
+  retrieve(query: ParsedQuery, sources: RetrievalSources, limit: number): Promise<Candidate[]>;
 }

@@ -1,0 +1,89 @@
+// The embed stage's seam: every embedder turns definitions and queries into vectors. Embedders
+// are chosen by name from a registry; what was chosen is stored in the index (`EmbedderSpec`),
+// so the query side embeds questions with the very model that embedded the corpus.
+import type { IndexStore } from '../store.js';
+
+/** What a definition offers an embedder: identifier-aware tokens for the static model, text for neural ones. */
+export interface EmbedInput {
+  id: string;
+  nameTokens: string;
+  docTokens: string;
+  bodyTokens: string;
+  symbol: string;
+  kind: string;
+  doc: string;
+  text: string;
+}
+
+export interface Embedder {
+  /** Identity of the model: vectors made under another id are never compared with this one's. */
+  readonly id: string;
+  readonly dims: number;
+  embedDocuments(inputs: readonly EmbedInput[]): Promise<Float32Array[]>;
+  embedQuery(query: string): Promise<Float32Array>;
+  close?(): Promise<void>;
+}
+
+/** How an index's embedder is configured; stored in the index meta as JSON. */
+export interface EmbedderSpec {
+  name: string;
+  /** transformers: a local model directory. */
+  model?: string;
+  /** http: OpenAI-compatible endpoint base URLs (`.../v1`). */
+  urls?: string[];
+  /** http: the model name sent in requests. */
+  remoteModel?: string;
+  device?: string;
+  dtype?: string;
+  queryPrefix?: string;
+  documentPrefix?: string;
+  batchSize?: number;
+}
+
+/** What an embedder may need while indexing: the store's definitions to learn from. */
+export interface EmbedderContext {
+  /** The index: its definitions to learn from, and where a learnt model is kept. */
+  store: IndexStore;
+  /** Learn again even when the stored model is still fresh. */
+  retrain: boolean;
+  /** Share of files added, changed or removed since the stored model was learnt. */
+  drift: number;
+  onProgress?: (phase: string, done: number, total: number) => void;
+}
+
+export interface EmbedderFactory {
+  readonly name: string;
+  /**
+   * For indexing; the static model trains here. Undefined when there is nothing to learn from
+   * yet (definitions without a single word): the index then has no vectors.
+   */
+  forIndexing(spec: EmbedderSpec, context: EmbedderContext): Promise<Embedder | undefined>;
+  /** For queries: the embedder that made the index's vectors, or an error saying why not. */
+  forQuerying(spec: EmbedderSpec, store: IndexStore, storedId: string): Promise<Embedder>;
+}
+
+const factories = new Map<string, EmbedderFactory>();
+
+export function registerEmbedder(factory: EmbedderFactory): void {
+  factories.set(factory.name, factory);
+}
+
+export function embedderFactory(name: string): EmbedderFactory {
+  const f = factories.get(name);
+  if (!f) throw new EmbedderError(`unknown embedder '${name}' (known: ${[...factories.keys()].join(', ')}, none)`);
+  return f;
+}
+
+export function embedderNames(): string[] {
+  return [...factories.keys()];
+}
+
+/** A problem with the embedder a user configured: shown as one line, never a stack trace. */
+export class EmbedderError extends Error {}
+
+/** Text a neural model embeds for a definition: its name, kind, doc and code, in that order. */
+export function embeddingText(input: EmbedInput, maxChars = 2000): string {
+  const head = `${input.kind} ${input.symbol}`;
+  const doc = input.doc ? `\n${input.doc}` : '';
+  return `${head}${doc}\n${input.text}`.slice(0, maxChars);
+}

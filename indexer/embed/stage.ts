@@ -1,0 +1,46 @@
+// The embed stage: after the chunks are written, every chunk whose content hash has no vector
+// under the current embedder is embedded, and vectors of chunks that are gone are deleted.
+// Keyed by content hash, so unchanged chunks are never embedded twice, and resumable: a killed
+// run leaves committed batches behind and the next run embeds only the rest.
+import type { IndexStore } from '../store.js';
+import type { Embedder, EmbedInput } from './embedder.js';
+
+const WRITE_BATCH = 20_000;
+
+export interface EmbedSummary {
+  embedded: number;
+  deleted: number;
+  seconds: number;
+}
+
+export async function embedChunks(store: IndexStore, embedder: Embedder, options: { batchSize?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<EmbedSummary> {
+  const started = performance.now();
+  const wanted = await store.chunkContentHashes();
+  const have = await store.vectorHashes();
+  const gone = [...have.keys()].filter((id) => !wanted.has(id));
+  await store.deleteVectors(gone);
+  const todo = new Set([...wanted].filter(([id, hash]) => have.get(id) !== hash).map(([id]) => id));
+  const batchSize = options.batchSize ?? 256;
+  // Nothing embedded yet: plain appends instead of merges.
+  const append = have.size === 0;
+  let done = 0;
+  let pending: { id: string; hash: string; vector: Float32Array }[] = [];
+  options.onProgress?.(0, todo.size);
+  if (todo.size > 0) {
+    for await (const inputs of store.embedInputs(todo.size === wanted.size ? undefined : todo)) {
+      for (let i = 0; i < inputs.length; i += batchSize) {
+        const slice: EmbedInput[] = inputs.slice(i, i + batchSize);
+        const vectors = await embedder.embedDocuments(slice);
+        slice.forEach((input, j) => pending.push({ id: input.id, hash: wanted.get(input.id)!, vector: vectors[j]! }));
+        done += slice.length;
+        options.onProgress?.(done, todo.size);
+      }
+      if (pending.length >= WRITE_BATCH) {
+        await store.writeVectors(pending, { append });
+        pending = [];
+      }
+    }
+    await store.writeVectors(pending, { append });
+  }
+  return { embedded: done, deleted: gone.length, seconds: (performance.now() - started) / 1000 };
+}
