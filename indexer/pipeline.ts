@@ -291,7 +291,7 @@ async function updateEmbeddings(
     } else if (runDrift > 0) {
       await store.setMeta({ embed_drift: String(drift) });
     }
-    const result = await embedChunks(store, embedder, { batchSize: spec.batchSize, onProgress: (done, total) => progress({ phase: 'embed', done, total }) });
+    const result = await embedChunks(store, embedder, { onProgress: (done, total) => progress({ phase: 'embed', done, total }) });
     summary.embedded = result.embedded;
     summary.embedder = embedder.id;
   } finally {

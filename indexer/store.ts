@@ -232,6 +232,11 @@ export class IndexStore {
     }
   }
 
+  /** A directory on this machine (not an object-store URI): files may be kept beside the tables. */
+  get isLocal(): boolean {
+    return !/^[a-z][a-z0-9+.-]*:\/\//i.test(this.uri);
+  }
+
   // ---- meta ----
 
   async getMeta(key: string): Promise<string | undefined> {
@@ -390,21 +395,27 @@ export class IndexStore {
     return out;
   }
 
-  /** What embedders read, in batches; only the chunks in `ids` when given. */
-  async *embedInputs(ids?: ReadonlySet<string>): AsyncGenerator<EmbedInput[]> {
+  /**
+   * What embedders read, in batches; only the chunks in `ids` when given. Without `text`, only
+   * the token columns are read (all the static model needs) and the text fields are empty.
+   */
+  async *embedInputs(options: { ids?: ReadonlySet<string>; text?: boolean } = {}): AsyncGenerator<EmbedInput[]> {
     if (!this.chunks) return;
-    const columnsRead = ['id', 'symbol', 'kind', 'doc', 'text', NAME_TOKENS, 'doc_tokens', BODY_TOKENS];
+    const { ids, text: withText = true } = options;
+    const columnsRead = ['id', NAME_TOKENS, 'doc_tokens', BODY_TOKENS, ...(withText ? ['symbol', 'kind', 'doc', 'text'] : [])];
     // A few ids (an incremental run) are looked up through the id index; many, by one scan.
     const queries = ids && ids.size <= 2000 ? chunked([...ids], 500).map((part) => this.chunks!.query().where(inList('id', part))) : [this.chunks.query()];
-    for (const query of queries) for await (const batch of query.select(columnsRead)) {
-      const col = (n: string) => batch.getChild(n)!.toArray() as string[];
-      const [id, symbol, kind, doc, text, name, docTokens, body] = columnsRead.map(col) as string[][];
-      const out: EmbedInput[] = [];
-      for (let i = 0; i < id!.length; i++) {
-        if (ids && !ids.has(id![i]!)) continue;
-        out.push({ id: id![i]!, symbol: symbol![i]!, kind: kind![i]!, doc: doc![i]!, text: text![i]!, nameTokens: name![i]!, docTokens: docTokens![i]!, bodyTokens: body![i]! });
+    for (const query of queries) {
+      for await (const batch of query.select(columnsRead)) {
+        const col = (n: string) => (withText || !['symbol', 'kind', 'doc', 'text'].includes(n) ? (batch.getChild(n)!.toArray() as string[]) : undefined);
+        const [id, name, docTokens, body, symbol, kind, doc, text] = ['id', NAME_TOKENS, 'doc_tokens', BODY_TOKENS, 'symbol', 'kind', 'doc', 'text'].map(col);
+        const out: EmbedInput[] = [];
+        for (let i = 0; i < id!.length; i++) {
+          if (ids && !ids.has(id![i]!)) continue;
+          out.push({ id: id![i]!, nameTokens: name![i]!, docTokens: docTokens![i]!, bodyTokens: body![i]!, symbol: symbol?.[i] ?? '', kind: kind?.[i] ?? '', doc: doc?.[i] ?? '', text: text?.[i] ?? '' });
+        }
+        if (out.length > 0) yield out;
       }
-      if (out.length > 0) yield out;
     }
   }
 

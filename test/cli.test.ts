@@ -155,6 +155,32 @@ describe('codesearch search', () => {
   });
 });
 
+describe('codesearch search --mode and index --embedder', () => {
+  it('answers lexical, vector and hybrid searches; vector finds meaning', async () => {
+    for (const mode of ['lexical', 'vector', 'hybrid']) {
+      const results = parseResults(await runCli(['search', 'split a string at a character', '--mode', mode, '--json', '-k', '5'], { cwd: root }));
+      expect(results.length).toBeGreaterThan(0);
+      expect(results.map((r) => r.name)).toContain('split_on_char');
+    }
+  });
+
+  it('rejects an unknown --mode and an unknown --embedder with one line', async () => {
+    expectOneLineError(await runCli(['search', 'trim', '--mode', 'psychic'], { cwd: root }), 1, /--mode/);
+    const other = copyFixture('mini');
+    expectOneLineError(await runCli(['index', other, '--embedder', 'magic'], { cwd: outside }), 1, /unknown embedder 'magic'/);
+    expectOneLineError(await runCli(['index', other, '--embedder', 'transformers'], { cwd: outside }), 1, /--embedder-model/);
+  });
+
+  it('builds an index without vectors with --embedder none; --mode vector then explains itself', async () => {
+    const other = copyFixture('mini');
+    const built = await runCli(['index', other, '--embedder', 'none'], { cwd: outside });
+    expect(built.code).toBe(0);
+    expect(built.stdout).toMatch(/no vectors/);
+    expectOneLineError(await runCli(['search', 'trim', '--mode', 'vector'], { cwd: other }), 1, /no vectors.*--mode lexical/);
+    expect(parseResults(await runCli(['search', 'trim', '--json'], { cwd: other }))[0]?.name).toBe('trim');
+  });
+});
+
 describe('codesearch search --batch', () => {
   const id = (line: string) => (JSON.parse(line) as { id: unknown }).id;
 

@@ -19,6 +19,8 @@ export interface Embedder {
   /** Identity of the model: vectors made under another id are never compared with this one's. */
   readonly id: string;
   readonly dims: number;
+  /** False when only the token fields of `EmbedInput` are read (they are cheaper to load). */
+  readonly readsText: boolean;
   embedDocuments(inputs: readonly EmbedInput[]): Promise<Float32Array[]>;
   embedQuery(query: string): Promise<Float32Array>;
   close?(): Promise<void>;

@@ -6,6 +6,8 @@ import type { IndexStore } from '../store.js';
 import type { Embedder, EmbedInput } from './embedder.js';
 
 const WRITE_BATCH = 20_000;
+/** Inputs handed to the embedder at once: it batches and parallelises requests within. */
+const EMBED_SLICE = 1024;
 
 export interface EmbedSummary {
   embedded: number;
@@ -13,23 +15,22 @@ export interface EmbedSummary {
   seconds: number;
 }
 
-export async function embedChunks(store: IndexStore, embedder: Embedder, options: { batchSize?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<EmbedSummary> {
+export async function embedChunks(store: IndexStore, embedder: Embedder, options: { onProgress?: (done: number, total: number) => void } = {}): Promise<EmbedSummary> {
   const started = performance.now();
   const wanted = await store.chunkContentHashes();
   const have = await store.vectorHashes();
   const gone = [...have.keys()].filter((id) => !wanted.has(id));
   await store.deleteVectors(gone);
   const todo = new Set([...wanted].filter(([id, hash]) => have.get(id) !== hash).map(([id]) => id));
-  const batchSize = options.batchSize ?? 256;
   // Nothing embedded yet: plain appends instead of merges.
   const append = have.size === 0;
   let done = 0;
   let pending: { id: string; hash: string; vector: Float32Array }[] = [];
   options.onProgress?.(0, todo.size);
   if (todo.size > 0) {
-    for await (const inputs of store.embedInputs(todo.size === wanted.size ? undefined : todo)) {
-      for (let i = 0; i < inputs.length; i += batchSize) {
-        const slice: EmbedInput[] = inputs.slice(i, i + batchSize);
+    for await (const inputs of store.embedInputs({ ids: todo.size === wanted.size ? undefined : todo, text: embedder.readsText })) {
+      for (let i = 0; i < inputs.length; i += EMBED_SLICE) {
+        const slice: EmbedInput[] = inputs.slice(i, i + EMBED_SLICE);
         const vectors = await embedder.embedDocuments(slice);
         slice.forEach((input, j) => pending.push({ id: input.id, hash: wanted.get(input.id)!, vector: vectors[j]! }));
         done += slice.length;

@@ -2,7 +2,9 @@
 // kept in the index so queries use the same weights. Re-learnt when asked (`--retrain`) or when
 // more than RETRAIN_DRIFT of the files changed since it was learnt; otherwise reused, so an
 // incremental run embeds only the chunks that changed.
+import { join } from 'node:path';
 import { queryTokens } from '../text.js';
+import { exportStaticModel } from './onnx-export.js';
 import { registerEmbedder, EmbedderError, type Embedder, type EmbedInput } from './embedder.js';
 import { StaticModel, trainStaticModel, type TokenBag } from './static-model.js';
 
@@ -10,6 +12,7 @@ export const RETRAIN_DRIFT = 0.1;
 
 export class StaticEmbedder implements Embedder {
   readonly dims: number;
+  readonly readsText = false;
 
   constructor(
     readonly model: StaticModel,
@@ -38,10 +41,12 @@ registerEmbedder({
     if (stored && context.drift <= RETRAIN_DRIFT) return new StaticEmbedder(stored);
     context.onProgress?.('train', 0, 1);
     const bags: TokenBag[] = [];
-    for await (const batch of context.store.embedInputs()) for (const input of batch) bags.push(toBag(input));
+    for await (const batch of context.store.embedInputs({ text: false })) for (const input of batch) bags.push(toBag(input));
     const model = trainStaticModel(bags);
     if (!model) return undefined;
     await context.store.saveStaticModel(model);
+    // The same weights as a transformers.js model directory, for tools that load ONNX models.
+    if (context.store.isLocal) exportStaticModel(model, join(context.store.uri, 'models', 'static'));
     context.onProgress?.('train', 1, 1);
     return new StaticEmbedder(model);
   },

@@ -1,0 +1,176 @@
+// The `http` embedder: any OpenAI-compatible `/v1/embeddings` endpoint (text-embeddings-inference,
+// vLLM, Ollama, llama.cpp server), which is how a large monorepo is embedded on GPU machines.
+// Requests are batched and spread over every configured endpoint with bounded concurrency;
+// failures are retried with exponential backoff, and what cannot be fixed by retrying (a server
+// that is down, a wrong dimension) is reported in one line.
+import { EmbedderError, embeddingText, registerEmbedder, type Embedder, type EmbedderSpec, type EmbedInput } from './embedder.js';
+
+const DEFAULTS = { batchSize: 32, concurrencyPerEndpoint: 4, retries: 3, backoffMs: 200, timeoutMs: 60_000 };
+
+export interface HttpEmbedderOptions {
+  urls: string[];
+  model?: string;
+  batchSize?: number;
+  concurrencyPerEndpoint?: number;
+  retries?: number;
+  backoffMs?: number;
+  timeoutMs?: number;
+  queryPrefix?: string;
+  documentPrefix?: string;
+}
+
+export class HttpEmbedder implements Embedder {
+  readonly readsText = true;
+  private readonly options: Required<Omit<HttpEmbedderOptions, 'model'>> & { model?: string };
+  private next = 0;
+  private readonly active: number[];
+  private readonly waiting: (() => void)[] = [];
+
+  private constructor(
+    options: HttpEmbedderOptions,
+    readonly dims: number,
+  ) {
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as HttpEmbedderOptions;
+    this.options = { ...DEFAULTS, queryPrefix: '', documentPrefix: '', ...given };
+    this.active = options.urls.map(() => 0);
+  }
+
+  /** Connects by embedding one probe text: that learns the dimension and proves the endpoint works. */
+  static async connect(options: HttpEmbedderOptions): Promise<HttpEmbedder> {
+    if (options.urls.length === 0) throw new EmbedderError('the http embedder needs at least one --embedder-url');
+    for (const url of options.urls) {
+      if (!/^https?:\/\//.test(url)) throw new EmbedderError(`--embedder-url must be an http(s) URL, got '${url}'`);
+    }
+    const probe = new HttpEmbedder(options, 0);
+    const [vector] = await probe.request(0, ['codesearch']);
+    return new HttpEmbedder(options, vector!.length);
+  }
+
+  get id(): string {
+    return `http-${this.options.model ?? 'default'}-${this.dims}d`;
+  }
+
+  async embedDocuments(inputs: readonly EmbedInput[]): Promise<Float32Array[]> {
+    const texts = inputs.map((i) => this.options.documentPrefix + embeddingText(i));
+    const batches: string[][] = [];
+    for (let i = 0; i < texts.length; i += this.options.batchSize) batches.push(texts.slice(i, i + this.options.batchSize));
+    const results = await Promise.all(batches.map((b) => this.schedule(b)));
+    return results.flat();
+  }
+
+  async embedQuery(query: string): Promise<Float32Array> {
+    const [vector] = await this.schedule([this.options.queryPrefix + query]);
+    return vector!;
+  }
+
+  /** Runs a batch on the least busy endpoint, waiting while every endpoint is at its limit. */
+  private async schedule(texts: string[]): Promise<Float32Array[]> {
+    for (;;) {
+      const free = this.freeEndpoint();
+      if (free >= 0) {
+        this.active[free]!++;
+        try {
+          return await this.request(free, texts);
+        } finally {
+          this.active[free]!--;
+          this.waiting.shift()?.();
+        }
+      }
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+  }
+
+  private freeEndpoint(): number {
+    const n = this.options.urls.length;
+    for (let k = 0; k < n; k++) {
+      const i = (this.next + k) % n;
+      if (this.active[i]! < this.options.concurrencyPerEndpoint) {
+        this.next = (i + 1) % n;
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  private async request(endpoint: number, texts: string[]): Promise<Float32Array[]> {
+    const url = `${this.options.urls[endpoint]!.replace(/\/+$/, '')}/embeddings`;
+    let lastError = '';
+    for (let attempt = 0; attempt <= this.options.retries; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, this.options.backoffMs * 2 ** (attempt - 1)));
+      let response: Response;
+      try {
+        response = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ input: texts, ...(this.options.model ? { model: this.options.model } : {}) }),
+          signal: AbortSignal.timeout(this.options.timeoutMs),
+        });
+      } catch (err) {
+        lastError = describeFetchError(err);
+        continue;
+      }
+      if (response.status >= 500 || response.status === 429) {
+        lastError = `HTTP ${response.status}`;
+        continue;
+      }
+      const body = await response.text();
+      if (!response.ok) throw new EmbedderError(`embeddings server ${url} refused the request: HTTP ${response.status} ${body.slice(0, 200)}`);
+      return this.parse(url, body, texts.length);
+    }
+    throw new EmbedderError(`embeddings server ${url} failed after ${this.options.retries + 1} attempts: ${lastError}`);
+  }
+
+  private parse(url: string, body: string, expected: number): Float32Array[] {
+    let data: { index?: number; embedding?: unknown }[];
+    try {
+      data = (JSON.parse(body) as { data: typeof data }).data;
+      if (!Array.isArray(data)) throw new Error('no "data" array');
+    } catch (err) {
+      throw new EmbedderError(`embeddings server ${url} answered something that is not an OpenAI embeddings response (${(err as Error).message})`);
+    }
+    if (data.length !== expected) throw new EmbedderError(`embeddings server ${url} returned ${data.length} vectors for ${expected} inputs`);
+    const out: Float32Array[] = new Array(expected);
+    data.forEach((item, i) => {
+      const embedding = item.embedding;
+      if (!Array.isArray(embedding) || !embedding.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+        throw new EmbedderError(`embeddings server ${url} returned a vector that is not a list of numbers`);
+      }
+      if (this.dims > 0 && embedding.length !== this.dims) {
+        throw new EmbedderError(`embeddings server ${url} returned ${embedding.length}-dimensional vectors, but this index holds ${this.dims}-dimensional ones (another model?)`);
+      }
+      out[item.index ?? i] = Float32Array.from(embedding as number[]);
+    });
+    return out;
+  }
+}
+
+function describeFetchError(err: unknown): string {
+  const e = err as Error & { cause?: { code?: string; message?: string } };
+  if (e.name === 'TimeoutError') return 'timed out';
+  const code = e.cause?.code;
+  if (code === 'ECONNREFUSED') return 'connection refused (is the server running?)';
+  if (code === 'ENOTFOUND') return 'host not found';
+  return e.cause?.message ?? e.message;
+}
+
+function optionsOf(spec: EmbedderSpec): HttpEmbedderOptions {
+  return {
+    urls: spec.urls ?? [],
+    model: spec.remoteModel,
+    batchSize: spec.batchSize,
+    queryPrefix: spec.queryPrefix,
+    documentPrefix: spec.documentPrefix,
+  };
+}
+
+registerEmbedder({
+  name: 'http',
+  forIndexing: (spec) => HttpEmbedder.connect(optionsOf(spec)),
+  async forQuerying(spec, _store, storedId) {
+    const embedder = await HttpEmbedder.connect(optionsOf(spec));
+    if (embedder.id !== storedId) {
+      throw new EmbedderError(`the embeddings server now serves '${embedder.id}', but the index was embedded with '${storedId}'; re-index to use the new model`);
+    }
+    return embedder;
+  },
+});

@@ -1,0 +1,281 @@
+// Embeddings with the real parts: the static model learnt from a fixture repo, its ONNX export
+// loaded by transformers.js, an OpenAI-compatible HTTP server on 127.0.0.1, LanceDB in temp dirs.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { indexRepo } from '../indexer/pipeline.js';
+import { IndexStore } from '../indexer/store.js';
+import { trainStaticModel } from '../indexer/embed/static-model.js';
+import { StaticEmbedder } from '../indexer/embed/static.js';
+import { exportStaticModel } from '../indexer/embed/onnx-export.js';
+import { TransformersEmbedder } from '../indexer/embed/transformers.js';
+import { HttpEmbedder } from '../indexer/embed/http.js';
+import { EmbedderError, type EmbedInput } from '../indexer/embed/embedder.js';
+import { Searcher, SearchModeError } from '../server/search.js';
+import { cleanupTempDirs, copyFixture, generatedDefinitions, makeTempDir, writeFiles } from './helpers.js';
+
+afterAll(() => cleanupTempDirs());
+
+const newDb = () => path.join(makeTempDir('cs-db-'), 'index');
+
+async function loadModel(db: string) {
+  const store = await IndexStore.openForSearch(db);
+  try {
+    return (await store.loadStaticModel())!;
+  } finally {
+    store.close();
+  }
+}
+
+const cosine = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i]!, 0);
+
+describe('static embedder: learnt from the corpus', () => {
+  let root: string;
+  let db: string;
+  beforeAll(async () => {
+    root = copyFixture('netkit');
+    db = newDb();
+    const summary = await indexRepo({ root, db });
+    expect(summary.embedder).toMatch(/^static-/);
+    expect(summary.embedded).toBe(summary.chunks);
+  });
+
+  it('learns identical weights from the same tree (deterministic)', async () => {
+    const again = newDb();
+    const [a, b] = await Promise.all([indexRepo({ root, db: again }), loadModel(db)]);
+    const c = await loadModel(again);
+    expect(a.embedder).toBe(b.id);
+    expect(c.vocabulary).toEqual(b.vocabulary);
+    expect(Array.from(c.vectors)).toEqual(Array.from(b.vectors));
+  });
+
+  it('puts words that occur in the same definitions near each other', async () => {
+    const model = await loadModel(db);
+    expect(model.neighbours('socket', 5)).toEqual(expect.arrayContaining(['connect']));
+    expect(model.neighbours('hashtbl', 6)).toEqual(expect.arrayContaining(['tabl', 'key']));
+    expect(model.neighbours('sleep', 6)).toEqual(expect.arrayContaining(['paus']));
+    expect(model.neighbours('split', 6)).not.toContain('socket');
+  });
+
+  it('finds definitions by meaning in vector mode: "wait a few seconds" → sleep_seconds', async () => {
+    const searcher = await Searcher.open(db);
+    try {
+      const results = await searcher.search('wait a few seconds', { mode: 'vector', k: 2 });
+      expect(results.map((r) => r.symbol)).toEqual(['Netkit.Conn.sleep_seconds', 'Netkit.Conn.sleep_seconds']);
+      expect(results[0]!.score).toBeGreaterThan(0);
+      // A symbol lookup stays exact in hybrid mode.
+      expect((await searcher.search('find_opt', { mode: 'hybrid' }))[0]?.symbol).toBe('Netkit.Table.find_opt');
+    } finally {
+      searcher.close();
+    }
+  });
+
+  it('gives a text of unknown words a zero vector, never NaN', async () => {
+    const embedder = new StaticEmbedder(await loadModel(db));
+    const v = await embedder.embedQuery('zzqx wwvy');
+    expect(v.every((x) => x === 0)).toBe(true);
+    expect(trainStaticModel([{ name: '', doc: '', body: '' }])).toBeUndefined();
+  });
+
+  it('re-embeds only changed chunks, keeps the model while the corpus has not drifted, and re-learns on --retrain', async () => {
+    const big = copyFixture('netkit');
+    // Twenty more files: one edited file is then under the 10% drift that re-learns the model.
+    writeFiles(big, Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`src/gen_${i}.ml`, generatedDefinitions(3, `g${i}`)])));
+    const bigDb = newDb();
+    const first = await indexRepo({ root: big, db: bigDb });
+    expect(await indexRepo({ root: big, db: bigDb })).toMatchObject({ embedded: 0, embedder: first.embedder });
+
+    const file = path.join(big, 'src/text.ml');
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('Cut a string in two', 'Cut a string in two pieces'));
+    expect(await indexRepo({ root: big, db: bigDb })).toMatchObject({ changed: 1, embedded: 1, embedder: first.embedder });
+
+    const retrained = await indexRepo({ root: big, db: bigDb, retrain: true });
+    expect(retrained.embedder).not.toBe(first.embedder);
+    expect(retrained.embedded).toBe(retrained.chunks);
+  });
+
+  it('indexes without vectors with embedder null, and vector mode then says why it cannot answer', async () => {
+    const plain = newDb();
+    const summary = await indexRepo({ root, db: plain, embedder: null });
+    expect(summary).toMatchObject({ embedded: 0, embedder: '' });
+    const searcher = await Searcher.open(plain);
+    try {
+      await expect(searcher.search('wait a few seconds', { mode: 'vector' })).rejects.toThrow(SearchModeError);
+      // Hybrid quietly means lexical here.
+      expect(await searcher.search('sleep_seconds', { mode: 'hybrid' })).toEqual(await searcher.search('sleep_seconds', { mode: 'lexical' }));
+    } finally {
+      searcher.close();
+    }
+  });
+});
+
+function input(id: string, text: string): EmbedInput {
+  return { id, nameTokens: '', docTokens: '', bodyTokens: '', symbol: `M.${id}`, kind: 'value', doc: '', text };
+}
+
+describe('transformers embedder: a local ONNX model through transformers.js', () => {
+  let modelDir: string;
+  let root: string;
+  let staticDb: string;
+  beforeAll(async () => {
+    root = copyFixture('netkit');
+    staticDb = newDb();
+    await indexRepo({ root, db: staticDb });
+    // The model this suite loads is generated here: the fixture's static model, exported.
+    modelDir = path.join(makeTempDir('cs-model-'), 'netkit-static');
+    exportStaticModel(await loadModel(staticDb), modelDir);
+  });
+
+  it('loads offline, and embeds a query as the static model does', async () => {
+    const embedder = await TransformersEmbedder.load({ name: 'transformers', model: modelDir });
+    try {
+      const staticEmbedder = new StaticEmbedder(await loadModel(staticDb));
+      expect(embedder.dims).toBe(staticEmbedder.dims);
+      expect(embedder.id).toMatch(/^transformers-netkit-static-fp32-\d+d-/);
+      const q = 'connect socket host port';
+      const a = await embedder.embedQuery(q);
+      expect(a).toHaveLength(embedder.dims);
+      expect(cosine(a, await staticEmbedder.embedQuery(q))).toBeGreaterThan(0.99);
+      expect(Array.from(await embedder.embedQuery(q))).toEqual(Array.from(a));
+      // Unknown words pool to zero: zeros come back, not NaN.
+      expect((await embedder.embedQuery('%%%')).every((x) => x === 0)).toBe(true);
+    } finally {
+      await embedder.close();
+    }
+  });
+
+  it('gives the same vectors whatever the batch size', async () => {
+    const texts = Array.from({ length: 11 }, (_, i) => input(`v${i}`, `let f${i} socket = connect socket ${'table '.repeat(i)}`));
+    const small = await TransformersEmbedder.load({ name: 'transformers', model: modelDir, batchSize: 3 });
+    const large = await TransformersEmbedder.load({ name: 'transformers', model: modelDir, batchSize: 64 });
+    try {
+      const [a, b] = [await small.embedDocuments(texts), await large.embedDocuments(texts)];
+      expect(a).toHaveLength(11);
+      a.forEach((v, i) => expect(cosine(v, b[i]!)).toBeCloseTo(1, 5));
+    } finally {
+      await Promise.all([small.close(), large.close()]);
+    }
+  });
+
+  it('indexes and searches with it end to end', async () => {
+    const db = newDb();
+    const summary = await indexRepo({ root, db, embedder: { name: 'transformers', model: modelDir } });
+    expect(summary.embedder).toMatch(/^transformers-/);
+    expect(summary.embedded).toBe(summary.chunks);
+    const searcher = await Searcher.open(db);
+    try {
+      const [first] = await searcher.search('connect a socket to a host', { mode: 'vector' });
+      expect(first?.name).toBe('connect');
+    } finally {
+      searcher.close();
+    }
+  });
+
+  it('says clearly what is wrong with a bad model directory or device', async () => {
+    await expect(TransformersEmbedder.load({ name: 'transformers', model: path.join(modelDir, 'nope') })).rejects.toThrow(/local model directory/);
+    await expect(TransformersEmbedder.load({ name: 'transformers', model: modelDir, device: 'tpu' })).rejects.toThrow(EmbedderError);
+  });
+});
+
+/** An OpenAI-compatible embeddings server: a vector per input from its characters' codes. */
+async function embeddingServer(options: { dims?: number; failFirst?: number; delayMs?: number } = {}) {
+  const requests: number[] = [];
+  let failures = options.failFirst ?? 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let dims = options.dims ?? 16;
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', async () => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise((r) => setTimeout(r, options.delayMs ?? 5));
+      inFlight--;
+      if (req.url !== '/v1/embeddings') return res.writeHead(404).end();
+      if (failures > 0) {
+        failures--;
+        return res.writeHead(503).end('busy');
+      }
+      const { input } = JSON.parse(body) as { input: string[] };
+      requests.push(input.length);
+      const data = input.map((text, index) => {
+        const v = new Array(dims).fill(0);
+        for (let i = 0; i < text.length; i++) v[text.charCodeAt(i) % dims] += 1;
+        return { object: 'embedding', index, embedding: v };
+      });
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  return { url, requests, maxInFlight: () => maxInFlight, setDims: (d: number) => (dims = d), close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+describe('http embedder: an OpenAI-compatible /v1/embeddings server', () => {
+  it('indexes through the server in batches, several in flight', async () => {
+    const server = await embeddingServer();
+    try {
+      const root = copyFixture('netkit');
+      const db = newDb();
+      const summary = await indexRepo({ root, db, embedder: { name: 'http', urls: [server.url], batchSize: 4 } });
+      expect(summary).toMatchObject({ embedder: 'http-default-16d', embedded: summary.chunks });
+      // The probe plus ceil(chunks / 4) batches, none over 4 inputs.
+      expect(server.requests.slice(1).every((n) => n <= 4)).toBe(true);
+      expect(server.requests.slice(1).reduce((a, b) => a + b, 0)).toBe(summary.chunks);
+      expect(server.maxInFlight()).toBeGreaterThan(1);
+      const searcher = await Searcher.open(db);
+      try {
+        expect(await searcher.search('connect', { mode: 'vector', k: 3 })).toHaveLength(3);
+      } finally {
+        searcher.close();
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('retries a busy server with backoff', async () => {
+    const server = await embeddingServer({ failFirst: 2 });
+    try {
+      const embedder = await HttpEmbedder.connect({ urls: [server.url], backoffMs: 10 });
+      expect(embedder.dims).toBe(16);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('reports a server that is down, a timeout and a wrong dimension in one line', async () => {
+    const down = await embeddingServer();
+    await down.close();
+    await expect(HttpEmbedder.connect({ urls: [down.url], retries: 1, backoffMs: 5 })).rejects.toThrow(/failed after 2 attempts: connection refused/);
+
+    const slow = await embeddingServer({ delayMs: 500 });
+    try {
+      await expect(HttpEmbedder.connect({ urls: [slow.url], retries: 0, timeoutMs: 50 })).rejects.toThrow(/timed out/);
+    } finally {
+      await slow.close();
+    }
+
+    const server = await embeddingServer({ dims: 16 });
+    try {
+      const root = copyFixture('netkit');
+      const db = newDb();
+      await indexRepo({ root, db, embedder: { name: 'http', urls: [server.url] } });
+      const embedder = await HttpEmbedder.connect({ urls: [server.url] });
+      // The endpoint starts serving another model.
+      server.setDims(8);
+      await expect(embedder.embedQuery('connect')).rejects.toThrow(/returned 8-dimensional vectors, but this index holds 16-dimensional ones/);
+      const searcher = await Searcher.open(db);
+      try {
+        await expect(searcher.search('open a connection', { mode: 'vector' })).rejects.toThrow(/now serves 'http-default-8d', but the index was embedded with 'http-default-16d'/);
+      } finally {
+        searcher.close();
+      }
+    } finally {
+      await server.close();
+    }
+  });
+});
