@@ -239,7 +239,7 @@ async function update(
 
   await updateEmbeddings(store, options, summary, previous.size === 0 ? 1 : (summary.added + summary.changed + summary.removed) / Math.max(1, current.size), progress);
 
-  if (hasWork || (await store.getMeta('finalized')) !== '1') {
+  if (hasWork || summary.embedded > 0 || (await store.getMeta('finalized')) !== '1') {
     progress({ phase: 'finalize', done: 0, total: 1 });
     await store.finalize({ fresh: previous.size === 0 });
   }

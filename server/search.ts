@@ -3,6 +3,7 @@ import { IndexMissingError, IndexStore } from '../indexer/store.js';
 import { fingerprint } from '../indexer/fingerprint.js';
 import { parseQuery } from './query.js';
 import { fuse, type FuseContext, type RankedHit } from './fuse.js';
+import { capPerFile, collapsePairs, type DiversifiedHit } from './diversify.js';
 import { getRetriever } from './retrieve/registry.js';
 import type { Candidate, RetrievalSources } from './retrieve/types.js';
 import { embedderFactory, type Embedder, type EmbedderSpec } from '../indexer/embed/embedder.js';
@@ -39,6 +40,8 @@ export interface SearchResult {
   doc: string;
   /** The first lines of the definition, for display. */
   snippet: string;
+  /** The `.mli` declaration of this definition (or the reverse), folded into this one result. */
+  counterpart?: { path: string; startLine: number; endLine: number };
 }
 
 export const DEFAULT_K = 10;
@@ -72,7 +75,7 @@ export class Searcher {
     return this.embedding?.id ?? '';
   }
 
-  async searchRanked(query: string, options: SearchOptions = {}): Promise<RankedHit[]> {
+  async searchRanked(query: string, options: SearchOptions = {}): Promise<DiversifiedHit[]> {
     const parsed = parseQuery(query);
     const k = options.k ?? DEFAULT_K;
     const mode = options.mode ?? 'hybrid';
@@ -86,7 +89,9 @@ export class Searcher {
     const byRetriever = new Map<string, Candidate[]>(names.map((n, i) => [n, lists[i]!]));
     // Vector-only ranks by similarity alone, so the dense signal can be compared with the others.
     const ranked = mode === 'vector' ? byRetriever.get('vector')!.map((c) => ({ chunk: c.chunk, score: c.chunk.rawScore, trace: [`similarity=${c.chunk.rawScore.toFixed(3)}`] })) : fuse(parsed, byRetriever, this.context);
-    return (parsed.isSymbol && mode !== 'vector' ? withCounterpartSecond(ranked) : ranked).slice(0, k);
+    // A symbol lookup shows the definition and its declaration together; a question, more answers.
+    if (parsed.isSymbol && mode !== 'vector') return withCounterpartSecond(ranked).slice(0, k);
+    return capPerFile(collapsePairs(ranked)).slice(0, k);
   }
 
   async search(query: string, options: SearchOptions = {}): Promise<SearchResult[]> {
@@ -117,8 +122,9 @@ function withCounterpartSecond(ranked: RankedHit[]): RankedHit[] {
   return [top, promoted, ...ranked.slice(1, i), ...ranked.slice(i + 1)];
 }
 
-function toResult(hit: RankedHit): SearchResult {
+function toResult(hit: DiversifiedHit): SearchResult {
   const c = hit.chunk;
+  const p = hit.partner?.chunk;
   return {
     path: c.path,
     startLine: c.startLine,
@@ -127,7 +133,8 @@ function toResult(hit: RankedHit): SearchResult {
     symbol: c.symbol,
     kind: c.kind,
     score: Number(hit.score.toFixed(4)),
-    doc: c.doc,
+    doc: c.doc || p?.doc || '',
     snippet: c.text.split('\n').slice(0, SNIPPET_LINES).join('\n'),
+    ...(p ? { counterpart: { path: p.path, startLine: p.startLine, endLine: p.endLine } } : {}),
   };
 }

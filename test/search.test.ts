@@ -98,6 +98,27 @@ describe('Searcher: questions in plain English', () => {
   });
 });
 
+describe('Searcher: one answer per definition for questions', () => {
+  it('folds an .mli declaration into its definition, naming it as counterpart', async () => {
+    const results = await searcher.search('split a string at every occurrence of a character', { k: 10 });
+    const splits = results.filter((r) => r.name === 'split_on_char');
+    expect(splits).toHaveLength(1);
+    const other = splits[0]!.path === 'src/strkit_string.ml' ? SPLIT_MLI : SPLIT_ML;
+    const c = splits[0]!.counterpart!;
+    expect(`${c.path}:${c.startLine}-${c.endLine}`).toBe(other);
+    // The declaration's doc is shown even when the definition itself has none.
+    expect(splits[0]!.doc).toMatch(/^Split a string into substrings/);
+  });
+
+  it('lets no file hold more than 3 of the first results while other files have hits', async () => {
+    const results = await searcher.search('string character point shape', { k: 6, mode: 'lexical' });
+    const perFile = new Map<string, number>();
+    for (const r of results) perFile.set(r.path, (perFile.get(r.path) ?? 0) + 1);
+    expect(Math.max(...perFile.values())).toBeLessThanOrEqual(3);
+    expect(perFile.size).toBeGreaterThan(1);
+  });
+});
+
 describe('Searcher: result shape', () => {
   it('returns at most k results, best first, with contract fields', async () => {
     const results = await searcher.search('string', { k: 3 });

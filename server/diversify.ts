@@ -1,0 +1,38 @@
+// After fusion, before the cut to k: a ranked list that shows more different answers. A
+// definition and its `.mli` declaration are one answer (the better-ranked of the two stays, and
+// names its partner), and one file may not fill the list.
+import type { RankedHit } from './fuse.js';
+
+/** Hits from one file beyond this many wait until every other file has had its turn. */
+export const MAX_HITS_PER_FILE = 3;
+
+export interface DiversifiedHit extends RankedHit {
+  /** The collapsed `.ml` ↔ `.mli` partner of this hit, when it was in the list too. */
+  partner?: RankedHit;
+}
+
+export function collapsePairs(ranked: RankedHit[]): DiversifiedHit[] {
+  const byId = new Map(ranked.map((h) => [h.chunk.id, h]));
+  const dropped = new Set<string>();
+  const out: DiversifiedHit[] = [];
+  for (const hit of ranked) {
+    if (dropped.has(hit.chunk.id)) continue;
+    const partner = hit.chunk.counterpart ? byId.get(hit.chunk.counterpart) : undefined;
+    if (partner) dropped.add(partner.chunk.id);
+    out.push(partner ? { ...hit, partner } : hit);
+  }
+  return out;
+}
+
+/** Keeps the order, but moves each file's hits past the first MAX_HITS_PER_FILE to the end. */
+export function capPerFile<T extends RankedHit>(ranked: T[], max = MAX_HITS_PER_FILE): T[] {
+  const seen = new Map<string, number>();
+  const head: T[] = [];
+  const tail: T[] = [];
+  for (const hit of ranked) {
+    const n = (seen.get(hit.chunk.path) ?? 0) + 1;
+    seen.set(hit.chunk.path, n);
+    (n <= max ? head : tail).push(hit);
+  }
+  return [...head, ...tail];
+}
