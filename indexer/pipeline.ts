@@ -237,7 +237,11 @@ async function update(
     for (const p of removed) current.delete(p);
   }
 
+  // A new table's indexes are built by LanceDB's threads while embedding keeps this one busy.
+  const chunkIndexes = previous.size === 0 ? store.indexChunks() : Promise.resolve();
+  chunkIndexes.catch(() => {}); // awaited below; this only keeps it from counting as unhandled meanwhile
   await updateEmbeddings(store, options, summary, previous.size === 0 ? 1 : (summary.added + summary.changed + summary.removed) / Math.max(1, current.size), progress);
+  await chunkIndexes;
 
   if (hasWork || summary.embedded > 0 || (await store.getMeta('finalized')) !== '1') {
     progress({ phase: 'finalize', done: 0, total: 1 });

@@ -352,6 +352,19 @@ export class IndexStore {
    * rows into them otherwise, and drops old table versions so the index does not grow unbounded.
    */
   async finalize(options: { fresh: boolean }): Promise<void> {
+    await this.indexChunks();
+    await this.indexVectors();
+    // A fresh build has its indexes over every row and no old versions worth the compaction;
+    // updates need new rows folded into the indexes and superseded versions removed.
+    if (options.fresh) return;
+    const cleanup = { cleanupOlderThan: new Date(), deleteUnverified: false };
+    for (const table of [this.chunks, this.files, this.meta, this.vectors]) {
+      if (table) await table.optimize(cleanup);
+    }
+  }
+
+  /** The full-text and scalar indexes of the chunks table that do not exist yet. */
+  async indexChunks(): Promise<void> {
     if (this.chunks) {
       const existing = new Set((await this.chunks.listIndices()).flatMap((i) => i.columns));
       // Tokens are made by text.ts already; the index only splits on spaces and lower-cases.
@@ -366,14 +379,6 @@ export class IndexStore {
         ['id', lancedb.Index.btree],
       ];
       await Promise.all(wanted.filter(([column]) => !existing.has(column)).map(([column, config]) => chunks.createIndex(column, { config: config() })));
-    }
-    await this.indexVectors();
-    // A fresh build has its indexes over every row and no old versions worth the compaction;
-    // updates need new rows folded into the indexes and superseded versions removed.
-    if (options.fresh) return;
-    const cleanup = { cleanupOlderThan: new Date(), deleteUnverified: false };
-    for (const table of [this.chunks, this.files, this.meta, this.vectors]) {
-      if (table) await table.optimize(cleanup);
     }
   }
 

@@ -41,6 +41,32 @@ export function multiply(a: SparseColumns, z: Float32Array, width: number): Floa
 }
 
 /**
+ * A·Aᵀ·X in one pass over the columns: each column's Aᵀ-row is computed into a small buffer and
+ * scattered straight back, so the D×width intermediate is never materialised.
+ */
+export function multiplyGram(a: SparseColumns, x: Float64Array, width: number): Float64Array {
+  const y = new Float64Array(a.rowsCount * width);
+  const z = new Float64Array(width);
+  for (let c = 0; c < a.columnsCount; c++) {
+    const start = a.ptr[c]!;
+    const end = a.ptr[c + 1]!;
+    if (start === end) continue;
+    z.fill(0);
+    for (let p = start; p < end; p++) {
+      const w = a.values[p]!;
+      const xo = a.rows[p]! * width;
+      for (let j = 0; j < width; j++) z[j] = z[j]! + w * x[xo + j]!;
+    }
+    for (let p = start; p < end; p++) {
+      const w = a.values[p]!;
+      const yo = a.rows[p]! * width;
+      for (let j = 0; j < width; j++) y[yo + j] = y[yo + j]! + w * z[j]!;
+    }
+  }
+  return y;
+}
+
+/**
  * XᵀY for two n×width row-major matrices whose product is known to be symmetric (YᵀY, QᵀMQ):
  * only the upper triangle is computed, then mirrored.
  */

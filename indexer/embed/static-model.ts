@@ -6,7 +6,7 @@
 // iteration. Doc comments sit in the same bags as the names they document, which is what lets
 // "pause" find `sleep`. A text's vector is the idf-weighted mean of its tokens' vectors.
 import { createHash } from 'node:crypto';
-import { gaussian, multiply, multiplyTransposed, orthonormalize, symmetricGram, symmetricEigen, type SparseColumns } from './linalg.js';
+import { gaussian, multiplyGram, orthonormalize, symmetricGram, symmetricEigen, type SparseColumns } from './linalg.js';
 
 /** A definition's space-separated `tokenize` output: name and qualifiers, doc comment, doc and code. */
 export interface TokenBag {
@@ -21,9 +21,11 @@ export interface StaticTrainingOptions {
   /** Tokens seen in fewer definitions are left out of the vocabulary. */
   minCount?: number;
   maxVocabulary?: number;
+  /** Definitions learnt from at most; a larger corpus is sampled evenly. */
+  maxBags?: number;
 }
 
-export const STATIC_DEFAULTS = { dims: 96, seed: 1, minCount: 3, maxVocabulary: 80_000 } as const;
+export const STATIC_DEFAULTS = { dims: 96, seed: 1, minCount: 3, maxVocabulary: 80_000, maxBags: 500_000 } as const;
 /** A name token weighs as much as this many body tokens: the name says what a definition is. */
 const NAME_WEIGHT = 3;
 const DOC_WEIGHT = 2;
@@ -144,8 +146,12 @@ function countTokens(tokens: string, weight: number, index: Map<string, number>,
  * already). Deterministic for a given input order and seed. Undefined when no definition has a
  * single token to learn from.
  */
-export function trainStaticModel(bags: Iterable<TokenBag>, options: StaticTrainingOptions = {}): StaticModel | undefined {
-  const { dims, seed, minCount, maxVocabulary } = { ...STATIC_DEFAULTS, ...options };
+export function trainStaticModel(allBags: readonly TokenBag[], options: StaticTrainingOptions = {}): StaticModel | undefined {
+  const { dims, seed, minCount, maxVocabulary, maxBags } = { ...STATIC_DEFAULTS, ...options };
+  // A large corpus is learnt from an even sample of its definitions: training time stays
+  // bounded however big the monorepo grows.
+  const stride = Math.ceil(allBags.length / maxBags);
+  const bags = stride > 1 ? allBags.filter((_, i) => i % stride === 0) : allBags;
 
   // 1. Intern every token and count the definitions it occurs in.
   const ids = new Map<string, number>();
@@ -186,7 +192,7 @@ export function trainStaticModel(bags: Iterable<TokenBag>, options: StaticTraini
   // 4. Leading eigenvectors of A·Aᵀ by one step of randomized subspace iteration.
   const vocab = kept.length;
   const width = Math.min(dims + OVERSAMPLE, vocab);
-  const cooccur = (x: Float64Array) => multiply(matrix, multiplyTransposed(matrix, x, width), width);
+  const cooccur = (x: Float64Array) => multiplyGram(matrix, x, width);
   // A·Aᵀ squares the spectrum already, so one product finds the leading subspace well enough;
   // Rayleigh–Ritz on it then gives the eigenvectors.
   const basis = cooccur(gaussian(vocab * width, seed));
