@@ -1,7 +1,8 @@
 // `npm run bench -- CORPUS [--db DIR] [--queries FILE] [--json]`: one run, one machine, every
-// figure next to its target: single-thread parse-only floor, cold / no-change / one-file index
-// times through the real CLI, search latency (in-process and through the CLI), the same words
-// through ripgrep, peak RSS and index size. Progress goes to stderr; the report to stdout (with
+// figure next to its target: single-thread parse-only floor, cold index lexical-only and with the
+// default embeddings, no-change / one-file index times through the real CLI, the static model's
+// training time and embedding throughput, search latency per mode (in-process and through the
+// CLI), the same words through ripgrep, peak RSS and index size. Progress goes to stderr; the report to stdout (with
 // --json stdout gets one JSON object and the readable report goes to stderr).
 // The corpus is only read, except one file that gets a comment line for the one-file-change run
 // and is restored (content and times) in a finally block. The index goes to a fresh temp dir
@@ -15,7 +16,11 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { walkRepo, type WalkedFile } from '../indexer/walk.js';
 import { createOcamlParser, langOf } from '../indexer/parse.js';
-import { Searcher } from '../server/search.js';
+import { Searcher, SEARCH_MODES, type SearchMode } from '../server/search.js';
+import { IndexStore } from '../indexer/store.js';
+import { trainStaticModel, type TokenBag } from '../indexer/embed/static-model.js';
+import { StaticEmbedder } from '../indexer/embed/static.js';
+import type { EmbedInput } from '../indexer/embed/embedder.js';
 
 const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const cli = join(repo, 'dist/cli/main.js');
@@ -30,6 +35,9 @@ const STOP_WORDS = new Set(
 
 const TARGETS = {
   coldRatio: 1.5,
+  /** Cold index with the default embeddings over the lexical-only cold index. */
+  embeddingsRatio: 2,
+  hybridP95Ms: 50,
   noChangeSeconds: 2,
   searchP50Ms: 20,
   searchP95Ms: 50,
@@ -198,9 +206,9 @@ interface IndexRun {
   summary: string;
 }
 
-async function runIndex(db: string, what: string, rss = false): Promise<IndexRun> {
-  log(`${what}: node dist/cli/main.js index ${corpus} --db ${db} --quiet`);
-  const r = await runTimed(process.execPath, [cli, 'index', corpus, '--db', db, '--quiet'], { rss });
+async function runIndex(db: string, what: string, rss = false, extra: string[] = []): Promise<IndexRun> {
+  log(`${what}: node dist/cli/main.js index ${corpus} --db ${db} --quiet ${extra.join(' ')}`);
+  const r = await runTimed(process.execPath, [cli, 'index', corpus, '--db', db, '--quiet', ...extra], { rss });
   if (r.code !== 0) throw new Error(`${what} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
   const summary = r.stdout.trim().split('\n').pop() ?? '';
   log(`${what}: ${(r.ms / 1000).toFixed(2)} s — ${summary}`);
@@ -291,15 +299,36 @@ async function oneFileChange(db: string, file: WalkedFile) {
   return { touched, back };
 }
 
-async function searchInProcess(db: string, queries: string[]) {
+/** The static model alone, in this process: training time and embedding throughput. */
+async function staticEmbedding(db: string) {
+  const store = await IndexStore.openForSearch(db);
+  try {
+    const inputs: EmbedInput[] = [];
+    for await (const batch of store.embedInputs({ text: false })) inputs.push(...batch);
+    const bags: TokenBag[] = inputs.map((i) => ({ name: i.nameTokens, doc: i.docTokens, body: i.bodyTokens }));
+    const t0 = performance.now();
+    const model = trainStaticModel(bags);
+    const trainSeconds = (performance.now() - t0) / 1000;
+    if (!model) throw new Error('the corpus has nothing to learn a static model from');
+    const embedder = new StaticEmbedder(model);
+    const t1 = performance.now();
+    for (let i = 0; i < inputs.length; i += 1024) await embedder.embedDocuments(inputs.slice(i, i + 1024));
+    const embedSeconds = (performance.now() - t1) / 1000;
+    return { chunks: inputs.length, vocabulary: model.vocabulary.length, dims: model.dims, trainSeconds, embedSeconds, chunksPerSecond: inputs.length / embedSeconds };
+  } finally {
+    store.close();
+  }
+}
+
+async function searchInProcess(db: string, queries: string[], mode: SearchMode) {
   const searcher = await Searcher.open(db);
   try {
-    for (const q of queries) await searcher.search(q); // warm-up pass
+    for (const q of queries) await searcher.search(q, { mode }); // warm-up pass
     const samples: number[] = [];
     for (let pass = 0; pass < SEARCH_PASSES; pass++) {
       for (const q of queries) {
         const t0 = performance.now();
-        await searcher.search(q);
+        await searcher.search(q, { mode });
         samples.push(performance.now() - t0);
       }
     }
@@ -401,16 +430,27 @@ async function main(): Promise<void> {
     const parse = await parseOnly(sources);
     log(`parse-only: ${parse.seconds.toFixed(2)} s (read ${parse.readSeconds.toFixed(2)} s, parse ${parse.parseSeconds.toFixed(2)} s)`);
 
-    // 2-4. Index runs through the real CLI.
-    const cold = await runIndex(db, 'cold index', true);
+    // 2-4. Index runs through the real CLI: lexical-only first, then with the default embeddings.
+    const lexicalDb = `${db}-lexical`;
+    const coldLexical = await runIndex(lexicalDb, 'cold index, lexical only', true, ['--embedder', 'none']);
+    rmSync(lexicalDb, { recursive: true, force: true });
+    const cold = await runIndex(db, 'cold index, default embeddings', true);
     const noChange = await runIndex(db, 'no-change re-index');
     const touchFile = pickTouchFile(sources);
     const change = await oneFileChange(db, touchFile);
 
-    // 5. Search latency.
-    log(`search (in-process): warm-up + ${SEARCH_PASSES} passes over ${queries.length} queries`);
-    const inProc = await searchInProcess(db, queries);
-    log(`search (in-process): p50 ${fmtMs(percentile(inProc, 50))}, p95 ${fmtMs(percentile(inProc, 95))}`);
+    log('static model: training and embedding every chunk in this process');
+    const embedding = await staticEmbedding(db);
+    log(`static model: trained in ${embedding.trainSeconds.toFixed(2)} s, ${Math.round(embedding.chunksPerSecond)} chunks/s`);
+
+    // 5. Search latency, per mode (hybrid is the default).
+    const byMode = {} as Record<SearchMode, number[]>;
+    for (const mode of SEARCH_MODES) {
+      log(`search (in-process, ${mode}): warm-up + ${SEARCH_PASSES} passes over ${queries.length} queries`);
+      byMode[mode] = await searchInProcess(db, queries, mode);
+      log(`search (in-process, ${mode}): p50 ${fmtMs(percentile(byMode[mode], 50))}, p95 ${fmtMs(percentile(byMode[mode], 95))}`);
+    }
+    const inProc = byMode.lexical;
     const cliQueries = queries.slice(0, CLI_QUERIES);
     log(`search (CLI): one process per query, ${cliQueries.length} queries`);
     const viaCli = await searchViaCli(db, cliQueries);
@@ -432,7 +472,9 @@ async function main(): Promise<void> {
     const benchRss = process.resourceUsage().maxRSS * 1024;
 
     // -----------------------------------------------------------------------
-    const coldRatio = cold.seconds / parse.seconds;
+    const coldRatio = coldLexical.seconds / parse.seconds;
+    const embeddingsRatio = cold.seconds / coldLexical.seconds;
+    const hybridP95 = percentile(byMode.hybrid, 95);
     const p50 = percentile(inProc, 50);
     const p95 = percentile(inProc, 95);
     const rgMs = rg?.map((r) => r.ms) ?? [];
@@ -442,6 +484,8 @@ async function main(): Promise<void> {
 
     const targets = [
       { name: 'cold index / parse-only', value: round(coldRatio), limit: TARGETS.coldRatio, pass: coldRatio <= TARGETS.coldRatio },
+      { name: 'cold with embeddings / lexical-only', value: round(embeddingsRatio), limit: TARGETS.embeddingsRatio, pass: embeddingsRatio <= TARGETS.embeddingsRatio },
+      { name: 'in-process hybrid search p95 ms', value: round(hybridP95), limit: TARGETS.hybridP95Ms, pass: hybridP95 <= TARGETS.hybridP95Ms },
       { name: 'no-change re-index seconds', value: round(noChange.seconds), limit: TARGETS.noChangeSeconds, pass: noChange.seconds <= TARGETS.noChangeSeconds },
       { name: 'in-process search p50 ms', value: round(p50), limit: TARGETS.searchP50Ms, pass: p50 <= TARGETS.searchP50Ms },
       { name: 'in-process search p95 ms', value: round(p95), limit: TARGETS.searchP95Ms, pass: p95 <= TARGETS.searchP95Ms },
@@ -465,8 +509,12 @@ async function main(): Promise<void> {
       ['walk', fmtMs(walkSeconds * 1000)],
       ['parse-only, 1 thread (read + parse)', fmtMs(parse.seconds * 1000)],
       ['  of which tree-sitter parse', fmtMs(parse.parseSeconds * 1000)],
-      ['cold index (CLI)', fmtMs(cold.seconds * 1000)],
-      ['cold / parse-only', `${coldRatio.toFixed(2)}x`, `<= ${TARGETS.coldRatio}x`, passOf('cold index / parse-only')],
+      ['cold index, lexical only (CLI)', fmtMs(coldLexical.seconds * 1000)],
+      ['lexical cold / parse-only', `${coldRatio.toFixed(2)}x`, `<= ${TARGETS.coldRatio}x`, passOf('cold index / parse-only')],
+      ['cold index, default embeddings (CLI)', fmtMs(cold.seconds * 1000)],
+      ['with embeddings / lexical only', `${embeddingsRatio.toFixed(2)}x`, `<= ${TARGETS.embeddingsRatio}x`, passOf('cold with embeddings / lexical-only')],
+      [`static model: train (${fmtInt(embedding.vocabulary)} tokens, ${embedding.dims} dims)`, fmtMs(embedding.trainSeconds * 1000)],
+      ['static model: embed every chunk', `${fmtMs(embedding.embedSeconds * 1000)}, ${fmtInt(Math.round(embedding.chunksPerSecond))} chunks/s`],
       ['no-change re-index', fmtMs(noChange.seconds * 1000), `<= ${TARGETS.noChangeSeconds} s`, passOf('no-change re-index seconds')],
       ['one-file change re-index', fmtMs(change.touched.seconds * 1000)],
       ['re-index after restore', fmtMs(change.back.seconds * 1000)],
@@ -474,8 +522,11 @@ async function main(): Promise<void> {
     report += `  (one-file change: ${TOUCH_LINE} appended to ${touchFile.path}, ${fmtInt(touchFile.size)} bytes, then restored)\n`;
     report += '\n';
     const searchRows: Row[] = [
-      [`in-process p50 (${inProc.length} runs)`, fmtMs(p50), `<= ${TARGETS.searchP50Ms} ms`, passOf('in-process search p50 ms')],
-      ['in-process p95', fmtMs(p95), `<= ${TARGETS.searchP95Ms} ms`, passOf('in-process search p95 ms')],
+      [`in-process lexical p50 (${inProc.length} runs)`, fmtMs(p50), `<= ${TARGETS.searchP50Ms} ms`, passOf('in-process search p50 ms')],
+      ['in-process lexical p95', fmtMs(p95), `<= ${TARGETS.searchP95Ms} ms`, passOf('in-process search p95 ms')],
+      ['in-process vector p50 / p95', `${fmtMs(percentile(byMode.vector, 50))} / ${fmtMs(percentile(byMode.vector, 95))}`],
+      ['in-process hybrid p50', fmtMs(percentile(byMode.hybrid, 50))],
+      ['in-process hybrid p95', fmtMs(hybridP95), `<= ${TARGETS.hybridP95Ms} ms`, passOf('in-process hybrid search p95 ms')],
       [`CLI p50 (${viaCli.length} processes)`, fmtMs(percentile(viaCli, 50))],
       ['CLI p95', fmtMs(percentile(viaCli, 95))],
     ];
@@ -492,7 +543,8 @@ async function main(): Promise<void> {
     report += table('search', searchRows);
     report += '\n';
     report += table('memory and size', [
-      ['cold index peak RSS', cold.peakRssBytes === undefined ? 'n/a' : fmtBytes(cold.peakRssBytes), `<= ${fmtBytes(TARGETS.peakRssBytes)}`, passOf('cold index peak RSS bytes')],
+      ['cold index peak RSS (with embeddings)', cold.peakRssBytes === undefined ? 'n/a' : fmtBytes(cold.peakRssBytes), `<= ${fmtBytes(TARGETS.peakRssBytes)}`, passOf('cold index peak RSS bytes')],
+      ['cold index peak RSS (lexical only)', coldLexical.peakRssBytes === undefined ? 'n/a' : fmtBytes(coldLexical.peakRssBytes)],
       ['bench process peak RSS', fmtBytes(benchRss)],
       ['index on disk (du)', fmtBytes(usage.allocated)],
       ['corpus .ml/.mli bytes', fmtBytes(parse.bytes)],
@@ -509,11 +561,13 @@ async function main(): Promise<void> {
         corpus: { dir: corpus, files: sources.length, mlFiles, mliFiles: sources.length - mlFiles, skippedByWalker: walked.skipped.length, lines: parse.lines, bytes: parse.bytes },
         walkSeconds: round(walkSeconds),
         parseOnly: { threads: 1, seconds: round(parse.seconds), readSeconds: round(parse.readSeconds), parseSeconds: round(parse.parseSeconds) },
-        coldIndex: { seconds: round(cold.seconds), ratioToParseOnly: round(coldRatio), peakRssBytes: cold.peakRssBytes ?? null, summary: cold.summary },
+        coldIndexLexical: { seconds: round(coldLexical.seconds), ratioToParseOnly: round(coldRatio), peakRssBytes: coldLexical.peakRssBytes ?? null, summary: coldLexical.summary },
+        coldIndex: { seconds: round(cold.seconds), ratioToLexical: round(embeddingsRatio), peakRssBytes: cold.peakRssBytes ?? null, summary: cold.summary },
+        staticModel: { ...embedding, trainSeconds: round(embedding.trainSeconds), embedSeconds: round(embedding.embedSeconds), chunksPerSecond: Math.round(embedding.chunksPerSecond) },
         noChangeReindex: { seconds: round(noChange.seconds), summary: noChange.summary },
         oneFileChange: { file: touchFile.path, fileBytes: touchFile.size, seconds: round(change.touched.seconds), summary: change.touched.summary, restoreSeconds: round(change.back.seconds) },
         search: {
-          inProcess: { queries: queries.length, passes: SEARCH_PASSES, runs: inProc.length, p50Ms: round(p50), p95Ms: round(p95), meanMs: round(mean(inProc)) },
+          inProcess: Object.fromEntries(SEARCH_MODES.map((m) => [m, { queries: queries.length, passes: SEARCH_PASSES, runs: byMode[m].length, p50Ms: round(percentile(byMode[m], 50)), p95Ms: round(percentile(byMode[m], 95)), meanMs: round(mean(byMode[m])) }])),
           cli: { queries: viaCli.length, p50Ms: round(percentile(viaCli, 50)), p95Ms: round(percentile(viaCli, 95)), meanMs: round(mean(viaCli)) },
         },
         ripgrep: rg

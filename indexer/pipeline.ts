@@ -240,7 +240,7 @@ async function update(
   // A new table's indexes are built by LanceDB's threads while embedding keeps this one busy.
   const chunkIndexes = previous.size === 0 ? store.indexChunks() : Promise.resolve();
   chunkIndexes.catch(() => {}); // awaited below; this only keeps it from counting as unhandled meanwhile
-  await updateEmbeddings(store, options, summary, previous.size === 0 ? 1 : (summary.added + summary.changed + summary.removed) / Math.max(1, current.size), progress);
+  await updateEmbeddings(store, options, summary, { chunksChanged: hasWork, drift: previous.size === 0 ? 1 : (summary.added + summary.changed + summary.removed) / Math.max(1, current.size) }, progress);
   await chunkIndexes;
 
   if (hasWork || summary.embedded > 0 || (await store.getMeta('finalized')) !== '1') {
@@ -267,18 +267,24 @@ async function updateEmbeddings(
   store: IndexStore,
   options: IndexOptions,
   summary: IndexSummary,
-  runDrift: number,
+  run: { chunksChanged: boolean; drift: number },
   progress: (p: IndexProgress) => void,
 ): Promise<void> {
   const storedSpec = await store.getMeta('embedder_spec');
   const spec = options.embedder === undefined ? (storedSpec ? (JSON.parse(storedSpec) as EmbedderSpec | null) : DEFAULT_EMBEDDER) : options.embedder;
+  // Nothing changed since a run that embedded everything: no model to load, no hashes to compare.
+  const sameSpec = storedSpec !== undefined && JSON.stringify(spec) === storedSpec;
+  if (!run.chunksChanged && sameSpec && !options.retrain && (await store.getMeta('vectors_complete')) === '1') {
+    summary.embedder = spec ? ((await store.getMeta('embedder_id')) ?? '') : '';
+    return;
+  }
   if (!spec) {
     await store.dropVectors();
-    await store.setMeta({ embedder_spec: 'null', embedder_id: '' });
+    await store.setMeta({ embedder_spec: 'null', embedder_id: '', vectors_complete: '1' });
     return;
   }
   // Files changed since the model was learnt, as a share of the corpus, summed over runs.
-  const drift = Number((await store.getMeta('embed_drift')) ?? '1') + runDrift;
+  const drift = Number((await store.getMeta('embed_drift')) ?? '1') + run.drift;
   const embedder = await embedderFactory(spec.name).forIndexing(spec, {
     store,
     retrain: options.retrain ?? false,
@@ -291,11 +297,12 @@ async function updateEmbeddings(
     if (storedId !== embedder.id) {
       await store.dropVectors();
       // Recorded before any vector is written: a killed run resumes under the same model.
-      await store.setMeta({ embedder_spec: JSON.stringify(spec), embedder_id: embedder.id, embed_drift: '0' });
-    } else if (runDrift > 0) {
-      await store.setMeta({ embed_drift: String(drift) });
+      await store.setMeta({ embedder_spec: JSON.stringify(spec), embedder_id: embedder.id, embed_drift: '0', vectors_complete: '0' });
+    } else {
+      await store.setMeta({ embed_drift: String(drift), vectors_complete: '0' });
     }
     const result = await embedChunks(store, embedder, { onProgress: (done, total) => progress({ phase: 'embed', done, total }) });
+    await store.setMeta({ vectors_complete: '1' });
     summary.embedded = result.embedded;
     summary.embedder = embedder.id;
   } finally {

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { chunkTree } from './chunk.js';
 import { langOf, type OcamlParser } from './parse.js';
 import { tokenize } from './text.js';
+import { parseType, signatureText, typeTokens } from './signature.js';
 import type { StoredChunk } from './store.js';
 import type { Chunk, ChunkedFile } from './types.js';
 
@@ -94,7 +95,15 @@ function withTokens(chunk: Chunk, counterpartDoc: string): StoredChunk {
   const docTokens = tokenize(doc).join(' ');
   const bodyTokens = `${docTokens} ${docTokens} ${tokenize(chunk.text).join(' ')}`;
   const contentHash = createHash('sha1').update(`${chunk.kind}\0${chunk.symbol}\0${doc}\0${chunk.text}`).digest('hex').slice(0, 20);
-  return { ...chunk, nameTokens, docTokens, bodyTokens, contentHash };
+  return { ...chunk, nameTokens, docTokens, bodyTokens, typeTokens: signatureTokens(chunk), contentHash };
+}
+
+/** Type-search tokens of a `val` or `external` (see signature.ts); '' for anything else. */
+function signatureTokens(chunk: Chunk): string {
+  if (chunk.kind !== 'value' && chunk.kind !== 'external') return '';
+  const text = signatureText(chunk.text);
+  const type = text === undefined ? undefined : parseType(text);
+  return type ? typeTokens(type).join(' ') : '';
 }
 
 export async function processUnit(unit: UnitJob, parser: OcamlParser): Promise<FileOutcome[]> {

@@ -23,6 +23,7 @@ const NPROBES = 20;
 /** Columns holding `tokenize` output; the FTS indexes are built over them. */
 export const NAME_TOKENS = 'name_tokens';
 export const BODY_TOKENS = 'body_tokens';
+export const TYPE_TOKENS = 'type_tokens';
 
 export interface FileState {
   path: string;
@@ -41,6 +42,8 @@ export interface StoredChunk extends Chunk {
   /** Tokens of the doc comment (the declaration's when the definition has none). */
   docTokens: string;
   bodyTokens: string;
+  /** Type-search tokens of a `val`/`external` signature (signature.ts); '' otherwise. */
+  typeTokens: string;
   /** Hash of everything an embedder reads: vectors are re-made only when it changes. */
   contentHash: string;
 }
@@ -77,6 +80,7 @@ const chunkSchema = new Schema([
   new Field(NAME_TOKENS, new Utf8(), false),
   new Field('doc_tokens', new Utf8(), false),
   new Field(BODY_TOKENS, new Utf8(), false),
+  new Field(TYPE_TOKENS, new Utf8(), false),
   new Field('content_hash', new Utf8(), false),
 ]);
 
@@ -134,6 +138,7 @@ function chunkBatch(chunks: StoredChunk[]): ArrowTable {
     [NAME_TOKENS]: chunks.map((c) => c.nameTokens),
     doc_tokens: chunks.map((c) => c.docTokens),
     [BODY_TOKENS]: chunks.map((c) => c.bodyTokens),
+    [TYPE_TOKENS]: chunks.map((c) => c.typeTokens),
     content_hash: chunks.map((c) => c.contentHash),
   });
 }
@@ -373,6 +378,7 @@ export class IndexStore {
       const wanted: [string, () => lancedb.Index][] = [
         [NAME_TOKENS, fts],
         [BODY_TOKENS, fts],
+        [TYPE_TOKENS, fts],
         ['name_lc', lancedb.Index.btree],
         ['path', lancedb.Index.btree],
         // Vector hits are joined back to their chunks by id.
@@ -544,6 +550,18 @@ export class IndexStore {
     if (!this.chunks || ids.length === 0) return [];
     const rows = (await this.chunks.query().where(inList('id', ids)).select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS]).limit(ids.length).toArray()) as Row[];
     return rows.map((r) => ({ ...rowToChunk(r), rawScore: 0, tokens: { name: r[NAME_TOKENS] as string, body: r[BODY_TOKENS] as string } }));
+  }
+
+  /** Definitions whose signatures share type constructors, result and arity with a type query. */
+  async typeCandidates(tokens: readonly string[], limit: number): Promise<ChunkHit[]> {
+    if (!this.chunks || tokens.length === 0) return [];
+    const rows = (await this.chunks
+      .query()
+      .fullTextSearch(new lancedb.MatchQuery(tokens.join(' '), TYPE_TOKENS))
+      .select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS, '_score'])
+      .limit(limit)
+      .toArray()) as Row[];
+    return rows.map((r) => ({ ...rowToChunk(r), rawScore: r._score as number, tokens: { name: r[NAME_TOKENS] as string, body: r[BODY_TOKENS] as string } }));
   }
 
   /** Every directory that holds an indexed file, as path segments (`coq-core`, `kernel`). */

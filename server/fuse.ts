@@ -15,6 +15,8 @@ const FULLTEXT_WEIGHT = 1;
  * about the question's topic without its words. A named symbol is looked up, not interpreted.
  */
 const VECTOR_WEIGHT_IN_PROSE = 0.15;
+/** A type typed as a query is a precise request, like a symbol. */
+const TYPE_WEIGHT = 10;
 /** Documented definitions answer "how do I" questions better than internal helpers. */
 const HAS_DOC = 0.2;
 /** Share of query tokens found in the definition's own name. */
@@ -64,7 +66,8 @@ export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>, 
   const symbolWeight = query.isSymbol ? SYMBOL_WEIGHT_FOR_SYMBOL_QUERY : SYMBOL_WEIGHT_IN_PROSE;
   for (const c of byRetriever.get('symbol') ?? []) add(c, symbolWeight, 'symbol');
   for (const c of byRetriever.get('fulltext') ?? []) add(c, FULLTEXT_WEIGHT, 'fulltext');
-  if (!query.isSymbol) for (const c of byRetriever.get('vector') ?? []) add(c, VECTOR_WEIGHT_IN_PROSE, 'vector');
+  if (!query.isSymbol && !query.type) for (const c of byRetriever.get('vector') ?? []) add(c, VECTOR_WEIGHT_IN_PROSE, 'vector');
+  for (const c of byRetriever.get('type') ?? []) add(c, TYPE_WEIGHT, 'type');
 
   const queryWords = new Set(query.raw.toLowerCase().match(/[a-z]+/g) ?? []);
   const askedKinds = new Set(Object.entries(KIND_WORDS).filter(([, words]) => words.some((w) => queryWords.has(w))).map(([k]) => k));

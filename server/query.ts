@@ -1,7 +1,7 @@
 // A user query, read once: its full-text tokens and the identifiers it names.
 import { compoundTokens, queryTokens, splitIdentifier, tokenize } from '../indexer/text.js';
 import { thesaurus } from '../indexer/grammar.js';
-
+import { parseType, type TypeExpr } from '../indexer/signature.js';
 
 export interface IdentifierRef {
   /** Bare name: the last component (`concat_map` of `List.concat_map`). */
@@ -21,6 +21,8 @@ export interface ParsedQuery {
   isSymbol: boolean;
   /** Words of the query that could name a directory or library (`lwt`, `ocaml-re`, `coq`). */
   scopeWords: string[];
+  /** The query is a function type (`string -> char -> string list`): a search by type. */
+  type?: TypeExpr;
 }
 
 const QUALIFIED = /[A-Za-z_][\w']*(?:\.[A-Za-z_][\w']*)*/g;
@@ -46,7 +48,9 @@ export function parseQuery(raw: string): ParsedQuery {
     })
     .filter((id) => splitIdentifier(id.name).length > 0);
   const tokens = queryTokens(query);
-  return { raw: query, tokens, terms: searchTerms(query, tokens), identifiers, isSymbol, scopeWords: scopeWords(query) };
+  // Only an arrow makes a type query: `string list` alone reads as well as prose.
+  const type = query.includes('->') ? parseType(query) : undefined;
+  return { raw: query, tokens, terms: searchTerms(query, tokens), identifiers, isSymbol, scopeWords: scopeWords(query), ...(type ? { type } : {}) };
 }
 
 /** `ocaml-re` names the library `re` as well as itself; short words are too ambiguous alone. */

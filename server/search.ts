@@ -14,9 +14,9 @@ export type SearchMode = (typeof SEARCH_MODES)[number];
 
 /** Which retrievers each mode runs, by registry name. */
 const RETRIEVERS: Record<SearchMode, string[]> = {
-  lexical: ['symbol', 'fulltext'],
+  lexical: ['symbol', 'fulltext', 'type'],
   vector: ['vector'],
-  hybrid: ['symbol', 'fulltext', 'vector'],
+  hybrid: ['symbol', 'fulltext', 'type', 'vector'],
 };
 
 export interface SearchOptions {

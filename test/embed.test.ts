@@ -54,7 +54,9 @@ describe('static embedder: learnt from the corpus', () => {
   it('puts words that occur in the same definitions near each other', async () => {
     const model = await loadModel(db);
     expect(model.neighbours('socket', 5)).toEqual(expect.arrayContaining(['connect']));
-    expect(model.neighbours('hashtbl', 6)).toEqual(expect.arrayContaining(['tabl', 'key']));
+    const table = model.neighbours('hashtbl', 6);
+    expect(table).toContain('tabl');
+    expect(table.some((w) => w === 'key' || w === 'kei')).toBe(true);
     expect(model.neighbours('sleep', 6)).toEqual(expect.arrayContaining(['paus']));
     expect(model.neighbours('split', 6)).not.toContain('socket');
   });

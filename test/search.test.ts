@@ -98,6 +98,18 @@ describe('Searcher: questions in plain English', () => {
   });
 });
 
+describe('Searcher: search by type', () => {
+  it.each([
+    ['char -> string -> string list', 'split_on_char'],
+    ['string -> char -> string list', 'split_on_char'],
+    ['string -> bool', 'is_blank'],
+    ['string -> string', 'trim'],
+  ])('%s finds %s first', async (query, name) => {
+    const [first] = await searcher.search(query);
+    expect(first).toMatchObject({ name, path: 'src/strkit_string.mli' });
+  });
+});
+
 describe('Searcher: one answer per definition for questions', () => {
   it('folds an .mli declaration into its definition, naming it as counterpart', async () => {
     const results = await searcher.search('split a string at every occurrence of a character', { k: 10 });

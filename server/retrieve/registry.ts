@@ -2,6 +2,7 @@
 import { fullTextRetriever } from './fulltext.js';
 import { symbolRetriever } from './symbol.js';
 import { vectorRetriever } from './vector.js';
+import { typeRetriever } from './type.js';
 import type { Retriever } from './types.js';
 
 const retrievers = new Map<string, Retriever>();
@@ -19,3 +20,4 @@ export function getRetriever(name: string): Retriever {
 registerRetriever(fullTextRetriever);
 registerRetriever(symbolRetriever);
 registerRetriever(vectorRetriever);
+registerRetriever(typeRetriever);
