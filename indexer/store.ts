@@ -474,14 +474,22 @@ export class IndexStore {
       idf: makeVector(model.idf),
       vector: vectorColumn(model.vectors, model.dims),
     });
-    await this.db.createTable(STATIC_MODEL, data);
+    const table = await this.db.createTable(STATIC_MODEL, data);
+    // Queries look up only their own tokens.
+    await table.createIndex('token', { config: lancedb.Index.btree() });
+    table.close();
   }
 
-  async loadStaticModel(): Promise<StaticModel | undefined> {
+  /**
+   * The stored static model; with `tokens`, only their rows: a query needs a handful of the
+   * model's tens of thousands of vectors, and its vector comes out the same.
+   */
+  async loadStaticModel(tokens?: readonly string[]): Promise<StaticModel | undefined> {
     if (!(await this.db.tableNames()).includes(STATIC_MODEL)) return undefined;
     const table = await this.db.openTable(STATIC_MODEL);
     const rows: { rank: number; token: string; idf: number; vector: Float32Array }[] = [];
-    for await (const batch of table.query().select(['rank', 'token', 'idf', 'vector'])) {
+    const query = tokens ? table.query().where(tokens.length > 0 ? inList('token', tokens) : 'false') : table.query();
+    for await (const batch of query.select(['rank', 'token', 'idf', 'vector'])) {
       const rank = batch.getChild('rank')!.toArray() as Int32Array;
       const token = batch.getChild('token')!.toArray() as string[];
       const idf = batch.getChild('idf')!.toArray() as Float32Array;
@@ -494,9 +502,9 @@ export class IndexStore {
       }
     }
     table.close();
-    if (rows.length === 0) return undefined;
+    if (rows.length === 0 && !tokens) return undefined;
     rows.sort((a, b) => a.rank - b.rank);
-    const dims = rows[0]!.vector.length;
+    const dims = rows[0]?.vector.length ?? 0;
     const vectors = new Float32Array(rows.length * dims);
     rows.forEach((r, i) => vectors.set(r.vector, i * dims));
     return new StaticModel(

@@ -57,8 +57,11 @@ export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>, 
   const scopes = query.scopeWords.filter((w) => context.directories.has(w));
   const hits = new Map<string, RankedHit>();
   const add = (c: Candidate, weight: number, what: string) => {
-    let hit = hits.get(c.chunk.id);
-    if (!hit) hits.set(c.chunk.id, (hit = { chunk: c.chunk, score: 0, trace: [] }));
+    let hit = hits.get(c.id);
+    if (!hit) {
+      if (!c.chunk) return;
+      hits.set(c.id, (hit = { chunk: c.chunk, score: 0, trace: [] }));
+    }
     const points = weight * c.score;
     hit.score += points;
     hit.trace.push(`${what}=${points.toFixed(3)}`);

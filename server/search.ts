@@ -82,13 +82,15 @@ export class Searcher {
     if (mode === 'vector' && !this.embedding) {
       throw new SearchModeError("this index has no vectors (it was built with '--embedder none'); re-index with an embedder or search with --mode lexical");
     }
-    const names = RETRIEVERS[mode].filter((n) => n !== 'vector' || this.embedding);
+    // A named symbol or a type is looked up, not interpreted: hybrid skips the vectors for it.
+    const wantsVectors = mode === 'vector' || (!parsed.isSymbol && !parsed.type);
+    const names = RETRIEVERS[mode].filter((n) => n !== 'vector' || (this.embedding && wantsVectors));
     const limit = Math.max(CANDIDATES_PER_RETRIEVER, k);
-    const sources: RetrievalSources = { store: this.store, embedQuery: this.embedding ? (q) => this.queryEmbedder().then((e) => e.embedQuery(q)) : undefined };
+    const sources: RetrievalSources = { store: this.store, shown: k, embedQuery: this.embedding ? (q) => this.queryEmbedder().then((e) => e.embedQuery(q)) : undefined };
     const lists = await Promise.all(names.map((n) => getRetriever(n).retrieve(parsed, sources, limit)));
     const byRetriever = new Map<string, Candidate[]>(names.map((n, i) => [n, lists[i]!]));
     // Vector-only ranks by similarity alone, so the dense signal can be compared with the others.
-    const ranked = mode === 'vector' ? byRetriever.get('vector')!.map((c) => ({ chunk: c.chunk, score: c.chunk.rawScore, trace: [`similarity=${c.chunk.rawScore.toFixed(3)}`] })) : fuse(parsed, byRetriever, this.context);
+    const ranked = mode === 'vector' ? byRetriever.get('vector')!.flatMap(({ chunk }) => (chunk ? [{ chunk, score: chunk.rawScore, trace: [`similarity=${chunk.rawScore.toFixed(3)}`] }] : [])) : fuse(parsed, byRetriever, this.context);
     // A symbol lookup shows the definition and its declaration together; a question, more answers.
     if (parsed.isSymbol && mode !== 'vector') return withCounterpartSecond(ranked).slice(0, k);
     return capPerFile(collapsePairs(ranked)).slice(0, k);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { indexRepo } from '../indexer/pipeline.js';
 import { IndexStore } from '../indexer/store.js';
 import { trainStaticModel } from '../indexer/embed/static-model.js';
-import { StaticEmbedder } from '../indexer/embed/static.js';
+import { StaticEmbedder, StaticQueryEmbedder } from '../indexer/embed/static.js';
 import { exportStaticModel } from '../indexer/embed/onnx-export.js';
 import { TransformersEmbedder } from '../indexer/embed/transformers.js';
 import { HttpEmbedder } from '../indexer/embed/http.js';
@@ -73,6 +73,20 @@ describe('static embedder: learnt from the corpus', () => {
       expect((await searcher.search('find_opt', { mode: 'hybrid' }))[0]?.symbol).toBe('Netkit.Table.find_opt');
     } finally {
       searcher.close();
+    }
+  });
+
+  it('embeds a query from its own tokens\' rows exactly as from the whole model', async () => {
+    const full = new StaticEmbedder(await loadModel(db));
+    const store = await IndexStore.openForSearch(db);
+    try {
+      const partial = new StaticQueryEmbedder(store, full.id);
+      expect(partial.dims).toBe(full.dims);
+      for (const q of ['open a socket to a host', 'find a key in the table', 'zzqx']) {
+        expect(Array.from(await partial.embedQuery(q))).toEqual(Array.from(await full.embedQuery(q)));
+      }
+    } finally {
+      store.close();
     }
   });
 

@@ -18,32 +18,33 @@ const CONTINUATION_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
 export function exportStaticModel(model: StaticModel, dir: string): void {
   const d = model.dims;
-  // Rows: specials (zero), the vocabulary (vector × idf), `##token` (the same), `##c` (zero).
-  const pieces: [string, number][] = [...SPECIALS.map((t) => [t, -1] as [string, number])];
-  model.vocabulary.forEach((t, i) => pieces.push([t, i]));
-  const seen = new Set(pieces.map(([t]) => t));
-  model.vocabulary.forEach((t, i) => pieces.push([`##${t}`, i]));
-  for (const t of model.vocabulary) seen.add(`##${t}`);
-  for (const c of CONTINUATION_CHARS) if (!seen.has(`##${c}`)) pieces.push([`##${c}`, -1]);
+  // Rows: specials (zero), the vocabulary (vector × idf), then `##c` pieces (zero). `##token`
+  // is the same row as `token`: the tokenizer maps both spellings to one id.
+  const rows = SPECIALS.length + model.vocabulary.length;
+  const vocab = new Map<string, number>(SPECIALS.map((t, i) => [t, i]));
+  model.vocabulary.forEach((t, i) => vocab.set(t, SPECIALS.length + i));
+  model.vocabulary.forEach((t, i) => vocab.set(`##${t}`, SPECIALS.length + i));
+  const continuation = [...CONTINUATION_CHARS].filter((c) => !vocab.has(`##${c}`));
+  continuation.forEach((c, i) => vocab.set(`##${c}`, rows + i));
 
-  const weights = new Float32Array(pieces.length * d);
-  pieces.forEach(([, i], row) => {
-    if (i < 0) return;
+  const weights = new Float32Array((rows + continuation.length) * d);
+  model.vocabulary.forEach((_, i) => {
     const idf = model.idf[i]!;
+    const row = SPECIALS.length + i;
     for (let j = 0; j < d; j++) weights[row * d + j] = model.vectors[i * d + j]! * idf;
   });
 
   mkdirSync(join(dir, 'onnx'), { recursive: true });
-  writeFileSync(join(dir, 'onnx', 'model.onnx'), gatherModel(weights, pieces.length, d));
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'bert', hidden_size: d, vocab_size: pieces.length, codesearch: { static: true } }, null, 2));
+  writeFileSync(join(dir, 'onnx', 'model.onnx'), gatherModel(weights, rows + continuation.length, d));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'bert', hidden_size: d, vocab_size: rows + continuation.length, codesearch: { static: true } }, null, 2));
   writeFileSync(
     join(dir, 'tokenizer_config.json'),
     JSON.stringify({ tokenizer_class: 'BertTokenizer', do_lower_case: true, model_max_length: 512, unk_token: '[UNK]', pad_token: '[PAD]' }, null, 2),
   );
-  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson(pieces.map(([t]) => t))));
+  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson(vocab)));
 }
 
-function tokenizerJson(vocab: string[]) {
+function tokenizerJson(vocab: Map<string, number>) {
   return {
     version: '1.0',
     truncation: { direction: 'Right', max_length: 512, strategy: 'LongestFirst', stride: 0 },
@@ -53,7 +54,7 @@ function tokenizerJson(vocab: string[]) {
     pre_tokenizer: { type: 'BertPreTokenizer' },
     post_processor: null,
     decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: Object.fromEntries(vocab.map((t, i) => [t, i])) },
+    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: Object.fromEntries(vocab) },
   };
 }
 

@@ -4,7 +4,7 @@
 // incremental run embeds only the chunks that changed.
 import { join } from 'node:path';
 import { queryTokens } from '../text.js';
-import { exportStaticModel } from './onnx-export.js';
+import type { IndexStore } from '../store.js';
 import { registerEmbedder, EmbedderError, type Embedder, type EmbedInput } from './embedder.js';
 import { StaticModel, trainStaticModel, type TokenBag } from './static-model.js';
 
@@ -30,6 +30,33 @@ export class StaticEmbedder implements Embedder {
   }
 }
 
+/**
+ * The static model on the query side: each query reads only its own tokens' vectors from the
+ * index (a few rows through the token index) instead of loading the whole model.
+ */
+export class StaticQueryEmbedder implements Embedder {
+  readonly readsText = false;
+  readonly dims: number;
+
+  constructor(
+    private readonly store: IndexStore,
+    readonly id: string,
+  ) {
+    this.dims = Number(/-(\d+)d-/.exec(id)?.[1] ?? 0);
+  }
+
+  async embedDocuments(): Promise<Float32Array[]> {
+    throw new Error('StaticQueryEmbedder embeds queries only');
+  }
+
+  async embedQuery(query: string): Promise<Float32Array> {
+    const tokens = queryTokens(query);
+    const model = await this.store.loadStaticModel(tokens);
+    if (!model) throw new EmbedderError("the index's static embedding model is missing; run 'codesearch index --retrain'");
+    return model.vocabulary.length > 0 ? model.embedTokens(tokens) : new Float32Array(this.dims);
+  }
+}
+
 function toBag(input: EmbedInput): TokenBag {
   return { name: input.nameTokens, doc: input.docTokens, body: input.bodyTokens };
 }
@@ -40,21 +67,20 @@ registerEmbedder({
     const stored = context.retrain ? undefined : await context.store.loadStaticModel();
     if (stored && context.drift <= RETRAIN_DRIFT) return new StaticEmbedder(stored);
     context.onProgress?.('train', 0, 1);
-    const bags: TokenBag[] = [];
-    for await (const batch of context.store.embedInputs({ text: false })) for (const input of batch) bags.push(toBag(input));
-    const model = trainStaticModel(bags);
+    const inputs: EmbedInput[] = [];
+    for await (const batch of context.store.embedInputs({ text: false })) inputs.push(...batch);
+    // Rows come back in the order parser threads finished; sorted, the same tree always gives
+    // bit-identical weights.
+    inputs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const model = trainStaticModel(inputs.map(toBag));
     if (!model) return undefined;
     await context.store.saveStaticModel(model);
     // The same weights as a transformers.js model directory, for tools that load ONNX models.
-    if (context.store.isLocal) exportStaticModel(model, join(context.store.uri, 'models', 'static'));
+    if (context.store.isLocal) (await import('./onnx-export.js')).exportStaticModel(model, join(context.store.uri, 'models', 'static'));
     context.onProgress?.('train', 1, 1);
     return new StaticEmbedder(model);
   },
-  async forQuerying(_spec, store, storedId) {
-    const model = await store.loadStaticModel();
-    if (!model) throw new EmbedderError("the index's static embedding model is missing; run 'codesearch index --retrain'");
-    // The model table and the embedder id are written together; hashing 20 MB of weights on
-    // every query would only re-prove it.
-    return new StaticEmbedder(model, storedId);
-  },
+  // The model table and the embedder id are written together; hashing 20 MB of weights on
+  // every query would only re-prove it.
+  forQuerying: async (_spec, store, storedId) => new StaticQueryEmbedder(store, storedId),
 });

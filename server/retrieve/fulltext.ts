@@ -9,6 +9,6 @@ export const fullTextRetriever: Retriever = {
   async retrieve(query, { store }, limit) {
     const hits = await store.fullText(query.terms, limit, { name: NAME_BOOST, body: BODY_BOOST });
     const top = hits[0]?.rawScore ?? 1;
-    return hits.map((chunk) => ({ chunk, score: chunk.rawScore / top }));
+    return hits.map((chunk) => ({ id: chunk.id, chunk, score: chunk.rawScore / top }));
   },
 };

@@ -86,7 +86,7 @@ export const symbolRetriever: Retriever = {
         const score = scoreDefinition(chunk, ref);
         if (score === undefined) continue;
         const seen = best.get(chunk.id);
-        if (!seen || seen.score < score) best.set(chunk.id, { chunk, score: Math.max(0, Math.min(1, score)) });
+        if (!seen || seen.score < score) best.set(chunk.id, { id: chunk.id, chunk, score: Math.max(0, Math.min(1, score)) });
       }
     }
     return [...best.values()].sort((a, b) => b.score - a.score).slice(0, limit);

@@ -19,7 +19,7 @@ export const typeRetriever: Retriever = {
       const text = signatureText(chunk.text);
       const type = text === undefined ? undefined : parseType(text);
       const score = type ? typeMatch(query.type!, type) : 0;
-      return score >= MIN_MATCH ? [{ chunk, score }] : [];
+      return score >= MIN_MATCH ? [{ id: chunk.id, chunk, score }] : [];
     });
     return scored.sort((a, b) => b.score - a.score).slice(0, limit);
   },

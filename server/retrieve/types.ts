@@ -7,10 +7,17 @@ export interface RetrievalSources {
   store: IndexStore;
   /** The query's vector under the model that embedded the index; absent without vectors. */
   embedQuery?: (query: string) => Promise<Float32Array>;
+  /** How many results the caller will show: at least this many candidates come with their chunk. */
+  shown: number;
 }
 
 export interface Candidate {
-  chunk: ChunkHit;
+  id: string;
+  /**
+   * The definition; absent for a candidate that can only add to a definition another
+   * retriever found (a deep vector hit is not worth a row fetch of its own).
+   */
+  chunk?: ChunkHit;
   /** In [0, 1]: the retriever's confidence, comparable across queries. */
   score: number;
 }

@@ -3,21 +3,30 @@
 // of a static model sit in a narrow band that says little across queries.
 import type { Retriever } from './types.js';
 
+/**
+ * Only the nearest are fetched as rows (a fetch by id costs ~10 ms per 200); deeper hits can
+ * still add their score to definitions the other retrievers found.
+ */
+const FETCHED = 60;
+
 export const vectorRetriever: Retriever = {
   name: 'vector',
-  async retrieve(query, { store, embedQuery }, limit) {
+  async retrieve(query, { store, embedQuery, shown }, limit) {
     if (!embedQuery) return [];
     const vector = await embedQuery(query.raw);
     // No known word in the question: no direction to search in.
     if (!vector.some((x) => x !== 0)) return [];
     const hits = await store.nearest(vector, limit);
     if (hits.length === 0) return [];
-    const chunks = new Map((await store.chunksByIds(hits.map((h) => h.id))).map((c) => [c.id, c]));
+    // Twice what is shown: folding .ml/.mli pairs halves a list at worst.
+    const fetched = hits.slice(0, Math.max(FETCHED, 2 * shown));
+    const chunks = new Map((await store.chunksByIds(fetched.map((h) => h.id))).map((c) => [c.id, c]));
     const best = hits[0]!.similarity;
     const floor = hits[hits.length - 1]!.similarity;
-    return hits.flatMap((h) => {
+    return hits.map((h) => {
       const chunk = chunks.get(h.id);
-      return chunk ? [{ chunk: { ...chunk, rawScore: h.similarity }, score: (h.similarity - floor) / (best - floor || 1) }] : [];
+      const score = (h.similarity - floor) / (best - floor || 1);
+      return chunk ? { id: h.id, chunk: { ...chunk, rawScore: h.similarity }, score } : { id: h.id, score };
     });
   },
 };
