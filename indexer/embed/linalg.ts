@@ -11,35 +11,6 @@ export interface SparseColumns {
   values: Float32Array;
 }
 
-/** Z = Aᵀ X, with X rowsCount×width and Z columnsCount×width. */
-export function multiplyTransposed(a: SparseColumns, x: Float64Array, width: number): Float32Array {
-  // Float32: this D×width intermediate is the largest array of training, and memory-bound.
-  const z = new Float32Array(a.columnsCount * width);
-  for (let c = 0; c < a.columnsCount; c++) {
-    const zo = c * width;
-    for (let p = a.ptr[c]!; p < a.ptr[c + 1]!; p++) {
-      const w = a.values[p]!;
-      const xo = a.rows[p]! * width;
-      for (let j = 0; j < width; j++) z[zo + j] = z[zo + j]! + w * x[xo + j]!;
-    }
-  }
-  return z;
-}
-
-/** Y = A Z, with Z columnsCount×width and Y rowsCount×width. */
-export function multiply(a: SparseColumns, z: Float32Array, width: number): Float64Array {
-  const y = new Float64Array(a.rowsCount * width);
-  for (let c = 0; c < a.columnsCount; c++) {
-    const zo = c * width;
-    for (let p = a.ptr[c]!; p < a.ptr[c + 1]!; p++) {
-      const w = a.values[p]!;
-      const yo = a.rows[p]! * width;
-      for (let j = 0; j < width; j++) y[yo + j] = y[yo + j]! + w * z[zo + j]!;
-    }
-  }
-  return y;
-}
-
 /**
  * A·Aᵀ·X in one pass over the columns: each column's Aᵀ-row is computed into a small buffer and
  * scattered straight back, so the D×width intermediate is never materialised.
@@ -86,26 +57,23 @@ export function symmetricGram(x: Float64Array, y: Float64Array, n: number, width
 }
 
 /**
- * Orthonormalizes the columns of Y (n×width) in place by Cholesky QR (a second pass restores
- * orthogonality lost to a badly conditioned Y).
+ * Orthonormalizes the columns of Y (n×width) in place by one pass of Cholesky QR: enough for
+ * a range finder whose basis is rotated by Rayleigh–Ritz afterwards.
  * Columns that are (numerically) dependent are zeroed rather than blown up.
  */
-export function orthonormalize(y: Float64Array, n: number, width: number, passes = 1): void {
-  for (let pass = 0; pass < passes; pass++) {
-    const g = symmetricGram(y, y, n, width);
-    const r = cholesky(g, width);
-    const row = new Float64Array(width);
-    for (let k = 0; k < n; k++) {
-      const o = k * width;
-      // Solve row · R = y_k (R upper triangular) by forward substitution.
-      for (let j = 0; j < width; j++) {
-        let s = y[o + j]!;
-        for (let i = 0; i < j; i++) s -= row[i]! * r[i * width + j]!;
-        const d = r[j * width + j]!;
-        row[j] = d > 0 ? s / d : 0;
-      }
-      y.set(row, o);
+export function orthonormalize(y: Float64Array, n: number, width: number): void {
+  const r = cholesky(symmetricGram(y, y, n, width), width);
+  const row = new Float64Array(width);
+  for (let k = 0; k < n; k++) {
+    const o = k * width;
+    // Solve row · R = y_k (R upper triangular) by forward substitution.
+    for (let j = 0; j < width; j++) {
+      let s = y[o + j]!;
+      for (let i = 0; i < j; i++) s -= row[i]! * r[i * width + j]!;
+      const d = r[j * width + j]!;
+      row[j] = d > 0 ? s / d : 0;
     }
+    y.set(row, o);
   }
 }
 

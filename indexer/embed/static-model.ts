@@ -54,10 +54,6 @@ export class StaticModel {
     this.index = new Map(vocabulary.map((t, i) => [t, i]));
   }
 
-  has(token: string): boolean {
-    return this.index.has(token);
-  }
-
   /** Content identity: the same vocabulary and weights give the same id. */
   get id(): string {
     const hash = createHash('sha256');
