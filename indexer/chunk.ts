@@ -19,14 +19,16 @@ export interface ChunkResult {
 }
 
 export function chunkTree(tree: Tree, source: string, ctx: ChunkContext, spec: GrammarSpec = grammarSpec()): ChunkResult {
-  const lines = source.split('\n');
+  // Line start offsets: a chunk's text is one slice of the source, not a join of split lines.
+  const starts = [0];
+  for (let i = source.indexOf('\n'); i >= 0; i = source.indexOf('\n', i + 1)) starts.push(i + 1);
   const chunks: Chunk[] = [];
   const relations: FileRelation[] = [];
   const containers = new Set([...spec.containers, spec.errorNode]);
   const bodyPath = new Set(spec.nestedBodyPath);
   const { maxChunkLines, moduleHeaderLines } = spec.limits;
 
-  const textOf = (start: number, end: number) => lines.slice(start - 1, end).join('\n');
+  const textOf = (start: number, end: number) => source.slice(starts[start - 1], end < starts.length ? starts[end]! - 1 : source.length);
 
   function emit(base: Omit<Chunk, 'id' | 'text' | 'part' | 'parts' | 'counterpart'>, isContainer: boolean, firstInnerLine: number) {
     const span = base.endLine - base.startLine + 1;

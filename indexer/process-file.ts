@@ -1,7 +1,7 @@
 // One compilation unit (a .ml and/or its .mli) through read → parse → chunk → link → tokenize.
 // Runs in worker threads (or in-process for small jobs); everything it returns is plain data
 // that can cross a thread boundary.
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { chunkTree } from './chunk.js';
 import { langOf, type OcamlParser } from './parse.js';
@@ -43,7 +43,8 @@ async function parseFile(job: FileJob, parser: OcamlParser): Promise<ParsedFile>
   const base = { path: job.path, size: job.size, mtimeMs: job.mtimeMs, relations: [], hasErrors: false, lines: 0, chunks: [] };
   let bytes: Uint8Array;
   try {
-    bytes = await readFile(job.absPath);
+    // Synchronous: this runs on a worker thread of its own, and a thread-pool hop per file costs more.
+    bytes = readFileSync(job.absPath);
   } catch (err) {
     return { ...base, hash: '', unchanged: false, skipped: `unreadable (${(err as NodeJS.ErrnoException).code ?? String(err)})` };
   }
