@@ -40,6 +40,18 @@ program
   .addOption(new Option('--batch <file>', 'JSON Lines {"id","query"} to answer in one run (- for stdin)'))
   .action(async (words: string[], opts) => (await import('./commands/search.js')).runSearch(words, opts));
 
+program
+  .command('context')
+  .description('the context window an LLM needs for PROMPT: definitions, declarations, types, callers and tests, within a token budget')
+  .argument('[prompt...]', 'what the change or question is')
+  .option('--db <dir>', 'index directory (default: .codesearch found upwards, or $CODESEARCH_DB)')
+  .option('--budget <tokens>', 'token budget of the window', '8000')
+  .option('--file <path[:line]>', 'where you are: the enclosing definition comes first, and nearby code is preferred')
+  .option('--encoding <name>', 'tokenizer for the budget: o200k_base (default) or cl100k_base')
+  .option('--json', 'print {"items":[...],"tokens":N,"budget":N,"text":"..."} (with --batch: one JSON line per prompt)')
+  .addOption(new Option('--batch <file>', 'JSON Lines {"id","prompt","file"?} to answer in one run (- for stdin)'))
+  .action(async (words: string[], opts) => (await import('./commands/context.js')).runContext(words, opts));
+
 // `codesearch ... | head` closes our stdout early: that is the reader's choice, not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(0);

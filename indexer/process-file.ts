@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { chunkTree } from './chunk.js';
 import { langOf, type OcamlParser } from './parse.js';
-import { tokenize } from './text.js';
+import { compound, tokenize } from './text.js';
 import { parseType, signatureText, typeTokens } from './signature.js';
 import type { StoredChunk } from './store.js';
 import type { Chunk, ChunkedFile } from './types.js';
@@ -96,8 +96,31 @@ function withTokens(chunk: Chunk, counterpartDoc: string): StoredChunk {
   const docTokens = tokenize(doc).join(' ');
   const bodyTokens = `${docTokens} ${docTokens} ${tokenize(chunk.text).join(' ')}`;
   const contentHash = createHash('sha1').update(`${chunk.kind}\0${chunk.symbol}\0${doc}\0${chunk.text}`).digest('hex').slice(0, 20);
-  return { ...chunk, nameTokens, docTokens, bodyTokens, typeTokens: signatureTokens(chunk), contentHash };
+  return { ...chunk, nameTokens, docTokens, bodyTokens, typeTokens: signatureTokens(chunk), refs: referencesOf(chunk), contentHash };
 }
+
+const VALUE_NAME = /(?<![\w'.])(?:[A-Z][\w']*\.)*([a-z_][\w']*)/g;
+const KEYWORDS = new Set(
+  'and as assert begin class constraint do done downto else end exception external false for fun function functor if in include inherit initializer lazy let match method module mutable new nonrec object of open or private rec sig struct then to true try type val virtual when while with'.split(' '),
+);
+
+/**
+ * The value names a definition's code uses, as identifier compounds (`concat_map` →
+ * `concatmap`): the symbol graph's edges, looked up by name (callers) and resolved by module
+ * proximity (dependencies). Its own name is left out.
+ */
+function referencesOf(chunk: Chunk): string {
+  const out = new Set<string>();
+  const own = compound(chunk.name);
+  for (const m of chunk.text.matchAll(VALUE_NAME)) {
+    const name = m[1]!;
+    if (name.length < 2 || KEYWORDS.has(name)) continue;
+    const c = compound(name);
+    if (c && c !== own) out.add(c);
+  }
+  return [...out].join(' ');
+}
+
 
 /** Type-search tokens of a `val` or `external` (see signature.ts); '' for anything else. */
 function signatureTokens(chunk: Chunk): string {

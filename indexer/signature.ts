@@ -164,17 +164,22 @@ export function shape(type: TypeExpr, vars?: Map<string, string>): string {
   }
 }
 
-/** Every constructor a type mentions, comparable-named: what candidate lookup searches. */
-export function constructors(type: TypeExpr, out: Set<string> = new Set()): Set<string> {
+/** Every constructor a type mentions, as written (`Error.t`, `string`). */
+export function constructorPaths(type: TypeExpr, out: Set<string> = new Set()): Set<string> {
   if (type.t === 'con') {
-    out.add(constructorName(type.name));
-    for (const a of type.args) constructors(a, out);
-  } else if (type.t === 'tuple') for (const x of type.items) constructors(x, out);
+    out.add(type.name);
+    for (const a of type.args) constructorPaths(a, out);
+  } else if (type.t === 'tuple') for (const x of type.items) constructorPaths(x, out);
   else if (type.t === 'arrow') {
-    constructors(type.from, out);
-    constructors(type.to, out);
+    constructorPaths(type.from, out);
+    constructorPaths(type.to, out);
   }
   return out;
+}
+
+/** Every constructor a type mentions, comparable-named: what candidate lookup searches. */
+export function constructors(type: TypeExpr): Set<string> {
+  return new Set([...constructorPaths(type)].map(constructorName));
 }
 
 /**

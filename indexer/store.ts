@@ -24,6 +24,7 @@ const NPROBES = 20;
 export const NAME_TOKENS = 'name_tokens';
 export const BODY_TOKENS = 'body_tokens';
 export const TYPE_TOKENS = 'type_tokens';
+export const REFS = 'refs';
 
 export interface FileState {
   path: string;
@@ -44,6 +45,8 @@ export interface StoredChunk extends Chunk {
   bodyTokens: string;
   /** Type-search tokens of a `val`/`external` signature (signature.ts); '' otherwise. */
   typeTokens: string;
+  /** Value names the code uses, as identifier compounds: the symbol graph's edges. */
+  refs: string;
   /** Hash of everything an embedder reads: vectors are re-made only when it changes. */
   contentHash: string;
 }
@@ -81,6 +84,7 @@ const chunkSchema = new Schema([
   new Field('doc_tokens', new Utf8(), false),
   new Field(BODY_TOKENS, new Utf8(), false),
   new Field(TYPE_TOKENS, new Utf8(), false),
+  new Field(REFS, new Utf8(), false),
   new Field('content_hash', new Utf8(), false),
 ]);
 
@@ -139,6 +143,7 @@ function chunkBatch(chunks: StoredChunk[]): ArrowTable {
     doc_tokens: chunks.map((c) => c.docTokens),
     [BODY_TOKENS]: chunks.map((c) => c.bodyTokens),
     [TYPE_TOKENS]: chunks.map((c) => c.typeTokens),
+    [REFS]: chunks.map((c) => c.refs),
     content_hash: chunks.map((c) => c.contentHash),
   });
 }
@@ -379,6 +384,7 @@ export class IndexStore {
         [NAME_TOKENS, fts],
         [BODY_TOKENS, fts],
         [TYPE_TOKENS, fts],
+        [REFS, fts],
         ['name_lc', lancedb.Index.btree],
         ['path', lancedb.Index.btree],
         // Vector hits are joined back to their chunks by id.
@@ -570,6 +576,39 @@ export class IndexStore {
       .limit(limit)
       .toArray()) as Row[];
     return rows.map((r) => ({ ...rowToChunk(r), rawScore: r._score as number, tokens: { name: r[NAME_TOKENS] as string, body: r[BODY_TOKENS] as string } }));
+  }
+
+  /** Every chunk of one file, in line order (cursor anchoring). */
+  async chunksOfFile(path: string): Promise<ChunkHit[]> {
+    if (!this.chunks) return [];
+    const rows = (await this.chunks.query().where(`path = ${sqlString(path)}`).select(READ_COLUMNS).toArray()) as Row[];
+    return rows.map((r) => ({ ...rowToChunk(r), rawScore: 0 })).sort((a, b) => a.startLine - b.startLine || b.endLine - a.endLine);
+  }
+
+  /** The value names each chunk's code uses (identifier compounds), by chunk id. */
+  async referencesOf(ids: readonly string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    if (!this.chunks || ids.length === 0) return out;
+    const rows = (await this.chunks.query().where(inList('id', ids)).select(['id', REFS]).limit(ids.length).toArray()) as Row[];
+    for (const r of rows) out.set(r.id as string, (r[REFS] as string).split(' ').filter(Boolean));
+    return out;
+  }
+
+  /** Chunks whose code uses a value of this name (as an identifier compound): candidate callers. */
+  async usersOf(nameCompound: string, limit: number): Promise<ChunkHit[]> {
+    if (!this.chunks || !nameCompound) return [];
+    const rows = (await this.chunks.query().fullTextSearch(new lancedb.MatchQuery(nameCompound, REFS)).select([...READ_COLUMNS, '_score']).limit(limit).toArray()) as Row[];
+    return rows.map((r) => ({ ...rowToChunk(r), rawScore: r._score as number }));
+  }
+
+  /** Type definitions named `name` (lower-cased), optionally only those whose symbol ends with `suffix`. */
+  async typesNamed(name: string, limit: number, symbolSuffix?: string): Promise<ChunkHit[]> {
+    if (!this.chunks) return [];
+    let where = `name_lc = ${sqlString(name.toLowerCase())} AND kind = 'type'`;
+    // `_` is a LIKE wildcard: it over-matches, and the exact suffix test below settles it.
+    if (symbolSuffix) where += ` AND symbol LIKE ${sqlString(`%${symbolSuffix}`)}`;
+    const rows = (await this.chunks.query().where(where).select(READ_COLUMNS).limit(limit).toArray()) as Row[];
+    return rows.map((r) => ({ ...rowToChunk(r), rawScore: 0 })).filter((c) => !symbolSuffix || c.symbol.endsWith(symbolSuffix));
   }
 
   /** Every directory that holds an indexed file, as path segments (`coq-core`, `kernel`). */

@@ -86,3 +86,8 @@ export function compoundTokens(query: string): string[] {
 export function unique<T>(xs: readonly T[]): T[] {
   return [...new Set(xs)];
 }
+
+/** An identifier as one lower-case token without separators: `concat_map` → `concatmap`. */
+export function compound(identifier: string): string {
+  return identifier.toLowerCase().replace(/[^a-z0-9]/g, '');
+}

@@ -47,9 +47,7 @@ async function openSearcher(db: string): Promise<Searcher> {
 
 /** One output line per input line, in order; a bad line gets an `error` instead of failing the batch. */
 async function runBatch(searcher: Searcher, file: string, options: SearchOptions): Promise<void> {
-  const text = file === '-' ? await readStdin() : await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
-    throw new CliError(`cannot read --batch file ${file}: ${e.code ?? e.message}`);
-  });
+  const text = await readInput(file, '--batch');
   for (const [n, line] of text.split('\n').entries()) {
     if (!line.trim()) continue;
     let id: unknown = null;
@@ -64,6 +62,14 @@ async function runBatch(searcher: Searcher, file: string, options: SearchOptions
       process.exitCode = 1;
     }
   }
+}
+
+/** A file's text, or standard input for `-`; an unreadable file is a usage error naming the flag. */
+export async function readInput(file: string, flag: string): Promise<string> {
+  if (file === '-') return readStdin();
+  return readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw new CliError(`cannot read ${flag} file ${file}: ${e.code ?? e.message}`);
+  });
 }
 
 async function readStdin(): Promise<string> {

@@ -1,0 +1,178 @@
+// Expand: from the definitions a prompt matched (the seeds) to what a change to them needs — the
+// `.mli` declaration or `.ml` definition, the types the signature names, the functions the code
+// calls, its callers and the tests that exercise it — each with a reason and a share of its
+// seed's score. Names are resolved the way the syntax allows without a type checker: by module
+// path when the code qualifies a name, else by proximity (same file, directory, library).
+import type { ChunkHit, IndexStore } from '../../indexer/store.js';
+import { constructorPaths, parseType, signatureText } from '../../indexer/signature.js';
+import { compound } from '../../indexer/text.js';
+import type { ContextCandidate, Reason } from './item.js';
+
+/** Shares of the seed's score, by reason: the declaration nearly as much as the definition. */
+const SHARE: Record<Reason, number> = {
+  cursor: 1,
+  match: 1,
+  'error-site': 1,
+  signature: 0.95,
+  definition: 0.95,
+  type: 0.7,
+  caller: 0.6,
+  test: 0.55,
+  dependency: 0.5,
+};
+/** Seeds whose neighbourhood is explored; lower seeds stay in the window on their own. */
+export const EXPANDED_SEEDS = 6;
+const MAX_DEPENDENCIES = 4;
+const MAX_CALLERS = 3;
+const MAX_TESTS = 2;
+const MAX_TYPES = 3;
+/** Names defined in more places than this, with none near the seed, are too ambiguous to follow. */
+const AMBIGUOUS = 25;
+const BUILTIN_TYPES = new Set(['int', 'string', 'bool', 'unit', 'char', 'float', 'bytes', 'list', 'option', 'array', 'exn', 'ref', 'int32', 'int64', 'nativeint', 'lazy_t', 'format', 'format4', 'format6', 'seq']);
+
+export interface Seed {
+  chunk: ChunkHit;
+  score: number;
+  reason: Reason;
+}
+
+export function isTestPath(path: string, text = ''): boolean {
+  return /(^|\/)tests?\//.test(path) || /(^|\/)[^/]*test[^/]*\.mli?$/i.test(path) || /let%(expect_)?test/.test(text);
+}
+
+/**
+ * 1 for the same file, 0.8 the same directory, 0.6 the same package (first two path segments:
+ * `ocaml/stdlib`), 0.4 the same top directory, else 0.3.
+ */
+export function proximity(a: { path: string }, b: { path: string }): number {
+  if (a.path === b.path) return 1;
+  const dirs = (p: string) => p.split('/').slice(0, -1);
+  const [da, db] = [dirs(a.path), dirs(b.path)];
+  let shared = 0;
+  while (shared < da.length && shared < db.length && da[shared] === db[shared]) shared++;
+  if (shared === da.length && shared === db.length) return 0.8;
+  return shared >= 2 ? 0.6 : shared === 1 ? 0.4 : 0.3;
+}
+
+export async function expand(seeds: readonly Seed[], store: IndexStore): Promise<ContextCandidate[]> {
+  const out: ContextCandidate[] = seeds.map((s) => ({ chunk: s.chunk, reason: s.reason, score: s.score, seed: true }));
+  const explored = seeds.slice(0, EXPANDED_SEEDS);
+  const refs = await store.referencesOf(explored.map((s) => s.chunk.id));
+  const neighbourhoods = await Promise.all(explored.map((s) => neighbourhood(s, store, refs.get(s.chunk.id) ?? [])));
+  for (const list of neighbourhoods) out.push(...list);
+  return out;
+}
+
+async function neighbourhood(seed: Seed, store: IndexStore, refs: string[]): Promise<ContextCandidate[]> {
+  const add = (chunk: ChunkHit, reason: Reason, weight = 1): ContextCandidate => ({ chunk, reason, score: seed.score * SHARE[reason] * weight, seed: false });
+  const partner = seed.chunk.counterpart ? await store.chunksByIds([seed.chunk.counterpart]) : [];
+  // Code lives in the .ml: a declaration's calls and callers are its definition's.
+  const code = seed.chunk.lang === 'mli' ? partner[0] : seed.chunk;
+  const codeRefs = code && code !== seed.chunk ? ((await store.referencesOf([code.id])).get(code.id) ?? []) : refs;
+  const [types, dependencies, users] = await Promise.all([
+    typesOf(seed.chunk, store),
+    code ? dependenciesOf(code, codeRefs, store) : Promise.resolve([]),
+    usersOf(seed.chunk, store),
+  ]);
+  const out: ContextCandidate[] = [];
+  for (const p of partner) out.push(add(p, p.lang === 'mli' ? 'signature' : 'definition'));
+  // The declaration names the types when the definition does not.
+  const declared = partner.find((p) => p.lang === 'mli');
+  const moreTypes = declared ? await typesOf(declared, store) : [];
+  for (const t of [...types, ...moreTypes].slice(0, MAX_TYPES)) out.push(add(t, 'type'));
+  dependencies.forEach((d, i) => out.push(add(d, 'dependency', 1 - i * 0.05)));
+  const tests = users.filter((u) => isTestPath(u.path, u.text)).slice(0, MAX_TESTS);
+  const callers = users.filter((u) => !tests.includes(u) && !isTestPath(u.path, u.text)).slice(0, MAX_CALLERS);
+  callers.forEach((c, i) => out.push(add(c, 'caller', 1 - i * 0.05)));
+  tests.forEach((t, i) => out.push(add(t, 'test', 1 - i * 0.05)));
+  return out;
+}
+
+/** Type definitions the seed's signature names (`t` of its own module, `Error.t`, `token`). */
+async function typesOf(chunk: ChunkHit, store: IndexStore): Promise<ChunkHit[]> {
+  const text = signatureText(chunk.text);
+  const type = text === undefined ? undefined : parseType(text);
+  if (!type) return [];
+  const module = chunk.symbol.split('.').slice(0, -1).join('.');
+  const names = [...constructorPaths(type)].filter((n) => !BUILTIN_TYPES.has(n.toLowerCase()));
+  const found = await Promise.all(
+    names.map(async (path) => {
+      const parts = path.split('.');
+      const name = parts[parts.length - 1]!;
+      // A bare name is the seed's own module's; a qualified one ends with its path.
+      const suffix = parts.length > 1 ? `.${path}` : `${module}.${name}`;
+      const exact = await store.typesNamed(name, 20, suffix);
+      const pool = exact.length > 0 ? exact : parts.length > 1 ? await store.typesNamed(name, 50, `.${parts.slice(-2).join('.')}`) : [];
+      return pool.sort((a, b) => proximity(chunk, b) - proximity(chunk, a))[0];
+    }),
+  );
+  return found.filter((c): c is ChunkHit => c !== undefined && c.id !== chunk.id);
+}
+
+/** The functions the seed's code calls, resolved to one definition each by module path or proximity. */
+async function dependenciesOf(chunk: ChunkHit, refs: string[], store: IndexStore): Promise<ChunkHit[]> {
+  if (refs.length === 0) return [];
+  const qualified = qualifiedUses(chunk.text);
+  const defined = await store.byName(namesFor(chunk.text, refs), 2000);
+  const byCompound = new Map<string, ChunkHit[]>();
+  for (const d of defined) {
+    if ((d.kind !== 'value' && d.kind !== 'external') || BUILTIN_TYPES.has(d.name)) continue;
+    if (d.id === chunk.id || d.id === chunk.counterpart || d.lang !== 'ml') continue;
+    const key = compound(d.name);
+    byCompound.set(key, [...(byCompound.get(key) ?? []), d]);
+  }
+  const picked: { chunk: ChunkHit; fit: number }[] = [];
+  for (const [name, candidates] of byCompound) {
+    const modules = qualified.get(name);
+    const fitOf = (c: ChunkHit) => {
+      const symbolModule = c.symbol.split('.').slice(-2, -1)[0] ?? '';
+      // `List.map` in the code names the module; otherwise the nearest definition wins.
+      return modules?.has(symbolModule) ? 1.2 : proximity(chunk, c);
+    };
+    const best = candidates.reduce((a, b) => (fitOf(b) > fitOf(a) ? b : a));
+    const fit = fitOf(best);
+    if (candidates.length > AMBIGUOUS && fit < 0.8) continue;
+    if (fit < 0.6) continue;
+    picked.push({ chunk: best, fit });
+  }
+  return picked
+    .sort((a, b) => b.fit - a.fit || a.chunk.symbol.localeCompare(b.chunk.symbol))
+    .slice(0, MAX_DEPENDENCIES)
+    .map((p) => p.chunk);
+}
+
+/** The identifiers of `text` whose compounds are in `refs`, as written (for the name lookup). */
+function namesFor(text: string, refs: string[]): string[] {
+  const wanted = new Set(refs);
+  const names = new Set<string>();
+  for (const m of text.matchAll(/[a-z_][\w']*/g)) if (wanted.has(compound(m[0]))) names.add(m[0]);
+  return [...names].slice(0, 200);
+}
+
+/** `Module.value` uses in the code: value compound → the modules it was qualified with. */
+function qualifiedUses(text: string): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const m of text.matchAll(/([A-Z][\w']*)\.([a-z_][\w']*)/g)) {
+    const key = compound(m[2]!);
+    out.set(key, (out.get(key) ?? new Set()).add(m[1]!));
+  }
+  return out;
+}
+
+/** Definitions whose code uses the seed's name, nearest first, trusting those that qualify it right. */
+async function usersOf(chunk: ChunkHit, store: IndexStore): Promise<ChunkHit[]> {
+  if (chunk.kind !== 'value' && chunk.kind !== 'external') return [];
+  const users = await store.usersOf(compound(chunk.name), 200);
+  const module = chunk.symbol.split('.').slice(-2, -1)[0] ?? '';
+  const fit = (u: ChunkHit) => (new RegExp(`\\b${module}\\.${escapeRegExp(chunk.name)}\\b`).test(u.text) ? 1.2 : proximity(chunk, u));
+  return users
+    .filter((u) => u.id !== chunk.id && u.id !== chunk.counterpart && u.lang === 'ml' && new RegExp(`\\b${escapeRegExp(chunk.name)}\\b`).test(u.text))
+    .map((u) => ({ u, f: fit(u) }))
+    .filter(({ f }) => f >= 0.6)
+    .sort((a, b) => b.f - a.f)
+    .map(({ u }) => u);
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\']/g, '\\$&');
+}

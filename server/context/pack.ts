@@ -1,0 +1,111 @@
+// packToBudget: the ranked candidates into a window that is never over its token budget. Most
+// relevant first; overlapping or adjacent spans of a file become one span (no line twice); at
+// most MAX_ITEMS_PER_FILE items from a file unless they are seeds; a definition too long for
+// what is left is cut to its head (signature) rather than dropped.
+import type { ContextCandidate, ContextItem, ContextWindow } from './item.js';
+import { renderItem, renderWindow } from './render.js';
+import type { CountTokens } from './tokens.js';
+
+export const MAX_ITEMS_PER_FILE = 8;
+/** A head longer than this many lines is no longer a signature. */
+const MAX_HEAD_LINES = 6;
+
+export function packToBudget(candidates: readonly ContextCandidate[], budget: number, count: CountTokens): ContextWindow {
+  const ordered = [...candidates].sort((a, b) => b.score - a.score);
+  const items: ContextItem[] = [];
+  const costs: number[] = [];
+  const perFile = new Map<string, number>();
+  const seen = new Set<string>();
+  let used = 0;
+  // Items are joined by a blank line; its token is charged to the item after it.
+  const costOf = (item: ContextItem, index: number) => count(renderItem(item)) + (index > 0 ? 1 : 0);
+
+  for (const candidate of ordered) {
+    if (seen.has(candidate.chunk.id)) continue;
+    seen.add(candidate.chunk.id);
+    const full = itemOf(candidate);
+    const near = items.findIndex((it) => it.path === full.path && full.startLine <= it.endLine + 1 && full.endLine >= it.startLine - 1);
+    if (near >= 0) {
+      const existing = items[near]!;
+      const merged = mergeSpans(existing, full);
+      const cost = costOf(merged, near);
+      if (used - costs[near]! + cost <= budget) {
+        used += cost - costs[near]!;
+        items[near] = merged;
+        costs[near] = cost;
+      }
+      continue;
+    }
+    if (!candidate.seed && (perFile.get(full.path) ?? 0) >= MAX_ITEMS_PER_FILE) continue;
+    for (const item of [full, head(full)]) {
+      if (!item) continue;
+      const cost = costOf(item, items.length);
+      if (used + cost > budget) continue;
+      items.push(item);
+      costs.push(cost);
+      used += cost;
+      perFile.set(item.path, (perFile.get(item.path) ?? 0) + 1);
+      break;
+    }
+  }
+
+  // The counts above are per block; the joined text is counted once more, exactly, and items
+  // come off the end in the rare case that tokens merged across a block boundary.
+  let text = renderWindow(items);
+  let tokens = count(text);
+  while (tokens > budget && items.length > 0) {
+    items.pop();
+    text = renderWindow(items);
+    tokens = count(text);
+  }
+  return { items, tokens, budget, text };
+}
+
+function itemOf(c: ContextCandidate): ContextItem {
+  const { chunk } = c;
+  return {
+    path: chunk.path,
+    startLine: chunk.startLine,
+    endLine: chunk.endLine,
+    name: chunk.name,
+    symbol: chunk.symbol,
+    kind: chunk.kind,
+    score: Number(c.score.toFixed(4)),
+    reason: c.reason,
+    text: chunk.text,
+  };
+}
+
+/** One span covering two overlapping or adjacent ones of a file, keeping the first's identity. */
+export function mergeSpans(a: ContextItem, b: ContextItem): ContextItem {
+  const [first, second] = a.startLine <= b.startLine ? [a, b] : [b, a];
+  const reasons = new Set([...(a.alsoReasons ?? []), b.reason, ...(b.alsoReasons ?? [])]);
+  reasons.delete(a.reason);
+  const { truncated: _cut, ...identity } = a;
+  if (second.endLine <= first.endLine) {
+    // Contained: the outer span already holds every line.
+    return { ...identity, startLine: first.startLine, endLine: first.endLine, text: first.text, ...(first.truncated ? { truncated: true } : {}), ...(reasons.size ? { alsoReasons: [...reasons] } : {}) };
+  }
+  const tail = second.text.split('\n').slice(first.endLine - second.startLine + 1);
+  return {
+    ...identity,
+    startLine: first.startLine,
+    endLine: second.endLine,
+    text: [first.text, ...tail].join('\n'),
+    // Whether the end is cut is the later span's to say.
+    ...(second.truncated ? { truncated: true } : {}),
+    ...(reasons.size ? { alsoReasons: [...reasons] } : {}),
+  };
+}
+
+/**
+ * A definition's head — its lines up to the `=` that starts the body (or the first line of a
+ * type or module) — as a truncated item; undefined when the whole is no longer than that.
+ */
+export function head(item: ContextItem): ContextItem | undefined {
+  const lines = item.text.split('\n');
+  let n = lines.findIndex((l) => /=/.test(l)) + 1;
+  if (n <= 0 || n > MAX_HEAD_LINES) n = 1;
+  if (n >= lines.length) return undefined;
+  return { ...item, endLine: item.startLine + n - 1, text: lines.slice(0, n).join('\n'), truncated: true };
+}
