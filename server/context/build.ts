@@ -3,6 +3,7 @@
 // a change that applies and type-checks, exactly within a token budget.
 import type { IndexStore, ChunkHit } from '../../indexer/store.js';
 import type { Searcher } from '../search.js';
+import { parseQuery } from '../query.js';
 import { expand, type Seed } from './expand.js';
 import type { ContextWindow } from './item.js';
 import { packToBudget } from './pack.js';
@@ -13,9 +14,19 @@ export const MIN_BUDGET = 50;
 export const MAX_BUDGET = 200_000;
 /** Search hits taken as seeds. */
 const SEEDS = 16;
-/** The user's own definition outranks every search hit; the same directory counts for more. */
-const CURSOR_SCORE = 1.5;
+/** The user's own definition leads every search hit by this much; the same directory counts for more. */
+const CURSOR_LEAD = 1;
 const SAME_DIRECTORY = 1.2;
+/** A definition the prompt names in code (`Cart.total`) is what the change is about. */
+const NAMED_IN_PROMPT = 1.5;
+/** The verb of an imperative prompt says what to do, not what to look for. */
+const INSTRUCTION = /^\s*(?:please\s+)?(?:add|make|change|update|fix|remove|delete|rename|implement|support|extend|refactor|replace|introduce|create|write|move|let|allow)\b\s*/i;
+
+/** The prompt as a search query: without its leading instruction verb ("Add X to Y" → "X to Y"). */
+export function searchableQuery(prompt: string): string {
+  const stripped = prompt.replace(INSTRUCTION, '');
+  return stripped.trim() ? stripped : prompt;
+}
 
 export interface ContextRequest {
   prompt: string;
@@ -48,16 +59,22 @@ export class ContextBuilder {
     const store = this.searcher.store;
     const cursor = request.file ? await cursorSeed(store, request.file, request.line) : undefined;
 
-    const hits = prompt ? await this.searcher.searchRanked(prompt, { k: SEEDS }) : [];
+    const query = searchableQuery(prompt);
+    const hits = query ? await this.searcher.searchRanked(query, { k: SEEDS }) : [];
     const top = hits[0]?.score || 1;
     const dir = request.file?.slice(0, request.file.lastIndexOf('/') + 1);
+    const named = parseQuery(prompt).identifiers;
     const seeds: Seed[] = hits.map((h) => ({
       chunk: h.chunk,
       reason: 'match',
-      score: (h.score / top) * (dir !== undefined && h.chunk.path.startsWith(dir) ? SAME_DIRECTORY : 1),
+      score:
+        (h.score / top) *
+        (dir !== undefined && h.chunk.path.startsWith(dir) ? SAME_DIRECTORY : 1) *
+        (named.some((id) => id.name === h.chunk.name && h.chunk.symbol.endsWith([...id.qualifiers, id.name].join('.'))) ? NAMED_IN_PROMPT : 1),
     }));
     seeds.sort((a, b) => b.score - a.score);
-    if (cursor) seeds.unshift({ chunk: cursor, reason: 'cursor', score: CURSOR_SCORE });
+    // The user's own definition (and, through expansion, its interface) comes before any hit.
+    if (cursor) seeds.unshift({ chunk: cursor, reason: 'cursor', score: (seeds[0]?.score ?? 0) + CURSOR_LEAD });
     return packToBudget(await expand(seeds, store), budget, this.count);
   }
 }

@@ -26,6 +26,8 @@ export interface ContextItem {
   reason: Reason;
   /** The exact source lines [startLine, endLine]. */
   text: string;
+  /** The definition's doc comment, which precedes its lines in the source (rendered above them). */
+  doc?: string;
   /** Cut to its signature and doc because the whole definition did not fit. */
   truncated?: boolean;
   /** Reasons of other candidates merged into this span (overlapping or adjacent). */

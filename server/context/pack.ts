@@ -73,6 +73,7 @@ function itemOf(c: ContextCandidate): ContextItem {
     score: Number(c.score.toFixed(4)),
     reason: c.reason,
     text: chunk.text,
+    ...(chunk.doc && !chunk.text.includes('(**') ? { doc: chunk.doc } : {}),
   };
 }
 

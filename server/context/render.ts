@@ -5,7 +5,8 @@ import type { ContextItem } from './item.js';
 export function renderItem(item: ContextItem): string {
   const why = [item.reason, ...(item.alsoReasons ?? [])].join(', ');
   const cut = item.truncated ? ', signature only' : '';
-  return `### ${item.path}:${item.startLine}-${item.endLine} \`${item.symbol}\` (${why}${cut})\n\`\`\`ocaml\n${item.text}\n\`\`\`\n`;
+  const doc = item.doc ? `(** ${item.doc} *)\n` : '';
+  return `### ${item.path}:${item.startLine}-${item.endLine} \`${item.symbol}\` (${why}${cut})\n\`\`\`ocaml\n${doc}${item.text}\n\`\`\`\n`;
 }
 
 export function renderWindow(items: readonly ContextItem[]): string {

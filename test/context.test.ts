@@ -1,0 +1,162 @@
+// Context windows over a real index of the shop fixture (a library, its .mli, a caller module and
+// a test), with the real tokenizer: what an edit needs, cursor anchoring, budgets.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import path from 'node:path';
+import { indexRepo } from '../indexer/pipeline.js';
+import { Searcher } from '../server/search.js';
+import { ContextBuilder, ContextRequestError, searchableQuery } from '../server/context/build.js';
+import { head, mergeSpans, packToBudget } from '../server/context/pack.js';
+import { tokenCounter } from '../server/context/tokens.js';
+import type { ContextItem } from '../server/context/item.js';
+import { cleanupTempDirs, copyFixture, makeTempDir, runCli } from './helpers.js';
+
+let root: string;
+let db: string;
+let searcher: Searcher;
+let builder: ContextBuilder;
+
+beforeAll(async () => {
+  root = copyFixture('shop');
+  db = path.join(makeTempDir('cs-db-'), 'index');
+  await indexRepo({ root, db });
+  searcher = await Searcher.open(db);
+  builder = await ContextBuilder.create(searcher);
+});
+
+afterAll(() => {
+  searcher?.close();
+  cleanupTempDirs();
+});
+
+const where = (i: ContextItem) => `${i.path}:${i.startLine}-${i.endLine}`;
+const covers = (items: ContextItem[], file: string, line: number) => items.some((i) => i.path === file && i.startLine <= line && line <= i.endLine);
+
+describe('context windows for an edit', () => {
+  it('holds the definition, its declaration, the type it uses, a caller and the test', async () => {
+    const w = await builder.build({ prompt: 'add a discount argument to Cart.total' });
+    expect(w.items[0]).toMatchObject({ symbol: 'Shop.Cart.total', reason: 'match' });
+    expect(covers(w.items, 'src/cart.ml', 11)).toBe(true); // let total
+    expect(covers(w.items, 'src/cart.mli', 16)).toBe(true); // val total
+    expect(covers(w.items, 'src/cart.mli', 7)).toBe(true); // type t
+    expect(covers(w.items, 'src/checkout.ml', 3)).toBe(true); // the caller, charge
+    expect(covers(w.items, 'test/test_cart.ml', 3)).toBe(true); // the test
+    expect(w.items.find((i) => i.path === 'test/test_cart.ml')?.reason).toBe('test');
+    expect(w.items.find((i) => i.symbol === 'Shop.Cart.line_price')?.reason).toBe('dependency');
+    // Items carry the exact source lines of their span.
+    expect(w.items.find((i) => where(i) === 'src/cart.ml:11-11')?.text).toBe('let total cart = List.fold_left (fun acc item -> acc + line_price item) 0 cart');
+  });
+
+  it('puts the definition at the cursor first, then prefers what is near it', async () => {
+    const w = await builder.build({ prompt: 'waive the shipping fee for large orders', file: 'src/checkout.ml', line: 3 });
+    expect(w.items[0]).toMatchObject({ reason: 'cursor', symbol: 'Shop.Checkout.charge', startLine: 2, endLine: 5 });
+    // charge calls Cart.total: the dependency is in the window.
+    expect(covers(w.items, 'src/cart.ml', 11)).toBe(true);
+  });
+
+  it('rejects a file that is not in the index and a budget out of range', async () => {
+    await expect(builder.build({ prompt: 'x', file: 'src/nope.ml', line: 1 })).rejects.toThrow(ContextRequestError);
+    await expect(builder.build({ prompt: 'x', budget: 10 })).rejects.toThrow(/budget must be an integer between/);
+  });
+
+  it.each([200, 400, 1000, 3000, 8000, 20000])('stays within a budget of %i tokens, counted exactly, with no line twice', async (budget) => {
+    const count = await tokenCounter();
+    const w = await builder.build({ prompt: 'add a discount argument to Cart.total', budget });
+    expect(w.budget).toBe(budget);
+    expect(w.tokens).toBe(count(w.text));
+    expect(w.tokens).toBeLessThanOrEqual(budget);
+    expect(w.items.length).toBeGreaterThan(0);
+    const lines = new Set<string>();
+    for (const i of w.items) {
+      for (let l = i.startLine; l <= i.endLine; l++) {
+        expect(lines.has(`${i.path}:${l}`)).toBe(false);
+        lines.add(`${i.path}:${l}`);
+      }
+    }
+  });
+
+  it('drops the instruction verb of an imperative prompt from the search', () => {
+    expect(searchableQuery('Add List.concat_mapi to Stdlib.List')).toBe('List.concat_mapi to Stdlib.List');
+    expect(searchableQuery('how do I add an element')).toBe('how do I add an element');
+  });
+});
+
+describe('packToBudget', () => {
+  const chunk = (id: string, start: number, end: number, lines: string[]) => ({
+    id,
+    path: 'a.ml',
+    lang: 'ml' as const,
+    startLine: start,
+    endLine: end,
+    name: id,
+    symbol: `A.${id}`,
+    kind: 'value' as const,
+    doc: '',
+    text: lines.join('\n'),
+    part: 0,
+    parts: 0,
+    depth: 0,
+    counterpart: '',
+    rawScore: 0,
+  });
+
+  it('merges overlapping and adjacent spans of a file into one, keeping every line once', async () => {
+    const count = await tokenCounter();
+    const w = packToBudget(
+      [
+        { chunk: chunk('f', 1, 3, ['let f x =', '  x', '  + 1']), reason: 'match', score: 1, seed: true },
+        { chunk: chunk('g', 4, 5, ['let g y =', '  f y']), reason: 'caller', score: 0.5, seed: false },
+        { chunk: chunk('h', 2, 3, ['  x', '  + 1']), reason: 'dependency', score: 0.4, seed: false },
+      ],
+      1000,
+      count,
+    );
+    expect(w.items).toHaveLength(1);
+    expect(w.items[0]).toMatchObject({ startLine: 1, endLine: 5, reason: 'match', alsoReasons: ['caller', 'dependency'] });
+    expect(w.items[0]!.text).toBe('let f x =\n  x\n  + 1\nlet g y =\n  f y');
+  });
+
+  it('cuts a definition that does not fit to its head instead of dropping it', async () => {
+    const count = await tokenCounter();
+    const body = Array.from({ length: 200 }, (_, i) => `  let v${i} = compute_something_long ${i} in`);
+    const long = chunk('big', 10, 212, ['let big x =', ...body, '  x']);
+    const w = packToBudget([{ chunk: long, reason: 'match', score: 1, seed: true }], 120, count);
+    expect(w.items).toHaveLength(1);
+    expect(w.items[0]).toMatchObject({ startLine: 10, endLine: 10, truncated: true, text: 'let big x =' });
+    expect(w.tokens).toBeLessThanOrEqual(120);
+    expect(head({ ...w.items[0]!, text: 'type t = int', endLine: 10 })).toBeUndefined();
+  });
+
+  it('mergeSpans of a contained span adds its reason and no lines', () => {
+    const outer = { path: 'a.ml', startLine: 1, endLine: 9, name: 'M', symbol: 'M', kind: 'module', score: 1, reason: 'match' as const, text: 'x' };
+    const inner = { ...outer, startLine: 3, endLine: 4, reason: 'dependency' as const, text: 'y' };
+    expect(mergeSpans(outer, inner)).toMatchObject({ startLine: 1, endLine: 9, text: 'x', alsoReasons: ['dependency'] });
+  });
+});
+
+describe('codesearch context (CLI)', () => {
+  it('prints the contract JSON and honours --budget and --file PATH:LINE', async () => {
+    const r = await runCli(['context', 'add a discount argument to Cart.total', '--json', '--budget', '500', '--file', 'src/checkout.ml:3', '--db', db], { cwd: root });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const w = JSON.parse(r.stdout) as { items: ContextItem[]; tokens: number; budget: number; text: string };
+    expect(Object.keys(w).sort()).toEqual(['budget', 'items', 'text', 'tokens']);
+    expect(w.budget).toBe(500);
+    expect(w.tokens).toBeLessThanOrEqual(500);
+    expect(w.items[0]).toMatchObject({ reason: 'cursor', path: 'src/checkout.ml' });
+    for (const i of w.items) expect(Object.keys(i)).toEqual(expect.arrayContaining(['path', 'startLine', 'endLine', 'name', 'symbol', 'kind', 'score', 'text', 'reason']));
+  });
+
+  it('answers a --batch of prompts, one line each, and rejects a file outside the root', async () => {
+    const batch = path.join(makeTempDir('cs-batch-'), 'prompts.jsonl');
+    (await import('node:fs')).writeFileSync(batch, `{"id":"a","prompt":"Cart.total"}\n{"id":"b","prompt":"receipt lines","file":"src/checkout.ml:8"}\n`);
+    const r = await runCli(['context', '--batch', batch, '--json', '--db', db], { cwd: root });
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; items: ContextItem[]; tokens: number });
+    expect(lines.map((l) => l.id)).toEqual(['a', 'b']);
+    expect(lines[1]!.items[0]).toMatchObject({ reason: 'cursor', symbol: 'Shop.Checkout.receipt' });
+
+    const outside = await runCli(['context', 'x', '--file', '/etc/passwd', '--db', db], { cwd: root });
+    expect(outside.code).toBe(1);
+    expect(outside.stderr).toMatch(/outside the indexed root/);
+  });
+});
