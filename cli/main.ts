@@ -52,6 +52,16 @@ program
   .addOption(new Option('--batch <file>', 'JSON Lines {"id","prompt","file"?} to answer in one run (- for stdin)'))
   .action(async (words: string[], opts) => (await import('./commands/context.js')).runContext(words, opts));
 
+program
+  .command('serve')
+  .description('the HTTP API: POST /v1/search, POST /v1/context, GET /v1/symbols, GET /healthz')
+  .option('--db <dir>', 'index directory (default: .codesearch found upwards, or $CODESEARCH_DB)')
+  .option('--host <host>', 'address to bind (anything but loopback needs a token)', '127.0.0.1')
+  .option('--port <port>', 'port (0: any free port)', '8717')
+  .option('--token <token>', 'require Authorization: Bearer TOKEN on every route but /healthz (or $CODESEARCH_TOKEN)')
+  .option('-q, --quiet', 'no request log')
+  .action(async (opts) => (await import('./commands/serve.js')).runServe(opts));
+
 // `codesearch ... | head` closes our stdout early: that is the reader's choice, not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(0);

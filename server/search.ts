@@ -100,6 +100,15 @@ export class Searcher {
     return (await this.searchRanked(query, options)).map(toResult);
   }
 
+  /** Definitions of one identifier or qualified name (`Hashtbl.find_opt`), best first, declarations beside definitions. */
+  async lookupSymbol(name: string, k = DEFAULT_K): Promise<SearchResult[]> {
+    const parsed = parseQuery(name);
+    if (!parsed.isSymbol) throw new SearchModeError(`'${name}' is not an identifier or a qualified name`);
+    const candidates = await getRetriever('symbol').retrieve(parsed, { store: this.store, shown: k }, Math.max(CANDIDATES_PER_RETRIEVER, k));
+    const ranked = candidates.flatMap(({ chunk, score }) => (chunk ? [{ chunk, score, trace: [`symbol=${score.toFixed(3)}`] }] : [])).sort((a, b) => b.score - a.score);
+    return withCounterpartSecond(ranked).slice(0, k).map(toResult);
+  }
+
   private queryEmbedder(): Promise<Embedder> {
     const { spec, id } = this.embedding!;
     this.embedder ??= embedderFactory(spec.name).forQuerying(spec, this.store, id);

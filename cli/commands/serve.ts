@@ -1,0 +1,50 @@
+// `codesearch serve [--db DIR] [--host H] [--port P] [--token T]`: the HTTP API over one index,
+// loaded once; it keeps answering while `codesearch index` updates the index.
+import { Searcher } from '../../server/search.js';
+import { IndexMissingError } from '../../indexer/store.js';
+import { ContextBuilder } from '../../server/context/build.js';
+import { buildApp, isLoopback } from '../../server/http/app.js';
+import { CliError, EXIT_NO_INDEX } from '../errors.js';
+import { dbForQuerying, parsePositiveInt } from '../config.js';
+
+export interface ServeCommandOptions {
+  db?: string;
+  host: string;
+  port: string;
+  token?: string;
+  quiet?: boolean;
+}
+
+export async function runServe(opts: ServeCommandOptions): Promise<void> {
+  const port = opts.port === '0' ? 0 : parsePositiveInt(opts.port, '--port', 65535);
+  const token = opts.token ?? process.env.CODESEARCH_TOKEN;
+  if (!isLoopback(opts.host) && !token) {
+    throw new CliError(`refusing to serve on ${opts.host} without a token: pass --token T (or set CODESEARCH_TOKEN), or bind 127.0.0.1`);
+  }
+  const db = dbForQuerying(opts.db, process.env, process.cwd());
+  let searcher: Searcher;
+  try {
+    searcher = await Searcher.open(db);
+  } catch (err) {
+    if (err instanceof IndexMissingError) throw new CliError(`${err.message}; run 'codesearch index ROOT' first`, EXIT_NO_INDEX);
+    throw new CliError(`cannot read the index at ${db}: ${(err as Error).message.split('\n')[0]}`, EXIT_NO_INDEX);
+  }
+  const root = (await searcher.store.getMeta('root')) ?? process.cwd();
+  const app = await buildApp({ searcher, builder: await ContextBuilder.create(searcher), root, token, logger: !opts.quiet });
+  const close = async () => {
+    await app.close();
+    searcher.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', close);
+  process.once('SIGTERM', close);
+  try {
+    await app.listen({ host: opts.host, port });
+  } catch (err) {
+    searcher.close();
+    throw new CliError(`cannot listen on ${opts.host}:${opts.port}: ${(err as Error).message}`);
+  }
+  const address = app.server.address();
+  const bound = typeof address === 'object' && address ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address);
+  process.stdout.write(`codesearch: serving ${db} on ${bound}${token ? ' (bearer token required)' : ''}\n`);
+}

@@ -1,0 +1,192 @@
+// The HTTP API (fastify): the contract's routes over one open index. Every body and query string
+// is checked by a JSON schema; every error has the contract's shape, with a 4xx for anything a
+// client sent; a bearer token guards every route but /healthz when one is set.
+import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
+import { realpathSync } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { MAX_K, SEARCH_MODES, SearchModeError, type Searcher, type SearchMode } from '../search.js';
+import { ContextBuilder, ContextRequestError, MAX_BUDGET, MIN_BUDGET } from '../context/build.js';
+import { EmbedderError } from '../../indexer/embed/embedder.js';
+
+export const BODY_LIMIT = 1024 * 1024;
+const MAX_TEXT = 10_000;
+
+export interface AppOptions {
+  searcher: Searcher;
+  builder: ContextBuilder;
+  /** The indexed root: `file` fields must resolve inside it. */
+  root: string;
+  /** When set, every route but /healthz needs `Authorization: Bearer <token>`. */
+  token?: string;
+  /** Log requests (pino, through fastify) to stderr. */
+  logger?: boolean;
+}
+
+/** A request the index cannot serve as asked: 400 with the contract's error shape. */
+class BadRequest extends Error {
+  constructor(
+    message: string,
+    readonly code = 'bad_request',
+  ) {
+    super(message);
+  }
+}
+
+const errorSchema = {
+  type: 'object',
+  properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } }, required: ['code', 'message'] } },
+};
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: BODY_LIMIT,
+    // Slow clients do not hold a connection for ever.
+    connectionTimeout: 30_000,
+    requestTimeout: 60_000,
+    genReqId: () => randomUUID(),
+    // Unknown fields are a client's mistake to hear about, not to have silently dropped.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
+
+  app.setErrorHandler((err: FastifyError, _request, reply) => {
+    if (err instanceof BadRequest) return reply.status(400).send({ error: { code: err.code, message: err.message } });
+    if (err.validation) return reply.status(400).send({ error: { code: 'bad_request', message: `${err.validationContext ?? 'request'} ${err.validation[0]?.instancePath ?? ''} ${err.validation[0]?.message ?? err.message}`.replace(/\s+/g, ' ').trim() } });
+    const status = err.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      const code = status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : 'bad_request';
+      return reply.status(status).send({ error: { code, message: err.message } });
+    }
+    app.log.error(err);
+    return reply.status(500).send({ error: { code: 'internal', message: 'internal error' } });
+  });
+  app.setNotFoundHandler((request, reply) => reply.status(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` } }));
+
+  if (options.token) {
+    const expected = createHash('sha256').update(options.token).digest();
+    app.addHook('onRequest', async (request, reply) => {
+      if (request.url === '/healthz') return;
+      const header = request.headers.authorization ?? '';
+      const given = createHash('sha256').update(header.startsWith('Bearer ') ? header.slice(7) : '').digest();
+      // Hashes of equal length, compared in constant time.
+      if (!timingSafeEqual(given, expected)) {
+        await reply.status(401).send({ error: { code: 'unauthorized', message: 'a valid bearer token is required (Authorization: Bearer TOKEN)' } });
+      }
+    });
+  }
+
+  const { searcher, builder } = options;
+  const chunks = await searcher.store.countChunks();
+
+  app.get('/healthz', async () => ({ status: 'ok', chunks, embedder: searcher.embedderId || null }));
+
+  app.post<{ Body: { query: string; k?: number; mode?: SearchMode } }>(
+    '/v1/search',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['query'],
+          properties: { query: { type: 'string', minLength: 1, maxLength: MAX_TEXT }, k: { type: 'integer', minimum: 1, maximum: MAX_K }, mode: { type: 'string', enum: [...SEARCH_MODES] } },
+        },
+        response: { '4xx': errorSchema },
+      },
+    },
+    async (request) => {
+      if (!request.body.query.trim()) throw new BadRequest('query must not be blank');
+      const results = await answer(() => searcher.search(request.body.query, { k: request.body.k, mode: request.body.mode }));
+      return { results, requestId: request.id };
+    },
+  );
+
+  app.get<{ Querystring: { q: string; k?: number } }>(
+    '/v1/symbols',
+    {
+      schema: {
+        querystring: { type: 'object', additionalProperties: false, required: ['q'], properties: { q: { type: 'string', minLength: 1, maxLength: 500 }, k: { type: 'string', pattern: '^[0-9]{1,4}$' } } },
+      },
+    },
+    async (request) => {
+      const k = request.query.k === undefined ? 10 : Number(request.query.k);
+      if (k < 1 || k > MAX_K) throw new BadRequest(`k must be between 1 and ${MAX_K}`);
+      const results = await answer(() => searcher.lookupSymbol(request.query.q, k));
+      return { results, requestId: request.id };
+    },
+  );
+
+  app.post<{ Body: { prompt: string; budget?: number; file?: string; line?: number } }>(
+    '/v1/context',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['prompt'],
+          properties: {
+            prompt: { type: 'string', maxLength: MAX_TEXT },
+            budget: { type: 'integer', minimum: MIN_BUDGET, maximum: MAX_BUDGET },
+            file: { type: 'string', minLength: 1, maxLength: 1000 },
+            line: { type: 'integer', minimum: 1, maximum: 10_000_000 },
+          },
+        },
+        response: { '4xx': errorSchema },
+      },
+    },
+    async (request) => {
+      const { prompt, budget, line } = request.body;
+      const file = request.body.file === undefined ? undefined : insideRoot(request.body.file, options.root);
+      if (line !== undefined && file === undefined) throw new BadRequest('line needs a file');
+      const window = await answer(() => builder.build({ prompt, budget, file, line }));
+      return { ...window, requestId: request.id };
+    },
+  );
+
+  return app;
+}
+
+/** Errors that describe the request become 400s; anything else stays an internal error. */
+async function answer<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof ContextRequestError || err instanceof SearchModeError) throw new BadRequest(err.message);
+    if (err instanceof EmbedderError) throw new BadRequest(err.message, 'embedder_unavailable');
+    throw err;
+  }
+}
+
+/**
+ * A `file` field as a path relative to the root, refused when it leaves the root: `../`,
+ * absolute paths elsewhere, percent-encoded tricks, NUL bytes, symlinks pointing out.
+ */
+export function insideRoot(file: string, root: string): string {
+  let decoded = file;
+  try {
+    decoded = decodeURIComponent(file);
+  } catch {
+    throw new BadRequest(`file ${JSON.stringify(file)} is not a valid path`);
+  }
+  if (decoded.includes('\0')) throw new BadRequest('file must not contain NUL bytes');
+  const absolute = resolve(root, decoded);
+  const rel = relative(root, absolute);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) throw new BadRequest(`file ${JSON.stringify(file)} is outside the indexed root`);
+  let real: string | undefined;
+  try {
+    real = realpathSync(absolute);
+  } catch {
+    // Not on disk (deleted since indexing): the lexical check above is all there is.
+  }
+  if (real !== undefined) {
+    const realRoot = realpathSync(root);
+    const realRel = relative(realRoot, real);
+    if (realRel.startsWith('..') || isAbsolute(realRel)) throw new BadRequest(`file ${JSON.stringify(file)} leads outside the indexed root`);
+  }
+  return rel.split('\\').join('/');
+}
+
+/** Loopback addresses may serve without a token; anything else must not. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}

@@ -1,0 +1,178 @@
+// The HTTP API on a real server on 127.0.0.1 (port 0) over a real index: every route, and what a
+// hostile or careless client sends gets a 4xx in the contract's error shape, never a 5xx.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { indexRepo } from '../indexer/pipeline.js';
+import { Searcher } from '../server/search.js';
+import { ContextBuilder } from '../server/context/build.js';
+import { buildApp } from '../server/http/app.js';
+import { CLI_MAIN, childEnv, cleanupTempDirs, copyFixture, makeTempDir, runCli } from './helpers.js';
+
+let root: string;
+let db: string;
+let searcher: Searcher;
+let app: FastifyInstance;
+let base: string;
+
+async function serve(token?: string): Promise<{ app: FastifyInstance; base: string }> {
+  const server = await buildApp({ searcher, builder: await ContextBuilder.create(searcher), root, token });
+  await server.listen({ host: '127.0.0.1', port: 0 });
+  const address = server.server.address() as { port: number };
+  return { app: server, base: `http://127.0.0.1:${address.port}` };
+}
+
+beforeAll(async () => {
+  root = copyFixture('shop');
+  db = path.join(makeTempDir('cs-db-'), 'index');
+  await indexRepo({ root, db });
+  searcher = await Searcher.open(db);
+  ({ app, base } = await serve());
+});
+
+afterAll(async () => {
+  await app?.close();
+  searcher?.close();
+  cleanupTempDirs();
+});
+
+const post = (route: string, body: unknown, headers: Record<string, string> = {}) =>
+  fetch(`${base}${route}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+
+async function expectError(response: Response, status: number, code = 'bad_request'): Promise<string> {
+  expect(response.status).toBe(status);
+  const body = (await response.json()) as { error: { code: string; message: string } };
+  expect(body.error.code).toBe(code);
+  expect(body.error.message.length).toBeGreaterThan(0);
+  return body.error.message;
+}
+
+describe('routes', () => {
+  it('GET /healthz', async () => {
+    const r = await fetch(`${base}/healthz`);
+    expect(r.status).toBe(200);
+    expect(await r.json()).toMatchObject({ status: 'ok', chunks: expect.any(Number) });
+  });
+
+  it('POST /v1/search answers results in the contract shape, with a requestId', async () => {
+    const r = await post('/v1/search', { query: 'Cart.total', k: 2 });
+    expect(r.status).toBe(200);
+    const body = (await r.json()) as { results: { symbol: string; path: string }[]; requestId: string };
+    expect(body.results).toHaveLength(2);
+    expect(body.results.map((x) => x.path).sort()).toEqual(['src/cart.ml', 'src/cart.mli']);
+    expect(body.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    const lexical = (await (await post('/v1/search', { query: 'total price of a cart', mode: 'lexical' })).json()) as { results: { name: string }[] };
+    expect(lexical.results[0]?.name).toBe('total');
+  });
+
+  it('POST /v1/context returns a window within budget, anchored at file and line', async () => {
+    const r = await post('/v1/context', { prompt: 'add a discount to the total', budget: 600, file: 'src/checkout.ml', line: 3 });
+    expect(r.status).toBe(200);
+    const w = (await r.json()) as { items: { reason: string; symbol: string }[]; tokens: number; budget: number; text: string; requestId: string };
+    expect(w.budget).toBe(600);
+    expect(w.tokens).toBeLessThanOrEqual(600);
+    expect(w.items[0]).toMatchObject({ reason: 'cursor', symbol: 'Shop.Checkout.charge' });
+    expect(w.text).toContain('### src/checkout.ml:2-5');
+  });
+
+  it('GET /v1/symbols?q= looks a name up', async () => {
+    const r = await fetch(`${base}/v1/symbols?q=${encodeURIComponent('Cart.add')}`);
+    expect(r.status).toBe(200);
+    const body = (await r.json()) as { results: { symbol: string }[] };
+    expect(body.results.slice(0, 2).map((x) => x.symbol)).toEqual(['Shop.Cart.add', 'Shop.Cart.add']);
+    await expectError(await fetch(`${base}/v1/symbols?q=${encodeURIComponent('two words')}`), 400);
+  });
+});
+
+describe('bad requests get a 4xx with the contract error shape', () => {
+  it.each([
+    ['invalid JSON', '{"query": '],
+    ['a missing field', {}],
+    ['a wrong type', { query: 42 }],
+    ['a blank query', { query: '   ' }],
+    ['k of 0', { query: 'x', k: 0 }],
+    ['a huge k', { query: 'x', k: 1e12 }],
+    ['a fractional k', { query: 'x', k: 2.5 }],
+    ['an unknown mode', { query: 'x', mode: 'psychic' }],
+    ['an unknown field', { query: 'x', bogus: true }],
+    ['an array body', ['x']],
+    ['deeply nested JSON', `{"query":"x","k":${'['.repeat(5000)}${']'.repeat(5000)}}`],
+  ])('/v1/search with %s', async (_what, body) => {
+    await expectError(await post('/v1/search', body), 400);
+  });
+
+  it.each([
+    ['a negative budget', { prompt: 'x', budget: -1 }],
+    ['a huge budget', { prompt: 'x', budget: 1e9 }],
+    ['a line without a file', { prompt: 'x', line: 3 }],
+    ['../ in file', { prompt: 'x', file: '../../../etc/passwd' }],
+    ['an absolute file', { prompt: 'x', file: '/etc/passwd' }],
+    ['a percent-encoded ../', { prompt: 'x', file: '%2e%2e/%2e%2e/etc/passwd' }],
+    ['a NUL byte', { prompt: 'x', file: 'src/cart.ml\u0000.txt' }],
+    ['a file not in the index', { prompt: 'x', file: 'src/nope.ml', line: 1 }],
+  ])('/v1/context with %s', async (_what, body) => {
+    await expectError(await post('/v1/context', body), 400);
+  });
+
+  it('refuses a file reached through a symlink that leaves the root', async () => {
+    const outside = makeTempDir('cs-outside-');
+    fs.writeFileSync(path.join(outside, 'secret.ml'), 'let secret = 1\n');
+    fs.symlinkSync(outside, path.join(root, 'src', 'escape'));
+    try {
+      expect(await expectError(await post('/v1/context', { prompt: 'x', file: 'src/escape/secret.ml' }), 400)).toMatch(/outside the indexed root/);
+    } finally {
+      fs.unlinkSync(path.join(root, 'src', 'escape'));
+    }
+  });
+
+  it('answers 413 for a body over the limit, 404 for an unknown route, 415 for a non-JSON body', async () => {
+    await expectError(await post('/v1/search', JSON.stringify({ query: 'x'.repeat(2 * 1024 * 1024) })), 413, 'payload_too_large');
+    await expectError(await fetch(`${base}/v1/nope`), 404, 'not_found');
+    await expectError(await fetch(`${base}/v1/search`, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: '<query/>' }), 415, 'unsupported_media_type');
+    // Still answering afterwards.
+    expect((await post('/v1/search', { query: 'Cart.total' })).status).toBe(200);
+  });
+});
+
+describe('auth', () => {
+  it('with a token, every route but /healthz needs it', async () => {
+    const secured = await serve('s3cret');
+    try {
+      expect((await fetch(`${secured.base}/healthz`)).status).toBe(200);
+      const call = (auth?: string) =>
+        fetch(`${secured.base}/v1/search`, { method: 'POST', headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) }, body: '{"query":"Cart.total"}' });
+      await expectError(await call(), 401, 'unauthorized');
+      await expectError(await call('Bearer wrong'), 401, 'unauthorized');
+      await expectError(await call('s3cret'), 401, 'unauthorized');
+      expect((await call('Bearer s3cret')).status).toBe(200);
+    } finally {
+      await secured.app.close();
+    }
+  });
+
+  it('codesearch serve refuses to bind beyond loopback without a token, and serves with one', async () => {
+    const refused = await runCli(['serve', '--db', db, '--host', '0.0.0.0', '--port', '0'], { cwd: root, env: { CODESEARCH_TOKEN: undefined } });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/without a token/);
+
+    const child = spawn(process.execPath, [CLI_MAIN, 'serve', '--db', db, '--port', '0', '--token', 'tok', '-q'], { cwd: root, env: childEnv({}), stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (b: Buffer) => {
+          out += b.toString();
+          const m = /on (http:\/\/[^\s]+)/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        child.on('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+      });
+      const r = await fetch(`${url}/v1/search`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer tok' }, body: '{"query":"Cart.add"}' });
+      expect(r.status).toBe(200);
+      expect((await fetch(`${url}/v1/search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"Cart.add"}' })).status).toBe(401);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+});
