@@ -115,6 +115,8 @@ const fileSchema = new Schema([
 const metaSchema = new Schema([new Field('key', new Utf8(), false), new Field('value', new Utf8(), false)]);
 
 const READ_COLUMNS = ['id', 'path', 'lang', 'start_line', 'end_line', 'name', 'symbol', 'kind', 'doc', 'text', 'part', 'parts', 'depth', 'counterpart'];
+/** Where a definition is and what it is, without its text: for choosing among many. */
+const LOCATION_COLUMNS = READ_COLUMNS.filter((c) => c !== 'doc' && c !== 'text');
 
 function columns(schema: Schema, data: Record<string, unknown[]>): ArrowTable {
   const vectors: Record<string, ReturnType<typeof vectorFromArray>> = {};
@@ -601,12 +603,17 @@ export class IndexStore {
     return rows.map((r) => ({ ...rowToChunk(r), rawScore: r._score as number }));
   }
 
-  /** Type definitions named `name` (lower-cased), optionally only those whose symbol ends with `suffix`. */
-  async typesNamed(name: string, limit: number, symbolSuffix?: string): Promise<ChunkHit[]> {
+  /**
+   * Type definitions named `name` (lower-cased), optionally only those whose symbol ends with
+   * `symbolSuffix`, or only in `paths` (through the path index: much cheaper than the suffix).
+   */
+  async typesNamed(name: string, limit: number, options: { symbolSuffix?: string; paths?: readonly string[] } = {}): Promise<ChunkHit[]> {
     if (!this.chunks) return [];
+    const { symbolSuffix, paths } = options;
     let where = `name_lc = ${sqlString(name.toLowerCase())} AND kind = 'type'`;
+    if (paths) where = `${inList('path', paths)} AND ${where}`;
     // `_` is a LIKE wildcard: it over-matches, and the exact suffix test below settles it.
-    if (symbolSuffix) where += ` AND symbol LIKE ${sqlString(`%${symbolSuffix}`)}`;
+    else if (symbolSuffix) where += ` AND symbol LIKE ${sqlString(`%${symbolSuffix}`)}`;
     const rows = (await this.chunks.query().where(where).select(READ_COLUMNS).limit(limit).toArray()) as Row[];
     return rows.map((r) => ({ ...rowToChunk(r), rawScore: 0 })).filter((c) => !symbolSuffix || c.symbol.endsWith(symbolSuffix));
   }
@@ -625,15 +632,18 @@ export class IndexStore {
   }
 
   /** Chunks whose bare name equals one of `names`, case-insensitively. */
-  async byName(names: readonly string[], limit: number): Promise<ChunkHit[]> {
+  async byName(names: readonly string[], limit: number, options: { withText?: boolean; pathPrefix?: string } = {}): Promise<ChunkHit[]> {
     if (!this.chunks || names.length === 0) return [];
+    const withText = options.withText ?? true;
+    const inDirectory = options.pathPrefix ? ` AND path LIKE ${sqlString(`${options.pathPrefix.replace(/[%_]/g, '')}%`)}` : '';
     const rows = (await this.chunks
       .query()
-      .where(inList('name_lc', names.map((n) => n.toLowerCase())))
-      .select(READ_COLUMNS)
+      .where(inList('name_lc', names.map((n) => n.toLowerCase())) + inDirectory)
+      .select(withText ? READ_COLUMNS : LOCATION_COLUMNS)
       .limit(limit)
       .toArray()) as Row[];
-    return rows.map((r) => ({ ...rowToChunk(r), rawScore: 0 }));
+    // Without text: `doc` and `text` are empty; fetch the chosen ones by id.
+    return rows.map((r) => ({ ...rowToChunk(withText ? r : { ...r, doc: '', text: '' }), rawScore: 0 }));
   }
 
   /** Fuzzy match on names (edit distance ≤ `fuzziness`), for typos such as `concat_mapp`. */

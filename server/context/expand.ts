@@ -26,6 +26,10 @@ const MAX_DEPENDENCIES = 4;
 const MAX_CALLERS = 3;
 const MAX_TESTS = 2;
 const MAX_TYPES = 3;
+/** Candidate callers read per seed (best BM25 on the references column first). */
+const MAX_USERS_READ = 40;
+/** Distinct names of a seed's code looked up as dependencies, in order of first use. */
+const MAX_NAMES_FOLLOWED = 40;
 /** Names defined in more places than this, with none near the seed, are too ambiguous to follow. */
 const AMBIGUOUS = 25;
 const BUILTIN_TYPES = new Set(['int', 'string', 'bool', 'unit', 'char', 'float', 'bytes', 'list', 'option', 'array', 'exn', 'ref', 'int32', 'int64', 'nativeint', 'lazy_t', 'format', 'format4', 'format6', 'seq']);
@@ -94,26 +98,43 @@ async function typesOf(chunk: ChunkHit, store: IndexStore): Promise<ChunkHit[]> 
   const type = text === undefined ? undefined : parseType(text);
   if (!type) return [];
   const module = chunk.symbol.split('.').slice(0, -1).join('.');
-  const names = [...constructorPaths(type)].filter((n) => !BUILTIN_TYPES.has(n.toLowerCase()));
+  const names = [...constructorPaths(type)].filter((n) => !BUILTIN_TYPES.has(n.toLowerCase())).slice(0, MAX_TYPES);
   const found = await Promise.all(
     names.map(async (path) => {
       const parts = path.split('.');
       const name = parts[parts.length - 1]!;
-      // A bare name is the seed's own module's; a qualified one ends with its path.
-      const suffix = parts.length > 1 ? `.${path}` : `${module}.${name}`;
-      const exact = await store.typesNamed(name, 20, suffix);
-      const pool = exact.length > 0 ? exact : parts.length > 1 ? await store.typesNamed(name, 50, `.${parts.slice(-2).join('.')}`) : [];
+      // A bare name is the seed's own module's: its file or that file's partner (through the
+      // path index); a qualified one ends with its module path.
+      const pool =
+        parts.length > 1
+          ? await store.typesNamed(name, 20, { symbolSuffix: `.${path}` })
+          : await store.typesNamed(name, 20, { symbolSuffix: `${module}.${name}`, paths: unitPaths(chunk.path) });
       return pool.sort((a, b) => proximity(chunk, b) - proximity(chunk, a))[0];
     }),
   );
   return found.filter((c): c is ChunkHit => c !== undefined && c.id !== chunk.id);
 }
 
+/** The two files of a compilation unit. */
+function unitPaths(path: string): string[] {
+  const stem = path.replace(/\.mli?$/, '');
+  return [`${stem}.ml`, `${stem}.mli`];
+}
+
 /** The functions the seed's code calls, resolved to one definition each by module path or proximity. */
 async function dependenciesOf(chunk: ChunkHit, refs: string[], store: IndexStore): Promise<ChunkHit[]> {
   if (refs.length === 0) return [];
   const qualified = qualifiedUses(chunk.text);
-  const defined = await store.byName(namesFor(chunk.text, refs), 2000);
+  const names = namesFor(chunk.text, refs);
+  // Two cheap lookups instead of every definition of every name: the names defined in the
+  // seed's own directory (through the path index), and the names the code qualifies.
+  const dir = chunk.path.slice(0, chunk.path.lastIndexOf('/') + 1);
+  const qualifiedNames = names.filter((n) => qualified.has(compound(n)));
+  const [near, elsewhere] = await Promise.all([
+    store.byName(names, 500, { withText: false, pathPrefix: dir }),
+    store.byName(qualifiedNames, 500, { withText: false }),
+  ]);
+  const defined = [...near, ...elsewhere];
   const byCompound = new Map<string, ChunkHit[]>();
   for (const d of defined) {
     if ((d.kind !== 'value' && d.kind !== 'external') || BUILTIN_TYPES.has(d.name)) continue;
@@ -135,10 +156,9 @@ async function dependenciesOf(chunk: ChunkHit, refs: string[], store: IndexStore
     if (fit < 0.6) continue;
     picked.push({ chunk: best, fit });
   }
-  return picked
-    .sort((a, b) => b.fit - a.fit || a.chunk.symbol.localeCompare(b.chunk.symbol))
-    .slice(0, MAX_DEPENDENCIES)
-    .map((p) => p.chunk);
+  const chosen = picked.sort((a, b) => b.fit - a.fit || a.chunk.symbol.localeCompare(b.chunk.symbol)).slice(0, MAX_DEPENDENCIES);
+  const withText = new Map((await store.chunksByIds(chosen.map((p) => p.chunk.id))).map((c) => [c.id, c]));
+  return chosen.flatMap((p) => withText.get(p.chunk.id) ?? []);
 }
 
 /** The identifiers of `text` whose compounds are in `refs`, as written (for the name lookup). */
@@ -146,7 +166,7 @@ function namesFor(text: string, refs: string[]): string[] {
   const wanted = new Set(refs);
   const names = new Set<string>();
   for (const m of text.matchAll(/[a-z_][\w']*/g)) if (wanted.has(compound(m[0]))) names.add(m[0]);
-  return [...names].slice(0, 200);
+  return [...names].slice(0, MAX_NAMES_FOLLOWED);
 }
 
 /** `Module.value` uses in the code: value compound → the modules it was qualified with. */
@@ -162,7 +182,7 @@ function qualifiedUses(text: string): Map<string, Set<string>> {
 /** Definitions whose code uses the seed's name, nearest first, trusting those that qualify it right. */
 async function usersOf(chunk: ChunkHit, store: IndexStore): Promise<ChunkHit[]> {
   if (chunk.kind !== 'value' && chunk.kind !== 'external') return [];
-  const users = await store.usersOf(compound(chunk.name), 200);
+  const users = await store.usersOf(compound(chunk.name), MAX_USERS_READ);
   const module = chunk.symbol.split('.').slice(-2, -1)[0] ?? '';
   const fit = (u: ChunkHit) => (new RegExp(`\\b${module}\\.${escapeRegExp(chunk.name)}\\b`).test(u.text) ? 1.2 : proximity(chunk, u));
   return users
