@@ -597,9 +597,11 @@ export class IndexStore {
   }
 
   /** Chunks whose code uses a value of this name (as an identifier compound): candidate callers. */
-  async usersOf(nameCompound: string, limit: number): Promise<ChunkHit[]> {
+  async usersOf(nameCompound: string, limit: number, options: { pathContains?: string } = {}): Promise<ChunkHit[]> {
     if (!this.chunks || !nameCompound) return [];
-    const rows = (await this.chunks.query().fullTextSearch(new lancedb.MatchQuery(nameCompound, REFS)).select([...READ_COLUMNS, '_score']).limit(limit).toArray()) as Row[];
+    let query = this.chunks.query().fullTextSearch(new lancedb.MatchQuery(nameCompound, REFS));
+    if (options.pathContains) query = query.where(`path LIKE ${sqlString(`%${options.pathContains.replace(/[%_]/g, '')}%`)}`);
+    const rows = (await query.select([...READ_COLUMNS, '_score']).limit(limit).toArray()) as Row[];
     return rows.map((r) => ({ ...rowToChunk(r), rawScore: r._score as number }));
   }
 

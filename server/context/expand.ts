@@ -182,7 +182,9 @@ function qualifiedUses(text: string): Map<string, Set<string>> {
 /** Definitions whose code uses the seed's name, nearest first, trusting those that qualify it right. */
 async function usersOf(chunk: ChunkHit, store: IndexStore): Promise<ChunkHit[]> {
   if (chunk.kind !== 'value' && chunk.kind !== 'external') return [];
-  const users = await store.usersOf(compound(chunk.name), MAX_USERS_READ);
+  // Tests are looked for on their own: among all users, BM25 ranks long test files last.
+  const [general, inTests] = await Promise.all([store.usersOf(compound(chunk.name), MAX_USERS_READ), store.usersOf(compound(chunk.name), MAX_USERS_READ, { pathContains: 'test' })]);
+  const users = [...general, ...inTests.filter((t) => !general.some((g) => g.id === t.id))];
   const module = chunk.symbol.split('.').slice(-2, -1)[0] ?? '';
   const fit = (u: ChunkHit) => (new RegExp(`\\b${module}\\.${escapeRegExp(chunk.name)}\\b`).test(u.text) ? 1.2 : proximity(chunk, u));
   return users
