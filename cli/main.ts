@@ -47,6 +47,7 @@ program
   .option('--db <dir>', 'index directory (default: .codesearch found upwards, or $CODESEARCH_DB)')
   .option('--budget <tokens>', 'token budget of the window', '8000')
   .option('--file <path[:line]>', 'where you are: the enclosing definition comes first, and nearby code is preferred')
+  .option('--errors <file>', 'compiler or dune build output (- for stdin): each error site and the names it mentions join the window')
   .option('--encoding <name>', 'tokenizer for the budget: o200k_base (default) or cl100k_base')
   .option('--json', 'print {"items":[...],"tokens":N,"budget":N,"text":"..."} (with --batch: one JSON line per prompt)')
   .addOption(new Option('--batch <file>', 'JSON Lines {"id","prompt","file"?} to answer in one run (- for stdin)'))

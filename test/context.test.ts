@@ -1,7 +1,9 @@
 // Context windows over a real index of the shop fixture (a library, its .mli, a caller module and
 // a test), with the real tokenizer: what an edit needs, cursor anchoring, budgets.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import fs from 'node:fs';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { indexRepo } from '../indexer/pipeline.js';
 import { Searcher } from '../server/search.js';
 import { ContextBuilder, ContextRequestError, searchableQuery } from '../server/context/build.js';
@@ -158,5 +160,79 @@ describe('codesearch context (CLI)', () => {
     const outside = await runCli(['context', 'x', '--file', '/etc/passwd', '--db', db], { cwd: root });
     expect(outside.code).toBe(1);
     expect(outside.stderr).toMatch(/outside the indexed root/);
+  });
+});
+
+describe('build errors as context', () => {
+  const OUTPUT = [
+    'File "src/checkout.ml", line 3, characters 15-30:',
+    '3 |   let amount = Cart.total cart ^ shipping in',
+    '                   ^^^^^^^^^^^^^^^',
+    'Error: This expression has type int but an expression was expected of type',
+    '         string',
+    'File "src/cart.ml", line 9, characters 4-14:',
+    '9 | let line_price item = item.price * item.quantity',
+    '        ^^^^^^^^^^',
+    'Warning 32 [unused-value-declaration]: unused value line_price.',
+    'File "_build/default/test/test_cart.ml", lines 2-3, characters 72-75:',
+    'Error: This record expression is expected to have type Shop.Cart.item',
+    '       There is no field qty within type Shop.Cart.item',
+    'Hint: Did you mean quantity?',
+  ].join('\n');
+
+  it('reads sites and messages (multi-line, hints) and skips plain warnings', async () => {
+    const { parseBuildErrors, mentionedNames, sourcePath } = await import('../server/context/errors.js');
+    const errors = parseBuildErrors(OUTPUT);
+    expect(errors.map((e) => [sourcePath(e.file), e.line, e.endLine])).toEqual([
+      ['src/checkout.ml', 3, 3],
+      ['test/test_cart.ml', 2, 3],
+    ]);
+    expect(errors[0]!.message).toBe('Error: This expression has type int but an expression was expected of type\n         string');
+    expect(errors[1]!.message).toMatch(/Hint: Did you mean quantity\?$/);
+    expect(mentionedNames(errors[1]!.message)).toEqual([{ path: 'Shop.Cart.item', kind: 'type' }]);
+    expect(mentionedNames('Error: Unbound value Cart.totl')).toEqual([{ path: 'Cart.totl', kind: 'value' }]);
+  });
+
+  // dune and ocaml-nox come from Debian (.ci/run installs them); a machine without them skips this.
+  const haveDune = spawnSync('dune', ['--version']).status === 0;
+  it.runIf(haveDune || process.env.CI)('turns real `dune build` errors into error sites and the types they name', async () => {
+    const broken = copyFixture('shop');
+    const brokenDb = path.join(makeTempDir('cs-db-'), 'index');
+    await indexRepo({ root: broken, db: brokenDb });
+    const brokenSearcher = await Searcher.open(brokenDb);
+    const edit = (rel: string, from: string, to: string) => {
+      const file = path.join(broken, rel);
+      fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(from, to));
+    };
+    const dune = () => {
+      const build = spawnSync('dune', ['build', '--root', broken], { encoding: 'utf8' });
+      expect(build.status).not.toBe(0);
+      return `${build.stdout}${build.stderr}`;
+    };
+    try {
+      const builder = await ContextBuilder.create(brokenSearcher);
+      // A record field that does not exist, in the test: the site and the record type.
+      edit('test/test_cart.ml', 'quantity = 2', 'qty = 2');
+      const fieldError = dune();
+      expect(fieldError).toMatch(/There is no field qty within type Shop.Cart.item/);
+      const w = await builder.build({ prompt: '', errors: fieldError });
+      expect(w.items[0]).toMatchObject({ reason: 'error-site', path: 'test/test_cart.ml' });
+      expect(w.items.some((i) => i.symbol === 'Shop.Cart.item' && i.reason === 'type')).toBe(true);
+      expect(w.tokens).toBeLessThanOrEqual(w.budget);
+
+      // A type mismatch in the library, through the CLI from standard input.
+      edit('test/test_cart.ml', 'qty = 2', 'quantity = 2');
+      edit('src/checkout.ml', 'Cart.total cart + shipping', 'Cart.total cart ^ shipping');
+      const mismatch = dune();
+      expect(mismatch).toMatch(/Error: This expression has type int but an expression was expected of type\s+string/);
+      const viaCli = await runCli(['context', 'fix the build', '--errors', '-', '--json', '--db', brokenDb], { cwd: broken, input: mismatch });
+      expect(viaCli.code).toBe(0);
+      const items = (JSON.parse(viaCli.stdout) as { items: ContextItem[] }).items;
+      expect(items[0]).toMatchObject({ reason: 'error-site', symbol: 'Shop.Checkout.charge' });
+      // charge calls Cart.total, whose result type is the one in question.
+      expect(items.some((i) => i.symbol === 'Shop.Cart.total')).toBe(true);
+    } finally {
+      brokenSearcher.close();
+    }
   });
 });

@@ -1,4 +1,4 @@
-// `codesearch context PROMPT [--file PATH[:LINE]] [--budget N] [--json]` and `--batch FILE`.
+// `codesearch context PROMPT [--file PATH[:LINE]] [--errors FILE|-] [--budget N] [--json]` and `--batch FILE`.
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { Searcher } from '../../server/search.js';
@@ -16,11 +16,12 @@ export interface ContextCommandOptions {
   json?: boolean;
   batch?: string;
   encoding?: string;
+  errors?: string;
 }
 
 export async function runContext(words: string[], opts: ContextCommandOptions): Promise<void> {
   const prompt = words.join(' ').trim();
-  if (!opts.batch && !prompt && !opts.file) throw new CliError('empty prompt: try codesearch context "add a ~sep argument to concat_map" --file src/strkit_string.ml:14');
+  if (!opts.batch && !prompt && !opts.file && !opts.errors) throw new CliError('empty prompt: try codesearch context "add a ~sep argument to concat_map" --file src/strkit_string.ml:14');
   if (opts.batch && prompt) throw new CliError('give either a PROMPT or --batch FILE, not both');
   const budget = opts.budget === undefined ? undefined : parsePositiveInt(opts.budget, '--budget', MAX_BUDGET);
   const encoding = (opts.encoding ?? 'o200k_base') as EncodingName;
@@ -40,7 +41,8 @@ export async function runContext(words: string[], opts: ContextCommandOptions): 
       await runBatch(builder, opts.batch, budget, root);
       return;
     }
-    const window = await builder.build({ prompt, budget, ...cursorOf(opts.file, root) });
+    const errors = opts.errors === undefined ? undefined : await readInput(opts.errors, '--errors');
+    const window = await builder.build({ prompt, budget, errors, ...cursorOf(opts.file, root) });
     if (opts.json) process.stdout.write(JSON.stringify(window) + '\n');
     else process.stdout.write(`${window.text}\n-- ${window.items.length} items, ${window.tokens} of ${window.budget} tokens\n`);
   } catch (err) {

@@ -4,7 +4,8 @@
 import type { IndexStore, ChunkHit } from '../../indexer/store.js';
 import type { Searcher } from '../search.js';
 import { parseQuery } from '../query.js';
-import { expand, type Seed } from './expand.js';
+import { expand, proximity, type Seed } from './expand.js';
+import { mentionedNames, parseBuildErrors, sourcePath, type BuildError } from './errors.js';
 import type { ContextWindow } from './item.js';
 import { packToBudget } from './pack.js';
 import { DEFAULT_ENCODING, tokenCounter, type CountTokens, type EncodingName } from './tokens.js';
@@ -34,6 +35,8 @@ export interface ContextRequest {
   /** Where the user is: a path relative to the indexed root. */
   file?: string;
   line?: number;
+  /** Raw compiler or dune output: each error's site and the names it mentions join the window. */
+  errors?: string;
 }
 
 /** A request that names something the index does not have (a file outside it, a bad budget). */
@@ -55,7 +58,8 @@ export class ContextBuilder {
       throw new ContextRequestError(`budget must be an integer between ${MIN_BUDGET} and ${MAX_BUDGET}, got ${budget}`);
     }
     const prompt = request.prompt.trim();
-    if (!prompt && !request.file) throw new ContextRequestError('give a prompt, a file, or both');
+    const errors = request.errors ? parseBuildErrors(request.errors) : [];
+    if (!prompt && !request.file && errors.length === 0) throw new ContextRequestError('give a prompt, a file, build errors, or several of these');
     const store = this.searcher.store;
     const cursor = request.file ? await cursorSeed(store, request.file, request.line) : undefined;
 
@@ -73,19 +77,46 @@ export class ContextBuilder {
         (named.some((id) => id.name === h.chunk.name && h.chunk.symbol.endsWith([...id.qualifiers, id.name].join('.'))) ? NAMED_IN_PROMPT : 1),
     }));
     seeds.sort((a, b) => b.score - a.score);
-    // The user's own definition (and, through expansion, its interface) comes before any hit.
-    if (cursor) seeds.unshift({ chunk: cursor, reason: 'cursor', score: (seeds[0]?.score ?? 0) + CURSOR_LEAD });
+    // The user's own definition (and, through expansion, its interface) comes before any hit,
+    // and the code around each build error with what the error talks about before that.
+    const lead = (seeds[0]?.score ?? 0) + CURSOR_LEAD;
+    if (cursor) seeds.unshift({ chunk: cursor, reason: 'cursor', score: lead });
+    if (errors.length > 0) seeds.unshift(...(await errorSeeds(store, errors, lead + CURSOR_LEAD)));
     return packToBudget(await expand(seeds, store), budget, this.count);
   }
+}
+
+/** Each error's enclosing definition, then the types and values its message names (nearest definition of each). */
+async function errorSeeds(store: IndexStore, errors: readonly BuildError[], score: number): Promise<Seed[]> {
+  const seeds: Seed[] = [];
+  for (const [i, error] of errors.entries()) {
+    const chunks = await store.chunksOfFile(sourcePath(error.file));
+    const site = innermost(chunks, error.line);
+    if (!site) continue;
+    const rank = score - i * 0.01;
+    seeds.push({ chunk: site, reason: 'error-site', score: rank });
+    for (const name of mentionedNames(error.message)) {
+      const parts = name.path.split('.');
+      const last = parts[parts.length - 1]!;
+      const suffix = parts.length > 1 ? parts.slice(-2).join('.') : last;
+      const found = name.kind === 'type' ? await store.typesNamed(last, 20, { symbolSuffix: suffix }) : (await store.byName([last], 200)).filter((c) => c.symbol.endsWith(suffix));
+      const nearest = found.sort((a, b) => proximity(site, b) - proximity(site, a))[0];
+      if (nearest) seeds.push({ chunk: nearest, reason: name.kind === 'type' ? 'type' : 'dependency', score: rank * 0.9 });
+    }
+  }
+  return seeds;
+}
+
+/** The innermost definition containing `line`, else the nearest one above it. */
+function innermost(chunks: ChunkHit[], line: number): ChunkHit | undefined {
+  const around = chunks.filter((c) => c.startLine <= line && line <= c.endLine);
+  if (around.length > 0) return around.reduce((a, b) => (b.endLine - b.startLine < a.endLine - a.startLine ? b : a));
+  return chunks.filter((c) => c.startLine <= line).pop() ?? chunks[0];
 }
 
 /** The definition around `line` of `file` (the innermost one), or the file's first when no line is given. */
 async function cursorSeed(store: IndexStore, file: string, line: number | undefined): Promise<ChunkHit | undefined> {
   const chunks = await store.chunksOfFile(file);
   if (chunks.length === 0) throw new ContextRequestError(`${file} is not in the index (a path relative to the indexed root, e.g. src/foo.ml)`);
-  if (line === undefined) return undefined;
-  const around = chunks.filter((c) => c.startLine <= line && line <= c.endLine);
-  if (around.length > 0) return around.reduce((a, b) => (b.endLine - b.startLine < a.endLine - a.startLine ? b : a));
-  // Between definitions: the nearest one above.
-  return chunks.filter((c) => c.startLine <= line).pop() ?? chunks[0];
+  return line === undefined ? undefined : innermost(chunks, line);
 }

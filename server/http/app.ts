@@ -11,6 +11,7 @@ import { EmbedderError } from '../../indexer/embed/embedder.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 const MAX_TEXT = 10_000;
+const MAX_ERRORS_TEXT = 200_000;
 
 export interface AppOptions {
   searcher: Searcher;
@@ -116,7 +117,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
   );
 
-  app.post<{ Body: { prompt: string; budget?: number; file?: string; line?: number } }>(
+  app.post<{ Body: { prompt: string; budget?: number; file?: string; line?: number; errors?: string } }>(
     '/v1/context',
     {
       schema: {
@@ -129,16 +130,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
             budget: { type: 'integer', minimum: MIN_BUDGET, maximum: MAX_BUDGET },
             file: { type: 'string', minLength: 1, maxLength: 1000 },
             line: { type: 'integer', minimum: 1, maximum: 10_000_000 },
+            errors: { type: 'string', maxLength: MAX_ERRORS_TEXT },
           },
         },
         response: { '4xx': errorSchema },
       },
     },
     async (request) => {
-      const { prompt, budget, line } = request.body;
+      const { prompt, budget, line, errors } = request.body;
       const file = request.body.file === undefined ? undefined : insideRoot(request.body.file, options.root);
       if (line !== undefined && file === undefined) throw new BadRequest('line needs a file');
-      const window = await answer(() => builder.build({ prompt, budget, file, line }));
+      const window = await answer(() => builder.build({ prompt, budget, file, line, errors }));
       return { ...window, requestId: request.id };
     },
   );
