@@ -86,6 +86,27 @@ describe('routes', () => {
   });
 });
 
+describe('operations', () => {
+  it('GET /metrics counts and times requests per route, in Prometheus text', async () => {
+    await post('/v1/search', { query: 'Cart.total' });
+    await post('/v1/search', {});
+    const r = await fetch(`${base}/metrics`);
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toMatch(/^text\/plain/);
+    const text = await r.text();
+    expect(text).toMatch(/codesearch_http_requests_total\{route="\/v1\/search",method="POST",status="200"\} [1-9]/);
+    expect(text).toMatch(/codesearch_http_requests_total\{route="\/v1\/search",method="POST",status="400"\} [1-9]/);
+    expect(text).toMatch(/codesearch_http_request_duration_seconds_bucket\{le="0.05",route="\/v1\/search"\}/);
+  });
+
+  it('GET /docs/json is the OpenAPI document of the routes and their schemas', async () => {
+    const doc = (await (await fetch(`${base}/docs/json`)).json()) as { openapi: string; paths: Record<string, Record<string, { requestBody?: unknown }>> };
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/search', '/v1/context', '/v1/symbols', '/healthz']));
+    expect(JSON.stringify(doc.paths['/v1/search']!.post!.requestBody)).toContain('"query"');
+  });
+});
+
 describe('bad requests get a 4xx with the contract error shape', () => {
   it.each([
     ['invalid JSON', '{"query": '],

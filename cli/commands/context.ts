@@ -1,13 +1,11 @@
 // `codesearch context PROMPT [--file PATH[:LINE]] [--errors FILE|-] [--budget N] [--json]` and `--batch FILE`.
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
-import { Searcher } from '../../server/search.js';
-import { IndexMissingError } from '../../indexer/store.js';
 import { ContextBuilder, ContextRequestError, MAX_BUDGET, type ContextRequest } from '../../server/context/build.js';
 import { ENCODINGS, type EncodingName } from '../../server/context/tokens.js';
-import { CliError, EXIT_NO_INDEX } from '../errors.js';
+import { CliError } from '../errors.js';
 import { dbForQuerying, parsePositiveInt } from '../config.js';
-import { readInput } from './search.js';
+import { openSearcher, readInput } from './search.js';
 
 export interface ContextCommandOptions {
   db?: string;
@@ -27,13 +25,7 @@ export async function runContext(words: string[], opts: ContextCommandOptions): 
   const encoding = (opts.encoding ?? 'o200k_base') as EncodingName;
   if (!ENCODINGS.includes(encoding)) throw new CliError(`--encoding must be one of ${ENCODINGS.join(', ')}, got '${opts.encoding}'`);
   const db = dbForQuerying(opts.db, process.env, process.cwd());
-  let searcher: Searcher;
-  try {
-    searcher = await Searcher.open(db);
-  } catch (err) {
-    if (err instanceof IndexMissingError) throw new CliError(`${err.message}; run 'codesearch index ROOT' first`, EXIT_NO_INDEX);
-    throw new CliError(`cannot read the index at ${db}: ${(err as Error).message.split('\n')[0]}`, EXIT_NO_INDEX);
-  }
+  const searcher = await openSearcher(db);
   try {
     const builder = await ContextBuilder.create(searcher, encoding);
     const root = (await searcher.store.getMeta('root')) ?? process.cwd();

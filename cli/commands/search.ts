@@ -36,7 +36,8 @@ export async function runSearch(words: string[], opts: SearchCommandOptions): Pr
   }
 }
 
-async function openSearcher(db: string): Promise<Searcher> {
+/** Opens the index for queries; a missing or unreadable index is exit status 2 with one line. */
+export async function openSearcher(db: string): Promise<Searcher> {
   try {
     return await Searcher.open(db);
   } catch (err) {

@@ -1,11 +1,10 @@
 // `codesearch serve [--db DIR] [--host H] [--port P] [--token T]`: the HTTP API over one index,
 // loaded once; it keeps answering while `codesearch index` updates the index.
-import { Searcher } from '../../server/search.js';
-import { IndexMissingError } from '../../indexer/store.js';
 import { ContextBuilder } from '../../server/context/build.js';
 import { buildApp, isLoopback } from '../../server/http/app.js';
-import { CliError, EXIT_NO_INDEX } from '../errors.js';
+import { CliError } from '../errors.js';
 import { dbForQuerying, parsePositiveInt } from '../config.js';
+import { openSearcher } from './search.js';
 
 export interface ServeCommandOptions {
   db?: string;
@@ -22,13 +21,7 @@ export async function runServe(opts: ServeCommandOptions): Promise<void> {
     throw new CliError(`refusing to serve on ${opts.host} without a token: pass --token T (or set CODESEARCH_TOKEN), or bind 127.0.0.1`);
   }
   const db = dbForQuerying(opts.db, process.env, process.cwd());
-  let searcher: Searcher;
-  try {
-    searcher = await Searcher.open(db);
-  } catch (err) {
-    if (err instanceof IndexMissingError) throw new CliError(`${err.message}; run 'codesearch index ROOT' first`, EXIT_NO_INDEX);
-    throw new CliError(`cannot read the index at ${db}: ${(err as Error).message.split('\n')[0]}`, EXIT_NO_INDEX);
-  }
+  const searcher = await openSearcher(db);
   const root = (await searcher.store.getMeta('root')) ?? process.cwd();
   const app = await buildApp({ searcher, builder: await ContextBuilder.create(searcher), root, token, logger: !opts.quiet });
   const close = async () => {

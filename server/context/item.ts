@@ -1,5 +1,6 @@
 // What a context window is made of.
 import type { ChunkHit } from '../../indexer/store.js';
+import type { SearchResult } from '../search.js';
 
 /** Why an item is in the window (contract: `reason`). */
 export type Reason = 'cursor' | 'match' | 'signature' | 'definition' | 'type' | 'dependency' | 'caller' | 'test' | 'error-site';
@@ -15,14 +16,7 @@ export interface ContextCandidate {
 }
 
 /** One span of source in the window (contract: a result item plus `text` and `reason`). */
-export interface ContextItem {
-  path: string;
-  startLine: number;
-  endLine: number;
-  name: string;
-  symbol: string;
-  kind: string;
-  score: number;
+export interface ContextItem extends Pick<SearchResult, 'path' | 'startLine' | 'endLine' | 'name' | 'symbol' | 'kind' | 'score'> {
   reason: Reason;
   /** The exact source lines [startLine, endLine]. */
   text: string;

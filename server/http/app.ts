@@ -1,10 +1,13 @@
 // The HTTP API (fastify): the contract's routes over one open index. Every body and query string
-// is checked by a JSON schema; every error has the contract's shape, with a 4xx for anything a
-// client sent; a bearer token guards every route but /healthz when one is set.
+// is checked by a JSON schema (which also makes the OpenAPI document at /docs/json); every error
+// has the contract's shape, with a 4xx for anything a client sent; a bearer token guards every
+// route but /healthz when one is set; /metrics counts and times requests for Prometheus.
 import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import { Counter, Histogram, Registry } from 'prom-client';
 import { MAX_K, SEARCH_MODES, SearchModeError, type Searcher, type SearchMode } from '../search.js';
 import { ContextBuilder, ContextRequestError, MAX_BUDGET, MIN_BUDGET } from '../context/build.js';
 import { EmbedderError } from '../../indexer/embed/embedder.js';
@@ -77,8 +80,30 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     });
   }
 
+  // Prometheus metrics: requests and latency per route (the route pattern, not the raw URL).
+  const registry = new Registry();
+  const requests = new Counter({ name: 'codesearch_http_requests_total', help: 'HTTP requests by route, method and status', labelNames: ['route', 'method', 'status'], registers: [registry] });
+  const latency = new Histogram({
+    name: 'codesearch_http_request_duration_seconds',
+    help: 'HTTP request latency by route',
+    labelNames: ['route'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    requests.inc({ route, method: request.method, status: String(reply.statusCode) });
+    latency.observe({ route }, reply.elapsedTime / 1000);
+  });
+
+  // The OpenAPI document is generated from the same schemas that validate requests.
+  await app.register(swagger, { openapi: { info: { title: 'codesearch', version: '0.1.0', description: 'OCaml code search and context windows' } } });
+
   const { searcher, builder } = options;
   const chunks = await searcher.store.countChunks();
+
+  app.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  app.get('/docs/json', async () => app.swagger());
 
   app.get('/healthz', async () => ({ status: 'ok', chunks, embedder: searcher.embedderId || null }));
 
