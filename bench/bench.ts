@@ -26,6 +26,9 @@ const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const cli = join(repo, 'dist/cli/main.js');
 const TOUCH_LINE = '(* bench touch *)';
 const SEARCH_PASSES = 3;
+const HTTP_CLIENTS = 8;
+const HTTP_SEARCHES = 400;
+const HTTP_CONTEXTS = 160;
 const CLI_QUERIES = 20;
 const STOP_WORDS = new Set(
   ('how the and for with that does where what when which who why are can get use using into from this than then ' +
@@ -38,6 +41,9 @@ const TARGETS = {
   /** Cold index with the default embeddings over the lexical-only cold index. */
   embeddingsRatio: 2,
   hybridP95Ms: 50,
+  httpSearchP95Ms: 50,
+  httpContextP95Ms: 150,
+  serverRssBytes: 500 * 1024 ** 2,
   noChangeSeconds: 2,
   searchP50Ms: 20,
   searchP95Ms: 50,
@@ -348,6 +354,49 @@ async function searchViaCli(db: string, queries: string[]) {
   return samples;
 }
 
+/** `codesearch serve` on a free port; resolves with its URL and pid once it listens. */
+async function startServer(db: string): Promise<{ url: string; pid: number; stop: () => void }> {
+  const child = spawn(process.execPath, [cli, 'serve', '--db', db, '--port', '0', '-q'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const url = await new Promise<string>((resolvePromise, reject) => {
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+      const m = /on (http:\/\/\S+)/.exec(out);
+      if (m) resolvePromise(m[1]!);
+    });
+    child.on('exit', (code) => reject(new Error(`codesearch serve exited with ${code}`)));
+  });
+  return { url, pid: child.pid!, stop: () => child.kill('SIGTERM') };
+}
+
+/** `clients` concurrent loops over the bodies until `total` requests are answered; latency of each. */
+async function load(url: string, bodies: unknown[], clients: number, total: number) {
+  const samples: number[] = [];
+  let next = 0;
+  let failures = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (next < total) {
+        const body = bodies[next++ % bodies.length];
+        const t0 = performance.now();
+        const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        await r.arrayBuffer();
+        samples.push(performance.now() - t0);
+        if (r.status !== 200) failures++;
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  return { samples, failures, perSecond: samples.length / seconds };
+}
+
+function rssOf(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
+
 function haveRipgrep(): boolean {
   const r = spawnSync('rg', ['--version'], { encoding: 'utf8' });
   return r.status === 0;
@@ -456,7 +505,24 @@ async function main(): Promise<void> {
     const viaCli = await searchViaCli(db, cliQueries);
     log(`search (CLI): p50 ${fmtMs(percentile(viaCli, 50))}, p95 ${fmtMs(percentile(viaCli, 95))}`);
 
-    // 6. ripgrep over the same words.
+    // 6. The HTTP server under 8 concurrent clients.
+    log(`http: codesearch serve, ${HTTP_CLIENTS} concurrent clients`);
+    const server = await startServer(db);
+    let http: { search: Awaited<ReturnType<typeof load>>; context: Awaited<ReturnType<typeof load>>; rss: { rss: number; peak: number } };
+    try {
+      const searchBodies = queries.map((query) => ({ query }));
+      const contextBodies = queries.map((prompt) => ({ prompt }));
+      await load(`${server.url}/v1/search`, searchBodies, HTTP_CLIENTS, queries.length); // warm-up
+      await load(`${server.url}/v1/context`, contextBodies, HTTP_CLIENTS, queries.length);
+      const search = await load(`${server.url}/v1/search`, searchBodies, HTTP_CLIENTS, HTTP_SEARCHES);
+      const context = await load(`${server.url}/v1/context`, contextBodies, HTTP_CLIENTS, HTTP_CONTEXTS);
+      http = { search, context, rss: rssOf(server.pid) };
+    } finally {
+      server.stop();
+    }
+    log(`http: /v1/search p95 ${fmtMs(percentile(http.search.samples, 95))}, /v1/context p95 ${fmtMs(percentile(http.context.samples, 95))}, server RSS ${fmtBytes(http.rss.peak)}`);
+
+    // 7. ripgrep over the same words.
     const rgAvailable = haveRipgrep();
     let rg: Awaited<ReturnType<typeof ripgrep>> | undefined;
     if (rgAvailable) {
@@ -467,7 +533,7 @@ async function main(): Promise<void> {
       log('ripgrep: rg is not installed (apt-get install ripgrep); skipping the comparison');
     }
 
-    // 7. Memory and size.
+    // 8. Memory and size.
     const usage = diskUsage(db);
     const benchRss = process.resourceUsage().maxRSS * 1024;
 
@@ -493,6 +559,13 @@ async function main(): Promise<void> {
         ? []
         : [{ name: 'cold index peak RSS bytes', value: cold.peakRssBytes, limit: TARGETS.peakRssBytes, pass: cold.peakRssBytes <= TARGETS.peakRssBytes }]),
     ];
+    const httpSearchP95 = percentile(http.search.samples, 95);
+    const httpContextP95 = percentile(http.context.samples, 95);
+    targets.push(
+      { name: 'http /v1/search p95 ms, 8 clients', value: round(httpSearchP95), limit: TARGETS.httpSearchP95Ms, pass: httpSearchP95 <= TARGETS.httpSearchP95Ms },
+      { name: 'http /v1/context p95 ms, 8 clients', value: round(httpContextP95), limit: TARGETS.httpContextP95Ms, pass: httpContextP95 <= TARGETS.httpContextP95Ms },
+      { name: 'server peak RSS bytes', value: http.rss.peak, limit: TARGETS.serverRssBytes, pass: http.rss.peak <= TARGETS.serverRssBytes },
+    );
     const passOf = (name: string) => targets.find((t) => t.name === name)?.pass;
 
     let report = '';
@@ -542,6 +615,17 @@ async function main(): Promise<void> {
     }
     report += table('search', searchRows);
     report += '\n';
+    const httpRow = (route: string, run: typeof http.search, name: string, limit: number): Row[] => [
+      [`${route} p50 / p99 (${run.samples.length} requests, ${HTTP_CLIENTS} clients)`, `${fmtMs(percentile(run.samples, 50))} / ${fmtMs(percentile(run.samples, 99))}`],
+      [`${route} p95`, fmtMs(percentile(run.samples, 95)), `<= ${limit} ms`, passOf(name)],
+      [`${route} throughput`, `${run.perSecond.toFixed(1)} req/s${run.failures ? `, ${run.failures} non-200` : ''}`],
+    ];
+    report += table('http (codesearch serve)', [
+      ...httpRow('/v1/search', http.search, 'http /v1/search p95 ms, 8 clients', TARGETS.httpSearchP95Ms),
+      ...httpRow('/v1/context', http.context, 'http /v1/context p95 ms, 8 clients', TARGETS.httpContextP95Ms),
+      ['server RSS now / peak', `${fmtBytes(http.rss.rss)} / ${fmtBytes(http.rss.peak)}`, `<= ${fmtBytes(TARGETS.serverRssBytes)}`, passOf('server peak RSS bytes')],
+    ]);
+    report += '\n';
     report += table('memory and size', [
       ['cold index peak RSS (with embeddings)', cold.peakRssBytes === undefined ? 'n/a' : fmtBytes(cold.peakRssBytes), `<= ${fmtBytes(TARGETS.peakRssBytes)}`, passOf('cold index peak RSS bytes')],
       ['cold index peak RSS (lexical only)', coldLexical.peakRssBytes === undefined ? 'n/a' : fmtBytes(coldLexical.peakRssBytes)],
@@ -573,6 +657,10 @@ async function main(): Promise<void> {
         ripgrep: rg
           ? { available: true, queries: rg.length, p50Ms: round(rgP50), p95Ms: round(percentile(rgMs, 95)), inProcessP50OverRgP50: round(p50 / rgP50), runs: rg.map((r) => ({ query: r.query, words: r.words, ms: round(r.ms), lines: r.lines })) }
           : { available: false, note: 'rg not installed: apt-get install ripgrep' },
+        http: Object.fromEntries(
+          (['search', 'context'] as const).map((k) => [k, { clients: HTTP_CLIENTS, requests: http[k].samples.length, failures: http[k].failures, perSecond: round(http[k].perSecond), p50Ms: round(percentile(http[k].samples, 50)), p95Ms: round(percentile(http[k].samples, 95)), p99Ms: round(percentile(http[k].samples, 99)) }]),
+        ),
+        serverRssBytes: http.rss,
         memory: { coldIndexPeakRssBytes: cold.peakRssBytes ?? null, benchPeakRssBytes: benchRss, method: rssMethod },
         index: { db, kept: !tempDir, diskBytes: usage.allocated, apparentBytes: usage.apparent, ratioToCorpus: round(usage.allocated / parse.bytes) },
         targets,
