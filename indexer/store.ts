@@ -16,6 +16,9 @@ export const META = 'meta';
 export const VECTORS = 'vectors';
 export const STATIC_MODEL = 'model_static';
 
+const QUERY_INDEX_CACHE_BYTES = BigInt(256 * 1024 ** 2);
+const QUERY_METADATA_CACHE_BYTES = BigInt(64 * 1024 ** 2);
+
 /** Below this many vectors, exact search is fast enough and needs no index. */
 const ANN_MIN_ROWS = 20_000;
 const NPROBES = 20;
@@ -236,7 +239,10 @@ export class IndexStore {
 
   /** Opens for reading; throws IndexMissingError when there is nothing (whole) to search. */
   static async openForSearch(uri: string): Promise<IndexStore> {
-    const db = await lancedb.connect(uri);
+    // Bounded caches for a long-lived reader (a sidecar, a server) instead of LanceDB's defaults
+    // (6 GB of index, 1 GB of metadata). Measured: the server's RSS under load (≈670 MB) is not
+    // the caches', so this is a bound, not a saving.
+    const db = await lancedb.connect(uri, {}, new lancedb.Session(QUERY_INDEX_CACHE_BYTES, QUERY_METADATA_CACHE_BYTES));
     const names = new Set(await db.tableNames());
     if (!names.has(CHUNKS)) throw new IndexMissingError(`no codesearch index at ${uri}`);
     try {
