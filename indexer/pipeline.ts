@@ -13,6 +13,8 @@ import { embedderFactory, type EmbedderSpec } from './embed/embedder.js';
 import { embedChunks } from './embed/stage.js';
 import './embed/builtin.js';
 const FLUSH_CHUNKS = 10_000;
+/** Table versions this much older than the previous run's end are kept too (clock skew, slow commits). */
+const READER_GRACE_MS = 60_000;
 
 export const DEFAULT_EMBEDDER: EmbedderSpec = { name: 'static' };
 
@@ -245,7 +247,8 @@ async function update(
 
   if (hasWork || summary.embedded > 0 || (await store.getMeta('finalized')) !== '1') {
     progress({ phase: 'finalize', done: 0, total: 1 });
-    await store.finalize({ fresh: previous.size === 0 });
+    const lastRunEnd = Date.parse((await store.getMeta('indexedAt')) ?? '');
+    await store.finalize({ fresh: previous.size === 0, keepVersionsSince: new Date(Number.isNaN(lastRunEnd) ? Date.now() : lastRunEnd - READER_GRACE_MS) });
   }
   for (const st of current.values()) {
     summary.chunks += st.chunks;
@@ -278,8 +281,11 @@ async function updateEmbeddings(
     summary.embedder = spec ? ((await store.getMeta('embedder_id')) ?? '') : '';
     return;
   }
+  // Tables of models superseded by an earlier run: every reader has moved on from them.
+  const storedId = (await store.getMeta('embedder_id')) ?? '';
+  await store.dropStaleEmbeddings(storedId);
   if (!spec) {
-    await store.dropVectors();
+    await store.useEmbedder('');
     await store.setMeta({ embedder_spec: 'null', embedder_id: '', vectors_complete: '1' });
     return;
   }
@@ -287,15 +293,16 @@ async function updateEmbeddings(
   const drift = Number((await store.getMeta('embed_drift')) ?? '1') + run.drift;
   const embedder = await embedderFactory(spec.name).forIndexing(spec, {
     store,
+    storedId,
     retrain: options.retrain ?? false,
     drift,
     onProgress: (phase, done, total) => progress({ phase: phase === 'train' ? 'train' : 'embed', done, total }),
   });
   if (!embedder) return;
   try {
-    const storedId = await store.getMeta('embedder_id');
     if (storedId !== embedder.id) {
-      await store.dropVectors();
+      // A new model's vectors go to a table of their own, beside the old model's.
+      await store.useEmbedder(embedder.id);
       // Recorded before any vector is written: a killed run resumes under the same model.
       await store.setMeta({ embedder_spec: JSON.stringify(spec), embedder_id: embedder.id, embed_drift: '0', vectors_complete: '0' });
     } else {

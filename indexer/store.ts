@@ -2,8 +2,8 @@
 //   chunks  — one row per chunk, with identifier-aware token columns under full-text indexes
 //   files   — one row per indexed file: content hash, mtime, size (what incremental runs compare)
 //   meta    — key/value: fingerprint, whether a write was interrupted, the embedder
-//   vectors — one row per embedded chunk: chunk id, the content hash it was embedded from, vector
-//   model_static — the corpus-trained embedding model: token, idf, vector
+//   vectors-<embedder id> — one row per embedded chunk: chunk id, the content hash it was embedded from, vector
+//   model-<model id> — the corpus-trained static embedding model: token, idf, vector
 import * as lancedb from '@lancedb/lancedb';
 import { Field, FixedSizeList, Float32, Float64, Int32, Schema, Table as ArrowTable, Utf8, makeData, makeVector, vectorFromArray } from 'apache-arrow';
 import type { Chunk, ChunkKind, FileRelation, SourceLang } from './types.js';
@@ -13,8 +13,16 @@ import { StaticModel } from './embed/static-model.js';
 export const CHUNKS = 'chunks';
 export const FILES = 'files';
 export const META = 'meta';
-export const VECTORS = 'vectors';
-export const STATIC_MODEL = 'model_static';
+/**
+ * Embedding tables are named after the model that made them (`vectors-static-96d-5458fe3f7ba9`),
+ * so a new model's tables are written beside the old ones: a reader keeps answering from the
+ * old until it switches, and stale ones are dropped by a later run.
+ */
+const VECTORS_PREFIX = 'vectors-';
+const MODEL_PREFIX = 'model-';
+const tableSafe = (id: string) => id.replace(/[^A-Za-z0-9_.-]/g, '_');
+export const vectorsTable = (embedderId: string) => `${VECTORS_PREFIX}${tableSafe(embedderId)}`;
+export const modelTable = (modelId: string) => `${MODEL_PREFIX}${tableSafe(modelId)}`;
 
 const QUERY_INDEX_CACHE_BYTES = BigInt(256 * 1024 ** 2);
 const QUERY_METADATA_CACHE_BYTES = BigInt(64 * 1024 ** 2);
@@ -211,8 +219,27 @@ export class IndexStore {
     private chunks: lancedb.Table | undefined,
     private files: lancedb.Table | undefined,
     private meta: lancedb.Table | undefined,
-    private vectors: lancedb.Table | undefined,
+    private vectors: lancedb.Table | undefined = undefined,
+    /** The embedder whose vectors this store reads and writes ('' for none). */
+    private embedderId = '',
   ) {}
+
+  /** Reads and writes the vectors of `embedderId` from now on (its table may not exist yet). */
+  async useEmbedder(embedderId: string): Promise<void> {
+    if (embedderId === this.embedderId) return;
+    this.vectors?.close();
+    this.vectors = undefined;
+    this.embedderId = embedderId;
+    if (embedderId && (await this.db.tableNames()).includes(vectorsTable(embedderId))) this.vectors = await this.db.openTable(vectorsTable(embedderId));
+  }
+
+  /** Drops the embedding tables of every model but `keepId`: earlier runs superseded them. */
+  async dropStaleEmbeddings(keepId: string): Promise<void> {
+    const keep = new Set([vectorsTable(keepId), modelTable(keepId)]);
+    for (const name of await this.db.tableNames()) {
+      if ((name.startsWith(VECTORS_PREFIX) || name.startsWith(MODEL_PREFIX)) && !keep.has(name)) await this.db.dropTable(name);
+    }
+  }
 
   /**
    * Opens the index for writing. A table that cannot be loaded (a crash while LanceDB was
@@ -233,7 +260,8 @@ export class IndexStore {
         return undefined;
       }
     };
-    const store = new IndexStore(uri, db, await open(CHUNKS), await open(FILES), await open(META), await open(VECTORS));
+    const store = new IndexStore(uri, db, await open(CHUNKS), await open(FILES), await open(META));
+    await store.useEmbedder((await store.getMeta('embedder_id')) ?? '');
     return Object.assign(store, { damaged });
   }
 
@@ -246,8 +274,10 @@ export class IndexStore {
     const names = new Set(await db.tableNames());
     if (!names.has(CHUNKS)) throw new IndexMissingError(`no codesearch index at ${uri}`);
     try {
-      const [chunks, files, meta, vectors] = await Promise.all([CHUNKS, FILES, META, VECTORS].map((n) => (names.has(n) ? db.openTable(n) : Promise.resolve(undefined))));
-      return new IndexStore(uri, db, chunks, files, meta, vectors);
+      const [chunks, files, meta] = await Promise.all([CHUNKS, FILES, META].map((n) => (names.has(n) ? db.openTable(n) : Promise.resolve(undefined))));
+      const store = new IndexStore(uri, db, chunks, files, meta);
+      await store.useEmbedder((await store.getMeta('embedder_id')) ?? '');
+      return store;
     } catch (err) {
       db.close();
       throw new IndexMissingError(`the index at ${uri} is damaged (${(err as Error).message.split('\n')[0]}); run 'codesearch index' to rebuild it`);
@@ -265,6 +295,17 @@ export class IndexStore {
     if (!this.meta) return undefined;
     const rows = await this.meta.query().where(`key = ${sqlString(key)}`).toArray();
     return rows[0]?.value as string | undefined;
+  }
+
+  /** A meta value as the newest committed version has it (this store's tables stay on theirs). */
+  async latestMeta(key: string): Promise<string | undefined> {
+    const table = await this.db.openTable(META);
+    try {
+      const rows = await table.query().where(`key = ${sqlString(key)}`).toArray();
+      return rows[0]?.value as string | undefined;
+    } finally {
+      table.close();
+    }
   }
 
   async setMeta(entries: Record<string, string>): Promise<void> {
@@ -369,13 +410,15 @@ export class IndexStore {
    * Makes the latest rows searchable through indexes: builds them on a fresh table, folds new
    * rows into them otherwise, and drops old table versions so the index does not grow unbounded.
    */
-  async finalize(options: { fresh: boolean }): Promise<void> {
+  async finalize(options: { fresh: boolean; keepVersionsSince?: Date }): Promise<void> {
     await this.indexChunks();
     await this.indexVectors();
     // A fresh build has its indexes over every row and no old versions worth the compaction;
-    // updates need new rows folded into the indexes and superseded versions removed.
+    // updates need new rows folded into the indexes and superseded versions removed — but not
+    // the versions a reader may still be on: those of the previous run's end (a reader switches
+    // to the newest at its next request after a run ends).
     if (options.fresh) return;
-    const cleanup = { cleanupOlderThan: new Date(), deleteUnverified: false };
+    const cleanup = { cleanupOlderThan: options.keepVersionsSince ?? new Date(), deleteUnverified: false };
     for (const table of [this.chunks, this.files, this.meta, this.vectors]) {
       if (table) await table.optimize(cleanup);
     }
@@ -458,7 +501,8 @@ export class IndexStore {
       hash: vectorFromArray(rows.map((r) => r.hash), new Utf8()),
       vector: vectorColumn(flatten(rows.map((r) => r.vector), dims), dims),
     });
-    if (!this.vectors) this.vectors = await this.db.createTable(VECTORS, data);
+    if (!this.embedderId) throw new Error('writeVectors before useEmbedder');
+    if (!this.vectors) this.vectors = await this.db.createTable(vectorsTable(this.embedderId), data);
     else if (options.append) await this.vectors.add(data);
     else await this.vectors.mergeInsert('id').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(data);
   }
@@ -468,39 +512,33 @@ export class IndexStore {
     for (let i = 0; i < ids.length; i += 500) await this.vectors.delete(inList('id', ids.slice(i, i + 500)));
   }
 
-  /** Drops every vector (the embedder changed: they are not comparable with new ones). */
-  async dropVectors(): Promise<void> {
-    if (!this.vectors) return;
-    await this.db.dropTable(VECTORS);
-    this.vectors = undefined;
-  }
-
   hasVectors(): boolean {
     return this.vectors !== undefined;
   }
 
   async saveStaticModel(model: StaticModel): Promise<void> {
-    const names = await this.db.tableNames();
-    if (names.includes(STATIC_MODEL)) await this.db.dropTable(STATIC_MODEL);
+    const name = modelTable(model.id);
+    if ((await this.db.tableNames()).includes(name)) await this.db.dropTable(name);
     const data = new ArrowTable({
       rank: vectorFromArray(model.vocabulary.map((_, i) => i), new Int32()),
       token: vectorFromArray([...model.vocabulary], new Utf8()),
       idf: makeVector(model.idf),
       vector: vectorColumn(model.vectors, model.dims),
     });
-    const table = await this.db.createTable(STATIC_MODEL, data);
+    const table = await this.db.createTable(name, data);
     // Queries look up only their own tokens.
     await table.createIndex('token', { config: lancedb.Index.btree() });
     table.close();
   }
 
   /**
-   * The stored static model; with `tokens`, only their rows: a query needs a handful of the
+   * The static model `modelId` as stored; with `tokens`, only their rows: a query needs a handful of the
    * model's tens of thousands of vectors, and its vector comes out the same.
    */
-  async loadStaticModel(tokens?: readonly string[]): Promise<StaticModel | undefined> {
-    if (!(await this.db.tableNames()).includes(STATIC_MODEL)) return undefined;
-    const table = await this.db.openTable(STATIC_MODEL);
+  async loadStaticModel(modelId: string, tokens?: readonly string[]): Promise<StaticModel | undefined> {
+    const name = modelTable(modelId);
+    if (!modelId || !(await this.db.tableNames()).includes(name)) return undefined;
+    const table = await this.db.openTable(name);
     const rows: { rank: number; token: string; idf: number; vector: Float32Array }[] = [];
     const query = tokens ? table.query().where(tokens.length > 0 ? inList('token', tokens) : 'false') : table.query();
     for await (const batch of query.select(['rank', 'token', 'idf', 'vector'])) {

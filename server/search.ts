@@ -49,48 +49,111 @@ export const MAX_K = 1000;
 const CANDIDATES_PER_RETRIEVER = 200;
 const SNIPPET_LINES = 3;
 
-export class Searcher {
+/** One version of the index as readers see it; a newer run's version replaces it whole. */
+class IndexView {
   private embedder: Promise<Embedder> | undefined;
 
   private constructor(
     readonly store: IndexStore,
-    private readonly context: FuseContext,
+    readonly context: FuseContext,
     /** The embedder that made the index's vectors; undefined when it has none. */
-    private readonly embedding: { spec: EmbedderSpec; id: string } | undefined,
+    readonly embedding: { spec: EmbedderSpec; id: string } | undefined,
+    /** When the run that made this version ended. */
+    readonly indexedAt: string,
   ) {}
 
-  static async open(db: string): Promise<Searcher> {
+  static async open(db: string): Promise<IndexView> {
     const store = await IndexStore.openForSearch(db);
     if ((await store.getMeta('fingerprint')) !== fingerprint()) {
       store.close();
       throw new IndexMissingError(`the index at ${db} is incomplete or was built by another codesearch version`);
     }
-    const [spec, id] = await Promise.all([store.getMeta('embedder_spec'), store.getMeta('embedder_id')]);
+    const [spec, id, indexedAt] = await Promise.all([store.getMeta('embedder_spec'), store.getMeta('embedder_id'), store.getMeta('indexedAt')]);
     const embedding = spec && spec !== 'null' && id && store.hasVectors() ? { spec: JSON.parse(spec) as EmbedderSpec, id } : undefined;
-    return new Searcher(store, { directories: await store.directoryNames() }, embedding);
+    return new IndexView(store, { directories: await store.directoryNames() }, embedding, indexedAt ?? '');
+  }
+
+  queryEmbedder(): Promise<Embedder> {
+    const { spec, id } = this.embedding!;
+    this.embedder ??= embedderFactory(spec.name).forQuerying(spec, this.store, id);
+    return this.embedder;
+  }
+
+  close(): void {
+    void this.embedder?.then((e) => e.close?.()).catch(() => {});
+    this.store.close();
+  }
+}
+
+/** How often a long-lived searcher looks for a newer index version, at most. */
+const REFRESH_INTERVAL_MS = 1000;
+/** A replaced version stays open this long for the requests still reading it. */
+const RETIRE_AFTER_MS = 60_000;
+
+export class Searcher {
+  private checkedAt = Date.now();
+  private refreshing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly db: string,
+    private view: IndexView,
+  ) {}
+
+  static async open(db: string): Promise<Searcher> {
+    return new Searcher(db, await IndexView.open(db));
+  }
+
+  get store(): IndexStore {
+    return this.view.store;
   }
 
   /** The model behind the index's vectors ('' without vectors). */
   get embedderId(): string {
-    return this.embedding?.id ?? '';
+    return this.view.embedding?.id ?? '';
+  }
+
+  /**
+   * Switches to the newest index version when an index run has finished since the last look
+   * (at most once a second), so a server answers from the last committed version without a
+   * restart. A failure to open the new version keeps the current one.
+   */
+  async refresh(): Promise<void> {
+    if (Date.now() - this.checkedAt < REFRESH_INTERVAL_MS) return;
+    this.refreshing ??= (async () => {
+      try {
+        this.checkedAt = Date.now();
+        if ((await this.view.store.latestMeta('indexedAt')) === this.view.indexedAt) return;
+        const next = await IndexView.open(this.db);
+        const old = this.view;
+        this.view = next;
+        setTimeout(() => old.close(), RETIRE_AFTER_MS).unref();
+      } catch {
+        // Mid-rebuild or unreadable for a moment: keep answering from the current version.
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
+    await this.refreshing;
   }
 
   async searchRanked(query: string, options: SearchOptions = {}): Promise<DiversifiedHit[]> {
+    await this.refresh();
+    const view = this.view;
     const parsed = parseQuery(query);
     const k = options.k ?? DEFAULT_K;
     const mode = options.mode ?? 'hybrid';
-    if (mode === 'vector' && !this.embedding) {
+    if (mode === 'vector' && !view.embedding) {
       throw new SearchModeError("this index has no vectors (it was built with '--embedder none'); re-index with an embedder or search with --mode lexical");
     }
     // A named symbol or a type is looked up, not interpreted: hybrid skips the vectors for it.
     const wantsVectors = mode === 'vector' || (!parsed.isSymbol && !parsed.type);
-    const names = RETRIEVERS[mode].filter((n) => n !== 'vector' || (this.embedding && wantsVectors));
+    const names = RETRIEVERS[mode].filter((n) => n !== 'vector' || (view.embedding && wantsVectors));
     const limit = Math.max(CANDIDATES_PER_RETRIEVER, k);
-    const sources: RetrievalSources = { store: this.store, shown: k, embedQuery: this.embedding ? (q) => this.queryEmbedder().then((e) => e.embedQuery(q)) : undefined };
+    const sources: RetrievalSources = { store: view.store, shown: k, embedQuery: view.embedding ? (q) => view.queryEmbedder().then((e) => e.embedQuery(q)) : undefined };
     const lists = await Promise.all(names.map((n) => getRetriever(n).retrieve(parsed, sources, limit)));
     const byRetriever = new Map<string, Candidate[]>(names.map((n, i) => [n, lists[i]!]));
     // Vector-only ranks by similarity alone, so the dense signal can be compared with the others.
-    const ranked = mode === 'vector' ? byRetriever.get('vector')!.flatMap(({ chunk }) => (chunk ? [{ chunk, score: chunk.rawScore, trace: [`similarity=${chunk.rawScore.toFixed(3)}`] }] : [])) : fuse(parsed, byRetriever, this.context);
+    const ranked = mode === 'vector' ? byRetriever.get('vector')!.flatMap(({ chunk }) => (chunk ? [{ chunk, score: chunk.rawScore, trace: [`similarity=${chunk.rawScore.toFixed(3)}`] }] : [])) : fuse(parsed, byRetriever, view.context);
     // A symbol lookup shows the definition and its declaration together; a question, more answers.
     if (parsed.isSymbol && mode !== 'vector') return withCounterpartSecond(ranked).slice(0, k);
     return capPerFile(collapsePairs(ranked)).slice(0, k);
@@ -102,22 +165,16 @@ export class Searcher {
 
   /** Definitions of one identifier or qualified name (`Hashtbl.find_opt`), best first, declarations beside definitions. */
   async lookupSymbol(name: string, k = DEFAULT_K): Promise<SearchResult[]> {
+    await this.refresh();
     const parsed = parseQuery(name);
     if (!parsed.isSymbol) throw new SearchModeError(`'${name}' is not an identifier or a qualified name`);
-    const candidates = await getRetriever('symbol').retrieve(parsed, { store: this.store, shown: k }, Math.max(CANDIDATES_PER_RETRIEVER, k));
+    const candidates = await getRetriever('symbol').retrieve(parsed, { store: this.view.store, shown: k }, Math.max(CANDIDATES_PER_RETRIEVER, k));
     const ranked = candidates.flatMap(({ chunk, score }) => (chunk ? [{ chunk, score, trace: [`symbol=${score.toFixed(3)}`] }] : [])).sort((a, b) => b.score - a.score);
     return withCounterpartSecond(ranked).slice(0, k).map(toResult);
   }
 
-  private queryEmbedder(): Promise<Embedder> {
-    const { spec, id } = this.embedding!;
-    this.embedder ??= embedderFactory(spec.name).forQuerying(spec, this.store, id);
-    return this.embedder;
-  }
-
   close(): void {
-    void this.embedder?.then((e) => e.close?.()).catch(() => {});
-    this.store.close();
+    this.view.close();
   }
 }
 

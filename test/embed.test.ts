@@ -23,7 +23,7 @@ const newDb = () => path.join(makeTempDir('cs-db-'), 'index');
 async function loadModel(db: string) {
   const store = await IndexStore.openForSearch(db);
   try {
-    return (await store.loadStaticModel())!;
+    return (await store.loadStaticModel((await store.getMeta('embedder_id'))!))!;
   } finally {
     store.close();
   }

@@ -157,6 +157,44 @@ describe('bad requests get a 4xx with the contract error shape', () => {
   });
 });
 
+describe('live index', () => {
+  it('answers every request while `index` updates the db, and serves the new version after', async () => {
+    const liveRoot = copyFixture('shop');
+    const liveDb = path.join(makeTempDir('cs-db-'), 'index');
+    await indexRepo({ root: liveRoot, db: liveDb });
+    const liveSearcher = await Searcher.open(liveDb);
+    const live = await buildApp({ searcher: liveSearcher, builder: await ContextBuilder.create(liveSearcher), root: liveRoot });
+    await live.listen({ host: '127.0.0.1', port: 0 });
+    const url = `http://127.0.0.1:${(live.server.address() as { port: number }).port}`;
+    const statuses: number[] = [];
+    let running = true;
+    const loop = (async () => {
+      while (running) {
+        const r = await fetch(`${url}/v1/search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"total price of a cart"}' });
+        await r.arrayBuffer();
+        statuses.push(r.status);
+      }
+    })();
+    try {
+      for (let i = 1; i <= 3; i++) {
+        fs.appendFileSync(path.join(liveRoot, 'src/cart.ml'), `let added_${i} x = x + ${i}\n`);
+        // Each run re-learns the model of this small corpus and cleans up old table versions.
+        await indexRepo({ root: liveRoot, db: liveDb });
+        await new Promise((r) => setTimeout(r, 1100));
+        const found = (await (await fetch(`${url}/v1/symbols?q=added_${i}`)).json()) as { results: { name: string }[] };
+        expect(found.results[0]?.name).toBe(`added_${i}`);
+      }
+    } finally {
+      running = false;
+      await loop;
+      await live.close();
+      liveSearcher.close();
+    }
+    expect(statuses.length).toBeGreaterThan(10);
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+  });
+});
+
 describe('auth', () => {
   it('with a token, every route but /healthz needs it', async () => {
     const secured = await serve('s3cret');

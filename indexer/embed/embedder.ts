@@ -46,6 +46,8 @@ export interface EmbedderSpec {
 export interface EmbedderContext {
   /** The index: its definitions to learn from, and where a learnt model is kept. */
   store: IndexStore;
+  /** The model that made the index's current vectors ('' for none). */
+  storedId: string;
   /** Learn again even when the stored model is still fresh. */
   retrain: boolean;
   /** Share of files added, changed or removed since the stored model was learnt. */

@@ -51,7 +51,7 @@ export class StaticQueryEmbedder implements Embedder {
 
   async embedQuery(query: string): Promise<Float32Array> {
     const tokens = queryTokens(query);
-    const model = await this.store.loadStaticModel(tokens);
+    const model = await this.store.loadStaticModel(this.id, tokens);
     if (!model) throw new EmbedderError("the index's static embedding model is missing; run 'codesearch index --retrain'");
     return model.vocabulary.length > 0 ? model.embedTokens(tokens) : new Float32Array(this.dims);
   }
@@ -64,7 +64,7 @@ function toBag(input: EmbedInput): TokenBag {
 registerEmbedder({
   name: 'static',
   async forIndexing(_spec, context) {
-    const stored = context.retrain ? undefined : await context.store.loadStaticModel();
+    const stored = context.retrain || !context.storedId ? undefined : await context.store.loadStaticModel(context.storedId);
     if (stored && context.drift <= RETRAIN_DRIFT) return new StaticEmbedder(stored);
     context.onProgress?.('train', 0, 1);
     const inputs: EmbedInput[] = [];

@@ -60,6 +60,7 @@ export class ContextBuilder {
     const prompt = request.prompt.trim();
     const errors = request.errors ? parseBuildErrors(request.errors) : [];
     if (!prompt && !request.file && errors.length === 0) throw new ContextRequestError('give a prompt, a file, build errors, or several of these');
+    await this.searcher.refresh();
     const store = this.searcher.store;
     const cursor = request.file ? await cursorSeed(store, request.file, request.line) : undefined;
 
