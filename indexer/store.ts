@@ -664,6 +664,15 @@ export class IndexStore {
     return rows.map((r) => ({ ...rowToChunk(r), rawScore: 0 })).filter((c) => !symbolSuffix || c.symbol.endsWith(symbolSuffix));
   }
 
+  /** Definitions whose text contains every fragment, case-sensitively (a scan: for quoted messages only). */
+  async chunksContaining(fragments: readonly string[], limit: number): Promise<ChunkHit[]> {
+    if (!this.chunks || fragments.length === 0) return [];
+    // `%` would be a wildcard of its own; `_` over-matches harmlessly.
+    const where = fragments.map((f) => `text LIKE ${sqlString(`%${f.replace(/%/g, '')}%`)}`).join(' AND ');
+    const rows = (await this.chunks.query().where(where).select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS]).limit(limit).toArray()) as Row[];
+    return rows.map((r) => ({ ...rowToChunk(r), rawScore: 0, tokens: { name: r[NAME_TOKENS] as string, body: r[BODY_TOKENS] as string } }));
+  }
+
   /** Every directory that holds an indexed file, as path segments (`coq-core`, `kernel`). */
   async directoryNames(): Promise<Set<string>> {
     const names = new Set<string>();

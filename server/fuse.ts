@@ -17,6 +17,8 @@ const FULLTEXT_WEIGHT = 1;
 const VECTOR_WEIGHT_IN_PROSE = 0.15;
 /** A type typed as a query is a precise request, like a symbol. */
 const TYPE_WEIGHT = 10;
+/** A definition that contains the quoted message itself outranks one that only shares words with it. */
+const LITERAL_WEIGHT = 2;
 /** Documented definitions answer "how do I" questions better than internal helpers. */
 const HAS_DOC = 0.2;
 /** Share of query tokens found in the definition's own name. */
@@ -71,6 +73,7 @@ export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>, 
   for (const c of byRetriever.get('fulltext') ?? []) add(c, FULLTEXT_WEIGHT, 'fulltext');
   if (!query.isSymbol && !query.type) for (const c of byRetriever.get('vector') ?? []) add(c, VECTOR_WEIGHT_IN_PROSE, 'vector');
   for (const c of byRetriever.get('type') ?? []) add(c, TYPE_WEIGHT, 'type');
+  for (const c of byRetriever.get('literal') ?? []) add(c, LITERAL_WEIGHT, 'literal');
 
   const queryWords = new Set(query.raw.toLowerCase().match(/[a-z]+/g) ?? []);
   const askedKinds = new Set(Object.entries(KIND_WORDS).filter(([, words]) => words.some((w) => queryWords.has(w))).map(([k]) => k));

@@ -23,6 +23,8 @@ export interface ParsedQuery {
   scopeWords: string[];
   /** The query is a function type (`string -> char -> string list`): a search by type. */
   type?: TypeExpr;
+  /** Quoted text (`'The constructor X expects N argument(s)'`): looked for literally in the code. */
+  phrases: string[];
 }
 
 const QUALIFIED = /[A-Za-z_][\w']*(?:\.[A-Za-z_][\w']*)*/g;
@@ -50,7 +52,20 @@ export function parseQuery(raw: string): ParsedQuery {
   const tokens = queryTokens(query);
   // Only an arrow makes a type query: `string list` alone reads as well as prose.
   const type = query.includes('->') ? parseType(query) : undefined;
-  return { raw: query, tokens, terms: searchTerms(query, tokens), identifiers, isSymbol, scopeWords: scopeWords(query), ...(type ? { type } : {}) };
+  return { raw: query, tokens, terms: searchTerms(query, tokens), identifiers, isSymbol, scopeWords: scopeWords(query), phrases: quotedPhrases(query), ...(type ? { type } : {}) };
+}
+
+/**
+ * Text in quotes that reads like a message (two words or more): `'...'`, `"..."`, `` `...` ``
+ * or curly quotes. An apostrophe inside a word (`Base's`) does not open a quote.
+ */
+function quotedPhrases(query: string): string[] {
+  const out: string[] = [];
+  for (const m of query.matchAll(/(?:^|[\s(:])(['"`\u2018\u201c])(.{4,300}?)(['"`\u2019\u201d])(?=$|[\s.,;:)!?])/g)) {
+    const phrase = m[2]!.trim();
+    if (/\s/.test(phrase)) out.push(phrase);
+  }
+  return out;
 }
 
 /** `ocaml-re` names the library `re` as well as itself; short words are too ambiguous alone. */

@@ -14,9 +14,9 @@ export type SearchMode = (typeof SEARCH_MODES)[number];
 
 /** Which retrievers each mode runs, by registry name. */
 const RETRIEVERS: Record<SearchMode, string[]> = {
-  lexical: ['symbol', 'fulltext', 'type'],
+  lexical: ['symbol', 'fulltext', 'type', 'literal'],
   vector: ['vector'],
-  hybrid: ['symbol', 'fulltext', 'type', 'vector'],
+  hybrid: ['symbol', 'fulltext', 'type', 'literal', 'vector'],
 };
 
 export interface SearchOptions {

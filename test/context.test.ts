@@ -82,6 +82,22 @@ describe('context windows for an edit', () => {
   });
 });
 
+describe('quoted messages are looked for literally', () => {
+  it('finds the definition that prints a quoted message, placeholders and all', async () => {
+    const [first] = await searcher.searchRanked("who fails with 'negative amount' at checkout");
+    expect(first?.chunk.symbol).toBe('Shop.Checkout.charge');
+    expect(first?.trace.some((t) => t.startsWith('literal='))).toBe(true);
+    // Unquoted, the same words are only words.
+    const [plain] = await searcher.searchRanked('who fails with negative amount at checkout');
+    expect(plain?.trace.some((t) => t.startsWith('literal='))).toBe(false);
+    const { literalFragments } = await import('../server/retrieve/literal.js');
+    expect(literalFragments('The constructor X expects N argument(s)')).toEqual(['The constructor', 'expects', 'argument(s)']);
+    const { parseQuery } = await import('../server/query.js');
+    expect(parseQuery("Base's result type").phrases).toEqual([]);
+    expect(parseQuery('fix "Unbound value foo" in the build').phrases).toEqual(['Unbound value foo']);
+  });
+});
+
 describe('packToBudget', () => {
   const chunk = (id: string, start: number, end: number, lines: string[]) => ({
     id,

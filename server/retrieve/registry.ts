@@ -3,6 +3,7 @@ import { fullTextRetriever } from './fulltext.js';
 import { symbolRetriever } from './symbol.js';
 import { vectorRetriever } from './vector.js';
 import { typeRetriever } from './type.js';
+import { literalRetriever } from './literal.js';
 import type { Retriever } from './types.js';
 
 const retrievers = new Map<string, Retriever>();
@@ -21,3 +22,4 @@ registerRetriever(fullTextRetriever);
 registerRetriever(symbolRetriever);
 registerRetriever(vectorRetriever);
 registerRetriever(typeRetriever);
+registerRetriever(literalRetriever);
