@@ -673,6 +673,15 @@ export class IndexStore {
     return rows.map((r) => ({ ...rowToChunk(r), rawScore: 0, tokens: { name: r[NAME_TOKENS] as string, body: r[BODY_TOKENS] as string } }));
   }
 
+  /** Values of a module whose names start like `namePrefix` (`Hashtbl.find*`): siblings of a name that does not exist yet. */
+  async siblings(module: string, namePrefix: string, limit: number): Promise<ChunkHit[]> {
+    if (!this.chunks || !namePrefix) return [];
+    const clean = (x: string) => x.replace(/[%']/g, '');
+    const where = `name_lc LIKE ${sqlString(`${clean(namePrefix.toLowerCase())}%`)} AND symbol LIKE ${sqlString(`%${clean(module)}.%${clean(namePrefix)}%`)} AND kind IN ('value', 'external')`;
+    const rows = (await this.chunks.query().where(where).select(READ_COLUMNS).limit(limit).toArray()) as Row[];
+    return rows.map((r) => ({ ...rowToChunk(r), rawScore: 0 }));
+  }
+
   /** Every directory that holds an indexed file, as path segments (`coq-core`, `kernel`). */
   async directoryNames(): Promise<Set<string>> {
     const names = new Set<string>();

@@ -76,6 +76,14 @@ describe('context windows for an edit', () => {
     }
   });
 
+  it('brings the future neighbours of a name the prompt wants to add', async () => {
+    const siblings = await searcher.store.siblings('Cart', 'total', 10);
+    expect(siblings.map((c) => `${c.symbol} ${c.path}`).sort()).toEqual(['Shop.Cart.total src/cart.ml', 'Shop.Cart.total src/cart.mli']);
+    expect(await searcher.store.siblings('Checkout', 'total', 10)).toEqual([]);
+    const w = await builder.build({ prompt: 'Add Cart.total_with_vat, like the total but with 20% VAT added' });
+    expect(covers(w.items, 'src/cart.ml', 11)).toBe(true);
+  });
+
   it('drops the instruction verb of an imperative prompt from the search', () => {
     expect(searchableQuery('Add List.concat_mapi to Stdlib.List')).toBe('List.concat_mapi to Stdlib.List');
     expect(searchableQuery('how do I add an element')).toBe('how do I add an element');

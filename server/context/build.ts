@@ -3,7 +3,7 @@
 // a change that applies and type-checks, exactly within a token budget.
 import type { IndexStore, ChunkHit } from '../../indexer/store.js';
 import type { Searcher } from '../search.js';
-import { parseQuery } from '../query.js';
+import { parseQuery, type IdentifierRef } from '../query.js';
 import { expand, proximity, type Seed } from './expand.js';
 import { mentionedNames, parseBuildErrors, sourcePath, type BuildError } from './errors.js';
 import type { ContextWindow } from './item.js';
@@ -18,6 +18,9 @@ const SEEDS = 16;
 /** The user's own definition leads every search hit by this much; the same directory counts for more. */
 const CURSOR_LEAD = 1;
 const SAME_DIRECTORY = 1.2;
+/** Existing neighbours of a name the prompt wants to add, as a share of the best seed's score. */
+const SIBLING = 0.9;
+const MAX_SIBLINGS = 6;
 /** A definition the prompt names in code (`Cart.total`) is what the change is about. */
 const NAMED_IN_PROMPT = 1.5;
 /** The verb of an imperative prompt says what to do, not what to look for. */
@@ -78,6 +81,7 @@ export class ContextBuilder {
         (named.some((id) => id.name === h.chunk.name && h.chunk.symbol.endsWith([...id.qualifiers, id.name].join('.'))) ? NAMED_IN_PROMPT : 1),
     }));
     seeds.sort((a, b) => b.score - a.score);
+    seeds.push(...(await siblingSeeds(store, named, seeds)));
     // The user's own definition (and, through expansion, its interface) comes before any hit,
     // and the code around each build error with what the error talks about before that.
     const lead = (seeds[0]?.score ?? 0) + CURSOR_LEAD;
@@ -85,6 +89,35 @@ export class ContextBuilder {
     if (errors.length > 0) seeds.unshift(...(await errorSeeds(store, errors, lead + CURSOR_LEAD)));
     return packToBudget(await expand(seeds, store), budget, this.count);
   }
+}
+
+/**
+ * A change that adds `Hashtbl.find_or_add` is written after its future neighbours: for a
+ * qualified name the prompt mentions that no seed defines, the module's values whose names
+ * start the same way (`find`, `find_opt`), nearest to the best seed first.
+ */
+async function siblingSeeds(store: IndexStore, named: IdentifierRef[], seeds: readonly Seed[]): Promise<Seed[]> {
+  const top = seeds[0];
+  const out: Seed[] = [];
+  for (const id of named) {
+    if (id.qualifiers.length === 0 || seeds.some((s) => s.chunk.name === id.name)) continue;
+    const prefix = id.name.split('_')[0]!;
+    if (prefix.length < 3) continue;
+    const module = id.qualifiers[id.qualifiers.length - 1]!;
+    const found = await store.siblings(module, prefix, 300);
+    const sharedPrefix = (name: string) => {
+      let n = 0;
+      while (n < name.length && name[n] === id.name[n]) n++;
+      return n;
+    };
+    found.sort(
+      (a, b) =>
+        (top ? proximity(top.chunk, b) - proximity(top.chunk, a) : 0) || sharedPrefix(b.name) - sharedPrefix(a.name) || a.symbol.length - b.symbol.length,
+    );
+    const score = (top?.score ?? 1) * SIBLING;
+    found.slice(0, MAX_SIBLINGS).forEach((chunk, i) => out.push({ chunk, reason: 'match', score: score - i * 0.01 }));
+  }
+  return out;
 }
 
 /** Each error's enclosing definition, then the types and values its message names (nearest definition of each). */
