@@ -191,6 +191,19 @@ function inList(column: string, values: readonly string[]): string {
 
 type Row = Record<string, unknown>;
 
+/** Rows as plain objects, read column by column: Arrow's row proxies cost more than the query. */
+function plainRows(table: ArrowTable): Row[] {
+  const names = table.schema.fields.map((f) => f.name);
+  const columns = names.map((n) => table.getChild(n)!.toArray() as ArrayLike<unknown>);
+  const rows: Row[] = new Array(table.numRows);
+  for (let i = 0; i < table.numRows; i++) {
+    const row: Row = {};
+    for (let c = 0; c < names.length; c++) row[names[c]!] = columns[c]![i];
+    rows[i] = row;
+  }
+  return rows;
+}
+
 function rowToChunk(r: Row): Chunk {
   return {
     id: r.id as string,
@@ -595,20 +608,20 @@ export class IndexStore {
       .fullTextSearch(query)
       .select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS, '_score'])
       .limit(limit)
-      .toArray()) as Row[];
+      .toArrow().then(plainRows)) as Row[];
     return rows.map((r) => ({ ...rowToChunk(r), rawScore: r._score as number, tokens: { name: r[NAME_TOKENS] as string, body: r[BODY_TOKENS] as string } }));
   }
 
   /** Nearest chunks to `vector` by cosine similarity. */
   async nearest(vector: Float32Array, limit: number): Promise<VectorHit[]> {
     if (!this.vectors) return [];
-    const rows = (await this.vectors.vectorSearch(vector).distanceType('cosine').nprobes(NPROBES).select(['id', '_distance']).limit(limit).toArray()) as Row[];
+    const rows = (await this.vectors.vectorSearch(vector).distanceType('cosine').nprobes(NPROBES).select(['id', '_distance']).limit(limit).toArrow().then(plainRows)) as Row[];
     return rows.map((r) => ({ id: r.id as string, similarity: 1 - (r._distance as number) }));
   }
 
   async chunksByIds(ids: readonly string[]): Promise<ChunkHit[]> {
     if (!this.chunks || ids.length === 0) return [];
-    const rows = (await this.chunks.query().where(inList('id', ids)).select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS]).limit(ids.length).toArray()) as Row[];
+    const rows = (await this.chunks.query().where(inList('id', ids)).select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS]).limit(ids.length).toArrow().then(plainRows)) as Row[];
     return rows.map((r) => ({ ...rowToChunk(r), rawScore: 0, tokens: { name: r[NAME_TOKENS] as string, body: r[BODY_TOKENS] as string } }));
   }
 
@@ -620,14 +633,14 @@ export class IndexStore {
       .fullTextSearch(new lancedb.MatchQuery(tokens.join(' '), TYPE_TOKENS))
       .select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS, '_score'])
       .limit(limit)
-      .toArray()) as Row[];
+      .toArrow().then(plainRows)) as Row[];
     return rows.map((r) => ({ ...rowToChunk(r), rawScore: r._score as number, tokens: { name: r[NAME_TOKENS] as string, body: r[BODY_TOKENS] as string } }));
   }
 
   /** Every chunk of one file, in line order (cursor anchoring). */
   async chunksOfFile(path: string): Promise<ChunkHit[]> {
     if (!this.chunks) return [];
-    const rows = (await this.chunks.query().where(`path = ${sqlString(path)}`).select(READ_COLUMNS).toArray()) as Row[];
+    const rows = (await this.chunks.query().where(`path = ${sqlString(path)}`).select(READ_COLUMNS).toArrow().then(plainRows)) as Row[];
     return rows.map((r) => ({ ...rowToChunk(r), rawScore: 0 })).sort((a, b) => a.startLine - b.startLine || b.endLine - a.endLine);
   }
 
@@ -635,7 +648,7 @@ export class IndexStore {
   async referencesOf(ids: readonly string[]): Promise<Map<string, string[]>> {
     const out = new Map<string, string[]>();
     if (!this.chunks || ids.length === 0) return out;
-    const rows = (await this.chunks.query().where(inList('id', ids)).select(['id', REFS]).limit(ids.length).toArray()) as Row[];
+    const rows = (await this.chunks.query().where(inList('id', ids)).select(['id', REFS]).limit(ids.length).toArrow().then(plainRows)) as Row[];
     for (const r of rows) out.set(r.id as string, (r[REFS] as string).split(' ').filter(Boolean));
     return out;
   }
@@ -645,7 +658,7 @@ export class IndexStore {
     if (!this.chunks || !nameCompound) return [];
     let query = this.chunks.query().fullTextSearch(new lancedb.MatchQuery(nameCompound, REFS));
     if (options.pathContains) query = query.where(`path LIKE ${sqlString(`%${options.pathContains.replace(/[%_]/g, '')}%`)}`);
-    const rows = (await query.select([...READ_COLUMNS, '_score']).limit(limit).toArray()) as Row[];
+    const rows = (await query.select([...READ_COLUMNS, '_score']).limit(limit).toArrow().then(plainRows)) as Row[];
     return rows.map((r) => ({ ...rowToChunk(r), rawScore: r._score as number }));
   }
 
@@ -660,7 +673,7 @@ export class IndexStore {
     if (paths) where = `${inList('path', paths)} AND ${where}`;
     // `_` is a LIKE wildcard: it over-matches, and the exact suffix test below settles it.
     else if (symbolSuffix) where += ` AND symbol LIKE ${sqlString(`%${symbolSuffix}`)}`;
-    const rows = (await this.chunks.query().where(where).select(READ_COLUMNS).limit(limit).toArray()) as Row[];
+    const rows = (await this.chunks.query().where(where).select(READ_COLUMNS).limit(limit).toArrow().then(plainRows)) as Row[];
     return rows.map((r) => ({ ...rowToChunk(r), rawScore: 0 })).filter((c) => !symbolSuffix || c.symbol.endsWith(symbolSuffix));
   }
 
@@ -669,7 +682,7 @@ export class IndexStore {
     if (!this.chunks || fragments.length === 0) return [];
     // `%` would be a wildcard of its own; `_` over-matches harmlessly.
     const where = fragments.map((f) => `text LIKE ${sqlString(`%${f.replace(/%/g, '')}%`)}`).join(' AND ');
-    const rows = (await this.chunks.query().where(where).select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS]).limit(limit).toArray()) as Row[];
+    const rows = (await this.chunks.query().where(where).select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS]).limit(limit).toArrow().then(plainRows)) as Row[];
     return rows.map((r) => ({ ...rowToChunk(r), rawScore: 0, tokens: { name: r[NAME_TOKENS] as string, body: r[BODY_TOKENS] as string } }));
   }
 
@@ -678,7 +691,7 @@ export class IndexStore {
     if (!this.chunks || !namePrefix) return [];
     const clean = (x: string) => x.replace(/[%']/g, '');
     const where = `name_lc LIKE ${sqlString(`${clean(namePrefix.toLowerCase())}%`)} AND symbol LIKE ${sqlString(`%${clean(module)}.%${clean(namePrefix)}%`)} AND kind IN ('value', 'external')`;
-    const rows = (await this.chunks.query().where(where).select(READ_COLUMNS).limit(limit).toArray()) as Row[];
+    const rows = (await this.chunks.query().where(where).select(READ_COLUMNS).limit(limit).toArrow().then(plainRows)) as Row[];
     return rows.map((r) => ({ ...rowToChunk(r), rawScore: 0 }));
   }
 
@@ -705,7 +718,7 @@ export class IndexStore {
       .where(inList('name_lc', names.map((n) => n.toLowerCase())) + inDirectory)
       .select(withText ? READ_COLUMNS : LOCATION_COLUMNS)
       .limit(limit)
-      .toArray()) as Row[];
+      .toArrow().then(plainRows)) as Row[];
     // Without text: `doc` and `text` are empty; fetch the chosen ones by id.
     return rows.map((r) => ({ ...rowToChunk(withText ? r : { ...r, doc: '', text: '' }), rawScore: 0 }));
   }
@@ -714,7 +727,7 @@ export class IndexStore {
   async fuzzyName(token: string, limit: number, fuzziness: number): Promise<ChunkHit[]> {
     if (!this.chunks) return [];
     const query = new lancedb.MatchQuery(token, NAME_TOKENS, { fuzziness, prefixLength: 1, maxExpansions: 20 });
-    const rows = (await this.chunks.query().fullTextSearch(query).select([...READ_COLUMNS, '_score']).limit(limit).toArray()) as Row[];
+    const rows = (await this.chunks.query().fullTextSearch(query).select([...READ_COLUMNS, '_score']).limit(limit).toArrow().then(plainRows)) as Row[];
     return rows.map((r) => ({ ...rowToChunk(r), rawScore: r._score as number }));
   }
 
