@@ -63,6 +63,12 @@ program
   .option('-q, --quiet', 'no request log')
   .action(async (opts) => (await import('./commands/serve.js')).runServe(opts));
 
+program
+  .command('mcp')
+  .description('Model Context Protocol server over stdio for agents: tools search, context and symbol')
+  .option('--db <dir>', 'index directory (default: .codesearch found upwards, or $CODESEARCH_DB)')
+  .action(async (opts) => (await import('./commands/mcp.js')).runMcp(opts));
+
 // `codesearch ... | head` closes our stdout early: that is the reader's choice, not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(0);

@@ -28,7 +28,7 @@ export interface AppOptions {
 }
 
 /** A request the index cannot serve as asked: 400 with the contract's error shape. */
-class BadRequest extends Error {
+export class BadRequest extends Error {
   constructor(
     message: string,
     readonly code = 'bad_request',
