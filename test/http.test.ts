@@ -77,6 +77,16 @@ describe('routes', () => {
     expect(w.text).toContain('### src/checkout.ml:2-5');
   });
 
+  it('POST /v1/providers/continue answers Continue\'s http context provider', async () => {
+    const r = await post('/v1/providers/continue', { query: 'add a discount to Cart.total', fullInput: 'please add a discount to Cart.total' });
+    expect(r.status).toBe(200);
+    const items = (await r.json()) as { name: string; description: string; content: string }[];
+    expect(items[0]).toMatchObject({ name: 'src/cart.mli:16-16', description: 'Shop.Cart.total (match)' });
+    expect(items[0]!.content).toContain('val total : t -> int');
+    await expectError(await post('/v1/providers/continue', {}), 400);
+    await expectError(await post('/v1/providers/continue', { query: '  ' }), 400);
+  });
+
   it('GET /v1/symbols?q= looks a name up', async () => {
     const r = await fetch(`${base}/v1/symbols?q=${encodeURIComponent('Cart.add')}`);
     expect(r.status).toBe(200);

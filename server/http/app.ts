@@ -11,6 +11,7 @@ import { Counter, Histogram, Registry } from 'prom-client';
 import { MAX_K, SEARCH_MODES, SearchModeError, type Searcher, type SearchMode } from '../search.js';
 import { ContextBuilder, ContextRequestError, MAX_BUDGET, MIN_BUDGET } from '../context/build.js';
 import { EmbedderError } from '../../indexer/embed/embedder.js';
+import { renderItem } from '../context/render.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 const MAX_TEXT = 10_000;
@@ -167,6 +168,31 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       if (line !== undefined && file === undefined) throw new BadRequest('line needs a file');
       const window = await answer(() => builder.build({ prompt, budget, file, line, errors }));
       return { ...window, requestId: request.id };
+    },
+  );
+
+  // Continue's `http` context provider: one item per window span, as Continue shows them.
+  app.post<{ Body: { query?: string; fullInput?: string } }>(
+    '/v1/providers/continue',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          properties: { query: { type: 'string', maxLength: MAX_TEXT }, fullInput: { type: 'string', maxLength: MAX_TEXT } },
+          anyOf: [{ required: ['query'] }, { required: ['fullInput'] }],
+        },
+        response: { '4xx': errorSchema },
+      },
+    },
+    async (request) => {
+      const prompt = (request.body.query?.trim() || request.body.fullInput?.trim()) ?? '';
+      if (!prompt) throw new BadRequest('query or fullInput must not be blank');
+      const window = await answer(() => builder.build({ prompt }));
+      return window.items.map((item) => ({
+        name: `${item.path}:${item.startLine}-${item.endLine}`,
+        description: `${item.symbol} (${[item.reason, ...(item.alsoReasons ?? [])].join(', ')})`,
+        content: renderItem(item),
+      }));
     },
   );
 
