@@ -13,8 +13,8 @@ import { embedderFactory, type EmbedderSpec } from './embed/embedder.js';
 import { embedChunks } from './embed/stage.js';
 import './embed/builtin.js';
 const FLUSH_CHUNKS = 10_000;
-/** Table versions this much older than the previous run's end are kept too (clock skew, slow commits). */
-const READER_GRACE_MS = 60_000;
+/** Versions a little older than the previous run's finalize are kept too (timestamps of one commit). */
+const CLOCK_SKEW_MS = 1000;
 
 export const DEFAULT_EMBEDDER: EmbedderSpec = { name: 'static' };
 
@@ -239,6 +239,9 @@ async function update(
     for (const p of removed) current.delete(p);
   }
 
+  // From here on, this run makes the table versions readers will be on once it ends (the
+  // chunk indexes of a new table, vectors, compaction): the next run keeps them.
+  const finalizedFrom = hasWork || previous.size === 0 ? new Date().toISOString() : undefined;
   // A new table's indexes are built by LanceDB's threads while embedding keeps this one busy.
   const chunkIndexes = previous.size === 0 ? store.indexChunks() : Promise.resolve();
   chunkIndexes.catch(() => {}); // awaited below; this only keeps it from counting as unhandled meanwhile
@@ -247,8 +250,10 @@ async function update(
 
   if (hasWork || summary.embedded > 0 || (await store.getMeta('finalized')) !== '1') {
     progress({ phase: 'finalize', done: 0, total: 1 });
-    const lastRunEnd = Date.parse((await store.getMeta('indexedAt')) ?? '');
-    await store.finalize({ fresh: previous.size === 0, keepVersionsSince: new Date(Number.isNaN(lastRunEnd) ? Date.now() : lastRunEnd - READER_GRACE_MS) });
+    // Readers are on the versions the previous run made at its end (they switch to a new run's
+    // within a second of its end): keep those, clean up everything older.
+    const readersSince = Date.parse((await store.getMeta('finalizedFrom')) ?? '');
+    await store.finalize({ fresh: previous.size === 0, keepVersionsSince: new Date(Number.isNaN(readersSince) ? Date.now() : readersSince - CLOCK_SKEW_MS) });
   }
   for (const st of current.values()) {
     summary.chunks += st.chunks;
@@ -256,7 +261,7 @@ async function update(
   }
   summary.skipped = walked.skipped.length + [...current.values()].filter((st) => st.skipped).length;
   if (hasWork || rebuild || summary.embedded > 0) {
-    await store.setMeta({ writing: '0', finalized: '1', fingerprint: fingerprint(), indexedAt: new Date().toISOString(), root });
+    await store.setMeta({ writing: '0', finalized: '1', fingerprint: fingerprint(), indexedAt: new Date().toISOString(), root, ...(finalizedFrom ? { finalizedFrom } : {}) });
   }
   summary.seconds = (performance.now() - started) / 1000;
   return summary;
