@@ -7,7 +7,7 @@ import { CliError, EXIT_USAGE } from './errors.js';
 const program = new Command();
 program
   .name('codesearch')
-  .description('OCaml-aware code search: index a repository, then search it by symbol or in plain English.')
+  .description('OCaml-aware code search and context windows: index a repository, search it by symbol, type or question, and build the context a change needs.')
   .version('0.1.0')
   // Usage errors stay on one line, with what to do.
   .configureOutput({ outputError: (text, write) => write(`codesearch: ${text.replace(/^error: /, '').trim()} (see codesearch --help)\n`) })
@@ -31,7 +31,7 @@ program
 
 program
   .command('search', { isDefault: true })
-  .description('ranked definitions for QUERY: a symbol (`String.split`, `find_opt`) or a question')
+  .description('ranked definitions for QUERY: a symbol (`String.split`, `find_opt`), a type (`string -> char list`) or a question')
   .argument('[query...]', 'what to look for')
   .option('--db <dir>', 'index directory (default: .codesearch found upwards, or $CODESEARCH_DB)')
   .option('-k, --k <n>', 'number of results', '10')
