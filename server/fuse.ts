@@ -11,8 +11,8 @@ const SYMBOL_WEIGHT_IN_PROSE = 0.6;
 const FULLTEXT_WEIGHT = 1;
 /**
  * The dense signal of the static model is weak alone (dev Recall@10 0.36 vs 0.70 lexical), so
- * it only nudges (0.15–0.3 measured alike on the dev cases): it lifts definitions that are
- * about the question's topic without its words. A named symbol is looked up, not interpreted.
+ * in hybrid search it re-ranks what the lexical retrievers found (0.15–0.3 measured alike on
+ * the dev cases). A named symbol is looked up, not interpreted.
  */
 const VECTOR_WEIGHT_IN_PROSE = 0.15;
 /** A type typed as a query is a precise request, like a symbol. */

@@ -11,7 +11,7 @@ const FETCHED = 60;
 
 export const vectorRetriever: Retriever = {
   name: 'vector',
-  async retrieve(query, { store, embedQuery, shown }, limit) {
+  async retrieve(query, { store, embedQuery, shown, rerankOnly }, limit) {
     if (!embedQuery) return [];
     const vector = await embedQuery(query.raw);
     // No known word in the question: no direction to search in.
@@ -19,7 +19,7 @@ export const vectorRetriever: Retriever = {
     const hits = await store.nearest(vector, limit);
     if (hits.length === 0) return [];
     // Twice what is shown: folding .ml/.mli pairs halves a list at worst.
-    const fetched = hits.slice(0, Math.max(FETCHED, 2 * shown));
+    const fetched = rerankOnly ? [] : hits.slice(0, Math.max(FETCHED, 2 * shown));
     const chunks = new Map((await store.chunksByIds(fetched.map((h) => h.id))).map((c) => [c.id, c]));
     const best = hits[0]!.similarity;
     const floor = hits[hits.length - 1]!.similarity;
