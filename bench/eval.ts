@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_BUDGET } from '../server/context/build.js';
 
 const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const { values, positionals } = parseArgs({
@@ -27,34 +28,37 @@ writeFileSync(batch, lines.map((l) => { const c = JSON.parse(l) as { id: string;
 
 const cli = join(repo, 'dist/cli/main.js');
 const modes = values.mode ?? ['lexical', 'vector', 'hybrid', 'context'];
-for (const mode of modes.filter((m) => m !== 'context')) {
+
+/** Runs one batch command of the CLI, keeps its output as `results-NAME.jsonl` and grades it. */
+function runAndGrade(name: string, args: string[]) {
   const started = performance.now();
-  const run = spawnSync(process.execPath, [cli, 'search', '--batch', batch, '--json', '--db', db, '-k', values.k!, '--mode', mode], { maxBuffer: 1 << 30, encoding: 'utf8' });
+  const run = spawnSync(process.execPath, [cli, ...args, '--json', '--db', db], { maxBuffer: 1 << 30, encoding: 'utf8' });
   const seconds = (performance.now() - started) / 1000;
-  if (run.status !== 0 && !run.stdout) {
-    process.stdout.write(`== ${mode}: ${run.stderr.trim()}\n`);
-    continue;
-  }
-  const results = join(work, `results-${mode}.jsonl`);
+  if (run.status !== 0 && !run.stdout) return { error: run.stderr.trim() };
+  const results = join(work, `results-${name}.jsonl`);
   writeFileSync(results, run.stdout);
   const report = execFileSync(process.execPath, [grader, cases, results, ...(values.json ? ['--json'] : [])], { encoding: 'utf8' });
-  if (values.json) process.stdout.write(JSON.stringify({ mode, report: JSON.parse(report) }) + '\n');
-  else process.stdout.write(`== ${mode} (batch ${seconds.toFixed(2)}s, results ${results})\n${report}`);
+  return { stdout: run.stdout, seconds, results, report };
+}
+
+for (const mode of modes.filter((m) => m !== 'context')) {
+  const run = runAndGrade(mode, ['search', '--batch', batch, '-k', values.k!, '--mode', mode]);
+  if (run.error !== undefined) process.stdout.write(`== ${mode}: ${run.error}\n`);
+  else if (values.json) process.stdout.write(JSON.stringify({ mode, report: JSON.parse(run.report) }) + '\n');
+  else process.stdout.write(`== ${mode} (batch ${run.seconds.toFixed(2)}s, results ${run.results})\n${run.report}`);
 }
 // Edit cases are answered by context windows: what a change needs, within the default budget.
 const editLines = lines.filter((l) => (JSON.parse(l) as { kind?: string }).kind === 'edit');
 if (editLines.length > 0 && modes.includes('context')) {
   const editBatch = join(work, 'edit-prompts.jsonl');
   writeFileSync(editBatch, editLines.map((l) => { const c = JSON.parse(l) as { id: string; query: string }; return JSON.stringify({ id: c.id, prompt: c.query }); }).join('\n') + '\n');
-  const started = performance.now();
-  const run = spawnSync(process.execPath, [cli, 'context', '--batch', editBatch, '--json', '--db', db], { maxBuffer: 1 << 30, encoding: 'utf8' });
-  const seconds = (performance.now() - started) / 1000;
-  const results = join(work, 'results-context.jsonl');
-  writeFileSync(results, run.stdout);
-  const windows = run.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { tokens: number });
-  const report = execFileSync(process.execPath, [grader, cases, results, ...(values.json ? ['--json'] : [])], { encoding: 'utf8' });
-  const overBudget = windows.filter((w) => w.tokens > 8000).length;
-  if (values.json) process.stdout.write(JSON.stringify({ mode: 'context', overBudget, report: JSON.parse(report) }) + '\n');
-  else process.stdout.write(`== context windows for edit cases (batch ${seconds.toFixed(2)}s, ${overBudget} of ${windows.length} over the 8000-token budget, results ${results})\n${report.split('\n').filter((l) => l.startsWith('edit') || l.startsWith('summary')).join('\n')}\n`);
+  const run = runAndGrade('context', ['context', '--batch', editBatch]);
+  if (run.error !== undefined) process.stdout.write(`== context: ${run.error}\n`);
+  else {
+    const windows = run.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { tokens: number });
+    const overBudget = windows.filter((w) => w.tokens > DEFAULT_BUDGET).length;
+    if (values.json) process.stdout.write(JSON.stringify({ mode: 'context', overBudget, report: JSON.parse(run.report) }) + '\n');
+    else process.stdout.write(`== context windows for edit cases (batch ${run.seconds.toFixed(2)}s, ${overBudget} of ${windows.length} over the ${DEFAULT_BUDGET}-token budget, results ${run.results})\n${run.report.split('\n').filter((l) => l.startsWith('edit') || l.startsWith('summary')).join('\n')}\n`);
+  }
 }
 if (!values.json) process.stdout.write(`cases: ${lines.length}, index: ${db}\n`);

@@ -204,6 +204,18 @@ function plainRows(table: ArrowTable): Row[] {
   return rows;
 }
 
+/**
+ * A chunk query's rows as hits: `_score` becomes `rawScore` (0 without one), the token columns
+ * become `tokens` when selected, and `doc`/`text` are '' when left out of the selection.
+ */
+async function readHits(query: { toArrow(): Promise<ArrowTable> }): Promise<ChunkHit[]> {
+  return plainRows(await query.toArrow()).map((r) => ({
+    ...rowToChunk({ doc: '', text: '', ...r }),
+    rawScore: (r._score as number | undefined) ?? 0,
+    ...(NAME_TOKENS in r ? { tokens: { name: r[NAME_TOKENS] as string, body: r[BODY_TOKENS] as string } } : {}),
+  }));
+}
+
 function rowToChunk(r: Row): Chunk {
   return {
     id: r.id as string,
@@ -603,13 +615,7 @@ export class IndexStore {
     if (!this.chunks || tokens.length === 0) return [];
     // One multi-column match: a BooleanQuery of per-term clauses measured 3x slower and ranked no better.
     const query = new lancedb.MultiMatchQuery(tokens.join(' '), [NAME_TOKENS, BODY_TOKENS], { boosts: [boosts.name, boosts.body] });
-    const rows = (await this.chunks
-      .query()
-      .fullTextSearch(query)
-      .select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS, '_score'])
-      .limit(limit)
-      .toArrow().then(plainRows)) as Row[];
-    return rows.map((r) => ({ ...rowToChunk(r), rawScore: r._score as number, tokens: { name: r[NAME_TOKENS] as string, body: r[BODY_TOKENS] as string } }));
+    return readHits(this.chunks.query().fullTextSearch(query).select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS, '_score']).limit(limit));
   }
 
   /** Nearest chunks to `vector` by cosine similarity. */
@@ -621,27 +627,20 @@ export class IndexStore {
 
   async chunksByIds(ids: readonly string[]): Promise<ChunkHit[]> {
     if (!this.chunks || ids.length === 0) return [];
-    const rows = (await this.chunks.query().where(inList('id', ids)).select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS]).limit(ids.length).toArrow().then(plainRows)) as Row[];
-    return rows.map((r) => ({ ...rowToChunk(r), rawScore: 0, tokens: { name: r[NAME_TOKENS] as string, body: r[BODY_TOKENS] as string } }));
+    return readHits(this.chunks.query().where(inList('id', ids)).select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS]).limit(ids.length));
   }
 
   /** Definitions whose signatures share type constructors, result and arity with a type query. */
   async typeCandidates(tokens: readonly string[], limit: number): Promise<ChunkHit[]> {
     if (!this.chunks || tokens.length === 0) return [];
-    const rows = (await this.chunks
-      .query()
-      .fullTextSearch(new lancedb.MatchQuery(tokens.join(' '), TYPE_TOKENS))
-      .select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS, '_score'])
-      .limit(limit)
-      .toArrow().then(plainRows)) as Row[];
-    return rows.map((r) => ({ ...rowToChunk(r), rawScore: r._score as number, tokens: { name: r[NAME_TOKENS] as string, body: r[BODY_TOKENS] as string } }));
+    return readHits(this.chunks.query().fullTextSearch(new lancedb.MatchQuery(tokens.join(' '), TYPE_TOKENS)).select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS, '_score']).limit(limit));
   }
 
   /** Every chunk of one file, in line order (cursor anchoring). */
   async chunksOfFile(path: string): Promise<ChunkHit[]> {
     if (!this.chunks) return [];
-    const rows = (await this.chunks.query().where(`path = ${sqlString(path)}`).select(READ_COLUMNS).toArrow().then(plainRows)) as Row[];
-    return rows.map((r) => ({ ...rowToChunk(r), rawScore: 0 })).sort((a, b) => a.startLine - b.startLine || b.endLine - a.endLine);
+    const hits = await readHits(this.chunks.query().where(`path = ${sqlString(path)}`).select(READ_COLUMNS));
+    return hits.sort((a, b) => a.startLine - b.startLine || b.endLine - a.endLine);
   }
 
   /** The value names each chunk's code uses (identifier compounds), by chunk id. */
@@ -658,8 +657,7 @@ export class IndexStore {
     if (!this.chunks || !nameCompound) return [];
     let query = this.chunks.query().fullTextSearch(new lancedb.MatchQuery(nameCompound, REFS));
     if (options.pathContains) query = query.where(`path LIKE ${sqlString(`%${options.pathContains.replace(/[%_]/g, '')}%`)}`);
-    const rows = (await query.select([...READ_COLUMNS, '_score']).limit(limit).toArrow().then(plainRows)) as Row[];
-    return rows.map((r) => ({ ...rowToChunk(r), rawScore: r._score as number }));
+    return readHits(query.select([...READ_COLUMNS, '_score']).limit(limit));
   }
 
   /**
@@ -673,8 +671,8 @@ export class IndexStore {
     if (paths) where = `${inList('path', paths)} AND ${where}`;
     // `_` is a LIKE wildcard: it over-matches, and the exact suffix test below settles it.
     else if (symbolSuffix) where += ` AND symbol LIKE ${sqlString(`%${symbolSuffix}`)}`;
-    const rows = (await this.chunks.query().where(where).select(READ_COLUMNS).limit(limit).toArrow().then(plainRows)) as Row[];
-    return rows.map((r) => ({ ...rowToChunk(r), rawScore: 0 })).filter((c) => !symbolSuffix || c.symbol.endsWith(symbolSuffix));
+    const hits = await readHits(this.chunks.query().where(where).select(READ_COLUMNS).limit(limit));
+    return hits.filter((c) => !symbolSuffix || c.symbol.endsWith(symbolSuffix));
   }
 
   /** Definitions whose text contains every fragment, case-sensitively (a scan: for quoted messages only). */
@@ -682,8 +680,7 @@ export class IndexStore {
     if (!this.chunks || fragments.length === 0) return [];
     // `%` would be a wildcard of its own; `_` over-matches harmlessly.
     const where = fragments.map((f) => `text LIKE ${sqlString(`%${f.replace(/%/g, '')}%`)}`).join(' AND ');
-    const rows = (await this.chunks.query().where(where).select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS]).limit(limit).toArrow().then(plainRows)) as Row[];
-    return rows.map((r) => ({ ...rowToChunk(r), rawScore: 0, tokens: { name: r[NAME_TOKENS] as string, body: r[BODY_TOKENS] as string } }));
+    return readHits(this.chunks.query().where(where).select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS]).limit(limit));
   }
 
   /** Values of a module whose names start like `namePrefix` (`Hashtbl.find*`): siblings of a name that does not exist yet. */
@@ -691,8 +688,7 @@ export class IndexStore {
     if (!this.chunks || !namePrefix) return [];
     const clean = (x: string) => x.replace(/[%']/g, '');
     const where = `name_lc LIKE ${sqlString(`${clean(namePrefix.toLowerCase())}%`)} AND symbol LIKE ${sqlString(`%${clean(module)}.%${clean(namePrefix)}%`)} AND kind IN ('value', 'external')`;
-    const rows = (await this.chunks.query().where(where).select(READ_COLUMNS).limit(limit).toArrow().then(plainRows)) as Row[];
-    return rows.map((r) => ({ ...rowToChunk(r), rawScore: 0 }));
+    return readHits(this.chunks.query().where(where).select(READ_COLUMNS).limit(limit));
   }
 
   /** Every directory that holds an indexed file, as path segments (`coq-core`, `kernel`). */
@@ -713,22 +709,15 @@ export class IndexStore {
     if (!this.chunks || names.length === 0) return [];
     const withText = options.withText ?? true;
     const inDirectory = options.pathPrefix ? ` AND path LIKE ${sqlString(`${options.pathPrefix.replace(/[%_]/g, '')}%`)}` : '';
-    const rows = (await this.chunks
-      .query()
-      .where(inList('name_lc', names.map((n) => n.toLowerCase())) + inDirectory)
-      .select(withText ? READ_COLUMNS : LOCATION_COLUMNS)
-      .limit(limit)
-      .toArrow().then(plainRows)) as Row[];
     // Without text: `doc` and `text` are empty; fetch the chosen ones by id.
-    return rows.map((r) => ({ ...rowToChunk(withText ? r : { ...r, doc: '', text: '' }), rawScore: 0 }));
+    return readHits(this.chunks.query().where(inList('name_lc', names.map((n) => n.toLowerCase())) + inDirectory).select(withText ? READ_COLUMNS : LOCATION_COLUMNS).limit(limit));
   }
 
   /** Fuzzy match on names (edit distance ≤ `fuzziness`), for typos such as `concat_mapp`. */
   async fuzzyName(token: string, limit: number, fuzziness: number): Promise<ChunkHit[]> {
     if (!this.chunks) return [];
     const query = new lancedb.MatchQuery(token, NAME_TOKENS, { fuzziness, prefixLength: 1, maxExpansions: 20 });
-    const rows = (await this.chunks.query().fullTextSearch(query).select([...READ_COLUMNS, '_score']).limit(limit).toArrow().then(plainRows)) as Row[];
-    return rows.map((r) => ({ ...rowToChunk(r), rawScore: r._score as number }));
+    return readHits(this.chunks.query().fullTextSearch(query).select([...READ_COLUMNS, '_score']).limit(limit));
   }
 
   close(): void {

@@ -61,32 +61,35 @@ export function proximity(a: { path: string }, b: { path: string }): number {
 export async function expand(seeds: readonly Seed[], store: IndexStore): Promise<ContextCandidate[]> {
   const out: ContextCandidate[] = seeds.map((s) => ({ chunk: s.chunk, reason: s.reason, score: s.score, seed: true }));
   const explored = seeds.slice(0, EXPANDED_SEEDS);
-  const refs = await store.referencesOf(explored.map((s) => s.chunk.id));
-  const neighbourhoods = await Promise.all(explored.map((s) => neighbourhood(s, store, refs.get(s.chunk.id) ?? [])));
+  // One fetch of every explored seed's partner, then one of the references of the code each
+  // stands for (a declaration's calls are its definition's).
+  const partners = new Map((await store.chunksByIds(explored.flatMap((s) => (s.chunk.counterpart ? [s.chunk.counterpart] : [])))).map((c) => [c.id, c]));
+  const units = explored.map((seed) => {
+    const partner = partners.get(seed.chunk.counterpart);
+    return { seed, partner, code: seed.chunk.lang === 'mli' ? partner : seed.chunk };
+  });
+  const refs = await store.referencesOf(units.flatMap((u) => (u.code ? [u.code.id] : [])));
+  const neighbourhoods = await Promise.all(units.map((u) => neighbourhood(u.seed, u.partner, u.code, refs.get(u.code?.id ?? '') ?? [], store)));
   for (const list of neighbourhoods) out.push(...list);
   return out;
 }
 
-async function neighbourhood(seed: Seed, store: IndexStore, refs: string[]): Promise<ContextCandidate[]> {
+async function neighbourhood(seed: Seed, partner: ChunkHit | undefined, code: ChunkHit | undefined, codeRefs: string[], store: IndexStore): Promise<ContextCandidate[]> {
   const add = (chunk: ChunkHit, reason: Reason, weight = 1): ContextCandidate => ({ chunk, reason, score: seed.score * SHARE[reason] * weight, seed: false });
-  const partner = seed.chunk.counterpart ? await store.chunksByIds([seed.chunk.counterpart]) : [];
-  // Code lives in the .ml: a declaration's calls and callers are its definition's.
-  const code = seed.chunk.lang === 'mli' ? partner[0] : seed.chunk;
-  const codeRefs = code && code !== seed.chunk ? ((await store.referencesOf([code.id])).get(code.id) ?? []) : refs;
-  const [types, dependencies, users] = await Promise.all([
+  // The declaration names the types when the definition does not.
+  const declared = partner?.lang === 'mli' ? partner : undefined;
+  const [types, moreTypes, dependencies, users] = await Promise.all([
     typesOf(seed.chunk, store),
+    declared ? typesOf(declared, store) : Promise.resolve([]),
     code ? dependenciesOf(code, codeRefs, store) : Promise.resolve([]),
     usersOf(seed.chunk, store),
   ]);
   const out: ContextCandidate[] = [];
-  for (const p of partner) out.push(add(p, p.lang === 'mli' ? 'signature' : 'definition'));
-  // The declaration names the types when the definition does not.
-  const declared = partner.find((p) => p.lang === 'mli');
-  const moreTypes = declared ? await typesOf(declared, store) : [];
+  if (partner) out.push(add(partner, partner.lang === 'mli' ? 'signature' : 'definition'));
   for (const t of [...types, ...moreTypes].slice(0, MAX_TYPES)) out.push(add(t, 'type'));
   dependencies.forEach((d, i) => out.push(add(d, 'dependency', 1 - i * 0.05)));
   const tests = users.filter((u) => isTestPath(u.path, u.text)).slice(0, MAX_TESTS);
-  const callers = users.filter((u) => !tests.includes(u) && !isTestPath(u.path, u.text)).slice(0, MAX_CALLERS);
+  const callers = users.filter((u) => !isTestPath(u.path, u.text)).slice(0, MAX_CALLERS);
   callers.forEach((c, i) => out.push(add(c, 'caller', 1 - i * 0.05)));
   tests.forEach((t, i) => out.push(add(t, 'test', 1 - i * 0.05)));
   return out;
@@ -186,9 +189,11 @@ async function usersOf(chunk: ChunkHit, store: IndexStore): Promise<ChunkHit[]> 
   const [general, inTests] = await Promise.all([store.usersOf(compound(chunk.name), MAX_USERS_READ), store.usersOf(compound(chunk.name), MAX_USERS_READ, { pathContains: 'test' })]);
   const users = [...general, ...inTests.filter((t) => !general.some((g) => g.id === t.id))];
   const module = chunk.symbol.split('.').slice(-2, -1)[0] ?? '';
-  const fit = (u: ChunkHit) => (new RegExp(`\\b${module}\\.${escapeRegExp(chunk.name)}\\b`).test(u.text) ? 1.2 : proximity(chunk, u));
+  const qualifiedUse = new RegExp(`\\b${module}\\.${escapeRegExp(chunk.name)}\\b`);
+  const anyUse = new RegExp(`\\b${escapeRegExp(chunk.name)}\\b`);
+  const fit = (u: ChunkHit) => (qualifiedUse.test(u.text) ? 1.2 : proximity(chunk, u));
   return users
-    .filter((u) => u.id !== chunk.id && u.id !== chunk.counterpart && u.lang === 'ml' && new RegExp(`\\b${escapeRegExp(chunk.name)}\\b`).test(u.text))
+    .filter((u) => u.id !== chunk.id && u.id !== chunk.counterpart && u.lang === 'ml' && anyUse.test(u.text))
     .map((u) => ({ u, f: fit(u) }))
     .filter(({ f }) => f >= 0.6)
     .sort((a, b) => b.f - a.f)
