@@ -75,6 +75,40 @@ export interface ChunkHit extends Chunk {
   tokens?: { name: string; body: string };
 }
 
+/**
+ * Everything the query side reads from the chunks (and vectors) of one index version. The store
+ * answers each call from LanceDB (a one-shot CLI run); a long-lived reader answers from memory
+ * what it can (server/resident.ts).
+ */
+export interface ChunkReader {
+  fullText(tokens: readonly string[], limit: number, boosts: { name: number; body: number }): Promise<ChunkHit[]>;
+  nearest(vector: Float32Array, limit: number): Promise<VectorHit[]>;
+  chunksByIds(ids: readonly string[]): Promise<ChunkHit[]>;
+  typeCandidates(tokens: readonly string[], limit: number): Promise<ChunkHit[]>;
+  chunksOfFile(path: string): Promise<ChunkHit[]>;
+  referencesOf(ids: readonly string[]): Promise<Map<string, string[]>>;
+  usersOf(nameCompound: string, limit: number, options?: { pathContains?: string }): Promise<ChunkHit[]>;
+  typesNamed(name: string, limit: number, options?: { symbolSuffix?: string; paths?: readonly string[] }): Promise<ChunkHit[]>;
+  chunksContaining(fragments: readonly string[], limit: number): Promise<ChunkHit[]>;
+  siblings(module: string, namePrefix: string, limit: number): Promise<ChunkHit[]>;
+  byName(names: readonly string[], limit: number, options?: { withText?: boolean; pathPrefix?: string }): Promise<ChunkHit[]>;
+  fuzzyName(token: string, limit: number, fuzziness: number): Promise<ChunkHit[]>;
+}
+
+/** A full-text match over one of the token columns, as `matchIds` and the hit readers run it. */
+export type TextMatch =
+  | { column: 'fulltext'; tokens: readonly string[]; boosts: { name: number; body: number } }
+  | { column: 'type'; tokens: readonly string[] }
+  | { column: 'refs'; compound: string; pathContains?: string }
+  | { column: 'name'; token: string; fuzziness: number };
+
+/** One chunk row as a resident reader keeps it: the chunk, its indexed tokens and its references. */
+export interface ChunkRecord {
+  chunk: Chunk;
+  tokens: { name: string; body: string };
+  refs: string;
+}
+
 const chunkSchema = new Schema([
   new Field('id', new Utf8(), false),
   new Field('path', new Utf8(), false),
@@ -192,7 +226,7 @@ function inList(column: string, values: readonly string[]): string {
 type Row = Record<string, unknown>;
 
 /** Rows as plain objects, read column by column: Arrow's row proxies cost more than the query. */
-function plainRows(table: ArrowTable): Row[] {
+function plainRows(table: Pick<ArrowTable, 'schema' | 'numRows' | 'getChild'>): Row[] {
   const names = table.schema.fields.map((f) => f.name);
   const columns = names.map((n) => table.getChild(n)!.toArray() as ArrayLike<unknown>);
   const rows: Row[] = new Array(table.numRows);
@@ -237,7 +271,11 @@ function rowToChunk(r: Row): Chunk {
 
 export class IndexMissingError extends Error {}
 
-export class IndexStore {
+function isEmptyMatch(match: TextMatch): boolean {
+  return match.column === 'refs' ? !match.compound : match.column === 'name' ? !match.token : match.tokens.length === 0;
+}
+
+export class IndexStore implements ChunkReader {
   private constructor(
     readonly uri: string,
     private readonly db: lancedb.Connection,
@@ -613,9 +651,49 @@ export class IndexStore {
   /** BM25 over the token columns; `boosts` weights a match in the name above one in the body. */
   async fullText(tokens: readonly string[], limit: number, boosts: { name: number; body: number }): Promise<ChunkHit[]> {
     if (!this.chunks || tokens.length === 0) return [];
-    // One multi-column match: a BooleanQuery of per-term clauses measured 3x slower and ranked no better.
-    const query = new lancedb.MultiMatchQuery(tokens.join(' '), [NAME_TOKENS, BODY_TOKENS], { boosts: [boosts.name, boosts.body] });
-    return readHits(this.chunks.query().fullTextSearch(query).select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS, '_score']).limit(limit));
+    return readHits(this.matching({ column: 'fulltext', tokens, boosts }).select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS, '_score']).limit(limit));
+  }
+
+  /** Ids and BM25 scores of the best `limit` chunks for a match, best first: no row is read. */
+  async matchIds(match: TextMatch, limit: number): Promise<{ id: string; score: number }[]> {
+    if (!this.chunks || isEmptyMatch(match)) return [];
+    const table = await this.matching(match).select(['id', '_score']).limit(limit).toArrow();
+    // No hit comes back as a table without columns.
+    if (table.numRows === 0) return [];
+    const ids = table.getChild('id')!.toArray() as string[];
+    const scores = table.getChild('_score')!.toArray() as Float32Array;
+    return Array.from(ids, (id, i) => ({ id, score: scores[i]! }));
+  }
+
+  private matching(match: TextMatch) {
+    let query: lancedb.FullTextQuery;
+    let where: string | undefined;
+    switch (match.column) {
+      case 'fulltext':
+        // One multi-column match: a BooleanQuery of per-term clauses measured 3x slower and ranked no better.
+        query = new lancedb.MultiMatchQuery(match.tokens.join(' '), [NAME_TOKENS, BODY_TOKENS], { boosts: [match.boosts.name, match.boosts.body] });
+        break;
+      case 'type':
+        query = new lancedb.MatchQuery(match.tokens.join(' '), TYPE_TOKENS);
+        break;
+      case 'refs':
+        query = new lancedb.MatchQuery(match.compound, REFS);
+        if (match.pathContains) where = `path LIKE ${sqlString(`%${match.pathContains.replace(/[%_]/g, '')}%`)}`;
+        break;
+      case 'name':
+        query = new lancedb.MatchQuery(match.token, NAME_TOKENS, { fuzziness: match.fuzziness, prefixLength: 1, maxExpansions: 20 });
+        break;
+    }
+    const search = this.chunks!.query().fullTextSearch(query);
+    return where ? search.where(where) : search;
+  }
+
+  /** Every chunk row with its tokens and references, in batches: what a resident reader loads. */
+  async *chunkRecords(): AsyncGenerator<ChunkRecord[]> {
+    if (!this.chunks) return;
+    for await (const batch of this.chunks.query().select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS, REFS])) {
+      yield plainRows(batch).map((r) => ({ chunk: rowToChunk(r), tokens: { name: r[NAME_TOKENS] as string, body: r[BODY_TOKENS] as string }, refs: r[REFS] as string }));
+    }
   }
 
   /** Nearest chunks to `vector` by cosine similarity. */
@@ -633,7 +711,7 @@ export class IndexStore {
   /** Definitions whose signatures share type constructors, result and arity with a type query. */
   async typeCandidates(tokens: readonly string[], limit: number): Promise<ChunkHit[]> {
     if (!this.chunks || tokens.length === 0) return [];
-    return readHits(this.chunks.query().fullTextSearch(new lancedb.MatchQuery(tokens.join(' '), TYPE_TOKENS)).select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS, '_score']).limit(limit));
+    return readHits(this.matching({ column: 'type', tokens }).select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS, '_score']).limit(limit));
   }
 
   /** Every chunk of one file, in line order (cursor anchoring). */
@@ -655,9 +733,7 @@ export class IndexStore {
   /** Chunks whose code uses a value of this name (as an identifier compound): candidate callers. */
   async usersOf(nameCompound: string, limit: number, options: { pathContains?: string } = {}): Promise<ChunkHit[]> {
     if (!this.chunks || !nameCompound) return [];
-    let query = this.chunks.query().fullTextSearch(new lancedb.MatchQuery(nameCompound, REFS));
-    if (options.pathContains) query = query.where(`path LIKE ${sqlString(`%${options.pathContains.replace(/[%_]/g, '')}%`)}`);
-    return readHits(query.select([...READ_COLUMNS, '_score']).limit(limit));
+    return readHits(this.matching({ column: 'refs', compound: nameCompound, pathContains: options.pathContains }).select([...READ_COLUMNS, '_score']).limit(limit));
   }
 
   /**
@@ -716,8 +792,7 @@ export class IndexStore {
   /** Fuzzy match on names (edit distance ≤ `fuzziness`), for typos such as `concat_mapp`. */
   async fuzzyName(token: string, limit: number, fuzziness: number): Promise<ChunkHit[]> {
     if (!this.chunks) return [];
-    const query = new lancedb.MatchQuery(token, NAME_TOKENS, { fuzziness, prefixLength: 1, maxExpansions: 20 });
-    return readHits(this.chunks.query().fullTextSearch(query).select([...READ_COLUMNS, '_score']).limit(limit));
+    return readHits(this.matching({ column: 'name', token, fuzziness }).select([...READ_COLUMNS, '_score']).limit(limit));
   }
 
   close(): void {

@@ -1,5 +1,6 @@
 // query → retrieve → fuse: ranked definitions for a query string.
-import { IndexMissingError, IndexStore } from '../indexer/store.js';
+import { IndexMissingError, IndexStore, type ChunkReader } from '../indexer/store.js';
+import { ResidentChunks } from './resident.js';
 import { fingerprint } from '../indexer/fingerprint.js';
 import { parseQuery } from './query.js';
 import { fuse, type FuseContext, type RankedHit } from './fuse.js';
@@ -55,6 +56,8 @@ class IndexView {
 
   private constructor(
     readonly store: IndexStore,
+    /** Where chunks are read: the store itself, or their copy in memory. */
+    readonly reader: ChunkReader,
     readonly context: FuseContext,
     /** The embedder that made the index's vectors; undefined when it has none. */
     readonly embedding: { spec: EmbedderSpec; id: string } | undefined,
@@ -62,15 +65,20 @@ class IndexView {
     readonly indexedAt: string,
   ) {}
 
-  static async open(db: string): Promise<IndexView> {
+  static async open(db: string, resident: boolean): Promise<IndexView> {
     const store = await IndexStore.openForSearch(db);
-    if ((await store.getMeta('fingerprint')) !== fingerprint()) {
+    try {
+      if ((await store.getMeta('fingerprint')) !== fingerprint()) {
+        throw new IndexMissingError(`the index at ${db} is incomplete or was built by another codesearch version`);
+      }
+      const [spec, id, indexedAt] = await Promise.all([store.getMeta('embedder_spec'), store.getMeta('embedder_id'), store.getMeta('indexedAt')]);
+      const embedding = spec && spec !== 'null' && id && store.hasVectors() ? { spec: JSON.parse(spec) as EmbedderSpec, id } : undefined;
+      const reader = resident ? await ResidentChunks.load(store) : store;
+      return new IndexView(store, reader, { directories: await store.directoryNames() }, embedding, indexedAt ?? '');
+    } catch (err) {
       store.close();
-      throw new IndexMissingError(`the index at ${db} is incomplete or was built by another codesearch version`);
+      throw err;
     }
-    const [spec, id, indexedAt] = await Promise.all([store.getMeta('embedder_spec'), store.getMeta('embedder_id'), store.getMeta('indexedAt')]);
-    const embedding = spec && spec !== 'null' && id && store.hasVectors() ? { spec: JSON.parse(spec) as EmbedderSpec, id } : undefined;
-    return new IndexView(store, { directories: await store.directoryNames() }, embedding, indexedAt ?? '');
   }
 
   queryEmbedder(): Promise<Embedder> {
@@ -90,21 +98,37 @@ const REFRESH_INTERVAL_MS = 1000;
 /** A replaced version stays open this long for the requests still reading it. */
 const RETIRE_AFTER_MS = 60_000;
 
+export interface SearcherOptions {
+  /**
+   * Keep the chunks in memory (a server, a sidecar): each query then reads only ids and scores
+   * from LanceDB. Loading costs about a second and 150 MB on a million lines, so a one-shot CLI
+   * run reads its few rows from LanceDB instead.
+   */
+  resident?: boolean;
+}
+
 export class Searcher {
   private checkedAt = Date.now();
   private refreshing: Promise<void> | undefined;
 
   private constructor(
     private readonly db: string,
+    private readonly resident: boolean,
     private view: IndexView,
   ) {}
 
-  static async open(db: string): Promise<Searcher> {
-    return new Searcher(db, await IndexView.open(db));
+  static async open(db: string, options: SearcherOptions = {}): Promise<Searcher> {
+    const resident = options.resident ?? false;
+    return new Searcher(db, resident, await IndexView.open(db, resident));
   }
 
   get store(): IndexStore {
     return this.view.store;
+  }
+
+  /** The chunks of the version queries are answered from. */
+  get reader(): ChunkReader {
+    return this.view.reader;
   }
 
   /** The model behind the index's vectors ('' without vectors). */
@@ -113,17 +137,18 @@ export class Searcher {
   }
 
   /**
-   * Switches to the newest index version when an index run has finished since the last look
-   * (at most once a second), so a server answers from the last committed version without a
-   * restart. A failure to open the new version keeps the current one.
+   * Looks for a newer index version when an index run may have finished since the last look (at
+   * most once a second) and switches to it once it is open, so a server answers from the last
+   * committed version without a restart. Queries meanwhile keep the current version: a resident
+   * one takes a second to load. A failure to open the new version keeps the current one.
    */
-  async refresh(): Promise<void> {
-    if (Date.now() - this.checkedAt < REFRESH_INTERVAL_MS) return;
+  refresh(): Promise<void> {
+    if (Date.now() - this.checkedAt < REFRESH_INTERVAL_MS) return this.refreshing ?? Promise.resolve();
     this.refreshing ??= (async () => {
       try {
         this.checkedAt = Date.now();
         if ((await this.view.store.latestMeta('indexedAt')) === this.view.indexedAt) return;
-        const next = await IndexView.open(this.db);
+        const next = await IndexView.open(this.db, this.resident);
         const old = this.view;
         this.view = next;
         setTimeout(() => old.close(), RETIRE_AFTER_MS).unref();
@@ -133,11 +158,11 @@ export class Searcher {
         this.refreshing = undefined;
       }
     })();
-    await this.refreshing;
+    return this.refreshing;
   }
 
   async searchRanked(query: string, options: SearchOptions = {}): Promise<DiversifiedHit[]> {
-    await this.refresh();
+    void this.refresh();
     const view = this.view;
     const parsed = parseQuery(query);
     const k = options.k ?? DEFAULT_K;
@@ -149,7 +174,7 @@ export class Searcher {
     const wantsVectors = mode === 'vector' || (!parsed.isSymbol && !parsed.type);
     const names = RETRIEVERS[mode].filter((n) => n !== 'vector' || (view.embedding && wantsVectors));
     const limit = Math.max(CANDIDATES_PER_RETRIEVER, k);
-    const sources: RetrievalSources = { store: view.store, shown: k, rerankOnly: mode === 'hybrid', embedQuery: view.embedding ? (q) => view.queryEmbedder().then((e) => e.embedQuery(q)) : undefined };
+    const sources: RetrievalSources = { store: view.reader, shown: k, rerankOnly: mode === 'hybrid', embedQuery: view.embedding ? (q) => view.queryEmbedder().then((e) => e.embedQuery(q)) : undefined };
     const lists = await Promise.all(names.map((n) => getRetriever(n).retrieve(parsed, sources, limit)));
     const byRetriever = new Map<string, Candidate[]>(names.map((n, i) => [n, lists[i]!]));
     // Vector-only ranks by similarity alone, so the dense signal can be compared with the others.
@@ -165,10 +190,10 @@ export class Searcher {
 
   /** Definitions of one identifier or qualified name (`Hashtbl.find_opt`), best first, declarations beside definitions. */
   async lookupSymbol(name: string, k = DEFAULT_K): Promise<SearchResult[]> {
-    await this.refresh();
+    void this.refresh();
     const parsed = parseQuery(name);
     if (!parsed.isSymbol) throw new SearchModeError(`'${name}' is not an identifier or a qualified name`);
-    const candidates = await getRetriever('symbol').retrieve(parsed, { store: this.view.store, shown: k }, Math.max(CANDIDATES_PER_RETRIEVER, k));
+    const candidates = await getRetriever('symbol').retrieve(parsed, { store: this.view.reader, shown: k }, Math.max(CANDIDATES_PER_RETRIEVER, k));
     const ranked = candidates.flatMap(({ chunk, score }) => (chunk ? [{ chunk, score, trace: [`symbol=${score.toFixed(3)}`] }] : [])).sort((a, b) => b.score - a.score);
     return withCounterpartSecond(ranked).slice(0, k).map(toResult);
   }

@@ -28,7 +28,7 @@ beforeAll(async () => {
   root = copyFixture('shop');
   db = path.join(makeTempDir('cs-db-'), 'index');
   await indexRepo({ root, db });
-  searcher = await Searcher.open(db);
+  searcher = await Searcher.open(db, { resident: true });
   ({ app, base } = await serve());
 });
 
@@ -172,7 +172,7 @@ describe('live index', () => {
     const liveRoot = copyFixture('shop');
     const liveDb = path.join(makeTempDir('cs-db-'), 'index');
     await indexRepo({ root: liveRoot, db: liveDb });
-    const liveSearcher = await Searcher.open(liveDb);
+    const liveSearcher = await Searcher.open(liveDb, { resident: true });
     const live = await buildApp({ searcher: liveSearcher, builder: await ContextBuilder.create(liveSearcher), root: liveRoot });
     await live.listen({ host: '127.0.0.1', port: 0 });
     const url = `http://127.0.0.1:${(live.server.address() as { port: number }).port}`;
@@ -190,9 +190,14 @@ describe('live index', () => {
         fs.appendFileSync(path.join(liveRoot, 'src/cart.ml'), `let added_${i} x = x + ${i}\n`);
         // Each run re-learns the model of this small corpus and cleans up old table versions.
         await indexRepo({ root: liveRoot, db: liveDb });
-        await new Promise((r) => setTimeout(r, 1100));
-        const found = (await (await fetch(`${url}/v1/symbols?q=added_${i}`)).json()) as { results: { name: string }[] };
-        expect(found.results[0]?.name).toBe(`added_${i}`);
+        // The server looks for a new version at most once a second and loads it in the background.
+        let name: string | undefined;
+        for (const deadline = Date.now() + 10_000; name !== `added_${i}` && Date.now() < deadline; ) {
+          await new Promise((r) => setTimeout(r, 200));
+          const found = (await (await fetch(`${url}/v1/symbols?q=added_${i}`)).json()) as { results: { name: string }[] };
+          name = found.results[0]?.name;
+        }
+        expect(name).toBe(`added_${i}`);
       }
     } finally {
       running = false;

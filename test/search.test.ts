@@ -2,15 +2,17 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import path from 'node:path';
 import { indexRepo } from '../indexer/pipeline.js';
-import { IndexMissingError } from '../indexer/store.js';
+import { IndexMissingError, IndexStore } from '../indexer/store.js';
+import { ResidentChunks } from '../server/resident.js';
 import { Searcher, type SearchResult } from '../server/search.js';
 import { cleanupTempDirs, copyFixture, makeTempDir } from './helpers.js';
 
 let searcher: Searcher;
+let db: string;
 
 beforeAll(async () => {
   const root = copyFixture('mini');
-  const db = path.join(makeTempDir('cs-db-'), 'index');
+  db = path.join(makeTempDir('cs-db-'), 'index');
   await indexRepo({ root, db });
   searcher = await Searcher.open(db);
 });
@@ -153,5 +155,58 @@ describe('Searcher: result shape', () => {
 
   it('refuses to open a directory without an index', async () => {
     await expect(Searcher.open(makeTempDir('cs-empty-'))).rejects.toBeInstanceOf(IndexMissingError);
+  });
+});
+
+describe('Searcher: resident chunks (a server keeps them in memory)', () => {
+  let resident: Searcher;
+  let store: IndexStore;
+  let chunks: ResidentChunks;
+  beforeAll(async () => {
+    resident = await Searcher.open(db, { resident: true });
+    store = await IndexStore.openForSearch(db);
+    chunks = await ResidentChunks.load(store);
+  });
+  afterAll(() => {
+    resident?.close();
+    store?.close();
+  });
+
+  it.each(['split_on_char', 'split_on_chr', 'Point.distance', 'concatMap', 'remove leading and trailing whitespace', 'string -> bool', '"caml_hypot_float"', 'string character point shape'])(
+    'ranks %s exactly as the one-shot searcher does',
+    async (query) => {
+      const expected = await searcher.search(query, { k: 20 });
+      expect(expected.length).toBeGreaterThan(0);
+      expect(await resident.search(query, { k: 20 })).toEqual(expected);
+    },
+  );
+
+  it('looks symbols up exactly as the one-shot searcher does', async () => {
+    expect(await resident.lookupSymbol('trim')).toEqual(await searcher.lookupSymbol('trim'));
+  });
+
+  it('answers every chunk read as the store does', async () => {
+    const ids = (await store.byName(['split_on_char', 'distance'], 10)).map((c) => c.id);
+    const reads: [string, (r: IndexStore | ResidentChunks) => Promise<unknown>][] = [
+      ['fullText', (r) => r.fullText(['split', 'char'], 10, { name: 2, body: 1 })],
+      ['typeCandidates', (r) => r.typeCandidates(['string', 'bool'], 10)],
+      ['fuzzyName', (r) => r.fuzzyName('splitonchr', 10, 2)],
+      ['usersOf', (r) => r.usersOf('trim', 10)],
+      ['usersOf in paths', (r) => r.usersOf('trim', 10, { pathContains: 'strkit' })],
+      ['chunksByIds', (r) => r.chunksByIds(ids)],
+      ['chunksOfFile', (r) => r.chunksOfFile('src/shapes.ml')],
+      ['referencesOf', (r) => r.referencesOf(ids)],
+      ['typesNamed', (r) => r.typesNamed('t', 10, { symbolSuffix: 'Point.t' })],
+      ['typesNamed in paths', (r) => r.typesNamed('t', 10, { paths: ['src/shapes.ml'] })],
+      ['chunksContaining', (r) => r.chunksContaining(['caml_hypot'], 10)],
+      ['siblings', (r) => r.siblings('Strkit_string', 'spl', 10)],
+      ['byName', (r) => r.byName(['trim', 'is_blank'], 10)],
+      ['byName without text', (r) => r.byName(['distance'], 10, { withText: false, pathPrefix: 'src/' })],
+    ];
+    for (const [what, read] of reads) {
+      const expected = await read(store);
+      expect(expected instanceof Map ? expected.size : (expected as unknown[]).length, what).toBeGreaterThan(0);
+      expect(await read(chunks), what).toEqual(expected);
+    }
   });
 });

@@ -7,7 +7,7 @@ import { dbForQuerying } from '../config.js';
 import { openSearcher } from './search.js';
 
 export async function runMcp(opts: { db?: string }): Promise<void> {
-  const searcher = await openSearcher(dbForQuerying(opts.db, process.env, process.cwd()));
+  const searcher = await openSearcher(dbForQuerying(opts.db, process.env, process.cwd()), { resident: true });
   const root = (await searcher.store.getMeta('root')) ?? process.cwd();
   const server = createMcpServer({ searcher, builder: await ContextBuilder.create(searcher), root, version: '0.1.0' });
   const transport = new StdioServerTransport();

@@ -1,7 +1,7 @@
 // `codesearch search QUERY` / `codesearch "QUERY"` and `--batch FILE`.
 import { readFile } from 'node:fs/promises';
 import picocolors from 'picocolors';
-import { Searcher, MAX_K, SearchModeError, type SearchMode, type SearchOptions, type SearchResult } from '../../server/search.js';
+import { Searcher, MAX_K, SearchModeError, type SearchMode, type SearchOptions, type SearchResult, type SearcherOptions } from '../../server/search.js';
 import { EmbedderError } from '../../indexer/embed/embedder.js';
 import { IndexMissingError } from '../../indexer/store.js';
 import { CliError, EXIT_NO_INDEX } from '../errors.js';
@@ -37,9 +37,9 @@ export async function runSearch(words: string[], opts: SearchCommandOptions): Pr
 }
 
 /** Opens the index for queries; a missing or unreadable index is exit status 2 with one line. */
-export async function openSearcher(db: string): Promise<Searcher> {
+export async function openSearcher(db: string, options: SearcherOptions = {}): Promise<Searcher> {
   try {
-    return await Searcher.open(db);
+    return await Searcher.open(db, options);
   } catch (err) {
     if (err instanceof IndexMissingError) throw new CliError(`${err.message}; run 'codesearch index ROOT' first`, EXIT_NO_INDEX);
     throw new CliError(`cannot read the index at ${db}: ${(err as Error).message.split('\n')[0]}`, EXIT_NO_INDEX);

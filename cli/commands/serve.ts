@@ -21,7 +21,7 @@ export async function runServe(opts: ServeCommandOptions): Promise<void> {
     throw new CliError(`refusing to serve on ${opts.host} without a token: pass --token T (or set CODESEARCH_TOKEN), or bind 127.0.0.1`);
   }
   const db = dbForQuerying(opts.db, process.env, process.cwd());
-  const searcher = await openSearcher(db);
+  const searcher = await openSearcher(db, { resident: true });
   const root = (await searcher.store.getMeta('root')) ?? process.cwd();
   const app = await buildApp({ searcher, builder: await ContextBuilder.create(searcher), root, token, logger: !opts.quiet });
   const close = async () => {

@@ -9,6 +9,7 @@ import { registerEmbedder, EmbedderError, type Embedder, type EmbedInput } from 
 import { StaticModel, trainStaticModel, type TokenBag } from './static-model.js';
 
 export const RETRAIN_DRIFT = 0.1;
+const MAX_REMEMBERED_TOKENS = 200_000;
 
 export class StaticEmbedder implements Embedder {
   readonly dims: number;
@@ -31,8 +32,8 @@ export class StaticEmbedder implements Embedder {
 }
 
 /**
- * The static model on the query side: each query reads only its own tokens' vectors from the
- * index (a few rows through the token index) instead of loading the whole model.
+ * The static model on the query side: a query reads only its own tokens' vectors from the index
+ * (a few rows through the token index), once per token, instead of loading the whole model.
  */
 export class StaticQueryEmbedder implements Embedder {
   readonly readsText = false;
@@ -45,15 +46,32 @@ export class StaticQueryEmbedder implements Embedder {
     this.dims = Number(/-(\d+)d-/.exec(id)?.[1] ?? 0);
   }
 
+  /**
+   * The model rows this embedder has read, by token (null: not in the vocabulary). A long-lived
+   * reader ends up with the few thousand words people ask about, instead of a read per query.
+   */
+  private readonly rows = new Map<string, { idf: number; vector: Float32Array } | null>();
+
   async embedDocuments(): Promise<Float32Array[]> {
     throw new Error('StaticQueryEmbedder embeds queries only');
   }
 
   async embedQuery(query: string): Promise<Float32Array> {
     const tokens = queryTokens(query);
-    const model = await this.store.loadStaticModel(this.id, tokens);
-    if (!model) throw new EmbedderError("the index's static embedding model is missing; run 'codesearch index --retrain'");
-    return model.vocabulary.length > 0 ? model.embedTokens(tokens) : new Float32Array(this.dims);
+    const missing = tokens.filter((t) => !this.rows.has(t));
+    if (missing.length > 0) {
+      // Words outside the vocabulary are remembered too; a flood of them starts the memory over.
+      if (this.rows.size > MAX_REMEMBERED_TOKENS) this.rows.clear();
+      const model = await this.store.loadStaticModel(this.id, missing);
+      if (!model) throw new EmbedderError("the index's static embedding model is missing; run 'codesearch index --retrain'");
+      model.vocabulary.forEach((token, i) => this.rows.set(token, { idf: model.idf[i]!, vector: model.vectors.subarray(i * model.dims, (i + 1) * model.dims) }));
+      for (const t of missing) if (!this.rows.has(t)) this.rows.set(t, null);
+    }
+    const known = [...new Set(tokens)].filter((t) => this.rows.get(t));
+    if (known.length === 0) return new Float32Array(this.dims);
+    const vectors = new Float32Array(known.length * this.dims);
+    known.forEach((t, i) => vectors.set(this.rows.get(t)!.vector, i * this.dims));
+    return new StaticModel(known, Float32Array.from(known, (t) => this.rows.get(t)!.idf), vectors, this.dims).embedTokens(tokens);
   }
 }
 

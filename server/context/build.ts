@@ -1,7 +1,7 @@
 // The context pipeline: query → retrieve → fuse (the Searcher) → expand → pack → render. Given a
 // prompt and optionally where the user is (file, line), returns the window an LLM needs to write
 // a change that applies and type-checks, exactly within a token budget.
-import type { IndexStore, ChunkHit } from '../../indexer/store.js';
+import type { ChunkReader, ChunkHit } from '../../indexer/store.js';
 import type { Searcher } from '../search.js';
 import { parseQuery, type IdentifierRef } from '../query.js';
 import { expand, proximity, type Seed } from './expand.js';
@@ -63,8 +63,8 @@ export class ContextBuilder {
     const prompt = request.prompt.trim();
     const errors = request.errors ? parseBuildErrors(request.errors) : [];
     if (!prompt && !request.file && errors.length === 0) throw new ContextRequestError('give a prompt, a file, build errors, or several of these');
-    await this.searcher.refresh();
-    const store = this.searcher.store;
+    void this.searcher.refresh();
+    const store = this.searcher.reader;
     const cursor = request.file ? await cursorSeed(store, request.file, request.line) : undefined;
 
     const query = searchableQuery(prompt);
@@ -96,7 +96,7 @@ export class ContextBuilder {
  * qualified name the prompt mentions that no seed defines, the module's values whose names
  * start the same way (`find`, `find_opt`), nearest to the best seed first.
  */
-async function siblingSeeds(store: IndexStore, named: IdentifierRef[], seeds: readonly Seed[]): Promise<Seed[]> {
+async function siblingSeeds(store: ChunkReader, named: IdentifierRef[], seeds: readonly Seed[]): Promise<Seed[]> {
   const top = seeds[0];
   const out: Seed[] = [];
   for (const id of named) {
@@ -121,7 +121,7 @@ async function siblingSeeds(store: IndexStore, named: IdentifierRef[], seeds: re
 }
 
 /** Each error's enclosing definition, then the types and values its message names (nearest definition of each). */
-async function errorSeeds(store: IndexStore, errors: readonly BuildError[], score: number): Promise<Seed[]> {
+async function errorSeeds(store: ChunkReader, errors: readonly BuildError[], score: number): Promise<Seed[]> {
   const seeds: Seed[] = [];
   for (const [i, error] of errors.entries()) {
     const chunks = await store.chunksOfFile(sourcePath(error.file));
@@ -149,7 +149,7 @@ function innermost(chunks: ChunkHit[], line: number): ChunkHit | undefined {
 }
 
 /** The definition around `line` of `file` (the innermost one), or the file's first when no line is given. */
-async function cursorSeed(store: IndexStore, file: string, line: number | undefined): Promise<ChunkHit | undefined> {
+async function cursorSeed(store: ChunkReader, file: string, line: number | undefined): Promise<ChunkHit | undefined> {
   const chunks = await store.chunksOfFile(file);
   if (chunks.length === 0) throw new ContextRequestError(`${file} is not in the index (a path relative to the indexed root, e.g. src/foo.ml)`);
   return line === undefined ? undefined : innermost(chunks, line);

@@ -3,7 +3,7 @@
 // calls, its callers and the tests that exercise it — each with a reason and a share of its
 // seed's score. Names are resolved the way the syntax allows without a type checker: by module
 // path when the code qualifies a name, else by proximity (same file, directory, library).
-import type { ChunkHit, IndexStore } from '../../indexer/store.js';
+import type { ChunkHit, ChunkReader } from '../../indexer/store.js';
 import { constructorPaths, parseType, signatureText } from '../../indexer/signature.js';
 import { compound } from '../../indexer/text.js';
 import type { ContextCandidate, Reason } from './item.js';
@@ -58,7 +58,7 @@ export function proximity(a: { path: string }, b: { path: string }): number {
   return shared >= 2 ? 0.6 : shared === 1 ? 0.4 : 0.3;
 }
 
-export async function expand(seeds: readonly Seed[], store: IndexStore): Promise<ContextCandidate[]> {
+export async function expand(seeds: readonly Seed[], store: ChunkReader): Promise<ContextCandidate[]> {
   const out: ContextCandidate[] = seeds.map((s) => ({ chunk: s.chunk, reason: s.reason, score: s.score, seed: true }));
   const explored = seeds.slice(0, EXPANDED_SEEDS);
   // One fetch of every explored seed's partner, then one of the references of the code each
@@ -74,7 +74,7 @@ export async function expand(seeds: readonly Seed[], store: IndexStore): Promise
   return out;
 }
 
-async function neighbourhood(seed: Seed, partner: ChunkHit | undefined, code: ChunkHit | undefined, codeRefs: string[], store: IndexStore): Promise<ContextCandidate[]> {
+async function neighbourhood(seed: Seed, partner: ChunkHit | undefined, code: ChunkHit | undefined, codeRefs: string[], store: ChunkReader): Promise<ContextCandidate[]> {
   const add = (chunk: ChunkHit, reason: Reason, weight = 1): ContextCandidate => ({ chunk, reason, score: seed.score * SHARE[reason] * weight, seed: false });
   // The declaration names the types when the definition does not.
   const declared = partner?.lang === 'mli' ? partner : undefined;
@@ -96,7 +96,7 @@ async function neighbourhood(seed: Seed, partner: ChunkHit | undefined, code: Ch
 }
 
 /** Type definitions the seed's signature names (`t` of its own module, `Error.t`, `token`). */
-async function typesOf(chunk: ChunkHit, store: IndexStore): Promise<ChunkHit[]> {
+async function typesOf(chunk: ChunkHit, store: ChunkReader): Promise<ChunkHit[]> {
   const text = signatureText(chunk.text);
   const type = text === undefined ? undefined : parseType(text);
   if (!type) return [];
@@ -125,7 +125,7 @@ function unitPaths(path: string): string[] {
 }
 
 /** The functions the seed's code calls, resolved to one definition each by module path or proximity. */
-async function dependenciesOf(chunk: ChunkHit, refs: string[], store: IndexStore): Promise<ChunkHit[]> {
+async function dependenciesOf(chunk: ChunkHit, refs: string[], store: ChunkReader): Promise<ChunkHit[]> {
   if (refs.length === 0) return [];
   const qualified = qualifiedUses(chunk.text);
   const names = namesFor(chunk.text, refs);
@@ -183,7 +183,7 @@ function qualifiedUses(text: string): Map<string, Set<string>> {
 }
 
 /** Definitions whose code uses the seed's name, nearest first, trusting those that qualify it right. */
-async function usersOf(chunk: ChunkHit, store: IndexStore): Promise<ChunkHit[]> {
+async function usersOf(chunk: ChunkHit, store: ChunkReader): Promise<ChunkHit[]> {
   if (chunk.kind !== 'value' && chunk.kind !== 'external') return [];
   // Tests are looked for on their own: among all users, BM25 ranks long test files last.
   const [general, inTests] = await Promise.all([store.usersOf(compound(chunk.name), MAX_USERS_READ), store.usersOf(compound(chunk.name), MAX_USERS_READ, { pathContains: 'test' })]);

@@ -1,10 +1,10 @@
 // The seam between retrieval and fusion: every retriever turns a query into scored candidates.
-import type { ChunkHit, IndexStore } from '../../indexer/store.js';
+import type { ChunkHit, ChunkReader } from '../../indexer/store.js';
 import type { ParsedQuery } from '../query.js';
 
 /** What retrievers search: the index, and the index's embedder when it has vectors. */
 export interface RetrievalSources {
-  store: IndexStore;
+  store: ChunkReader;
   /** The query's vector under the model that embedded the index; absent without vectors. */
   embedQuery?: (query: string) => Promise<Float32Array>;
   /** How many results the caller will show: at least this many candidates come with their chunk. */
