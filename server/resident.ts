@@ -10,6 +10,9 @@ export class ResidentChunks implements ChunkReader {
   private readonly named = new Map<string, ChunkRecord[]>();
   private readonly byPath = new Map<string, ChunkRecord[]>();
   private readonly position = new Map<ChunkRecord, number>();
+  /** Reference compound → the chunks whose code uses it: callers without a full-text query. */
+  private readonly users = new Map<string, ChunkRecord[]>();
+  private readonly refCount = new Map<ChunkRecord, number>();
 
   private constructor(
     private readonly store: IndexStore,
@@ -21,6 +24,9 @@ export class ResidentChunks implements ChunkReader {
       this.byId.set(r.chunk.id, r);
       push(this.named, r.chunk.name.toLowerCase(), r);
       push(this.byPath, r.chunk.path, r);
+      const refs = r.refs.split(' ').filter(Boolean);
+      this.refCount.set(r, refs.length);
+      for (const ref of refs) push(this.users, ref, r);
     }
   }
 
@@ -42,8 +48,12 @@ export class ResidentChunks implements ChunkReader {
     return this.matched({ column: 'type', tokens }, limit, true);
   }
 
-  usersOf(nameCompound: string, limit: number, options: { pathContains?: string } = {}): Promise<ChunkHit[]> {
-    return this.matched({ column: 'refs', compound: nameCompound, pathContains: options.pathContains }, limit, false);
+  async usersOf(nameCompound: string, limit: number, options: { pathContains?: string } = {}): Promise<ChunkHit[]> {
+    const inPath = options.pathContains?.replace(/[%_]/g, '');
+    const found = (this.users.get(nameCompound) ?? []).filter((r) => !inPath || r.chunk.path.includes(inPath));
+    // BM25's order for one term that each document holds once: the shortest documents first.
+    found.sort((a, b) => this.refCount.get(a)! - this.refCount.get(b)! || this.position.get(a)! - this.position.get(b)!);
+    return found.slice(0, limit).map((r) => hit(r, 0, false));
   }
 
   fuzzyName(token: string, limit: number, fuzziness: number): Promise<ChunkHit[]> {
@@ -118,7 +128,7 @@ export class ResidentChunks implements ChunkReader {
     const found = [...new Set(names.map((n) => n.toLowerCase()))].flatMap((name) => this.named.get(name) ?? []).filter((r) => !prefix || r.chunk.path.startsWith(prefix));
     // In table order, as a scan returns them: the same `limit` keeps the same definitions.
     if (names.length > 1) found.sort((a, b) => this.position.get(a)! - this.position.get(b)!);
-    return found.slice(0, limit).map((r) => (withText ? hit(r, 0, false) : { ...hit(r, 0, false), doc: '', text: '' }));
+    return found.slice(0, limit).map((r) => (withText ? hit(r, 0, false) : { ...r.chunk, doc: '', text: '', rawScore: 0 }));
   }
 
   private async matched(match: TextMatch, limit: number, withTokens: boolean): Promise<ChunkHit[]> {
