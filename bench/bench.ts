@@ -313,7 +313,7 @@ async function staticEmbedding(db: string) {
     for await (const batch of store.embedInputs({ text: false })) inputs.push(...batch);
     const bags: TokenBag[] = inputs.map((i) => ({ name: i.nameTokens, doc: i.docTokens, body: i.bodyTokens }));
     const t0 = performance.now();
-    const model = trainStaticModel(bags);
+    const model = await trainStaticModel(bags);
     const trainSeconds = (performance.now() - t0) / 1000;
     if (!model) throw new Error('the corpus has nothing to learn a static model from');
     const embedder = new StaticEmbedder(model);

@@ -94,7 +94,7 @@ describe('static embedder: learnt from the corpus', () => {
     const embedder = new StaticEmbedder(await loadModel(db));
     const v = await embedder.embedQuery('zzqx wwvy');
     expect(v.every((x) => x === 0)).toBe(true);
-    expect(trainStaticModel([{ name: '', doc: '', body: '' }])).toBeUndefined();
+    expect(await trainStaticModel([{ name: '', doc: '', body: '' }])).toBeUndefined();
   });
 
   it('re-embeds only changed chunks, keeps the model while the corpus has not drifted, and re-learns on --retrain', async () => {

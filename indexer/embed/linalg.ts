@@ -1,6 +1,8 @@
 // The few dense/sparse linear-algebra kernels the static embedder trains with: sparse products
 // over a column-compressed matrix, Cholesky QR, and Jacobi eigenvalues for small symmetric
 // matrices. Row-major Float64Array throughout; sizes are in the tens of thousands by ~150.
+// The heavy kernels work on a range of rows or columns, so that kernels.ts can run two ranges
+// at once.
 
 /** A sparse matrix stored by column (CSC): column c holds rows `rows[ptr[c]..ptr[c+1])`. */
 export interface SparseColumns {
@@ -12,13 +14,13 @@ export interface SparseColumns {
 }
 
 /**
- * A·Aᵀ·X in one pass over the columns: each column's Aᵀ-row is computed into a small buffer and
- * scattered straight back, so the D×width intermediate is never materialised.
+ * Adds A·Aᵀ·X over the columns [from, to) of A into `y` (rows×width), in one pass: each column's
+ * Aᵀ-row is computed into a small buffer and scattered straight back, so the D×width
+ * intermediate is never materialised.
  */
-export function multiplyGram(a: SparseColumns, x: Float64Array, width: number): Float64Array {
-  const y = new Float64Array(a.rowsCount * width);
+export function multiplyGramInto(a: SparseColumns, x: Float64Array, width: number, y: Float64Array, from: number, to: number): void {
   const z = new Float64Array(width);
-  for (let c = 0; c < a.columnsCount; c++) {
+  for (let c = from; c < to; c++) {
     const start = a.ptr[c]!;
     const end = a.ptr[c + 1]!;
     if (start === end) continue;
@@ -34,16 +36,14 @@ export function multiplyGram(a: SparseColumns, x: Float64Array, width: number): 
       for (let j = 0; j < width; j++) y[yo + j] = y[yo + j]! + w * z[j]!;
     }
   }
-  return y;
 }
 
 /**
- * XᵀY for two n×width row-major matrices whose product is known to be symmetric (YᵀY, QᵀMQ):
- * only the upper triangle is computed, then mirrored.
+ * Adds the upper triangle of XᵀY over the rows [from, to) of two row-major n×width matrices
+ * into `g` (width×width); for products known to be symmetric (YᵀY, QᵀMQ).
  */
-export function symmetricGram(x: Float64Array, y: Float64Array, n: number, width: number): Float64Array {
-  const g = new Float64Array(width * width);
-  for (let r = 0; r < n; r++) {
+export function symmetricGramInto(x: Float64Array, y: Float64Array, width: number, g: Float64Array, from: number, to: number): void {
+  for (let r = from; r < to; r++) {
     const o = r * width;
     for (let i = 0; i < width; i++) {
       const xi = x[o + i]!;
@@ -52,21 +52,22 @@ export function symmetricGram(x: Float64Array, y: Float64Array, n: number, width
       for (let j = i; j < width; j++) g[go + j] = g[go + j]! + xi * y[o + j]!;
     }
   }
+}
+
+/** Copies the upper triangle of a width×width matrix onto its lower one. */
+export function mirrorUpper(g: Float64Array, width: number): Float64Array {
   for (let i = 0; i < width; i++) for (let j = 0; j < i; j++) g[i * width + j] = g[j * width + i]!;
   return g;
 }
 
 /**
- * Orthonormalizes the columns of Y (n×width) in place by one pass of Cholesky QR: enough for
- * a range finder whose basis is rotated by Rayleigh–Ritz afterwards.
- * Columns that are (numerically) dependent are zeroed rather than blown up.
+ * Solves row · R = y_k in place for the rows [from, to) of `y` (R upper triangular, from
+ * `cholesky`): the second half of Cholesky QR. A zero pivot gives a zero column.
  */
-export function orthonormalize(y: Float64Array, n: number, width: number): void {
-  const r = cholesky(symmetricGram(y, y, n, width), width);
+export function solveRowsInto(y: Float64Array, r: Float64Array, width: number, from: number, to: number): void {
   const row = new Float64Array(width);
-  for (let k = 0; k < n; k++) {
+  for (let k = from; k < to; k++) {
     const o = k * width;
-    // Solve row · R = y_k (R upper triangular) by forward substitution.
     for (let j = 0; j < width; j++) {
       let s = y[o + j]!;
       for (let i = 0; i < j; i++) s -= row[i]! * r[i * width + j]!;
@@ -77,8 +78,22 @@ export function orthonormalize(y: Float64Array, n: number, width: number): void 
   }
 }
 
+/** out[r] = x[r]·M for the rows [from, to) of x (n×width), M width×outWidth, out n×outWidth as float32. */
+export function multiplyRowsInto(x: Float64Array, m: Float64Array, width: number, outWidth: number, out: Float32Array, from: number, to: number): void {
+  const row = new Float64Array(outWidth);
+  for (let r = from; r < to; r++) {
+    row.fill(0);
+    for (let k = 0; k < width; k++) {
+      const b = x[r * width + k]!;
+      const o = k * outWidth;
+      for (let j = 0; j < outWidth; j++) row[j] = row[j]! + b * m[o + j]!;
+    }
+    out.set(row, r * outWidth);
+  }
+}
+
 /** Upper-triangular R with RᵀR = G; a non-positive pivot (rank deficiency) gives a zero row. */
-function cholesky(g: Float64Array, width: number): Float64Array {
+export function cholesky(g: Float64Array, width: number): Float64Array {
   const r = new Float64Array(width * width);
   const scale = Math.max(...Array.from({ length: width }, (_, i) => g[i * width + i]!), 1e-300);
   for (let j = 0; j < width; j++) {

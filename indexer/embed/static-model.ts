@@ -6,7 +6,8 @@
 // iteration. Doc comments sit in the same bags as the names they document, which is what lets
 // "pause" find `sleep`. A text's vector is the idf-weighted mean of its tokens' vectors.
 import { createHash } from 'node:crypto';
-import { gaussian, multiplyGram, orthonormalize, symmetricGram, symmetricEigen, type SparseColumns } from './linalg.js';
+import { gaussian, symmetricEigen, type SparseColumns } from './linalg.js';
+import { KernelPool, sharedFloat32, sharedFloat64, sharedInt32 } from './kernels.js';
 
 /** A definition's space-separated `tokenize` output: name and qualifiers, doc comment, doc and code. */
 export interface TokenBag {
@@ -43,6 +44,9 @@ const SINGULAR_POWER = 0.5;
 
 export class StaticModel {
   private readonly index: Map<string, number>;
+  /** Scratch counts, emptied after each use: embedding is synchronous, so one pair serves every call. */
+  private readonly summary = new TermCounts();
+  private readonly code = new TermCounts();
 
   constructor(
     readonly vocabulary: readonly string[],
@@ -65,10 +69,10 @@ export class StaticModel {
 
   /** A definition's unit vector (all zeros when none of its tokens is in the vocabulary). */
   embed(bag: TokenBag): Float32Array {
-    const summary = new Map<number, number>();
+    const summary = this.summary;
+    const code = this.code;
     countTokens(bag.name, NAME_WEIGHT, this.index, summary);
     countTokens(bag.doc, DOC_WEIGHT, this.index, summary);
-    const code = new Map<number, number>();
     countTokens(bag.body, 1, this.index, code);
     const out = this.combine(summary);
     const codeVector = this.combine(code);
@@ -78,10 +82,10 @@ export class StaticModel {
 
   /** A query's vector: every distinct known token once, weighted by its idf. */
   embedTokens(tokens: readonly string[]): Float32Array {
-    const counts = new Map<number, number>();
+    const counts = this.summary;
     for (const t of tokens) {
       const i = this.index.get(t);
-      if (i !== undefined) counts.set(i, 1);
+      if (i !== undefined && counts.weightOf(i) === 0) counts.add(i, 1);
     }
     return this.combine(counts);
   }
@@ -106,15 +110,45 @@ export class StaticModel {
       .map(([k]) => this.vocabulary[k]!);
   }
 
-  private combine(counts: Map<number, number>): Float32Array {
+  /** Sums the counted tokens' vectors (log tf × idf) and empties `counts` for the next text. */
+  private combine(counts: TermCounts): Float32Array {
     const d = this.dims;
     const out = new Float32Array(d);
-    for (const [i, tf] of counts) {
-      const w = (1 + Math.log(tf)) * this.idf[i]!;
+    for (const i of counts.touched) {
+      const w = (1 + Math.log(counts.weightOf(i))) * this.idf[i]!;
       const o = i * d;
       for (let j = 0; j < d; j++) out[j] = out[j]! + w * this.vectors[o + j]!;
     }
+    counts.clear();
     return normalize(out);
+  }
+}
+
+/**
+ * Token weights of one text, reused from text to text: a dense array indexed by token id and
+ * the ids touched in first-seen order (a Map per text cost more than the arithmetic).
+ */
+class TermCounts {
+  private weights = new Float64Array(1024);
+  readonly touched: number[] = [];
+
+  add(id: number, weight: number): void {
+    if (id >= this.weights.length) {
+      const grown = new Float64Array(Math.max(id + 1, this.weights.length * 2));
+      grown.set(this.weights);
+      this.weights = grown;
+    }
+    if (this.weights[id] === 0) this.touched.push(id);
+    this.weights[id] = this.weights[id]! + weight;
+  }
+
+  weightOf(id: number): number {
+    return this.weights[id] ?? 0;
+  }
+
+  clear(): void {
+    for (const id of this.touched) this.weights[id] = 0;
+    this.touched.length = 0;
   }
 }
 
@@ -129,11 +163,11 @@ function normalize(v: Float32Array): Float32Array {
   return v;
 }
 
-function countTokens(tokens: string, weight: number, index: Map<string, number>, counts: Map<number, number>): void {
+function countTokens(tokens: string, weight: number, index: Map<string, number>, counts: TermCounts): void {
   if (!tokens) return;
   for (const t of tokens.split(' ')) {
     const i = index.get(t);
-    if (i !== undefined) counts.set(i, (counts.get(i) ?? 0) + weight);
+    if (i !== undefined) counts.add(i, weight);
   }
 }
 
@@ -142,7 +176,7 @@ function countTokens(tokens: string, weight: number, index: Map<string, number>,
  * already). Deterministic for a given input order and seed. Undefined when no definition has a
  * single token to learn from.
  */
-export function trainStaticModel(allBags: readonly TokenBag[], options: StaticTrainingOptions = {}): StaticModel | undefined {
+export async function trainStaticModel(allBags: readonly TokenBag[], options: StaticTrainingOptions = {}): Promise<StaticModel | undefined> {
   const { dims, seed, minCount, maxVocabulary, maxBags } = { ...STATIC_DEFAULTS, ...options };
   // A large corpus is learnt from an even sample of its definitions: training time stays
   // bounded however big the monorepo grows.
@@ -153,8 +187,8 @@ export function trainStaticModel(allBags: readonly TokenBag[], options: StaticTr
   const ids = new Map<string, number>();
   const bagsAsIds: { terms: Int32Array; tf: Float32Array }[] = [];
   let df = new Int32Array(1024);
+  const counts = new TermCounts();
   for (const bag of bags) {
-    const counts = new Map<number, number>();
     internAndCount(bag.name, NAME_WEIGHT, ids, counts);
     internAndCount(bag.body, 1, ids, counts);
     if (ids.size > df.length) {
@@ -162,9 +196,10 @@ export function trainStaticModel(allBags: readonly TokenBag[], options: StaticTr
       grown.set(df);
       df = grown;
     }
-    const terms = Int32Array.from(counts.keys());
+    const terms = Int32Array.from(counts.touched);
     for (const t of terms) df[t]!++;
-    bagsAsIds.push({ terms, tf: Float32Array.from(counts.values()) });
+    bagsAsIds.push({ terms, tf: Float32Array.from(terms, (t) => counts.weightOf(t)) });
+    counts.clear();
   }
 
   // 2. The vocabulary: tokens in at least `minCount` definitions, most widespread first. A
@@ -188,59 +223,57 @@ export function trainStaticModel(allBags: readonly TokenBag[], options: StaticTr
   // 4. Leading eigenvectors of A·Aᵀ by one step of randomized subspace iteration.
   const vocab = kept.length;
   const width = Math.min(dims + OVERSAMPLE, vocab);
-  const cooccur = (x: Float64Array) => multiplyGram(matrix, x, width);
-  // A·Aᵀ squares the spectrum already, so one product finds the leading subspace well enough;
-  // Rayleigh–Ritz on it then gives the eigenvectors.
-  const basis = cooccur(gaussian(vocab * width, seed));
-  orthonormalize(basis, vocab, width);
-  const { values, vectors: rotation } = symmetricEigen(symmetricGram(basis, cooccur(basis), vocab, width), width);
+  const pool = KernelPool.start(vocab * width);
+  try {
+    const cooccur = (x: Float64Array) => pool.multiplyGram(matrix, x, width);
+    const start = sharedFloat64(vocab * width);
+    start.set(gaussian(vocab * width, seed));
+    // A·Aᵀ squares the spectrum already, so one product finds the leading subspace well enough;
+    // Rayleigh–Ritz on it then gives the eigenvectors.
+    const basis = await cooccur(start);
+    await pool.orthonormalize(basis, vocab, width);
+    const { values, vectors: rotation } = symmetricEigen(await pool.symmetricGram(basis, await cooccur(basis), vocab, width), width);
 
-  // 5. Token vectors: the basis rotated onto the eigenvectors, scaled by σ^SINGULAR_POWER.
-  const outDims = Math.min(dims, width);
-  const rotated = new Float64Array(width * outDims);
-  for (let k = 0; k < width; k++) {
-    for (let j = 0; j < outDims; j++) rotated[k * outDims + j] = rotation[k * width + j]! * Math.max(values[j]!, 0) ** (SINGULAR_POWER / 2);
-  }
-  const out = new Float32Array(vocab * outDims);
-  const row = new Float64Array(outDims);
-  for (let r = 0; r < vocab; r++) {
-    row.fill(0);
+    // 5. Token vectors: the basis rotated onto the eigenvectors, scaled by σ^SINGULAR_POWER.
+    const outDims = Math.min(dims, width);
+    const rotated = new Float64Array(width * outDims);
     for (let k = 0; k < width; k++) {
-      const b = basis[r * width + k]!;
-      const o = k * outDims;
-      for (let j = 0; j < outDims; j++) row[j] = row[j]! + b * rotated[o + j]!;
+      for (let j = 0; j < outDims; j++) rotated[k * outDims + j] = rotation[k * width + j]! * Math.max(values[j]!, 0) ** (SINGULAR_POWER / 2);
     }
-    out.set(row, r * outDims);
+    const out = Float32Array.from(await pool.multiplyRows(basis, rotated, vocab, width, outDims));
+    fixSigns(out, vocab, outDims);
+    return new StaticModel(
+      kept.map(([t]) => t),
+      idf,
+      out,
+      outDims,
+    );
+  } finally {
+    await pool.close();
   }
-  fixSigns(out, vocab, outDims);
-  return new StaticModel(
-    kept.map(([t]) => t),
-    idf,
-    out,
-    outDims,
-  );
 }
 
 /** Adds `weight` per occurrence of each token of `text` to `counts`, interning new tokens. */
-function internAndCount(text: string, weight: number, ids: Map<string, number>, counts: Map<number, number>): void {
+function internAndCount(text: string, weight: number, ids: Map<string, number>, counts: TermCounts): void {
   if (!text) return;
   for (const t of text.split(' ')) {
     if (!t) continue;
     let i = ids.get(t);
     if (i === undefined) ids.set(t, (i = ids.size));
-    counts.set(i, (counts.get(i) ?? 0) + weight);
+    counts.add(i, weight);
   }
 }
 
 function sparseColumns(bags: { terms: Int32Array; tf: Float32Array }[], vocabIndex: Int32Array, idf: Float32Array, rows: number): SparseColumns {
-  const ptr = new Int32Array(bags.length + 1);
+  // On shared memory: the kernel worker reads it without a copy.
+  const ptr = sharedInt32(bags.length + 1);
   let nnz = 0;
   for (let c = 0; c < bags.length; c++) {
     for (const t of bags[c]!.terms) if (vocabIndex[t]! >= 0) nnz++;
     ptr[c + 1] = nnz;
   }
-  const rowsOut = new Int32Array(nnz);
-  const values = new Float32Array(nnz);
+  const rowsOut = sharedInt32(nnz);
+  const values = sharedFloat32(nnz);
   for (let c = 0; c < bags.length; c++) {
     const { terms, tf } = bags[c]!;
     let p = ptr[c]!;

@@ -90,7 +90,7 @@ registerEmbedder({
     // Rows come back in the order parser threads finished; sorted, the same tree always gives
     // bit-identical weights.
     inputs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const model = trainStaticModel(inputs.map(toBag));
+    const model = await trainStaticModel(inputs.map(toBag));
     if (!model) return undefined;
     await context.store.saveStaticModel(model);
     // The same weights as a transformers.js model directory, for tools that load ONNX models.
