@@ -8,6 +8,7 @@ import { indexRepo } from '../indexer/pipeline.js';
 import { Searcher } from '../server/search.js';
 import { ContextBuilder, ContextRequestError, searchableQuery } from '../server/context/build.js';
 import { head, mergeSpans, packToBudget } from '../server/context/pack.js';
+import { EXPANDED_SEEDS, expand } from '../server/context/expand.js';
 import { tokenCounter } from '../server/context/tokens.js';
 import type { ContextItem } from '../server/context/item.js';
 import { cleanupTempDirs, copyFixture, makeTempDir, runCli } from './helpers.js';
@@ -156,6 +157,40 @@ describe('packToBudget', () => {
     const outer = { path: 'a.ml', startLine: 1, endLine: 9, name: 'M', symbol: 'M', kind: 'module', score: 1, reason: 'match' as const, text: 'x' };
     const inner = { ...outer, startLine: 3, endLine: 4, reason: 'dependency' as const, text: 'y' };
     expect(mergeSpans(outer, inner)).toMatchObject({ startLine: 1, endLine: 9, text: 'x', alsoReasons: ['dependency'] });
+  });
+});
+
+describe('expand: what a change to a definition also touches', () => {
+  let payRoot: string;
+  let paySearcher: Searcher;
+  beforeAll(async () => {
+    payRoot = copyFixture('shop');
+    // A variant and an unannotated function matching on it, and more declared values than are explored.
+    const values = Array.from({ length: EXPANDED_SEEDS + 3 }, (_, i) => `fee_${i}`);
+    fs.writeFileSync(
+      path.join(payRoot, 'src/payment.ml'),
+      `type method_ = Card of string | Cash | Voucher of int\n\nlet describe = function\n  | Card last4 -> "card " ^ last4\n  | Cash -> "cash"\n  | Voucher n -> string_of_int n\n\n${values.map((v, i) => `let ${v} amount = amount * ${i + 1} / 100`).join('\n')}\n`,
+    );
+    fs.writeFileSync(path.join(payRoot, 'src/payment.mli'), `type method_ = Card of string | Cash | Voucher of int\n\nval describe : method_ -> string\n\n${values.map((v) => `val ${v} : int -> int`).join('\n')}\n`);
+    const payDb = path.join(makeTempDir('cs-db-'), 'index');
+    await indexRepo({ root: payRoot, db: payDb });
+    paySearcher = await Searcher.open(payDb);
+  });
+  afterAll(() => paySearcher?.close());
+
+  it('adds the variant type an unannotated function matches on', async () => {
+    const [code] = await paySearcher.reader.byName(['describe'], 10, { pathPrefix: 'src/payment.ml' });
+    const expanded = await expand([{ chunk: code!, score: 1, reason: 'match' }], paySearcher.reader);
+    expect(expanded.filter((c) => c.reason === 'type').map((c) => `${c.chunk.path}:${c.chunk.name}`)).toContain('src/payment.ml:method_');
+  });
+
+  it('brings the declaration of every seed, also those whose neighbourhood is not explored', async () => {
+    const fees = (await paySearcher.reader.byName(Array.from({ length: EXPANDED_SEEDS + 3 }, (_, i) => `fee_${i}`), 50)).filter((c) => c.lang === 'ml');
+    expect(fees.length).toBeGreaterThan(EXPANDED_SEEDS);
+    const expanded = await expand(fees.map((chunk, i) => ({ chunk, score: 1 - i / 100, reason: 'match' })), paySearcher.reader);
+    for (const fee of fees) {
+      expect(expanded.some((c) => c.reason === 'signature' && c.chunk.id === fee.counterpart), fee.name).toBe(true);
+    }
   });
 });
 

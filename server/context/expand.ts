@@ -61,9 +61,14 @@ export function proximity(a: { path: string }, b: { path: string }): number {
 export async function expand(seeds: readonly Seed[], store: ChunkReader): Promise<ContextCandidate[]> {
   const out: ContextCandidate[] = seeds.map((s) => ({ chunk: s.chunk, reason: s.reason, score: s.score, seed: true }));
   const explored = seeds.slice(0, EXPANDED_SEEDS);
-  // One fetch of every explored seed's partner, then one of the references of the code each
-  // stands for (a declaration's calls are its definition's).
-  const partners = new Map((await store.chunksByIds(explored.flatMap((s) => (s.chunk.counterpart ? [s.chunk.counterpart] : [])))).map((c) => [c.id, c]));
+  // One fetch of every seed's partner, then one of the references of the code each explored seed
+  // stands for (a declaration's calls are its definition's). A change to any definition in the
+  // window needs its declaration too, so lower seeds bring their partner and nothing else.
+  const partners = new Map((await store.chunksByIds(seeds.flatMap((s) => (s.chunk.counterpart ? [s.chunk.counterpart] : [])))).map((c) => [c.id, c]));
+  for (const seed of seeds.slice(EXPANDED_SEEDS)) {
+    const partner = partners.get(seed.chunk.counterpart);
+    if (partner) out.push(partnerOf(seed, partner));
+  }
   const units = explored.map((seed) => {
     const partner = partners.get(seed.chunk.counterpart);
     return { seed, partner, code: seed.chunk.lang === 'mli' ? partner : seed.chunk };
@@ -74,19 +79,28 @@ export async function expand(seeds: readonly Seed[], store: ChunkReader): Promis
   return out;
 }
 
+/** A seed's `.mli` declaration (reason `signature`) or `.ml` definition (`definition`). */
+function partnerOf(seed: Seed, partner: ChunkHit): ContextCandidate {
+  const reason: Reason = partner.lang === 'mli' ? 'signature' : 'definition';
+  return { chunk: partner, reason, score: seed.score * SHARE[reason], seed: false };
+}
+
 async function neighbourhood(seed: Seed, partner: ChunkHit | undefined, code: ChunkHit | undefined, codeRefs: string[], store: ChunkReader): Promise<ContextCandidate[]> {
   const add = (chunk: ChunkHit, reason: Reason, weight = 1): ContextCandidate => ({ chunk, reason, score: seed.score * SHARE[reason] * weight, seed: false });
   // The declaration names the types when the definition does not.
   const declared = partner?.lang === 'mli' ? partner : undefined;
-  const [types, moreTypes, dependencies, users] = await Promise.all([
+  const [types, moreTypes, matched, dependencies, users] = await Promise.all([
     typesOf(seed.chunk, store),
     declared ? typesOf(declared, store) : Promise.resolve([]),
+    code ? variantMatchedBy(code, store) : Promise.resolve(undefined),
     code ? dependenciesOf(code, codeRefs, store) : Promise.resolve([]),
     usersOf(seed.chunk, store),
   ]);
   const out: ContextCandidate[] = [];
-  if (partner) out.push(add(partner, partner.lang === 'mli' ? 'signature' : 'definition'));
-  for (const t of [...types, ...moreTypes].slice(0, MAX_TYPES)) out.push(add(t, 'type'));
+  if (partner) out.push(partnerOf(seed, partner));
+  const named = [...types, ...moreTypes].slice(0, MAX_TYPES);
+  for (const t of named) out.push(add(t, 'type'));
+  if (matched && !named.some((t) => t.id === matched.id)) out.push(add(matched, 'type'));
   dependencies.forEach((d, i) => out.push(add(d, 'dependency', 1 - i * 0.05)));
   const tests = users.filter((u) => isTestPath(u.path, u.text)).slice(0, MAX_TESTS);
   const callers = users.filter((u) => !isTestPath(u.path, u.text)).slice(0, MAX_CALLERS);
@@ -116,6 +130,32 @@ async function typesOf(chunk: ChunkHit, store: ChunkReader): Promise<ChunkHit[]>
     }),
   );
   return found.filter((c): c is ChunkHit => c !== undefined && c.id !== chunk.id);
+}
+
+/** A constructor in a match arm or a variant case: `| Foo`, `| Foo of ...`, `| `Foo`. */
+const CONSTRUCTOR_ARM = /\|\s*`?([A-Z][\w']*)/g;
+const PREDEFINED_CONSTRUCTORS = new Set(['Some', 'None', 'Ok', 'Error', 'Not_found', 'Invalid_argument', 'Failure', 'Exit', 'End_of_file']);
+
+/**
+ * The variant type of the seed's own compilation unit that its code matches on most (at least two
+ * of its constructors): adding a case to a `match` means adding it to that type too, and an
+ * unannotated `let` names no type in a signature.
+ */
+async function variantMatchedBy(code: ChunkHit, store: ChunkReader): Promise<ChunkHit | undefined> {
+  const used = new Set<string>();
+  for (const m of code.text.matchAll(CONSTRUCTOR_ARM)) if (!PREDEFINED_CONSTRUCTORS.has(m[1]!)) used.add(m[1]!);
+  if (used.size < 2) return undefined;
+  const files = await Promise.all(unitPaths(code.path).map((p) => store.chunksOfFile(p)));
+  let best: { chunk: ChunkHit; shared: number } | undefined;
+  for (const chunk of files.flat()) {
+    if (chunk.kind !== 'type' || chunk.id === code.id) continue;
+    const cases = new Set([...chunk.text.matchAll(CONSTRUCTOR_ARM)].map((m) => m[1]!));
+    let shared = 0;
+    for (const c of used) if (cases.has(c)) shared++;
+    // The .ml definition over the .mli copy when both list the constructors.
+    if (shared >= 2 && (!best || shared > best.shared || (shared === best.shared && chunk.lang === 'ml' && best.chunk.lang === 'mli'))) best = { chunk, shared };
+  }
+  return best?.chunk;
 }
 
 /** The two files of a compilation unit. */
