@@ -30,6 +30,16 @@ program
   .action(async (root: string, opts) => (await import('./commands/index.js')).runIndex(root, opts));
 
 program
+  .command('watch')
+  .description('index ROOT, then keep the index current as files change (a burst of changes is one update)')
+  .argument('[root]', 'repository root', '.')
+  .option('--db <dir>', 'index directory (default: ROOT/.codesearch, or $CODESEARCH_DB)')
+  .option('--threads <n>', 'parser threads (default: one per core)')
+  .option('--embedder <name>', "embedder, as for index (default: the index's own)")
+  .option('-q, --quiet', 'no warnings; only a summary line per update')
+  .action(async (root: string, opts) => (await import('./commands/watch.js')).runWatch(root, opts));
+
+program
   .command('search', { isDefault: true })
   .description('ranked definitions for QUERY: a symbol (`String.split`, `find_opt`), a type (`string -> char list`) or a question')
   .argument('[query...]', 'what to look for')
@@ -60,6 +70,7 @@ program
   .option('--host <host>', 'address to bind (anything but loopback needs a token)', '127.0.0.1')
   .option('--port <port>', 'port (0: any free port)', '8717')
   .option('--token <token>', 'require Authorization: Bearer TOKEN on every route but /healthz (or $CODESEARCH_TOKEN)')
+  .option('--watch', "keep the index current as the indexed root's files change")
   .option('-q, --quiet', 'no request log')
   .action(async (opts) => (await import('./commands/serve.js')).runServe(opts));
 

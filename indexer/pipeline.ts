@@ -5,7 +5,7 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import { walkRepo } from './walk.js';
 import { createModuleResolver } from './modules.js';
 import { runJobs } from './pool.js';
-import { acquireIndexLock } from './lock.js';
+import { acquireIndexLock, IndexLockedError } from './lock.js';
 import { hashContent, type FileOutcome, type UnitJob } from './process-file.js';
 import { IndexStore, type FileState, type StoredChunk } from './store.js';
 import { fingerprint } from './fingerprint.js';
@@ -13,6 +13,7 @@ import { embedderFactory, type EmbedderSpec } from './embed/embedder.js';
 import { embedChunks } from './embed/stage.js';
 import './embed/builtin.js';
 const FLUSH_CHUNKS = 10_000;
+
 /** Versions a little older than the previous run's finalize are kept too (timestamps of one commit). */
 const CLOCK_SKEW_MS = 1000;
 
@@ -35,6 +36,12 @@ export interface IndexOptions {
   embedder?: EmbedderSpec | null;
   /** Re-learn the static model even if the corpus has not drifted. */
   retrain?: boolean;
+  /**
+   * Leave compaction, index folding and version cleanup to a later `optimizeIndex` (a live
+   * index does it when changes pause): LanceDB searches the few rows its indexes do not cover
+   * yet directly, and the pass costs seconds on a large index, which a saved file should not wait for.
+   */
+  deferOptimize?: boolean;
   onProgress?: (p: IndexProgress) => void;
   onWarning?: (message: string) => void;
 }
@@ -99,6 +106,7 @@ async function update(
     await store.deleteChunksOf(orphans);
   }
 
+  const runStamp = new Date().toISOString();
   const duneFiles = walked.files.filter((f) => f.kind === 'dune');
   const sources = walked.files.filter((f) => f.kind !== 'dune');
   const duneTexts = new Map<string, string>();
@@ -109,7 +117,7 @@ async function update(
     duneTexts.set(f.path, bytes.toString('utf8'));
     const hash = hashContent(bytes);
     if (previous.get(f.path)?.hash !== hash) {
-      duneStates.push({ path: f.path, hash, size: f.size, mtimeMs: f.mtimeMs, lines: 0, chunks: 0, relations: [], skipped: '' });
+      duneStates.push({ path: f.path, hash, size: f.size, mtimeMs: f.mtimeMs, lines: 0, chunks: 0, relations: [], skipped: '', chunkedAt: runStamp });
     }
   }
   // A changed dune file can rename the library of every module beside it.
@@ -224,6 +232,7 @@ async function update(
           chunks: o.chunks.length,
           relations: o.relations,
           skipped: o.skipped ?? '',
+          chunkedAt: runStamp,
         });
       }
       progress({ phase: 'parse', done, total: jobTotal });
@@ -248,12 +257,10 @@ async function update(
   await updateEmbeddings(store, options, summary, { chunksChanged: hasWork, drift: previous.size === 0 ? 1 : (summary.added + summary.changed + summary.removed) / Math.max(1, current.size) }, progress);
   await chunkIndexes;
 
+  const deferred = !!options.deferOptimize && previous.size > 0;
   if (hasWork || summary.embedded > 0 || (await store.getMeta('finalized')) !== '1') {
     progress({ phase: 'finalize', done: 0, total: 1 });
-    // Readers are on the versions the previous run made at its end (they switch to a new run's
-    // within a second of its end): keep those, clean up everything older.
-    const readersSince = Date.parse((await store.getMeta('finalizedFrom')) ?? '');
-    await store.finalize({ fresh: previous.size === 0, keepVersionsSince: new Date(Number.isNaN(readersSince) ? Date.now() : readersSince - CLOCK_SKEW_MS) });
+    await store.finalize({ fresh: previous.size === 0, optimize: !deferred, keepVersionsSince: await readersSince(store) });
   }
   for (const st of current.values()) {
     summary.chunks += st.chunks;
@@ -261,10 +268,55 @@ async function update(
   }
   summary.skipped = walked.skipped.length + [...current.values()].filter((st) => st.skipped).length;
   if (hasWork || rebuild || summary.embedded > 0) {
-    await store.setMeta({ writing: '0', finalized: '1', fingerprint: fingerprint(), indexedAt: new Date().toISOString(), root, ...(finalizedFrom ? { finalizedFrom } : {}) });
+    await store.setMeta({
+      writing: '0',
+      finalized: '1',
+      fingerprint: fingerprint(),
+      indexedAt: new Date().toISOString(),
+      root,
+      ...(hasWork || summary.embedded > 0 ? { optimized: deferred ? '0' : '1' } : {}),
+      ...(finalizedFrom ? { finalizedFrom } : {}),
+    });
   }
   summary.seconds = (performance.now() - started) / 1000;
   return summary;
+}
+
+/**
+ * Readers are on the versions the previous run made at its end (they switch to a new run's
+ * within a second of its end): those are kept, everything older may be cleaned up.
+ */
+async function readersSince(store: IndexStore): Promise<Date> {
+  const since = Date.parse((await store.getMeta('finalizedFrom')) ?? '');
+  return new Date(Number.isNaN(since) ? Date.now() : since - CLOCK_SKEW_MS);
+}
+
+/**
+ * The optimize pass runs with `deferOptimize` left out: compaction, new rows folded into the
+ * indexes, superseded versions removed. False when the index needed none or another process
+ * holds the lock (it will do it).
+ */
+export async function optimizeIndex(db: string): Promise<boolean> {
+  let release: () => void;
+  try {
+    release = acquireIndexLock(resolve(db));
+  } catch (err) {
+    if (err instanceof IndexLockedError) return false;
+    throw err;
+  }
+  try {
+    const store = await IndexStore.open(resolve(db));
+    try {
+      if ((await store.getMeta('optimized')) !== '0') return false;
+      await store.finalize({ fresh: false, optimize: true, keepVersionsSince: await readersSince(store) });
+      await store.setMeta({ optimized: '1' });
+      return true;
+    } finally {
+      store.close();
+    }
+  } finally {
+    release();
+  }
 }
 
 /**

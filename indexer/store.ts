@@ -46,6 +46,11 @@ export interface FileState {
   chunks: number;
   relations: FileRelation[];
   skipped: string;
+  /**
+   * When a run last wrote this file's chunks (ISO time). A file can be re-chunked unchanged (a
+   * new library name in its dune file): readers that keep chunks in memory compare this.
+   */
+  chunkedAt: string;
 }
 
 /** A chunk as stored, plus the tokens the indexer derived from it. */
@@ -106,7 +111,8 @@ export type TextMatch =
 export interface ChunkRecord {
   chunk: Chunk;
   tokens: { name: string; body: string };
-  refs: string;
+  /** The value names its code uses, as identifier compounds. */
+  refs: string[];
 }
 
 const chunkSchema = new Schema([
@@ -155,6 +161,7 @@ const fileSchema = new Schema([
   new Field('chunks', new Int32(), false),
   new Field('relations', new Utf8(), false),
   new Field('skipped', new Utf8(), false),
+  new Field('chunked_at', new Utf8(), false),
 ]);
 
 const metaSchema = new Schema([new Field('key', new Utf8(), false), new Field('value', new Utf8(), false)]);
@@ -229,6 +236,7 @@ function fileBatch(files: FileState[]): ArrowTable {
     chunks: files.map((f) => f.chunks),
     relations: files.map((f) => JSON.stringify(f.relations)),
     skipped: files.map((f) => f.skipped),
+    chunked_at: files.map((f) => f.chunkedAt),
   });
 }
 
@@ -416,7 +424,7 @@ export class IndexStore implements ChunkReader {
   async fileStates(): Promise<Map<string, FileState>> {
     const states = new Map<string, FileState>();
     if (!this.files) return states;
-    for await (const batch of this.files.query().select(['path', 'hash', 'size', 'mtime_ms', 'lines', 'chunks', 'relations', 'skipped'])) {
+    for await (const batch of this.files.query().select(['path', 'hash', 'size', 'mtime_ms', 'lines', 'chunks', 'relations', 'skipped', 'chunked_at'])) {
       for (const r of batch.toArray() as Row[]) {
         states.set(r.path as string, {
           path: r.path as string,
@@ -427,10 +435,22 @@ export class IndexStore implements ChunkReader {
           chunks: r.chunks as number,
           relations: JSON.parse(r.relations as string) as FileRelation[],
           skipped: r.skipped as string,
+          chunkedAt: r.chunked_at as string,
         });
       }
     }
     return states;
+  }
+
+  /** Each indexed file's content hash and last chunking, by path: what tells a reader which files to re-read. */
+  async fileVersions(): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    if (!this.files) return out;
+    for await (const batch of this.files.query().select(['path', 'hash', 'chunked_at'])) {
+      const [paths, hashes, chunkedAt] = ['path', 'hash', 'chunked_at'].map((c) => batch.getChild(c)!.toArray() as string[]);
+      for (let i = 0; i < paths!.length; i++) out.set(paths![i]!, `${hashes![i]} ${chunkedAt![i]}`);
+    }
+    return out;
   }
 
   /** Distinct paths present in the chunks table (to find rows an interrupted run left behind). */
@@ -497,14 +517,14 @@ export class IndexStore implements ChunkReader {
    * Makes the latest rows searchable through indexes: builds them on a fresh table, folds new
    * rows into them otherwise, and drops old table versions so the index does not grow unbounded.
    */
-  async finalize(options: { fresh: boolean; keepVersionsSince?: Date }): Promise<void> {
+  async finalize(options: { fresh: boolean; optimize?: boolean; keepVersionsSince?: Date }): Promise<void> {
     await this.indexChunks();
     await this.indexVectors();
     // A fresh build has its indexes over every row and no old versions worth the compaction;
     // updates need new rows folded into the indexes and superseded versions removed — but not
     // the versions a reader may still be on: those of the previous run's end (a reader switches
-    // to the newest at its next request after a run ends).
-    if (options.fresh) return;
+    // to the newest at its next request after a run ends). The caller may put that off.
+    if (options.fresh || options.optimize === false) return;
     const cleanup = { cleanupOlderThan: options.keepVersionsSince ?? new Date(), deleteUnverified: false };
     for (const table of [this.chunks, this.files, this.meta, this.vectors]) {
       if (table) await table.optimize(cleanup);
@@ -712,11 +732,14 @@ export class IndexStore implements ChunkReader {
     return where ? search.where(where) : search;
   }
 
-  /** Every chunk row with its tokens and references, in batches: what a resident reader loads. */
-  async *chunkRecords(): AsyncGenerator<ChunkRecord[]> {
+  /** Chunk rows with their tokens and references, in batches (only those of `paths` when given): what a resident reader loads. */
+  async *chunkRecords(paths?: readonly string[]): AsyncGenerator<ChunkRecord[]> {
     if (!this.chunks) return;
-    for await (const batch of this.chunks.query().select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS, REFS])) {
-      yield plainRows(batch).map((r) => ({ chunk: rowToChunk(r), tokens: { name: r[NAME_TOKENS] as string, body: r[BODY_TOKENS] as string }, refs: r[REFS] as string }));
+    const queries = paths ? chunked(paths, 500).map((part) => this.chunks!.query().where(inList('path', part))) : [this.chunks.query()];
+    for (const query of queries) {
+      for await (const batch of query.select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS, REFS])) {
+        yield plainRows(batch).map((r) => ({ chunk: rowToChunk(r), tokens: { name: r[NAME_TOKENS] as string, body: r[BODY_TOKENS] as string }, refs: (r[REFS] as string).split(' ').filter(Boolean) }));
+      }
     }
   }
 

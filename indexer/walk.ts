@@ -44,7 +44,7 @@ export interface WalkResult {
 export const DEFAULT_MAX_FILE_BYTES = 1_000_000;
 
 /** Build output, VCS metadata, package caches and our own index: never useful. */
-const ALWAYS_SKIPPED_DIRS: ReadonlySet<string> = new Set([
+export const ALWAYS_SKIPPED_DIRS: ReadonlySet<string> = new Set([
   '.git',
   '.hg',
   '_build',

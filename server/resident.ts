@@ -5,39 +5,46 @@
 // Every method answers as IndexStore's would, so one-shot and resident searches rank alike.
 import type { ChunkHit, ChunkReader, ChunkRecord, IndexStore, TextMatch, VectorHit } from '../indexer/store.js';
 
-export class ResidentChunks implements ChunkReader {
-  private readonly byId = new Map<string, ChunkRecord>();
-  private readonly named = new Map<string, ChunkRecord[]>();
-  private readonly byPath = new Map<string, ChunkRecord[]>();
-  private readonly position = new Map<ChunkRecord, number>();
-  /** Reference compound → the chunks whose code uses it: callers without a full-text query. */
-  private readonly users = new Map<string, ChunkRecord[]>();
-  private readonly refCount = new Map<ChunkRecord, number>();
+/** Past this many changed files, a new version is read whole: one scan beats long id lists. */
+const MAX_FILES_REREAD = 500;
 
+/** The lookups over one version's records; a new version's are the old ones patched. */
+interface Lookups {
+  byId: Map<string, ChunkRecord>;
+  named: Map<string, ChunkRecord[]>;
+  byPath: Map<string, ChunkRecord[]>;
+  /** Reference compound → the chunks whose code uses it: callers without a full-text query. */
+  users: Map<string, ChunkRecord[]>;
+  /** Table order: records of later versions come after. */
+  position: Map<ChunkRecord, number>;
+  next: number;
+}
+
+export class ResidentChunks implements ChunkReader {
   private constructor(
     private readonly store: IndexStore,
-    /** In table order, as LanceDB's scans return them. */
-    private readonly records: readonly ChunkRecord[],
-  ) {
-    for (const [i, r] of records.entries()) {
-      this.position.set(r, i);
-      this.byId.set(r.chunk.id, r);
-      push(this.named, r.chunk.name.toLowerCase(), r);
-      push(this.byPath, r.chunk.path, r);
-      const refs = r.refs.split(' ').filter(Boolean);
-      this.refCount.set(r, refs.length);
-      for (const ref of refs) push(this.users, ref, r);
-    }
-  }
+    private readonly lookups: Lookups,
+    /** Each file's version (content hash and last chunking) as these records have it. */
+    private readonly files: ReadonlyMap<string, string>,
+  ) {}
 
-  static async load(store: IndexStore): Promise<ResidentChunks> {
-    const records: ChunkRecord[] = [];
-    for await (const batch of store.chunkRecords()) for (const r of batch) records.push(r);
-    return new ResidentChunks(store, records);
+  /**
+   * Reads the chunks of `store`'s version. Given the chunks of an earlier version, only the files
+   * changed since are read again and the earlier lookups are patched (a saved file costs tens of
+   * milliseconds instead of a two-second scan).
+   */
+  static async load(store: IndexStore, earlier?: ResidentChunks): Promise<ResidentChunks> {
+    const files = await store.fileVersions();
+    const changed = earlier ? [...new Set([...files.keys(), ...earlier.files.keys()])].filter((p) => files.get(p) !== earlier.files.get(p)) : undefined;
+    const fresh: ChunkRecord[] = [];
+    const reread = earlier && changed && changed.length <= MAX_FILES_REREAD;
+    for await (const batch of store.chunkRecords(reread ? changed.filter((p) => files.has(p)) : undefined)) for (const r of batch) fresh.push(r);
+    const lookups = reread ? patched(earlier.lookups, changed, fresh) : withRecords(emptyLookups(), fresh);
+    return new ResidentChunks(store, lookups, files);
   }
 
   get size(): number {
-    return this.records.length;
+    return this.lookups.byId.size;
   }
 
   fullText(tokens: readonly string[], limit: number, boosts: { name: number; body: number }): Promise<ChunkHit[]> {
@@ -50,9 +57,9 @@ export class ResidentChunks implements ChunkReader {
 
   async usersOf(nameCompound: string, limit: number, options: { pathContains?: string } = {}): Promise<ChunkHit[]> {
     const inPath = options.pathContains?.replace(/[%_]/g, '');
-    const found = (this.users.get(nameCompound) ?? []).filter((r) => !inPath || r.chunk.path.includes(inPath));
+    const found = (this.lookups.users.get(nameCompound) ?? []).filter((r) => !inPath || r.chunk.path.includes(inPath));
     // BM25's order for one term that each document holds once: the shortest documents first.
-    found.sort((a, b) => this.refCount.get(a)! - this.refCount.get(b)! || this.position.get(a)! - this.position.get(b)!);
+    found.sort((a, b) => a.refs.length - b.refs.length || this.lookups.position.get(a)! - this.lookups.position.get(b)!);
     return found.slice(0, limit).map((r) => hit(r, 0, false));
   }
 
@@ -66,20 +73,20 @@ export class ResidentChunks implements ChunkReader {
 
   async chunksByIds(ids: readonly string[]): Promise<ChunkHit[]> {
     return ids.flatMap((id) => {
-      const r = this.byId.get(id);
+      const r = this.lookups.byId.get(id);
       return r ? [hit(r, 0, true)] : [];
     });
   }
 
   async chunksOfFile(path: string): Promise<ChunkHit[]> {
-    return (this.byPath.get(path) ?? []).map((r) => hit(r, 0, false)).sort((a, b) => a.startLine - b.startLine || b.endLine - a.endLine);
+    return (this.lookups.byPath.get(path) ?? []).map((r) => hit(r, 0, false)).sort((a, b) => a.startLine - b.startLine || b.endLine - a.endLine);
   }
 
   async referencesOf(ids: readonly string[]): Promise<Map<string, string[]>> {
     const out = new Map<string, string[]>();
     for (const id of ids) {
-      const r = this.byId.get(id);
-      if (r) out.set(id, r.refs.split(' ').filter(Boolean));
+      const r = this.lookups.byId.get(id);
+      if (r) out.set(id, [...r.refs]);
     }
     return out;
   }
@@ -87,7 +94,7 @@ export class ResidentChunks implements ChunkReader {
   async typesNamed(name: string, limit: number, options: { symbolSuffix?: string; paths?: readonly string[] } = {}): Promise<ChunkHit[]> {
     const { symbolSuffix, paths } = options;
     const inPaths = paths ? new Set(paths) : undefined;
-    return (this.named.get(name.toLowerCase()) ?? [])
+    return (this.lookups.named.get(name.toLowerCase()) ?? [])
       .filter(({ chunk: c }) => c.kind === 'type' && (!inPaths || inPaths.has(c.path)) && (!symbolSuffix || c.symbol.endsWith(symbolSuffix)))
       .slice(0, limit)
       .map((r) => hit(r, 0, false));
@@ -97,7 +104,7 @@ export class ResidentChunks implements ChunkReader {
     if (fragments.length === 0) return [];
     const wanted = fragments.map((f) => f.replace(/%/g, ''));
     const out: ChunkHit[] = [];
-    for (const r of this.records) {
+    for (const r of this.inTableOrder()) {
       if (wanted.every((f) => r.chunk.text.includes(f))) out.push(hit(r, 0, true));
       if (out.length >= limit) break;
     }
@@ -110,7 +117,7 @@ export class ResidentChunks implements ChunkReader {
     const prefix = clean(namePrefix);
     const inModule = `${clean(module)}.`;
     const out: ChunkHit[] = [];
-    for (const [name, records] of this.named) {
+    for (const [name, records] of this.lookups.named) {
       if (!name.startsWith(prefix.toLowerCase())) continue;
       for (const r of records) {
         const { kind, symbol } = r.chunk;
@@ -125,16 +132,20 @@ export class ResidentChunks implements ChunkReader {
   async byName(names: readonly string[], limit: number, options: { withText?: boolean; pathPrefix?: string } = {}): Promise<ChunkHit[]> {
     const withText = options.withText ?? true;
     const prefix = options.pathPrefix?.replace(/[%_]/g, '');
-    const found = [...new Set(names.map((n) => n.toLowerCase()))].flatMap((name) => this.named.get(name) ?? []).filter((r) => !prefix || r.chunk.path.startsWith(prefix));
+    const found = [...new Set(names.map((n) => n.toLowerCase()))].flatMap((name) => this.lookups.named.get(name) ?? []).filter((r) => !prefix || r.chunk.path.startsWith(prefix));
     // In table order, as a scan returns them: the same `limit` keeps the same definitions.
-    if (names.length > 1) found.sort((a, b) => this.position.get(a)! - this.position.get(b)!);
+    if (names.length > 1) found.sort((a, b) => this.lookups.position.get(a)! - this.lookups.position.get(b)!);
     return found.slice(0, limit).map((r) => (withText ? hit(r, 0, false) : { ...r.chunk, doc: '', text: '', rawScore: 0 }));
+  }
+
+  private inTableOrder(): ChunkRecord[] {
+    return [...this.lookups.position.keys()];
   }
 
   private async matched(match: TextMatch, limit: number, withTokens: boolean): Promise<ChunkHit[]> {
     const ids = await this.store.matchIds(match, limit);
     return ids.flatMap(({ id, score }) => {
-      const r = this.byId.get(id);
+      const r = this.lookups.byId.get(id);
       return r ? [hit(r, score, withTokens)] : [];
     });
   }
@@ -143,6 +154,57 @@ export class ResidentChunks implements ChunkReader {
 /** A fresh hit per call: callers may annotate their hits. Tokens only where IndexStore selects them. */
 function hit(r: ChunkRecord, rawScore: number, withTokens: boolean): ChunkHit {
   return withTokens ? { ...r.chunk, rawScore, tokens: r.tokens } : { ...r.chunk, rawScore };
+}
+
+function emptyLookups(): Lookups {
+  return { byId: new Map(), named: new Map(), byPath: new Map(), users: new Map(), position: new Map(), next: 0 };
+}
+
+/** Adds records to lookups this instance owns (lists are grown in place). */
+function withRecords(lookups: Lookups, records: readonly ChunkRecord[]): Lookups {
+  for (const r of records) {
+    lookups.position.set(r, lookups.next++);
+    lookups.byId.set(r.chunk.id, r);
+    push(lookups.named, r.chunk.name.toLowerCase(), r);
+    push(lookups.byPath, r.chunk.path, r);
+    for (const ref of r.refs) push(lookups.users, ref, r);
+  }
+  return lookups;
+}
+
+/**
+ * An earlier version's lookups without the records of `changedPaths` and with `fresh` added.
+ * The earlier instance keeps answering meanwhile, so every list that changes is a new one.
+ */
+function patched(earlier: Lookups, changedPaths: readonly string[], fresh: readonly ChunkRecord[]): Lookups {
+  const stale = new Set(changedPaths.flatMap((p) => earlier.byPath.get(p) ?? []));
+  const lookups: Lookups = {
+    byId: new Map(earlier.byId),
+    named: new Map(earlier.named),
+    byPath: new Map(earlier.byPath),
+    users: new Map(earlier.users),
+    position: new Map(earlier.position),
+    next: earlier.next,
+  };
+  const touched = { named: new Set<string>(), users: new Set<string>() };
+  for (const r of [...stale, ...fresh]) {
+    touched.named.add(r.chunk.name.toLowerCase());
+    for (const ref of r.refs) touched.users.add(ref);
+  }
+  for (const r of stale) {
+    lookups.byId.delete(r.chunk.id);
+    lookups.position.delete(r);
+  }
+  for (const p of changedPaths) lookups.byPath.delete(p);
+  // Copies of the lists that change, without the stale records; `withRecords` then appends.
+  for (const [map, keys] of [[lookups.named, touched.named], [lookups.users, touched.users]] as const) {
+    for (const key of keys) {
+      const kept = (map.get(key) ?? []).filter((r) => !stale.has(r));
+      if (kept.length > 0) map.set(key, kept);
+      else map.delete(key);
+    }
+  }
+  return withRecords(lookups, fresh);
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {

@@ -65,7 +65,8 @@ class IndexView {
     readonly indexedAt: string,
   ) {}
 
-  static async open(db: string, resident: boolean): Promise<IndexView> {
+  /** `earlier`: the view this one replaces, whose chunks in memory are reused where unchanged. */
+  static async open(db: string, resident: boolean, earlier?: IndexView): Promise<IndexView> {
     const store = await IndexStore.openForSearch(db);
     try {
       if ((await store.getMeta('fingerprint')) !== fingerprint()) {
@@ -73,7 +74,7 @@ class IndexView {
       }
       const [spec, id, indexedAt] = await Promise.all([store.getMeta('embedder_spec'), store.getMeta('embedder_id'), store.getMeta('indexedAt')]);
       const embedding = spec && spec !== 'null' && id && store.hasVectors() ? { spec: JSON.parse(spec) as EmbedderSpec, id } : undefined;
-      const reader = resident ? await ResidentChunks.load(store) : store;
+      const reader = resident ? await ResidentChunks.load(store, earlier?.reader instanceof ResidentChunks ? earlier.reader : undefined) : store;
       return new IndexView(store, reader, { directories: await store.directoryNames() }, embedding, indexedAt ?? '');
     } catch (err) {
       store.close();
@@ -142,13 +143,14 @@ export class Searcher {
    * committed version without a restart. Queries meanwhile keep the current version: a resident
    * one takes a second to load. A failure to open the new version keeps the current one.
    */
-  refresh(): Promise<void> {
-    if (Date.now() - this.checkedAt < REFRESH_INTERVAL_MS) return this.refreshing ?? Promise.resolve();
+  refresh(options: { now?: boolean } = {}): Promise<void> {
+    // `now`: a run just ended (a live index in this process), no need to wait for the interval.
+    if (!options.now && Date.now() - this.checkedAt < REFRESH_INTERVAL_MS) return this.refreshing ?? Promise.resolve();
     this.refreshing ??= (async () => {
       try {
         this.checkedAt = Date.now();
         if ((await this.view.store.latestMeta('indexedAt')) === this.view.indexedAt) return;
-        const next = await IndexView.open(this.db, this.resident);
+        const next = await IndexView.open(this.db, this.resident, this.view);
         const old = this.view;
         this.view = next;
         setTimeout(() => old.close(), RETIRE_AFTER_MS).unref();

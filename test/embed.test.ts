@@ -8,7 +8,7 @@ import path from 'node:path';
 import { indexRepo } from '../indexer/pipeline.js';
 import { IndexStore } from '../indexer/store.js';
 import { trainStaticModel } from '../indexer/embed/static-model.js';
-import { StaticEmbedder, StaticQueryEmbedder } from '../indexer/embed/static.js';
+import { StaticEmbedder, StoredStaticEmbedder } from '../indexer/embed/static.js';
 import { exportStaticModel } from '../indexer/embed/onnx-export.js';
 import { TransformersEmbedder } from '../indexer/embed/transformers.js';
 import { HttpEmbedder } from '../indexer/embed/http.js';
@@ -76,15 +76,21 @@ describe('static embedder: learnt from the corpus', () => {
     }
   });
 
-  it('embeds a query from its own tokens\' rows exactly as from the whole model', async () => {
+  it('embeds a query or a definition from its own tokens\' rows exactly as from the whole model', async () => {
     const full = new StaticEmbedder(await loadModel(db));
     const store = await IndexStore.openForSearch(db);
     try {
-      const partial = new StaticQueryEmbedder(store, full.id);
+      const partial = new StoredStaticEmbedder(store, full.id);
       expect(partial.dims).toBe(full.dims);
       for (const q of ['open a socket to a host', 'find a key in the table', 'zzqx']) {
         expect(Array.from(await partial.embedQuery(q))).toEqual(Array.from(await full.embedQuery(q)));
       }
+      // Definitions too (an incremental run embeds its few changed chunks this way).
+      const inputs = [];
+      for await (const batch of store.embedInputs({ text: false })) inputs.push(...batch);
+      expect(inputs.length).toBeGreaterThan(3);
+      const mine = await new StoredStaticEmbedder(store, full.id).embedDocuments(inputs.slice(0, 3));
+      expect(mine.map((v) => Array.from(v))).toEqual((await full.embedDocuments(inputs.slice(0, 3))).map((v) => Array.from(v)));
     } finally {
       store.close();
     }

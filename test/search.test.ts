@@ -1,5 +1,6 @@
 // Searcher over a real index of the mini fixture: symbol lookups, typos and plain-English questions.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import fs from 'node:fs';
 import path from 'node:path';
 import { indexRepo } from '../indexer/pipeline.js';
 import { IndexMissingError, IndexStore } from '../indexer/store.js';
@@ -210,4 +211,31 @@ describe('Searcher: resident chunks (a server keeps them in memory)', () => {
       expect(await read(chunks), what).toEqual(expected);
     }
   });
+
+  it('reads only the changed files of a new version, and ends up with what a full read gives', async () => {
+    const root = copyFixture('mini');
+    const liveDb = path.join(makeTempDir('cs-db-'), 'index');
+    await indexRepo({ root, db: liveDb });
+    const before = await IndexStore.openForSearch(liveDb);
+    const earlier = await ResidentChunks.load(before);
+    fs.appendFileSync(path.join(root, 'src/shapes.ml'), '\nlet added_later x = x\n');
+    fs.rmSync(path.join(root, 'src/broken.ml'));
+    // The library's new name re-chunks every file beside the dune file, contents unchanged.
+    fs.writeFileSync(path.join(root, 'src/dune'), '(library (name strkit2))\n');
+    await indexRepo({ root, db: liveDb });
+    const after = await IndexStore.openForSearch(liveDb);
+    try {
+      const [updated, whole] = [await ResidentChunks.load(after, earlier), await ResidentChunks.load(after)];
+      expect(updated.size).toBe(whole.size);
+      const everything = async (r: ResidentChunks) => (await Promise.all([...(await after.fileVersions()).keys()].sort().map((p) => r.chunksOfFile(p)))).flat();
+      const all = await everything(whole);
+      expect(all.some((c) => c.name === 'added_later')).toBe(true);
+      expect(all.every((c) => c.symbol.startsWith('Strkit2.') && c.path !== 'src/broken.ml')).toBe(true);
+      expect(await everything(updated)).toEqual(all);
+    } finally {
+      before.close();
+      after.close();
+    }
+  });
 });
+

@@ -2,7 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import cliProgress from 'cli-progress';
-import { indexRepo, type IndexProgress } from '../../indexer/pipeline.js';
+import { indexRepo, type IndexProgress, type IndexSummary } from '../../indexer/pipeline.js';
 import { IndexLockedError } from '../../indexer/lock.js';
 import { CliError, EXIT_NO_INDEX } from '../errors.js';
 import { dbForIndexing, parsePositiveInt } from '../config.js';
@@ -23,7 +23,7 @@ export interface IndexCommandOptions {
 }
 
 /** The embedder the flags ask for: undefined keeps the index's own, null means none. */
-function embedderSpec(opts: IndexCommandOptions): EmbedderSpec | null | undefined {
+export function embedderSpec(opts: IndexCommandOptions): EmbedderSpec | null | undefined {
   const name = opts.embedder ?? (opts.embedderModel ? 'transformers' : opts.embedderUrl ? 'http' : undefined);
   if (name === undefined) return undefined;
   if (name === 'none') return null;
@@ -50,11 +50,7 @@ export async function runIndex(rootArg: string, opts: IndexCommandOptions): Prom
   try {
     const s = await indexRepo({ root, db, threads, embedder, retrain: opts.retrain, onWarning, onProgress: bar?.update });
     bar?.stop();
-    process.stdout.write(
-      `indexed ${s.files} files (${s.parsed} parsed, ${s.added} new, ${s.changed} changed, ${s.removed} removed), ` +
-        `${s.chunks} chunks, ${s.lines} lines, ${s.skipped} skipped, ${s.filesWithErrors} with syntax errors, ` +
-        `${s.embedder ? `${s.embedded} embedded (${s.embedder})` : 'no vectors'}, ${s.seconds.toFixed(1)}s\n`,
-    );
+    process.stdout.write(`${summaryLine(s)}\n`);
   } catch (err) {
     bar?.stop();
     if (err instanceof IndexLockedError || err instanceof EmbedderError) throw new CliError(err.message);
@@ -63,6 +59,15 @@ export async function runIndex(rootArg: string, opts: IndexCommandOptions): Prom
     }
     throw err;
   }
+}
+
+/** The one line an index run ends with. */
+export function summaryLine(s: IndexSummary): string {
+  return (
+    `indexed ${s.files} files (${s.parsed} parsed, ${s.added} new, ${s.changed} changed, ${s.removed} removed), ` +
+    `${s.chunks} chunks, ${s.lines} lines, ${s.skipped} skipped, ${s.filesWithErrors} with syntax errors, ` +
+    `${s.embedder ? `${s.embedded} embedded (${s.embedder})` : 'no vectors'}, ${s.seconds.toFixed(1)}s`
+  );
 }
 
 function progressBar() {

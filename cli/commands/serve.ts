@@ -5,6 +5,7 @@ import { buildApp, isLoopback } from '../../server/http/app.js';
 import { CliError } from '../errors.js';
 import { dbForQuerying, parsePositiveInt } from '../config.js';
 import { openSearcher } from './search.js';
+import { watchIndex } from '../../indexer/watch.js';
 
 export interface ServeCommandOptions {
   db?: string;
@@ -12,6 +13,7 @@ export interface ServeCommandOptions {
   port: string;
   token?: string;
   quiet?: boolean;
+  watch?: boolean;
 }
 
 export async function runServe(opts: ServeCommandOptions): Promise<void> {
@@ -24,7 +26,17 @@ export async function runServe(opts: ServeCommandOptions): Promise<void> {
   const searcher = await openSearcher(db, { resident: true });
   const root = (await searcher.store.getMeta('root')) ?? process.cwd();
   const app = await buildApp({ searcher, builder: await ContextBuilder.create(searcher), root, token, logger: !opts.quiet });
+  // A live index in this process: each update is picked up as soon as it is committed.
+  const live = opts.watch
+    ? await watchIndex({
+        root,
+        db,
+        onRun: () => void searcher.refresh({ now: true }).then(() => searcher.refresh({ now: true })),
+        onError: (err) => process.stderr.write(`codesearch: index update failed: ${err.message}\n`),
+      })
+    : undefined;
   const close = async () => {
+    await live?.close();
     await app.close();
     searcher.close();
     process.exit(0);

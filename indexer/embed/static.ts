@@ -10,6 +10,7 @@ import { StaticModel, trainStaticModel, type TokenBag } from './static-model.js'
 
 export const RETRAIN_DRIFT = 0.1;
 const MAX_REMEMBERED_TOKENS = 200_000;
+const WHOLE_MODEL_ABOVE = 5000;
 
 export class StaticEmbedder implements Embedder {
   readonly dims: number;
@@ -32,10 +33,12 @@ export class StaticEmbedder implements Embedder {
 }
 
 /**
- * The static model on the query side: a query reads only its own tokens' vectors from the index
- * (a few rows through the token index), once per token, instead of loading the whole model.
+ * The static model as stored in the index, read a token at a time: a query or an incremental
+ * run reads only the rows of its own tokens (a few through the token index), once per token,
+ * instead of loading all of the model's tens of thousands of rows. A vector from a subset of the
+ * rows is the same vector: a text's vector only reads the rows of its tokens.
  */
-export class StaticQueryEmbedder implements Embedder {
+export class StoredStaticEmbedder implements Embedder {
   readonly readsText = false;
   readonly dims: number;
 
@@ -51,27 +54,39 @@ export class StaticQueryEmbedder implements Embedder {
    * reader ends up with the few thousand words people ask about, instead of a read per query.
    */
   private readonly rows = new Map<string, { idf: number; vector: Float32Array } | null>();
+  private complete = false;
 
-  async embedDocuments(): Promise<Float32Array[]> {
-    throw new Error('StaticQueryEmbedder embeds queries only');
+  async embedDocuments(inputs: readonly EmbedInput[]): Promise<Float32Array[]> {
+    const bags = inputs.map(toBag);
+    const tokens = new Set<string>();
+    for (const bag of bags) for (const text of [bag.name, bag.doc, bag.body]) for (const t of text.split(' ')) if (t) tokens.add(t);
+    const model = await this.modelOf([...tokens]);
+    return bags.map((bag) => model.embed(bag));
   }
 
   async embedQuery(query: string): Promise<Float32Array> {
     const tokens = queryTokens(query);
-    const missing = tokens.filter((t) => !this.rows.has(t));
+    return (await this.modelOf(tokens)).embedTokens(tokens);
+  }
+
+  /** The model restricted to `tokens` (those in its vocabulary), reading the rows not read yet. */
+  private async modelOf(tokens: readonly string[]): Promise<StaticModel> {
+    const missing = this.complete ? [] : [...new Set(tokens)].filter((t) => !this.rows.has(t));
     if (missing.length > 0) {
       // Words outside the vocabulary are remembered too; a flood of them starts the memory over.
       if (this.rows.size > MAX_REMEMBERED_TOKENS) this.rows.clear();
-      const model = await this.store.loadStaticModel(this.id, missing);
+      // Past a few thousand tokens (a large incremental run) one scan beats a long IN list.
+      const whole = missing.length > WHOLE_MODEL_ABOVE;
+      const model = await this.store.loadStaticModel(this.id, whole ? undefined : missing);
       if (!model) throw new EmbedderError("the index's static embedding model is missing; run 'codesearch index --retrain'");
       model.vocabulary.forEach((token, i) => this.rows.set(token, { idf: model.idf[i]!, vector: model.vectors.subarray(i * model.dims, (i + 1) * model.dims) }));
-      for (const t of missing) if (!this.rows.has(t)) this.rows.set(t, null);
+      if (whole) this.complete = true;
+      else for (const t of missing) if (!this.rows.has(t)) this.rows.set(t, null);
     }
     const known = [...new Set(tokens)].filter((t) => this.rows.get(t));
-    if (known.length === 0) return new Float32Array(this.dims);
     const vectors = new Float32Array(known.length * this.dims);
     known.forEach((t, i) => vectors.set(this.rows.get(t)!.vector, i * this.dims));
-    return new StaticModel(known, Float32Array.from(known, (t) => this.rows.get(t)!.idf), vectors, this.dims).embedTokens(tokens);
+    return new StaticModel(known, Float32Array.from(known, (t) => this.rows.get(t)!.idf), vectors, this.dims);
   }
 }
 
@@ -82,8 +97,9 @@ function toBag(input: EmbedInput): TokenBag {
 registerEmbedder({
   name: 'static',
   async forIndexing(_spec, context) {
-    const stored = context.retrain || !context.storedId ? undefined : await context.store.loadStaticModel(context.storedId);
-    if (stored && context.drift <= RETRAIN_DRIFT) return new StaticEmbedder(stored);
+    // The stored model, read lazily: an incremental run embeds a few chunks with a few rows.
+    const reuse = !context.retrain && context.storedId && context.drift <= RETRAIN_DRIFT && (await context.store.loadStaticModel(context.storedId, []));
+    if (reuse) return new StoredStaticEmbedder(context.store, context.storedId);
     context.onProgress?.('train', 0, 1);
     const inputs: EmbedInput[] = [];
     for await (const batch of context.store.embedInputs({ text: false })) inputs.push(...batch);
@@ -100,5 +116,5 @@ registerEmbedder({
   },
   // The model table and the embedder id are written together; hashing 20 MB of weights on
   // every query would only re-prove it.
-  forQuerying: async (_spec, store, storedId) => new StaticQueryEmbedder(store, storedId),
+  forQuerying: async (_spec, store, storedId) => new StoredStaticEmbedder(store, storedId),
 });

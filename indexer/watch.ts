@@ -1,0 +1,123 @@
+// The live index: a file watcher (@parcel/watcher) over the root, and incremental index runs
+// when sources change. Events are coalesced: a burst (a branch switch, an `hg update` touching
+// thousands of files) waits for a short quiet spell and becomes one run, and events that arrive
+// during a run make exactly one more run after it. Each run is the ordinary incremental
+// `indexRepo`, which finds what changed by size, mtime and hash, so renames and deletes need no
+// special handling and a missed event is caught by the next run.
+import { basename, extname, isAbsolute, relative, resolve } from 'node:path';
+import watcher from '@parcel/watcher';
+import { indexRepo, optimizeIndex, type IndexOptions, type IndexSummary } from './pipeline.js';
+import { IndexLockedError } from './lock.js';
+import { ALWAYS_SKIPPED_DIRS } from './walk.js';
+
+/** Quiet time after the last event before a run starts: one run per burst, yet fresh within a second. */
+export const DEFAULT_SETTLE_MS = 200;
+/** Quiet time after which the optimize pass that runs put off is done. */
+const OPTIMIZE_WHEN_IDLE_MS = 5000;
+/** A run waits this long when another process holds the index lock, then tries again. */
+const LOCKED_RETRY_MS = 1000;
+const WATCHED_FILES = /\.mli?$|^dune$|^\.(git|hg|codesearch)ignore$/;
+
+export interface WatchOptions extends Omit<IndexOptions, 'onProgress' | 'deferOptimize'> {
+  settleMs?: number;
+  /** After each run, with what it did and the paths whose events started it. */
+  onRun?: (summary: IndexSummary, changed: readonly string[]) => void;
+  /** A run failed; the watcher keeps going and the next change tries again. */
+  onError?: (err: Error) => void;
+}
+
+export interface LiveIndex {
+  /** Resolves once no run is running or waiting. */
+  settled(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Starts watching and brings the index up to date (`settled` tells when), then keeps it so until `close`. */
+export async function watchIndex(options: WatchOptions): Promise<LiveIndex> {
+  const root = resolve(options.root);
+  const db = resolve(options.db);
+  const settleMs = options.settleMs ?? DEFAULT_SETTLE_MS;
+  const onError = options.onError ?? (() => {});
+  const run = () => indexRepo({ ...options, root, db, deferOptimize: true });
+
+  let changed = new Set<string>();
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let closed = false;
+  let optimizeTimer: NodeJS.Timeout | undefined;
+  const idle: (() => void)[] = [];
+
+  // Runs put off the optimize pass; it runs once changes pause, in the same single file as runs.
+  const optimizeLater = () => {
+    if (optimizeTimer) clearTimeout(optimizeTimer);
+    optimizeTimer = setTimeout(() => {
+      optimizeTimer = undefined;
+      if (running || timer || closed) return;
+      running = optimizeIndex(db)
+        .then(() => {}, onError)
+        .finally(() => {
+          running = undefined;
+          if (changed.size > 0 && !timer) timer = setTimeout(start, settleMs);
+        });
+    }, OPTIMIZE_WHEN_IDLE_MS);
+  };
+
+  const start = () => {
+    timer = undefined;
+    if (running || closed) return;
+    const paths = [...changed];
+    changed = new Set();
+    running = (async () => {
+      try {
+        options.onRun?.(await run(), paths);
+        optimizeLater();
+      } catch (err) {
+        if (err instanceof IndexLockedError) {
+          // Another `codesearch index` is writing: it will have seen most of this; look again after it.
+          for (const p of paths) changed.add(p);
+          timer ??= setTimeout(start, LOCKED_RETRY_MS);
+        } else onError(err as Error);
+      } finally {
+        running = undefined;
+        if (changed.size > 0 && !timer) timer = setTimeout(start, settleMs);
+        if (!timer) for (const resolveIdle of idle.splice(0)) resolveIdle();
+      }
+    })();
+  };
+
+  const schedule = (paths: string[]) => {
+    for (const p of paths) changed.add(p);
+    if (optimizeTimer) clearTimeout(optimizeTimer);
+    optimizeTimer = undefined;
+    if (closed || running) return; // the run's end schedules the next
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(start, settleMs);
+  };
+
+  const dbInsideRoot = !relative(root, db).startsWith('..') && !isAbsolute(relative(root, db));
+  const subscription = await watcher.subscribe(
+    root,
+    (err, events) => {
+      if (err) return onError(err);
+      // A directory created or deleted whole may be reported without its files.
+      const relevant = events.filter((e) => WATCHED_FILES.test(basename(e.path)) || (e.type !== 'update' && !extname(e.path)));
+      if (relevant.length > 0) schedule(relevant.map((e) => relative(root, e.path)));
+    },
+    { ignore: [...[...ALWAYS_SKIPPED_DIRS].map((d) => `**/${d}/**`), ...(dbInsideRoot ? [relative(root, db)] : [])] },
+  );
+
+  // The first run brings the index up to date with what changed while nothing watched.
+  start();
+  return {
+    settled: () => (running || timer ? new Promise<void>((r) => idle.push(r)) : Promise.resolve()),
+    async close() {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      if (optimizeTimer) clearTimeout(optimizeTimer);
+      timer = undefined;
+      await subscription.unsubscribe();
+      await running;
+      for (const resolveIdle of idle.splice(0)) resolveIdle();
+    },
+  };
+}

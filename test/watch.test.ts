@@ -1,0 +1,117 @@
+// The live index with the real watcher: edits, deletes, renames and bursts reach the index, in
+// process, through `codesearch watch`, and through `codesearch serve --watch`.
+import { describe, it, expect, afterAll } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { watchIndex } from '../indexer/watch.js';
+import type { IndexSummary } from '../indexer/pipeline.js';
+import { Searcher } from '../server/search.js';
+import { CLI_MAIN, childEnv, cleanupTempDirs, copyFixture, makeTempDir, runCli } from './helpers.js';
+
+afterAll(() => cleanupTempDirs());
+
+/** Polls `probe` until it returns true or `ms` pass; true when it did. */
+async function eventually(probe: () => Promise<boolean>, ms = 15_000): Promise<boolean> {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
+    if (await probe()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+/** The first symbol a fresh searcher finds for `name`, if any. */
+async function firstSymbol(db: string, name: string): Promise<string | undefined> {
+  const searcher = await Searcher.open(db);
+  try {
+    return (await searcher.lookupSymbol(name, 1))[0]?.path;
+  } finally {
+    searcher.close();
+  }
+}
+
+describe('watchIndex', () => {
+  it('follows edits, deletes, renames and a burst of new files, a burst in few runs', async () => {
+    const root = copyFixture('shop');
+    const db = path.join(makeTempDir('cs-db-'), 'index');
+    const runs: IndexSummary[] = [];
+    const live = await watchIndex({ root, db, embedder: null, onRun: (s) => runs.push(s) });
+    try {
+      await live.settled();
+      expect(await firstSymbol(db, 'total')).toMatch(/^src\/cart\.mli?$/);
+
+      fs.appendFileSync(path.join(root, 'src/cart.ml'), '\nlet watched_discount x = x / 2\n');
+      expect(await eventually(async () => (await firstSymbol(db, 'watched_discount')) === 'src/cart.ml')).toBe(true);
+
+      fs.renameSync(path.join(root, 'src/checkout.ml'), path.join(root, 'src/payment.ml'));
+      expect(await eventually(async () => (await firstSymbol(db, 'charge')) === 'src/payment.ml')).toBe(true);
+
+      fs.rmSync(path.join(root, 'src/payment.ml'));
+      expect(await eventually(async () => (await firstSymbol(db, 'charge')) === undefined)).toBe(true);
+
+      const before = runs.length;
+      for (let i = 0; i < 60; i++) fs.writeFileSync(path.join(root, 'src', `gen_${i}.ml`), `let generated_${i} x = x + ${i}\n`);
+      expect(await eventually(async () => (await firstSymbol(db, 'generated_59')) === 'src/gen_59.ml')).toBe(true);
+      await live.settled();
+      expect(await firstSymbol(db, 'generated_0')).toBe('src/gen_0.ml');
+      // Sixty files written at once are a handful of runs, not sixty.
+      expect(runs.length - before).toBeLessThanOrEqual(3);
+    } finally {
+      await live.close();
+    }
+  }, 60_000);
+});
+
+/** Starts the CLI as a long-running child; resolves with it once `ready` matches its stdout. */
+function startCli(args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  const child = spawn(process.execPath, [CLI_MAIN, ...args], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      const match = ready.exec(out);
+      if (match) resolve({ child, match });
+    });
+    child.on('exit', (code) => reject(new Error(`codesearch ${args[0]} exited with ${code} before it was ready: ${out}`)));
+  });
+}
+
+function stop(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    child.once('exit', (code) => resolve(code));
+    child.kill('SIGTERM');
+  });
+}
+
+describe('codesearch watch and serve --watch', () => {
+  it('codesearch watch keeps the index searchable by the CLI as files change, and stops on SIGTERM', async () => {
+    const root = copyFixture('shop');
+    const { child } = await startCli(['watch', root, '-q'], /watching/);
+    try {
+      fs.appendFileSync(path.join(root, 'src/checkout.ml'), '\nlet watched_refund amount = -amount\n');
+      const found = await eventually(async () => {
+        const r = await runCli(['search', 'watched_refund', '--json', '-k', '1', '--db', path.join(root, '.codesearch')], { cwd: root });
+        return r.code === 0 && (JSON.parse(r.stdout) as { results: { name: string }[] }).results[0]?.name === 'watched_refund';
+      });
+      expect(found).toBe(true);
+    } finally {
+      expect(await stop(child)).toBe(0);
+    }
+  }, 60_000);
+
+  it('codesearch serve --watch answers for a file saved after it started', async () => {
+    const root = copyFixture('shop');
+    expect((await runCli(['index', root, '-q'], { cwd: root })).code).toBe(0);
+    const { child, match } = await startCli(['serve', '--db', path.join(root, '.codesearch'), '--port', '0', '-q', '--watch'], /on (http:\/\/\S+)/);
+    try {
+      fs.appendFileSync(path.join(root, 'src/cart.ml'), '\nlet served_while_watching x = x\n');
+      const found = await eventually(async () => {
+        const r = (await (await fetch(`${match[1]}/v1/symbols?q=served_while_watching`)).json()) as { results: { name: string }[] };
+        return r.results[0]?.name === 'served_while_watching';
+      });
+      expect(found).toBe(true);
+    } finally {
+      expect(await stop(child)).toBe(0);
+    }
+  }, 60_000);
+});
