@@ -16,6 +16,8 @@ const FLUSH_CHUNKS = 10_000;
 
 /** Versions a little older than the previous run's finalize are kept too (timestamps of one commit). */
 const CLOCK_SKEW_MS = 1000;
+/** Past this many rewritten files, the embed stage compares every chunk's hash in one scan. */
+const MAX_PATHS_COMPARED = 1000;
 
 export const DEFAULT_EMBEDDER: EmbedderSpec = { name: 'static' };
 
@@ -176,7 +178,11 @@ async function update(
     seconds: 0,
   };
   const hasWork = jobs.length > 0 || removed.length > 0 || duneStates.length > 0;
-  if (hasWork) await store.setMeta({ writing: '1' });
+  // Vectors complete before this run means only the files it rewrites can lack one; a run killed
+  // before its vectors were made leaves the flag down, and the next compares everything.
+  const vectorsWereComplete = (await store.getMeta('vectors_complete')) === '1';
+  if (hasWork) await store.setMeta({ writing: '1', vectors_complete: '0' });
+  const rewritten = new Set<string>(removed);
 
   // Buffered writes: appends for files never indexed, atomic replaces for changed ones.
   let fresh: StoredChunk[] = [];
@@ -208,6 +214,7 @@ async function update(
           continue;
         }
         summary.parsed++;
+        rewritten.add(o.path);
         if (o.skipped) {
           summary.skipped++;
           warn(`skipped ${o.path}: ${o.skipped}`);
@@ -254,7 +261,9 @@ async function update(
   // A new table's indexes are built by LanceDB's threads while embedding keeps this one busy.
   const chunkIndexes = previous.size === 0 ? store.indexChunks() : Promise.resolve();
   chunkIndexes.catch(() => {}); // awaited below; this only keeps it from counting as unhandled meanwhile
-  await updateEmbeddings(store, options, summary, { chunksChanged: hasWork, drift: previous.size === 0 ? 1 : (summary.added + summary.changed + summary.removed) / Math.max(1, current.size) }, progress);
+  const drift = previous.size === 0 ? 1 : (summary.added + summary.changed + summary.removed) / Math.max(1, current.size);
+  const onlyPaths = vectorsWereComplete && previous.size > 0 && rewritten.size <= MAX_PATHS_COMPARED ? [...rewritten] : undefined;
+  await updateEmbeddings(store, options, summary, { chunksChanged: hasWork, drift, onlyPaths }, progress);
   await chunkIndexes;
 
   const deferred = !!options.deferOptimize && previous.size > 0;
@@ -327,7 +336,12 @@ async function updateEmbeddings(
   store: IndexStore,
   options: IndexOptions,
   summary: IndexSummary,
-  run: { chunksChanged: boolean; drift: number },
+  run: {
+    chunksChanged: boolean;
+    drift: number;
+    /** The only files whose chunks can lack a vector under the stored model, when that is known. */
+    onlyPaths?: readonly string[];
+  },
   progress: (p: IndexProgress) => void,
 ): Promise<void> {
   const storedSpec = await store.getMeta('embedder_spec');
@@ -365,7 +379,8 @@ async function updateEmbeddings(
     } else {
       await store.setMeta({ embed_drift: String(drift), vectors_complete: '0' });
     }
-    const result = await embedChunks(store, embedder, { onProgress: (done, total) => progress({ phase: 'embed', done, total }) });
+    const paths = storedId === embedder.id ? run.onlyPaths : undefined;
+    const result = await embedChunks(store, embedder, { paths, onProgress: (done, total) => progress({ phase: 'embed', done, total }) });
     await store.setMeta({ vectors_complete: '1' });
     summary.embedded = result.embedded;
     summary.embedder = embedder.id;

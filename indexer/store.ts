@@ -555,22 +555,30 @@ export class IndexStore implements ChunkReader {
   // ---- embeddings ----
 
   /** Content hash of every chunk, by id: what the embed stage compares with the vectors' hashes. */
-  async chunkContentHashes(): Promise<Map<string, string>> {
-    return this.idColumn(this.chunks, 'content_hash');
+  async chunkContentHashes(paths?: readonly string[]): Promise<Map<string, string>> {
+    return this.idColumn(this.chunks, 'content_hash', paths && chunked(paths, 500).map((part) => inList('path', part)));
   }
 
   /** The content hash each stored vector was made from, by chunk id. */
-  async vectorHashes(): Promise<Map<string, string>> {
-    return this.idColumn(this.vectors, 'hash');
+  async vectorHashes(paths?: readonly string[]): Promise<Map<string, string>> {
+    // Chunk ids are `path#n`: a file's vectors are found by prefix (`_` over-matches; the exact test follows).
+    const prefixes = paths?.map((p) => `${p}#`);
+    const where = prefixes && chunked(prefixes, 200).map((part) => part.map((p) => `id LIKE ${sqlString(`${p.replace(/%/g, '')}%`)}`).join(' OR '));
+    const out = await this.idColumn(this.vectors, 'hash', where);
+    if (prefixes) for (const id of out.keys()) if (!prefixes.some((p) => id.startsWith(p))) out.delete(id);
+    return out;
   }
 
-  private async idColumn(table: lancedb.Table | undefined, column: string): Promise<Map<string, string>> {
+  /** `column` by id, of every row or of the rows each `where` clause selects. */
+  private async idColumn(table: lancedb.Table | undefined, column: string, where?: string[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     if (!table) return out;
-    for await (const batch of table.query().select(['id', column])) {
-      const ids = batch.getChild('id')!.toArray() as string[];
-      const values = batch.getChild(column)!.toArray() as string[];
-      for (let i = 0; i < ids.length; i++) out.set(ids[i]!, values[i]!);
+    for (const query of where ? where.map((w) => table.query().where(w)) : [table.query()]) {
+      for await (const batch of query.select(['id', column])) {
+        const ids = batch.getChild('id')!.toArray() as string[];
+        const values = batch.getChild(column)!.toArray() as string[];
+        for (let i = 0; i < ids.length; i++) out.set(ids[i]!, values[i]!);
+      }
     }
     return out;
   }

@@ -118,6 +118,18 @@ describe('static embedder: learnt from the corpus', () => {
     const retrained = await indexRepo({ root: big, db: bigDb, retrain: true });
     expect(retrained.embedder).not.toBe(first.embedder);
     expect(retrained.embedded).toBe(retrained.chunks);
+
+    // A run compares only the files it rewrote; vectors of a deleted file go, a new file's come.
+    fs.rmSync(path.join(big, 'src/gen_0.ml'));
+    fs.writeFileSync(path.join(big, 'src/gen_new.ml'), generatedDefinitions(2, 'n'));
+    const edited = await indexRepo({ root: big, db: bigDb });
+    expect(edited).toMatchObject({ added: 1, removed: 1, embedded: 2, embedder: retrained.embedder });
+    const store = await IndexStore.openForSearch(bigDb);
+    try {
+      expect([...(await store.vectorHashes()).keys()].sort()).toEqual([...(await store.chunkContentHashes()).keys()].sort());
+    } finally {
+      store.close();
+    }
   });
 
   it('indexes without vectors with embedder null, and vector mode then says why it cannot answer', async () => {

@@ -15,20 +15,29 @@ export interface EmbedSummary {
   seconds: number;
 }
 
-export async function embedChunks(store: IndexStore, embedder: Embedder, options: { onProgress?: (done: number, total: number) => void } = {}): Promise<EmbedSummary> {
+export interface EmbedStageOptions {
+  onProgress?: (done: number, total: number) => void;
+  /**
+   * Only these files' chunks can lack a vector (every other chunk had one under this embedder
+   * when the run began): a saved file is compared alone instead of the whole index.
+   */
+  paths?: readonly string[];
+}
+
+export async function embedChunks(store: IndexStore, embedder: Embedder, options: EmbedStageOptions = {}): Promise<EmbedSummary> {
   const started = performance.now();
-  const wanted = await store.chunkContentHashes();
-  const have = await store.vectorHashes();
+  const wanted = await store.chunkContentHashes(options.paths);
+  const have = await store.vectorHashes(options.paths);
   const gone = [...have.keys()].filter((id) => !wanted.has(id));
   await store.deleteVectors(gone);
   const todo = new Set([...wanted].filter(([id, hash]) => have.get(id) !== hash).map(([id]) => id));
   // Nothing embedded yet: plain appends instead of merges.
-  const append = have.size === 0;
+  const append = have.size === 0 && !options.paths;
   let done = 0;
   let pending: { id: string; hash: string; vector: Float32Array }[] = [];
   options.onProgress?.(0, todo.size);
   if (todo.size > 0) {
-    for await (const inputs of store.embedInputs({ ids: todo.size === wanted.size ? undefined : todo, text: embedder.readsText })) {
+    for await (const inputs of store.embedInputs({ ids: todo.size === wanted.size && !options.paths ? undefined : todo, text: embedder.readsText })) {
       for (let i = 0; i < inputs.length; i += EMBED_SLICE) {
         const slice: EmbedInput[] = inputs.slice(i, i + EMBED_SLICE);
         const vectors = await embedder.embedDocuments(slice);
