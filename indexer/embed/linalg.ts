@@ -160,7 +160,7 @@ export function symmetricEigen(matrix: Float64Array, width: number): { values: F
 }
 
 /** Deterministic standard normal numbers (mulberry32 + Box–Muller). */
-export function gaussian(count: number, seed: number): Float64Array {
+export function gaussian(count: number, seed: number, out: Float64Array = new Float64Array(count)): Float64Array {
   let state = seed >>> 0;
   const uniform = () => {
     state = (state + 0x6d2b79f5) >>> 0;
@@ -169,7 +169,6 @@ export function gaussian(count: number, seed: number): Float64Array {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
   };
-  const out = new Float64Array(count);
   for (let i = 0; i < count; i += 2) {
     const r = Math.sqrt(-2 * Math.log(uniform()));
     const phi = 2 * Math.PI * uniform();

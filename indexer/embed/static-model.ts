@@ -185,7 +185,7 @@ export async function trainStaticModel(allBags: readonly TokenBag[], options: St
 
   // 1. Intern every token and count the definitions it occurs in.
   const ids = new Map<string, number>();
-  const bagsAsIds: { terms: Int32Array; tf: Float32Array }[] = [];
+  const bagsAsIds = new PackedBags(bags.length);
   let df = new Int32Array(1024);
   const counts = new TermCounts();
   for (const bag of bags) {
@@ -196,16 +196,15 @@ export async function trainStaticModel(allBags: readonly TokenBag[], options: St
       grown.set(df);
       df = grown;
     }
-    const terms = Int32Array.from(counts.touched);
-    for (const t of terms) df[t]!++;
-    bagsAsIds.push({ terms, tf: Float32Array.from(terms, (t) => counts.weightOf(t)) });
+    for (const t of counts.touched) df[t]!++;
+    bagsAsIds.push(counts);
     counts.clear();
   }
 
   // 2. The vocabulary: tokens in at least `minCount` definitions, most widespread first. A
   // small repository keeps every token: it has too few definitions for rare ones to be noise.
   const tokens = [...ids.keys()];
-  const floor = bagsAsIds.length < SMALL_CORPUS ? 1 : minCount;
+  const floor = bags.length < SMALL_CORPUS ? 1 : minCount;
   const kept = tokens
     .map((t, id) => [t, id] as const)
     .filter(([, id]) => df[id]! >= floor)
@@ -213,7 +212,7 @@ export async function trainStaticModel(allBags: readonly TokenBag[], options: St
     .slice(0, maxVocabulary);
   const vocabIndex = new Int32Array(ids.size).fill(-1);
   kept.forEach(([, id], i) => (vocabIndex[id] = i));
-  const documents = bagsAsIds.length;
+  const documents = bags.length;
   const idf = Float32Array.from(kept, ([, id]) => Math.log(documents / df[id]!));
 
   if (kept.length === 0) return undefined;
@@ -226,8 +225,7 @@ export async function trainStaticModel(allBags: readonly TokenBag[], options: St
   const pool = KernelPool.start(vocab * width);
   try {
     const cooccur = (x: Float64Array) => pool.multiplyGram(matrix, x, width);
-    const start = sharedFloat64(vocab * width);
-    start.set(gaussian(vocab * width, seed));
+    const start = gaussian(vocab * width, seed, sharedFloat64(vocab * width));
     // A·Aᵀ squares the spectrum already, so one product finds the leading subspace well enough;
     // Rayleigh–Ritz on it then gives the eigenvectors.
     const basis = await cooccur(start);
@@ -264,24 +262,55 @@ function internAndCount(text: string, weight: number, ids: Map<string, number>, 
   }
 }
 
-function sparseColumns(bags: { terms: Int32Array; tf: Float32Array }[], vocabIndex: Int32Array, idf: Float32Array, rows: number): SparseColumns {
+/**
+ * Every definition's term ids and weights, one after the other in two growing arrays: 150,000
+ * pairs of small typed arrays cost more memory than their contents.
+ */
+class PackedBags {
+  terms = new Int32Array(1 << 16);
+  weights = new Float32Array(1 << 16);
+  readonly ptr: Int32Array;
+  length = 0;
+
+  constructor(capacity: number) {
+    this.ptr = new Int32Array(capacity + 1);
+  }
+
+  push(counts: TermCounts): void {
+    const start = this.ptr[this.length]!;
+    const end = start + counts.touched.length;
+    if (end > this.terms.length) {
+      const size = Math.max(end, this.terms.length * 2);
+      const [terms, weights] = [new Int32Array(size), new Float32Array(size)];
+      terms.set(this.terms);
+      weights.set(this.weights);
+      [this.terms, this.weights] = [terms, weights];
+    }
+    counts.touched.forEach((t, i) => {
+      this.terms[start + i] = t;
+      this.weights[start + i] = counts.weightOf(t);
+    });
+    this.ptr[++this.length] = end;
+  }
+}
+
+function sparseColumns(bags: PackedBags, vocabIndex: Int32Array, idf: Float32Array, rows: number): SparseColumns {
   // On shared memory: the kernel worker reads it without a copy.
   const ptr = sharedInt32(bags.length + 1);
   let nnz = 0;
   for (let c = 0; c < bags.length; c++) {
-    for (const t of bags[c]!.terms) if (vocabIndex[t]! >= 0) nnz++;
+    for (let i = bags.ptr[c]!; i < bags.ptr[c + 1]!; i++) if (vocabIndex[bags.terms[i]!]! >= 0) nnz++;
     ptr[c + 1] = nnz;
   }
   const rowsOut = sharedInt32(nnz);
   const values = sharedFloat32(nnz);
   for (let c = 0; c < bags.length; c++) {
-    const { terms, tf } = bags[c]!;
     let p = ptr[c]!;
     let norm = 0;
-    for (let i = 0; i < terms.length; i++) {
-      const v = vocabIndex[terms[i]!]!;
+    for (let i = bags.ptr[c]!; i < bags.ptr[c + 1]!; i++) {
+      const v = vocabIndex[bags.terms[i]!]!;
       if (v < 0) continue;
-      const w = (1 + Math.log(tf[i]!)) * idf[v]!;
+      const w = (1 + Math.log(bags.weights[i]!)) * idf[v]!;
       rowsOut[p] = v;
       values[p++] = w;
       norm += w * w;
