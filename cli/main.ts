@@ -71,6 +71,7 @@ program
   .option('--port <port>', 'port (0: any free port)', '8717')
   .option('--token <token>', 'require Authorization: Bearer TOKEN on every route but /healthz (or $CODESEARCH_TOKEN)')
   .option('--watch', "keep the index current as the indexed root's files change")
+  .option('--provider <module...>', 'load context-provider modules (see codesearch/provider) and serve them at /v1/providers/NAME/context')
   .option('-q, --quiet', 'no request log')
   .action(async (opts) => (await import('./commands/serve.js')).runServe(opts));
 

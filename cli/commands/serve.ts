@@ -6,6 +6,8 @@ import { CliError } from '../errors.js';
 import { dbForQuerying, parsePositiveInt } from '../config.js';
 import { openSearcher } from './search.js';
 import { watchIndex } from '../../indexer/watch.js';
+import { createRegisteredProvider, indexProvider, loadProviderModules, type ContextProvider } from '../../server/provider.js';
+import type { Searcher } from '../../server/search.js';
 
 export interface ServeCommandOptions {
   db?: string;
@@ -14,6 +16,8 @@ export interface ServeCommandOptions {
   token?: string;
   quiet?: boolean;
   watch?: boolean;
+  /** Provider modules to load: each registers context providers served beside codesearch's own. */
+  provider?: string[];
 }
 
 export async function runServe(opts: ServeCommandOptions): Promise<void> {
@@ -25,7 +29,9 @@ export async function runServe(opts: ServeCommandOptions): Promise<void> {
   const db = dbForQuerying(opts.db, process.env, process.cwd());
   const searcher = await openSearcher(db, { resident: true });
   const root = (await searcher.store.getMeta('root')) ?? process.cwd();
-  const app = await buildApp({ searcher, builder: await ContextBuilder.create(searcher), root, token, logger: !opts.quiet });
+  const builder = await ContextBuilder.create(searcher);
+  const providers = await thirdPartyProviders(opts.provider ?? [], indexProvider(searcher, builder), searcher);
+  const app = await buildApp({ searcher, builder, root, token, logger: !opts.quiet, providers });
   // A live index in this process: each update is picked up as soon as it is committed.
   const live = opts.watch
     ? await watchIndex({
@@ -38,6 +44,7 @@ export async function runServe(opts: ServeCommandOptions): Promise<void> {
   const close = async () => {
     await live?.close();
     await app.close();
+    await Promise.all(providers.map((p) => p.close()));
     searcher.close();
     process.exit(0);
   };
@@ -52,4 +59,15 @@ export async function runServe(opts: ServeCommandOptions): Promise<void> {
   const address = app.server.address();
   const bound = typeof address === 'object' && address ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address);
   process.stdout.write(`codesearch: serving ${db} on ${bound}${token ? ' (bearer token required)' : ''}\n`);
+}
+
+/** Loads `--provider` modules and makes every provider they register. */
+async function thirdPartyProviders(modules: readonly string[], codesearch: ContextProvider, searcher: Searcher): Promise<ContextProvider[]> {
+  try {
+    const names = await loadProviderModules(modules);
+    return await Promise.all(names.map((name) => createRegisteredProvider(name, { codesearch })));
+  } catch (err) {
+    searcher.close();
+    throw new CliError((err as Error).message);
+  }
 }

@@ -12,6 +12,7 @@ import { MAX_K, SEARCH_MODES, SearchModeError, type Searcher, type SearchMode } 
 import { ContextBuilder, ContextRequestError, MAX_BUDGET, MIN_BUDGET } from '../context/build.js';
 import { EmbedderError } from '../../indexer/embed/embedder.js';
 import { renderItem } from '../context/render.js';
+import { CODESEARCH, ProviderError, indexProvider, type ContextProvider, type ProviderRequest } from '../provider.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 const MAX_TEXT = 10_000;
@@ -26,6 +27,8 @@ export interface AppOptions {
   token?: string;
   /** Log requests (pino, through fastify) to stderr. */
   logger?: boolean;
+  /** Third-party context providers served beside codesearch's own (`codesearch serve --provider`). */
+  providers?: readonly ContextProvider[];
 }
 
 /** A request the index cannot serve as asked: 400 with the contract's error shape. */
@@ -57,6 +60,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.setErrorHandler((err: FastifyError, _request, reply) => {
     if (err instanceof BadRequest) return reply.status(400).send({ error: { code: err.code, message: err.message } });
+    // A third-party provider that failed: not the client's doing, and not codesearch's crash either.
+    if (err instanceof ProviderError) return reply.status(502).send({ error: { code: 'provider_failed', message: err.message } });
     if (err.validation) return reply.status(400).send({ error: { code: 'bad_request', message: `${err.validationContext ?? 'request'} ${err.validation[0]?.instancePath ?? ''} ${err.validation[0]?.message ?? err.message}`.replace(/\s+/g, ' ').trim() } });
     const status = err.statusCode ?? 500;
     if (status >= 400 && status < 500) {
@@ -143,31 +148,44 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
   );
 
-  app.post<{ Body: { prompt: string; budget?: number; file?: string; line?: number; errors?: string } }>(
-    '/v1/context',
-    {
-      schema: {
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['prompt'],
-          properties: {
-            prompt: { type: 'string', maxLength: MAX_TEXT },
-            budget: { type: 'integer', minimum: MIN_BUDGET, maximum: MAX_BUDGET },
-            file: { type: 'string', minLength: 1, maxLength: 1000 },
-            line: { type: 'integer', minimum: 1, maximum: 10_000_000 },
-            errors: { type: 'string', maxLength: MAX_ERRORS_TEXT },
-          },
-        },
-        response: { '4xx': errorSchema },
-      },
+  const contextBody = {
+    type: 'object',
+    additionalProperties: false,
+    required: ['prompt'],
+    properties: {
+      prompt: { type: 'string', maxLength: MAX_TEXT },
+      budget: { type: 'integer', minimum: MIN_BUDGET, maximum: MAX_BUDGET },
+      file: { type: 'string', minLength: 1, maxLength: 1000 },
+      line: { type: 'integer', minimum: 1, maximum: 10_000_000 },
+      errors: { type: 'string', maxLength: MAX_ERRORS_TEXT },
+      selection: { type: 'string', maxLength: MAX_TEXT },
+      clientId: { type: 'string', maxLength: 200 },
     },
-    async (request) => {
-      const { prompt, budget, line, errors } = request.body;
-      const file = request.body.file === undefined ? undefined : insideRoot(request.body.file, options.root);
-      if (line !== undefined && file === undefined) throw new BadRequest('line needs a file');
-      const window = await answer(() => builder.build({ prompt, budget, file, line, errors }));
-      return { ...window, requestId: request.id };
+  } as const;
+  const providers = new Map<string, ContextProvider>([[CODESEARCH, indexProvider(searcher, builder)], ...(options.providers ?? []).map((p) => [p.name, p] as const)]);
+  /** A context body as a provider request, its `file` confined to the root. */
+  const providerRequest = (body: ProviderRequest): ProviderRequest => {
+    const file = body.file === undefined ? undefined : insideRoot(body.file, options.root);
+    if (body.line !== undefined && file === undefined) throw new BadRequest('line needs a file');
+    return { ...body, file };
+  };
+
+  app.post<{ Body: ProviderRequest }>('/v1/context', { schema: { body: contextBody, response: { '4xx': errorSchema } } }, async (request) => {
+    const window = await answer(() => providers.get(CODESEARCH)!.provide(providerRequest(request.body)));
+    return { ...window, requestId: request.id };
+  });
+
+  app.get('/v1/providers', { schema: { response: { '4xx': errorSchema } } }, async () => ({ providers: [...providers.values()].map((p) => p.describe()) }));
+
+  app.post<{ Params: { name: string }; Body: ProviderRequest }>(
+    '/v1/providers/:name/context',
+    { schema: { params: { type: 'object', properties: { name: { type: 'string', maxLength: 100 } }, required: ['name'] }, body: contextBody, response: { '4xx': errorSchema } } },
+    async (request, reply) => {
+      const provider = providers.get(request.params.name);
+      if (!provider) return reply.status(404).send({ error: { code: 'not_found', message: `no context provider '${request.params.name}' (GET /v1/providers lists them)` } });
+      const asked = providerRequest(request.body);
+      const window = await (provider.name === CODESEARCH ? answer(() => provider.provide(asked)) : thirdParty(provider, asked));
+      return { ...window, provider: provider.name, requestId: request.id };
     },
   );
 
@@ -197,6 +215,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   );
 
   return app;
+}
+
+/** A team's own provider: whatever it throws is its failure, reported in one line as a 502. */
+async function thirdParty(provider: ContextProvider, request: ProviderRequest) {
+  try {
+    return await provider.provide(request);
+  } catch (err) {
+    throw new ProviderError(`context provider '${provider.name}' failed: ${(err as Error)?.message ?? String(err)}`);
+  }
 }
 
 /** Errors that describe the request become 400s; anything else stays an internal error. */
