@@ -71,9 +71,18 @@ program
   .option('--port <port>', 'port (0: any free port)', '8717')
   .option('--token <token>', 'require Authorization: Bearer TOKEN on every route but /healthz (or $CODESEARCH_TOKEN)')
   .option('--watch', "keep the index current as the indexed root's files change")
+  .option('--strategy <name>', 'default context strategy: hybrid-graph (default), lexical-only or no-expansion')
+  .option('--ab <a,b>', 'split clients (by clientId) between two context strategies, e.g. hybrid-graph,no-expansion')
   .option('--provider <module...>', 'load context-provider modules (see codesearch/provider) and serve them at /v1/providers/NAME/context')
   .option('-q, --quiet', 'no request log')
   .action(async (opts) => (await import('./commands/serve.js')).runServe(opts));
+
+program
+  .command('stats')
+  .description('what served context windows and searches did: per strategy, requests, latency, tokens and feedback outcomes')
+  .option('--db <dir>', 'index directory (default: .codesearch found upwards, or $CODESEARCH_DB)')
+  .option('--json', 'print the figures as JSON')
+  .action(async (opts) => (await import('./commands/stats.js')).runStats(opts));
 
 program
   .command('mcp')

@@ -8,6 +8,8 @@ import { openSearcher } from './search.js';
 import { watchIndex } from '../../indexer/watch.js';
 import { createRegisteredProvider, indexProvider, loadProviderModules, type ContextProvider } from '../../server/provider.js';
 import type { Searcher } from '../../server/search.js';
+import { DEFAULT_STRATEGY, UnknownStrategyError, checkStrategy, strategyNames, type StrategyConfig } from '../../server/strategy.js';
+import { StatsLog } from '../../server/stats.js';
 
 export interface ServeCommandOptions {
   db?: string;
@@ -18,6 +20,9 @@ export interface ServeCommandOptions {
   watch?: boolean;
   /** Provider modules to load: each registers context providers served beside codesearch's own. */
   provider?: string[];
+  strategy?: string;
+  /** Two strategies to split clients between, `A,B`. */
+  ab?: string;
 }
 
 export async function runServe(opts: ServeCommandOptions): Promise<void> {
@@ -27,11 +32,12 @@ export async function runServe(opts: ServeCommandOptions): Promise<void> {
     throw new CliError(`refusing to serve on ${opts.host} without a token: pass --token T (or set CODESEARCH_TOKEN), or bind 127.0.0.1`);
   }
   const db = dbForQuerying(opts.db, process.env, process.cwd());
+  const strategies = strategyConfig(opts);
   const searcher = await openSearcher(db, { resident: true });
   const root = (await searcher.store.getMeta('root')) ?? process.cwd();
   const builder = await ContextBuilder.create(searcher);
   const providers = await thirdPartyProviders(opts.provider ?? [], indexProvider(searcher, builder), searcher);
-  const app = await buildApp({ searcher, builder, root, token, logger: !opts.quiet, providers });
+  const app = await buildApp({ searcher, builder, root, token, logger: !opts.quiet, providers, strategies, stats: StatsLog.open(db) });
   // A live index in this process: each update is picked up as soon as it is committed.
   const live = opts.watch
     ? await watchIndex({
@@ -68,6 +74,16 @@ async function thirdPartyProviders(modules: readonly string[], codesearch: Conte
     return await Promise.all(names.map((name) => createRegisteredProvider(name, { codesearch })));
   } catch (err) {
     searcher.close();
+    throw new CliError((err as Error).message);
+  }
+}
+
+function strategyConfig(opts: ServeCommandOptions): StrategyConfig {
+  try {
+    const ab = opts.ab?.split(',').map((n) => checkStrategy(n.trim()));
+    if (ab && ab.length !== 2) throw new UnknownStrategyError(`--ab takes two strategies, A,B (known: ${strategyNames().join(', ')})`);
+    return { default: checkStrategy(opts.strategy ?? DEFAULT_STRATEGY), ...(ab ? { ab: [ab[0]!, ab[1]!] as const } : {}) };
+  } catch (err) {
     throw new CliError((err as Error).message);
   }
 }

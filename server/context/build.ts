@@ -2,7 +2,7 @@
 // prompt and optionally where the user is (file, line), returns the window an LLM needs to write
 // a change that applies and type-checks, exactly within a token budget.
 import type { ChunkReader, ChunkHit } from '../../indexer/store.js';
-import type { Searcher } from '../search.js';
+import type { Searcher, SearchMode } from '../search.js';
 import { parseQuery, type IdentifierRef } from '../query.js';
 import { expand, proximity, type Seed } from './expand.js';
 import { mentionedNames, parseBuildErrors, sourcePath, type BuildError } from './errors.js';
@@ -42,6 +42,14 @@ export interface ContextRequest {
   errors?: string;
 }
 
+/** How a window is built: what strategies (server/strategy.ts) vary. */
+export interface BuildOptions {
+  /** The search mode that finds the seeds (default hybrid). */
+  mode?: SearchMode;
+  /** Follow the symbol graph from the seeds (default true). */
+  expand?: boolean;
+}
+
 /** A request that names something the index does not have (a file outside it, a bad budget). */
 export class ContextRequestError extends Error {}
 
@@ -55,7 +63,7 @@ export class ContextBuilder {
     return new ContextBuilder(searcher, await tokenCounter(encoding));
   }
 
-  async build(request: ContextRequest): Promise<ContextWindow> {
+  async build(request: ContextRequest, options: BuildOptions = {}): Promise<ContextWindow> {
     const budget = request.budget ?? DEFAULT_BUDGET;
     if (!Number.isInteger(budget) || budget < MIN_BUDGET || budget > MAX_BUDGET) {
       throw new ContextRequestError(`budget must be an integer between ${MIN_BUDGET} and ${MAX_BUDGET}, got ${budget}`);
@@ -68,7 +76,7 @@ export class ContextBuilder {
     const cursor = request.file ? await cursorSeed(store, request.file, request.line) : undefined;
 
     const query = searchableQuery(prompt);
-    const hits = query ? await this.searcher.searchRanked(query, { k: SEEDS }) : [];
+    const hits = query ? await this.searcher.searchRanked(query, { k: SEEDS, mode: options.mode }) : [];
     const top = hits[0]?.score || 1;
     const dir = request.file?.slice(0, request.file.lastIndexOf('/') + 1);
     const named = parseQuery(prompt).identifiers;
@@ -87,7 +95,8 @@ export class ContextBuilder {
     const lead = (seeds[0]?.score ?? 0) + CURSOR_LEAD;
     if (cursor) seeds.unshift({ chunk: cursor, reason: 'cursor', score: lead });
     if (errors.length > 0) seeds.unshift(...(await errorSeeds(store, errors, lead + CURSOR_LEAD)));
-    return packToBudget(await expand(seeds, store), budget, this.count);
+    const candidates = options.expand === false ? seeds.map((s) => ({ chunk: s.chunk, reason: s.reason, score: s.score, seed: true })) : await expand(seeds, store);
+    return packToBudget(candidates, budget, this.count);
   }
 }
 

@@ -12,7 +12,9 @@ import { MAX_K, SEARCH_MODES, SearchModeError, type Searcher, type SearchMode } 
 import { ContextBuilder, ContextRequestError, MAX_BUDGET, MIN_BUDGET } from '../context/build.js';
 import { EmbedderError } from '../../indexer/embed/embedder.js';
 import { renderItem } from '../context/render.js';
-import { CODESEARCH, ProviderError, indexProvider, type ContextProvider, type ProviderRequest } from '../provider.js';
+import { CODESEARCH, ProviderError, indexProvider, withSelection, type ContextProvider, type ProviderRequest } from '../provider.js';
+import { DEFAULT_STRATEGY, UnknownStrategyError, chooseStrategy, strategyNames, type StrategyConfig } from '../strategy.js';
+import { OUTCOMES, type Outcome, type StatsLog } from '../stats.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 const MAX_TEXT = 10_000;
@@ -29,6 +31,10 @@ export interface AppOptions {
   logger?: boolean;
   /** Third-party context providers served beside codesearch's own (`codesearch serve --provider`). */
   providers?: readonly ContextProvider[];
+  /** The default context strategy and an optional A/B split (default: hybrid-graph for everyone). */
+  strategies?: StrategyConfig;
+  /** Where answers and feedback are recorded for /v1/stats (none: feedback is refused). */
+  stats?: StatsLog;
 }
 
 /** A request the index cannot serve as asked: 400 with the contract's error shape. */
@@ -128,7 +134,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     async (request) => {
       if (!request.body.query.trim()) throw new BadRequest('query must not be blank');
+      const started = performance.now();
       const results = await answer(() => searcher.search(request.body.query, { k: request.body.k, mode: request.body.mode }));
+      options.stats?.recordAnswer({ requestId: request.id, strategy: 'search', ms: performance.now() - started, tokens: 0, items: results.length });
       return { results, requestId: request.id };
     },
   );
@@ -160,8 +168,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       errors: { type: 'string', maxLength: MAX_ERRORS_TEXT },
       selection: { type: 'string', maxLength: MAX_TEXT },
       clientId: { type: 'string', maxLength: 200 },
+      strategy: { type: 'string', maxLength: 100 },
     },
   } as const;
+  const strategies: StrategyConfig = options.strategies ?? { default: DEFAULT_STRATEGY };
   const providers = new Map<string, ContextProvider>([[CODESEARCH, indexProvider(searcher, builder)], ...(options.providers ?? []).map((p) => [p.name, p] as const)]);
   /** A context body as a provider request, its `file` confined to the root. */
   const providerRequest = (body: ProviderRequest): ProviderRequest => {
@@ -170,10 +180,37 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return { ...body, file };
   };
 
-  app.post<{ Body: ProviderRequest }>('/v1/context', { schema: { body: contextBody, response: { '4xx': errorSchema } } }, async (request) => {
-    const window = await answer(() => providers.get(CODESEARCH)!.provide(providerRequest(request.body)));
-    return { ...window, requestId: request.id };
+  app.post<{ Body: ProviderRequest & { strategy?: string } }>('/v1/context', { schema: { body: contextBody, response: { '4xx': errorSchema } } }, async (request) => {
+    const started = performance.now();
+    const strategy = await answer(async () => chooseStrategy(strategies, request.body));
+    const asked = providerRequest(request.body);
+    const window = await answer(() => builder.build(withSelection(asked), strategy.options));
+    options.stats?.recordAnswer({ requestId: request.id, strategy: strategy.name, clientId: asked.clientId, ms: performance.now() - started, tokens: window.tokens, items: window.items.length });
+    return { ...window, strategy: strategy.name, requestId: request.id };
   });
+
+  app.post<{ Body: { requestId: string; outcome: Outcome; note?: string } }>(
+    '/v1/feedback',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['requestId', 'outcome'],
+          properties: { requestId: { type: 'string', minLength: 1, maxLength: 100 }, outcome: { type: 'string', enum: [...OUTCOMES] }, note: { type: 'string', maxLength: 2000 } },
+        },
+        response: { '4xx': errorSchema },
+      },
+    },
+    async (request, reply) => {
+      if (!options.stats?.recordFeedback(request.body.requestId, request.body.outcome)) {
+        return reply.status(404).send({ error: { code: 'not_found', message: `no answer with requestId ${request.body.requestId} is on record` } });
+      }
+      return { ok: true };
+    },
+  );
+
+  app.get('/v1/stats', async () => ({ strategies: options.stats?.summary() ?? {}, available: strategyNames(), default: strategies.default, ...(strategies.ab ? { ab: strategies.ab } : {}) }));
 
   app.get('/v1/providers', { schema: { response: { '4xx': errorSchema } } }, async () => ({ providers: [...providers.values()].map((p) => p.describe()) }));
 
@@ -231,7 +268,7 @@ async function answer<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {
-    if (err instanceof ContextRequestError || err instanceof SearchModeError) throw new BadRequest(err.message);
+    if (err instanceof ContextRequestError || err instanceof SearchModeError || err instanceof UnknownStrategyError) throw new BadRequest(err.message);
     if (err instanceof EmbedderError) throw new BadRequest(err.message, 'embedder_unavailable');
     throw err;
   }
