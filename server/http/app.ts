@@ -12,6 +12,7 @@ import { MAX_K, SEARCH_MODES, SearchModeError, type Searcher, type SearchMode } 
 import { ContextBuilder, ContextRequestError, MAX_BUDGET, MIN_BUDGET } from '../context/build.js';
 import { EmbedderError } from '../../indexer/embed/embedder.js';
 import { renderItem } from '../context/render.js';
+import { SEARCH_PAGE } from './page.js';
 import { CODESEARCH, ProviderError, indexProvider, withSelection, type ContextProvider, type ProviderRequest } from '../provider.js';
 import { DEFAULT_STRATEGY, UnknownStrategyError, chooseStrategy, strategyNames, type StrategyConfig } from '../strategy.js';
 import { OUTCOMES, type Outcome, type StatsLog } from '../stats.js';
@@ -25,7 +26,7 @@ export interface AppOptions {
   builder: ContextBuilder;
   /** The indexed root: `file` fields must resolve inside it. */
   root: string;
-  /** When set, every route but /healthz needs `Authorization: Bearer <token>`. */
+  /** When set, every route but /healthz and the page at / needs `Authorization: Bearer <token>`. */
   token?: string;
   /** Log requests (pino, through fastify) to stderr. */
   logger?: boolean;
@@ -82,7 +83,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   if (options.token) {
     const expected = createHash('sha256').update(options.token).digest();
     app.addHook('onRequest', async (request, reply) => {
-      if (request.url === '/healthz') return;
+      // The page itself holds no data; its API calls carry the token.
+      if (request.url === '/healthz' || request.url === '/') return;
       const header = request.headers.authorization ?? '';
       const given = createHash('sha256').update(header.startsWith('Bearer ') ? header.slice(7) : '').digest();
       // Hashes of equal length, compared in constant time.
@@ -116,6 +118,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
   app.get('/docs/json', async () => app.swagger());
+
+  app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(SEARCH_PAGE));
 
   app.get('/healthz', async () => ({ status: 'ok', chunks, embedder: searcher.embedderId || null }));
 
