@@ -35,6 +35,7 @@ export async function embedChunks(store: IndexStore, embedder: Embedder, options
   const append = have.size === 0 && !options.paths;
   let done = 0;
   let pending: { id: string; hash: string; vector: Float32Array }[] = [];
+  let writing = Promise.resolve();
   options.onProgress?.(0, todo.size);
   if (todo.size > 0) {
     for await (const inputs of store.embedInputs({ ids: todo.size === wanted.size && !options.paths ? undefined : todo, text: embedder.readsText })) {
@@ -46,10 +47,14 @@ export async function embedChunks(store: IndexStore, embedder: Embedder, options
         options.onProgress?.(done, todo.size);
       }
       if (pending.length >= WRITE_BATCH) {
-        await store.writeVectors(pending, { append });
+        // LanceDB writes on its own threads while the next batch is embedded here.
+        await writing;
+        writing = store.writeVectors(pending, { append });
+        writing.catch(() => {}); // awaited below; this only keeps it from counting as unhandled meanwhile
         pending = [];
       }
     }
+    await writing;
     await store.writeVectors(pending, { append });
   }
   return { embedded: done, deleted: gone.length, seconds: (performance.now() - started) / 1000 };
