@@ -4,6 +4,7 @@
 // during a run make exactly one more run after it. Each run is the ordinary incremental
 // `indexRepo`, which finds what changed by size, mtime and hash, so renames and deletes need no
 // special handling and a missed event is caught by the next run.
+import { existsSync, statSync } from 'node:fs';
 import { basename, extname, isAbsolute, relative, resolve } from 'node:path';
 import watcher from '@parcel/watcher';
 import { indexRepo, optimizeIndex, type IndexOptions, type IndexSummary } from './pipeline.js';
@@ -94,6 +95,7 @@ export async function watchIndex(options: WatchOptions): Promise<LiveIndex> {
     timer = setTimeout(start, settleMs);
   };
 
+  if (!existsSync(root) || !statSync(root).isDirectory()) throw new Error(`cannot watch ${root}: not a directory`);
   const dbInsideRoot = !relative(root, db).startsWith('..') && !isAbsolute(relative(root, db));
   const subscription = await watcher.subscribe(
     root,

@@ -46,6 +46,7 @@ export interface StrategyStats {
 export class StatsLog {
   private readonly events: StatsEvent[] = [];
   private readonly answered = new Set<string>();
+  private unwritable = false;
 
   private constructor(
     private readonly file: string,
@@ -56,7 +57,13 @@ export class StatsLog {
   static open(dbDir: string, options: { maxEvents?: number } = {}): StatsLog {
     const log = new StatsLog(join(dbDir, STATS_FILE), options.maxEvents ?? MAX_EVENTS);
     if (existsSync(log.file)) {
-      for (const line of readFileSync(log.file, 'utf8').split('\n')) {
+      let text = '';
+      try {
+        text = readFileSync(log.file, 'utf8');
+      } catch (err) {
+        process.stderr.write(`codesearch: cannot read stats from ${log.file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); starting afresh\n`);
+      }
+      for (const line of text.split('\n')) {
         try {
           if (line.trim()) log.remember(JSON.parse(line) as StatsEvent);
         } catch {
@@ -114,16 +121,22 @@ export class StatsLog {
 
   private append(e: StatsEvent): void {
     this.remember(e);
-    if (this.events.length > 2 * this.maxEvents) {
-      this.events.splice(0, this.events.length - this.maxEvents);
-      this.answered.clear();
-      for (const kept of this.events) if (kept.kind === 'answer') this.answered.add(kept.requestId);
-      // Whole or not at all: a crash mid-rewrite leaves the old file.
-      writeFileSync(`${this.file}.tmp`, this.events.map((x) => JSON.stringify(x)).join('\n') + '\n');
-      renameSync(`${this.file}.tmp`, this.file);
-      return;
+    try {
+      if (this.events.length > 2 * this.maxEvents) {
+        this.events.splice(0, this.events.length - this.maxEvents);
+        this.answered.clear();
+        for (const kept of this.events) if (kept.kind === 'answer') this.answered.add(kept.requestId);
+        // Whole or not at all: a crash mid-rewrite leaves the old file.
+        writeFileSync(`${this.file}.tmp`, this.events.map((x) => JSON.stringify(x)).join('\n') + '\n');
+        renameSync(`${this.file}.tmp`, this.file);
+        return;
+      }
+      appendFileSync(this.file, JSON.stringify(e) + '\n');
+    } catch (err) {
+      // A read-only index directory: the figures stay in memory; answering matters more.
+      if (!this.unwritable) process.stderr.write(`codesearch: cannot record stats in ${this.file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); keeping them in memory\n`);
+      this.unwritable = true;
     }
-    appendFileSync(this.file, JSON.stringify(e) + '\n');
   }
 }
 

@@ -103,4 +103,14 @@ describe('feedback and stats', () => {
     expect(reopened.recordFeedback('r24', 'accepted')).toBe(true);
     expect(reopened.recordFeedback('r0', 'accepted')).toBe(false);
   });
+
+  it('keeps counting in memory when the index directory cannot be written', () => {
+    const dir = makeTempDir('cs-stats-');
+    fs.mkdirSync(path.join(dir, STATS_FILE)); // a directory where the file should be: every write fails
+    const log = StatsLog.open(dir);
+    log.recordAnswer({ requestId: 'r1', strategy: 'hybrid-graph', ms: 5, tokens: 10, items: 1 });
+    expect(log.recordFeedback('r1', 'accepted')).toBe(true);
+    expect(log.summary()['hybrid-graph']).toMatchObject({ requests: 1, outcomes: { accepted: 1 } });
+  });
 });
+

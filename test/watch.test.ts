@@ -114,4 +114,16 @@ describe('codesearch watch and serve --watch', () => {
       expect(await stop(child)).toBe(0);
     }
   }, 60_000);
+
+  it('serve --watch says in one line when the indexed root is gone', async () => {
+    const root = copyFixture('shop');
+    const db = path.join(makeTempDir('cs-db-'), 'index');
+    expect((await runCli(['index', root, '--db', db, '-q'], { cwd: root })).code).toBe(0);
+    fs.renameSync(root, `${root}-moved`);
+    const r = await runCli(['serve', '--db', db, '--port', '0', '-q', '--watch'], { cwd: path.dirname(db) });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/--watch: cannot watch .*: not a directory/);
+  }, 30_000);
 });
+

@@ -45,6 +45,9 @@ export async function runServe(opts: ServeCommandOptions): Promise<void> {
         db,
         onRun: () => void searcher.refresh({ now: true }).then(() => searcher.refresh({ now: true })),
         onError: (err) => process.stderr.write(`codesearch: index update failed: ${err.message}\n`),
+      }).catch((err: Error) => {
+        searcher.close();
+        throw new CliError(`--watch: ${err.message} (the root the index was built from; re-index it, or serve without --watch)`);
       })
     : undefined;
   const close = async () => {
