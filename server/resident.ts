@@ -15,9 +15,18 @@ interface Lookups {
   byPath: Map<string, ChunkRecord[]>;
   /** Reference compound → the chunks whose code uses it: callers without a full-text query. */
   users: Map<string, ChunkRecord[]>;
+  /** Type definitions by their last two symbol components (`Error.t`): what `typesNamed` asks for. */
+  types: Map<string, ChunkRecord[]>;
   /** Table order: records of later versions come after. */
   position: Map<ChunkRecord, number>;
   next: number;
+}
+
+/** `Module.name` of a symbol (`Base.Error.t` → `Error.t`), the name lower-cased. */
+function typeKey(symbol: string): string {
+  const parts = symbol.split('.');
+  const name = parts.pop()!.toLowerCase();
+  return `${parts.pop() ?? ''}.${name}`;
 }
 
 export class ResidentChunks implements ChunkReader {
@@ -93,9 +102,15 @@ export class ResidentChunks implements ChunkReader {
 
   async typesNamed(name: string, limit: number, options: { symbolSuffix?: string; paths?: readonly string[] } = {}): Promise<ChunkHit[]> {
     const { symbolSuffix, paths } = options;
-    const inPaths = paths ? new Set(paths) : undefined;
-    return (this.lookups.named.get(name.toLowerCase()) ?? [])
-      .filter(({ chunk: c }) => c.kind === 'type' && (!inPaths || inPaths.has(c.path)) && (!symbolSuffix || c.symbol.endsWith(symbolSuffix)))
+    const lower = name.toLowerCase();
+    // The narrowest list first: the files named, or the types of that module and name, or all of that name.
+    const pool = paths
+      ? paths.flatMap((p) => this.lookups.byPath.get(p) ?? []).sort((a, b) => this.lookups.position.get(a)! - this.lookups.position.get(b)!)
+      : symbolSuffix && symbolSuffix.split('.').filter(Boolean).length >= 2 && symbolSuffix.toLowerCase().endsWith(`.${lower}`)
+        ? (this.lookups.types.get(typeKey(symbolSuffix)) ?? [])
+        : (this.lookups.named.get(lower) ?? []);
+    return pool
+      .filter(({ chunk: c }) => c.kind === 'type' && c.name.toLowerCase() === lower && (!symbolSuffix || c.symbol.endsWith(symbolSuffix)))
       .slice(0, limit)
       .map((r) => hit(r, 0, false));
   }
@@ -157,7 +172,7 @@ function hit(r: ChunkRecord, rawScore: number, withTokens: boolean): ChunkHit {
 }
 
 function emptyLookups(): Lookups {
-  return { byId: new Map(), named: new Map(), byPath: new Map(), users: new Map(), position: new Map(), next: 0 };
+  return { byId: new Map(), named: new Map(), byPath: new Map(), users: new Map(), types: new Map(), position: new Map(), next: 0 };
 }
 
 /** Adds records to lookups this instance owns (lists are grown in place). */
@@ -168,6 +183,7 @@ function withRecords(lookups: Lookups, records: readonly ChunkRecord[]): Lookups
     push(lookups.named, r.chunk.name.toLowerCase(), r);
     push(lookups.byPath, r.chunk.path, r);
     for (const ref of r.refs) push(lookups.users, ref, r);
+    if (r.chunk.kind === 'type') push(lookups.types, typeKey(r.chunk.symbol), r);
   }
   return lookups;
 }
@@ -183,13 +199,15 @@ function patched(earlier: Lookups, changedPaths: readonly string[], fresh: reado
     named: new Map(earlier.named),
     byPath: new Map(earlier.byPath),
     users: new Map(earlier.users),
+    types: new Map(earlier.types),
     position: new Map(earlier.position),
     next: earlier.next,
   };
-  const touched = { named: new Set<string>(), users: new Set<string>() };
+  const touched = { named: new Set<string>(), users: new Set<string>(), types: new Set<string>() };
   for (const r of [...stale, ...fresh]) {
     touched.named.add(r.chunk.name.toLowerCase());
     for (const ref of r.refs) touched.users.add(ref);
+    if (r.chunk.kind === 'type') touched.types.add(typeKey(r.chunk.symbol));
   }
   for (const r of stale) {
     lookups.byId.delete(r.chunk.id);
@@ -197,7 +215,7 @@ function patched(earlier: Lookups, changedPaths: readonly string[], fresh: reado
   }
   for (const p of changedPaths) lookups.byPath.delete(p);
   // Copies of the lists that change, without the stale records; `withRecords` then appends.
-  for (const [map, keys] of [[lookups.named, touched.named], [lookups.users, touched.users]] as const) {
+  for (const [map, keys] of [[lookups.named, touched.named], [lookups.users, touched.users], [lookups.types, touched.types]] as const) {
     for (const key of keys) {
       const kept = (map.get(key) ?? []).filter((r) => !stale.has(r));
       if (kept.length > 0) map.set(key, kept);
