@@ -90,6 +90,7 @@ class IndexView {
 
   close(): void {
     void this.embedder?.then((e) => e.close?.()).catch(() => {});
+    if (this.reader instanceof ResidentChunks) this.reader.release();
     this.store.close();
   }
 }
@@ -98,6 +99,11 @@ class IndexView {
 const REFRESH_INTERVAL_MS = 1000;
 /** A replaced version stays open this long for the requests still reading it. */
 const RETIRE_AFTER_MS = 60_000;
+/**
+ * A replaced resident version lets its chunks go sooner: under `serve --watch` a version can
+ * follow another every second, and each holds tens of megabytes of lookups of its own.
+ */
+const RETIRE_RESIDENT_AFTER_MS = 10_000;
 
 export interface SearcherOptions {
   /**
@@ -153,7 +159,7 @@ export class Searcher {
         const next = await IndexView.open(this.db, this.resident, this.view);
         const old = this.view;
         this.view = next;
-        setTimeout(() => old.close(), RETIRE_AFTER_MS).unref();
+        setTimeout(() => old.close(), this.resident ? RETIRE_RESIDENT_AFTER_MS : RETIRE_AFTER_MS).unref();
       } catch {
         // Mid-rebuild or unreadable for a moment: keep answering from the current version.
       } finally {
