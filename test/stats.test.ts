@@ -52,6 +52,10 @@ describe('context strategies', () => {
     expect(bare.body.strategy).toBe('no-expansion');
     expect(bare.body.items.length).toBeGreaterThan(0);
     expect(bare.body.items.every((i) => i.reason === 'match')).toBe(true);
+    // codesearch's own provider route builds the same way.
+    const viaProvider = await post('/v1/providers/codesearch/context', { prompt: PROMPT, strategy: 'no-expansion' });
+    expect(viaProvider.body.strategy).toBe('no-expansion');
+    expect(viaProvider.body.items.every((i) => i.reason === 'match')).toBe(true);
     const unknown = await post('/v1/context', { prompt: PROMPT, strategy: 'telepathy' });
     expect(unknown.status).toBe(400);
     expect(unknown.body.error?.message).toMatch(/unknown strategy 'telepathy'/);

@@ -184,14 +184,20 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return { ...body, file };
   };
 
-  app.post<{ Body: ProviderRequest & { strategy?: string } }>('/v1/context', { schema: { body: contextBody, response: { '4xx': errorSchema } } }, async (request) => {
+  /** codesearch's own window for a request, by its strategy, recorded for /v1/stats. */
+  const ownWindow = async (body: ContextBody, requestId: string) => {
     const started = performance.now();
-    const strategy = await answer(async () => chooseStrategy(strategies, request.body));
-    const asked = providerRequest(request.body);
+    const strategy = await answer(async () => chooseStrategy(strategies, body));
+    const asked = providerRequest(body);
     const window = await answer(() => builder.build(withSelection(asked), strategy.options));
-    options.stats?.recordAnswer({ requestId: request.id, strategy: strategy.name, clientId: asked.clientId, ms: performance.now() - started, tokens: window.tokens, items: window.items.length });
-    return { ...window, strategy: strategy.name, requestId: request.id };
-  });
+    options.stats?.recordAnswer({ requestId, strategy: strategy.name, clientId: asked.clientId, ms: performance.now() - started, tokens: window.tokens, items: window.items.length });
+    return { ...window, strategy: strategy.name };
+  };
+
+  app.post<{ Body: ContextBody }>('/v1/context', { schema: { body: contextBody, response: { '4xx': errorSchema } } }, async (request) => ({
+    ...(await ownWindow(request.body, request.id)),
+    requestId: request.id,
+  }));
 
   app.post<{ Body: { requestId: string; outcome: Outcome; note?: string } }>(
     '/v1/feedback',
@@ -218,14 +224,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.get('/v1/providers', { schema: { response: { '4xx': errorSchema } } }, async () => ({ providers: [...providers.values()].map((p) => p.describe()) }));
 
-  app.post<{ Params: { name: string }; Body: ProviderRequest }>(
+  app.post<{ Params: { name: string }; Body: ContextBody }>(
     '/v1/providers/:name/context',
     { schema: { params: { type: 'object', properties: { name: { type: 'string', maxLength: 100 } }, required: ['name'] }, body: contextBody, response: { '4xx': errorSchema } } },
     async (request, reply) => {
       const provider = providers.get(request.params.name);
       if (!provider) return reply.status(404).send({ error: { code: 'not_found', message: `no context provider '${request.params.name}' (GET /v1/providers lists them)` } });
-      const asked = providerRequest(request.body);
-      const window = await (provider.name === CODESEARCH ? answer(() => provider.provide(asked)) : thirdParty(provider, asked));
+      const window = provider.name === CODESEARCH ? await ownWindow(request.body, request.id) : await thirdParty(provider, providerRequest(request.body));
       return { ...window, provider: provider.name, requestId: request.id };
     },
   );
@@ -257,6 +262,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   return app;
 }
+
+/** A context request as the routes take it: a provider request, plus the strategy to build it by. */
+type ContextBody = ProviderRequest & { strategy?: string };
 
 /** A team's own provider: whatever it throws is its failure, reported in one line as a 502. */
 async function thirdParty(provider: ContextProvider, request: ProviderRequest) {
