@@ -1,8 +1,8 @@
 // walk → parse → chunk → store, incrementally: only files whose size, mtime and then content
 // hash changed are parsed again, and each changed file is replaced in one commit.
 import { readFile } from 'node:fs/promises';
-import { isAbsolute, relative, resolve } from 'node:path';
-import { walkRepo } from './walk.js';
+import { resolve } from 'node:path';
+import { isWithin, walkRepo } from './walk.js';
 import { createModuleResolver } from './modules.js';
 import { runJobs } from './pool.js';
 import { acquireIndexLock, IndexLockedError } from './lock.js';
@@ -71,11 +71,16 @@ export async function indexRepo(options: IndexOptions): Promise<IndexSummary> {
   const db = resolve(options.db);
   const warn = options.onWarning ?? (() => {});
   const progress = options.onProgress ?? (() => {});
+  return withLockedStore(db, (store) => update(store, root, db, options, warn, progress, started));
+}
+
+/** Runs `work` on the index at `db` opened for writing, holding its lock throughout. */
+async function withLockedStore<T>(db: string, work: (store: IndexStore & { damaged: boolean }) => Promise<T>): Promise<T> {
   const release = acquireIndexLock(db);
   try {
     const store = await IndexStore.open(db);
     try {
-      return await update(store, root, db, options, warn, progress, started);
+      return await work(store);
     } finally {
       store.close();
     }
@@ -94,8 +99,7 @@ async function update(
   started: number,
 ): Promise<IndexSummary> {
   progress({ phase: 'walk', done: 0, total: 0 });
-  const dbInsideRoot = !relative(root, db).startsWith('..') && !isAbsolute(relative(root, db));
-  const walked = await walkRepo({ root, excludePaths: dbInsideRoot ? [db] : [], onWarning: warn });
+  const walked = await walkRepo({ root, excludePaths: isWithin(root, db) ? [db] : [], onWarning: warn });
 
   const rebuild = store.damaged || (await store.getMeta('fingerprint')) !== fingerprint();
   const previous = rebuild ? new Map<string, FileState>() : await store.fileStates();
@@ -306,25 +310,16 @@ async function readersSince(store: IndexStore): Promise<Date> {
  * holds the lock (it will do it).
  */
 export async function optimizeIndex(db: string): Promise<boolean> {
-  let release: () => void;
   try {
-    release = acquireIndexLock(resolve(db));
-  } catch (err) {
-    if (err instanceof IndexLockedError) return false;
-    throw err;
-  }
-  try {
-    const store = await IndexStore.open(resolve(db));
-    try {
+    return await withLockedStore(resolve(db), async (store) => {
       if ((await store.getMeta('optimized')) !== '0') return false;
       await store.finalize({ fresh: false, optimize: true, keepVersionsSince: await readersSince(store) });
       await store.setMeta({ optimized: '1' });
       return true;
-    } finally {
-      store.close();
-    }
-  } finally {
-    release();
+    });
+  } catch (err) {
+    if (err instanceof IndexLockedError) return false;
+    throw err;
   }
 }
 

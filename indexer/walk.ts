@@ -43,6 +43,12 @@ export interface WalkResult {
 
 export const DEFAULT_MAX_FILE_BYTES = 1_000_000;
 
+/** `path` is `dir` or below it (both absolute). */
+export function isWithin(dir: string, target: string): boolean {
+  const rel = path.relative(dir, target);
+  return !rel.startsWith('..') && !path.isAbsolute(rel);
+}
+
 /** Build output, VCS metadata, package caches and our own index: never useful. */
 export const ALWAYS_SKIPPED_DIRS: ReadonlySet<string> = new Set([
   '.git',
@@ -289,7 +295,7 @@ class Walker {
     const abs = path.join(dir.abs, entry.name);
     if (entry.isDirectory()) return this.visitDir(dir, rules, entry.name, rel, abs);
     if (entry.isFile()) return this.visitFile(rules, entry.name, rel, abs);
-    if (entry.isSymbolicLink()) return this.visitSymlink(dir, rules, entry.name, rel, abs);
+    if (entry.isSymbolicLink()) return this.visitSymlink(rules, entry.name, rel, abs);
     return null; // sockets, fifos, devices
   }
 
@@ -326,7 +332,6 @@ class Walker {
   }
 
   private async visitSymlink(
-    dir: DirTask,
     rules: readonly IgnoreRule[],
     name: string,
     rel: string,

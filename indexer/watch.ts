@@ -5,11 +5,11 @@
 // `indexRepo`, which finds what changed by size, mtime and hash, so renames and deletes need no
 // special handling and a missed event is caught by the next run.
 import { existsSync, statSync } from 'node:fs';
-import { basename, extname, isAbsolute, relative, resolve } from 'node:path';
+import { basename, extname, relative, resolve } from 'node:path';
 import watcher from '@parcel/watcher';
 import { indexRepo, optimizeIndex, type IndexOptions, type IndexSummary } from './pipeline.js';
 import { IndexLockedError } from './lock.js';
-import { ALWAYS_SKIPPED_DIRS } from './walk.js';
+import { ALWAYS_SKIPPED_DIRS, isWithin } from './walk.js';
 
 /** Quiet time after the last event before a run starts: one run per burst, yet fresh within a second. */
 export const DEFAULT_SETTLE_MS = 200;
@@ -48,6 +48,14 @@ export async function watchIndex(options: WatchOptions): Promise<LiveIndex> {
   let optimizeTimer: NodeJS.Timeout | undefined;
   const idle: (() => void)[] = [];
 
+  // After a run or an optimize pass: the changes that came meanwhile start the next run, and
+  // with nothing left to do, whoever waits for the index to settle is told.
+  const afterWork = () => {
+    running = undefined;
+    if (changed.size > 0 && !timer) timer = setTimeout(start, settleMs);
+    if (!timer) for (const resolveIdle of idle.splice(0)) resolveIdle();
+  };
+
   // Runs put off the optimize pass; it runs once changes pause, in the same single file as runs.
   const optimizeLater = () => {
     if (optimizeTimer) clearTimeout(optimizeTimer);
@@ -56,10 +64,7 @@ export async function watchIndex(options: WatchOptions): Promise<LiveIndex> {
       if (running || timer || closed) return;
       running = optimizeIndex(db)
         .then(() => {}, onError)
-        .finally(() => {
-          running = undefined;
-          if (changed.size > 0 && !timer) timer = setTimeout(start, settleMs);
-        });
+        .finally(afterWork);
     }, OPTIMIZE_WHEN_IDLE_MS);
   };
 
@@ -79,9 +84,7 @@ export async function watchIndex(options: WatchOptions): Promise<LiveIndex> {
           timer ??= setTimeout(start, LOCKED_RETRY_MS);
         } else onError(err as Error);
       } finally {
-        running = undefined;
-        if (changed.size > 0 && !timer) timer = setTimeout(start, settleMs);
-        if (!timer) for (const resolveIdle of idle.splice(0)) resolveIdle();
+        afterWork();
       }
     })();
   };
@@ -96,7 +99,6 @@ export async function watchIndex(options: WatchOptions): Promise<LiveIndex> {
   };
 
   if (!existsSync(root) || !statSync(root).isDirectory()) throw new Error(`cannot watch ${root}: not a directory`);
-  const dbInsideRoot = !relative(root, db).startsWith('..') && !isAbsolute(relative(root, db));
   const subscription = await watcher.subscribe(
     root,
     (err, events) => {
@@ -105,7 +107,7 @@ export async function watchIndex(options: WatchOptions): Promise<LiveIndex> {
       const relevant = events.filter((e) => WATCHED_FILES.test(basename(e.path)) || (e.type !== 'update' && !extname(e.path)));
       if (relevant.length > 0) schedule(relevant.map((e) => relative(root, e.path)));
     },
-    { ignore: [...[...ALWAYS_SKIPPED_DIRS].map((d) => `**/${d}/**`), ...(dbInsideRoot ? [relative(root, db)] : [])] },
+    { ignore: [...[...ALWAYS_SKIPPED_DIRS].map((d) => `**/${d}/**`), ...(isWithin(root, db) ? [relative(root, db)] : [])] },
   );
 
   // The first run brings the index up to date with what changed while nothing watched.
