@@ -22,7 +22,6 @@ const db = resolve(values.db ?? process.env.CODESEARCH_DB ?? join(corpus, '.code
 
 const work = mkdtempSync(join(tmpdir(), 'codesearch-eval-'));
 const batch = join(work, 'queries.jsonl');
-const results = join(work, 'results.jsonl');
 const lines = readFileSync(cases, 'utf8').split('\n').filter((l) => l.trim());
 writeFileSync(batch, lines.map((l) => { const c = JSON.parse(l) as { id: string; query: string }; return JSON.stringify({ id: c.id, query: c.query }); }).join('\n') + '\n');
 

@@ -1,10 +1,10 @@
 // The Emacs layer (editors/emacs/codesearch.el) driven by a real `emacs --batch` against a real
 // `codesearch serve` on 127.0.0.1: the results buffer and its jump, and the context window.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { indexRepo } from '../indexer/pipeline.js';
-import { CLI_MAIN, REPO_ROOT, childEnv, cleanupTempDirs, copyFixture } from './helpers.js';
+import { REPO_ROOT, SERVING, cleanupTempDirs, copyFixture, startCli } from './helpers.js';
 
 // emacs-nox comes from Debian (.ci/run installs it); a machine without it skips these.
 const haveEmacs = spawnSync('emacs', ['--version']).status === 0;
@@ -24,16 +24,9 @@ describe.runIf(haveEmacs || process.env.CI)('Emacs layer (emacs --batch)', () =>
   beforeAll(async () => {
     root = copyFixture('shop');
     await indexRepo({ root, db: path.join(root, '.codesearch') });
-    server = spawn(process.execPath, [CLI_MAIN, 'serve', '--db', path.join(root, '.codesearch'), '--port', '0', '-q'], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      server!.stdout!.setEncoding('utf8').on('data', (d: string) => {
-        out += d;
-        const m = /on (http:\/\/\S+)/.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      server!.on('exit', (code) => reject(new Error(`serve exited with ${code}`)));
-    });
+    const started = await startCli(['serve', '--db', path.join(root, '.codesearch'), '--port', '0', '-q'], SERVING);
+    server = started.child;
+    url = started.match[1]!;
   });
 
   afterAll(() => {

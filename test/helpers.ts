@@ -1,5 +1,5 @@
 // Shared test helpers: fixture copies in temp dirs, and the real CLI run as a child process.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -143,3 +143,24 @@ export async function waitForExit(pid: number, timeoutMs = 5000): Promise<void> 
   }
   throw new Error(`process ${pid} still runs`);
 }
+
+/**
+ * Starts the CLI as a long-running child (`serve`, `watch`); resolves once `ready` matches its
+ * stdout, rejects if it exits first.
+ */
+export function startCli(args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  const child = spawn(process.execPath, [CLI_MAIN, ...args], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      const match = ready.exec(out);
+      if (match) resolve({ child, match });
+    });
+    child.on('exit', (code) => reject(new Error(`codesearch ${args[0]} exited with ${code} before it was ready: ${out}`)));
+  });
+}
+
+/** What `codesearch serve` prints once it listens: the URL is the first group. */
+export const SERVING = /on (http:\/\/\S+)/;
+

@@ -1,7 +1,7 @@
 // The context-provider plugin API: codesearch's own provider in process and over HTTP (the same
 // windows), selections, and a team's provider module loaded by `codesearch serve --provider`.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { indexRepo } from '../indexer/pipeline.js';
@@ -9,7 +9,7 @@ import { Searcher } from '../server/search.js';
 import { ContextBuilder } from '../server/context/build.js';
 import { buildApp } from '../server/http/app.js';
 import { createContextProvider, ProviderError, registerContextProvider, type ContextProvider } from '../server/provider.js';
-import { CLI_MAIN, FIXTURES, childEnv, cleanupTempDirs, copyFixture, makeTempDir, runCli } from './helpers.js';
+import { FIXTURES, SERVING, cleanupTempDirs, copyFixture, makeTempDir, runCli, startCli } from './helpers.js';
 
 let root: string;
 let db: string;
@@ -71,17 +71,9 @@ describe('createContextProvider', () => {
   });
 });
 
-function startServe(args: string[]): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [CLI_MAIN, 'serve', '--db', db, '--port', '0', '-q', ...args], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      const m = /on (http:\/\/\S+)/.exec(out);
-      if (m) resolve({ child, url: m[1]! });
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
-  });
+async function startServe(args: string[]): Promise<{ child: ChildProcess; url: string }> {
+  const { child, match } = await startCli(['serve', '--db', db, '--port', '0', '-q', ...args], SERVING);
+  return { child, url: match[1]! };
 }
 
 describe('codesearch serve --provider', () => {

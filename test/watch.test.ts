@@ -1,13 +1,13 @@
 // The live index with the real watcher: edits, deletes, renames and bursts reach the index, in
 // process, through `codesearch watch`, and through `codesearch serve --watch`.
 import { describe, it, expect, afterAll } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { watchIndex } from '../indexer/watch.js';
 import type { IndexSummary } from '../indexer/pipeline.js';
 import { Searcher } from '../server/search.js';
-import { CLI_MAIN, childEnv, cleanupTempDirs, copyFixture, makeTempDir, runCli } from './helpers.js';
+import { SERVING, cleanupTempDirs, copyFixture, makeTempDir, runCli, startCli } from './helpers.js';
 
 afterAll(() => cleanupTempDirs());
 
@@ -62,20 +62,6 @@ describe('watchIndex', () => {
   }, 60_000);
 });
 
-/** Starts the CLI as a long-running child; resolves with it once `ready` matches its stdout. */
-function startCli(args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  const child = spawn(process.execPath, [CLI_MAIN, ...args], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      const match = ready.exec(out);
-      if (match) resolve({ child, match });
-    });
-    child.on('exit', (code) => reject(new Error(`codesearch ${args[0]} exited with ${code} before it was ready: ${out}`)));
-  });
-}
-
 function stop(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => {
     child.once('exit', (code) => resolve(code));
@@ -102,7 +88,7 @@ describe('codesearch watch and serve --watch', () => {
   it('codesearch serve --watch answers for a file saved after it started', async () => {
     const root = copyFixture('shop');
     expect((await runCli(['index', root, '-q'], { cwd: root })).code).toBe(0);
-    const { child, match } = await startCli(['serve', '--db', path.join(root, '.codesearch'), '--port', '0', '-q', '--watch'], /on (http:\/\/\S+)/);
+    const { child, match } = await startCli(['serve', '--db', path.join(root, '.codesearch'), '--port', '0', '-q', '--watch'], SERVING);
     try {
       fs.appendFileSync(path.join(root, 'src/cart.ml'), '\nlet served_while_watching x = x\n');
       const found = await eventually(async () => {

@@ -1,5 +1,4 @@
 // `codesearch context PROMPT [--file PATH[:LINE]] [--errors FILE|-] [--budget N] [--json]` and `--batch FILE`.
-import { readFile } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { ContextBuilder, ContextRequestError, MAX_BUDGET, type ContextRequest } from '../../server/context/build.js';
 import { ENCODINGS, type EncodingName } from '../../server/context/tokens.js';
