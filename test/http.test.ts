@@ -1,7 +1,6 @@
 // The HTTP API on a real server on 127.0.0.1 (port 0) over a real index: every route, and what a
 // hostile or careless client sends gets a 4xx in the contract's error shape, never a 5xx.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -9,7 +8,7 @@ import { indexRepo } from '../indexer/pipeline.js';
 import { Searcher } from '../server/search.js';
 import { ContextBuilder } from '../server/context/build.js';
 import { buildApp } from '../server/http/app.js';
-import { CLI_MAIN, childEnv, cleanupTempDirs, copyFixture, makeTempDir, runCli } from './helpers.js';
+import { SERVING, cleanupTempDirs, copyFixture, makeTempDir, runCli, startCli } from './helpers.js';
 
 let root: string;
 let db: string;
@@ -231,17 +230,9 @@ describe('auth', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/without a token/);
 
-    const child = spawn(process.execPath, [CLI_MAIN, 'serve', '--db', db, '--port', '0', '--token', 'tok', '-q'], { cwd: root, env: childEnv({}), stdio: ['ignore', 'pipe', 'pipe'] });
+    const { child, match } = await startCli(['serve', '--db', db, '--port', '0', '--token', 'tok', '-q'], SERVING);
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        child.stdout.on('data', (b: Buffer) => {
-          out += b.toString();
-          const m = /on (http:\/\/[^\s]+)/.exec(out);
-          if (m) resolve(m[1]!);
-        });
-        child.on('exit', (code) => reject(new Error(`serve exited with ${code}`)));
-      });
+      const url = match[1]!;
       const r = await fetch(`${url}/v1/search`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer tok' }, body: '{"query":"Cart.add"}' });
       expect(r.status).toBe(200);
       expect((await fetch(`${url}/v1/search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"Cart.add"}' })).status).toBe(401);
