@@ -2,7 +2,9 @@
 // query side (what is looked up), so both sides always agree. `concat_map` and `concatMap`
 // yield `concatmap`, `concat`, `map`; `Base.String.split` yields `base`, `string`, `split`.
 // English words are stemmed and stop words dropped, so "splitting strings" meets `split`.
-import { stemmer } from 'stemmer';
+// Porter2 (Snowball English): the original Porter algorithm over-stems, merging `generalize`,
+// `generate` and `generic` into `gener`.
+import stemmer from 'wink-porter2-stemmer';
 
 // No `'`: primes (`x'`) and possessives (`Base's`) are not part of the word.
 const WORD = /[A-Za-z][A-Za-z0-9_]*/g;

@@ -34,6 +34,12 @@ describe('tokenize', () => {
     expect(tokenize('splits strings')).toEqual(['split', 'string']);
   });
 
+  it('stems without merging unrelated words: "generalized" meets `generalize`, not `generate`', () => {
+    expect(tokenize('generalized')).toEqual(tokenize('generalize'));
+    expect(tokenize('generalized')).not.toEqual(tokenize('generate'));
+    expect(tokenize('generic')).not.toEqual(tokenize('generate'));
+  });
+
   it('appends to the array it is given', () => {
     const out = ['x'];
     expect(tokenize('concat_map', out)).toBe(out);
