@@ -11,3 +11,21 @@ export class CliError extends Error {
     super(message);
   }
 }
+
+/** Why the file system refused a write, from a Node errno code or a LanceDB (Rust) "os error N". */
+const STORAGE_FAILURES: [RegExp, string][] = [
+  [/\bENOSPC\b|os error 28\b/, 'the disk is full (no space left on device)'],
+  [/\bEROFS\b|os error 30\b/, 'the file system is read-only'],
+  [/\bEACCES\b|\bEPERM\b|os error 13\b/, 'permission denied'],
+];
+
+/**
+ * A write to the index that the file system refused, as one clear line (LanceDB's own message is
+ * a Rust backtrace chain). Commits are atomic, so what readers see is the last complete index.
+ */
+export function storageError(err: unknown, db: string): CliError | undefined {
+  const text = `${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message ?? ''}`;
+  const reason = STORAGE_FAILURES.find(([pattern]) => pattern.test(text))?.[1];
+  if (!reason) return undefined;
+  return new CliError(`cannot write the index at ${db}: ${reason}; the last complete index is intact and still searchable`, EXIT_NO_INDEX);
+}

@@ -26,6 +26,7 @@ program
   .option('--device <device>', 'transformers: cpu (default) or cuda')
   .option('--dtype <dtype>', 'transformers: fp32 (default), fp16 or q8')
   .option('--retrain', 'learn the static model again even if the corpus has not drifted')
+  .option('--progress <format>', 'bar (on a terminal, the default) or json: a JSON line per step on stderr, for editors and scripts')
   .option('-q, --quiet', 'no progress bar and no warnings; only the summary')
   .action(async (root: string, opts) => (await import('./commands/index.js')).runIndex(root, opts));
 

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { indexRepo, type IndexProgress, type IndexSummary } from '../../indexer/pipeline.js';
 import { IndexLockedError } from '../../indexer/lock.js';
-import { CliError, EXIT_NO_INDEX } from '../errors.js';
+import { CliError, storageError } from '../errors.js';
 import { dbForIndexing, parsePositiveInt } from '../config.js';
 import { EmbedderError, embedderNames, type EmbedderSpec } from '../../indexer/embed/embedder.js';
 import '../../indexer/embed/builtin.js';
@@ -20,6 +20,7 @@ export interface IndexCommandOptions {
   device?: string;
   dtype?: string;
   retrain?: boolean;
+  progress?: string;
 }
 
 /** The embedder the flags ask for: undefined keeps the index's own, null means none. */
@@ -45,19 +46,30 @@ export async function runIndex(rootArg: string, opts: IndexCommandOptions): Prom
   const db = dbForIndexing(root, opts.db, process.env);
   const threads = opts.threads === undefined ? undefined : parsePositiveInt(opts.threads, '--threads', 64);
   const embedder = embedderSpec(opts);
-  const bar = !opts.quiet && process.stderr.isTTY ? progressBar() : undefined;
-  const onWarning = opts.quiet ? undefined : (m: string) => (bar ? bar.log(m) : process.stderr.write(`codesearch: warning: ${m}\n`));
+  if (opts.progress !== undefined && opts.progress !== 'bar' && opts.progress !== 'json') throw new CliError(`--progress must be bar or json, not '${opts.progress}'`);
+  const json = opts.progress === 'json';
+  const bar = !opts.quiet && !json && process.stderr.isTTY ? progressBar() : undefined;
+  const onWarning = opts.quiet ? undefined : (m: string) => (bar ? bar.log(m) : process.stderr.write(json ? `${JSON.stringify({ warning: m })}\n` : `codesearch: warning: ${m}\n`));
+  // One line per step: phase changes and at most ten lines a second within a phase.
+  let lastPhase = '';
+  let lastAt = 0;
+  const onProgress = json
+    ? (p: IndexProgress) => {
+        const now = Date.now();
+        if (p.phase === lastPhase && now - lastAt < 100 && p.done < p.total) return;
+        lastPhase = p.phase;
+        lastAt = now;
+        process.stderr.write(`${JSON.stringify(p)}\n`);
+      }
+    : bar?.update;
   try {
-    const s = await indexRepo({ root, db, threads, embedder, retrain: opts.retrain, onWarning, onProgress: bar?.update });
+    const s = await indexRepo({ root, db, threads, embedder, retrain: opts.retrain, onWarning, onProgress });
     bar?.stop();
     process.stdout.write(`${summaryLine(s)}\n`);
   } catch (err) {
     bar?.stop();
     if (err instanceof IndexLockedError || err instanceof EmbedderError) throw new CliError(err.message);
-    if ((err as NodeJS.ErrnoException).code === 'EACCES' || (err as NodeJS.ErrnoException).code === 'EROFS') {
-      throw new CliError(`cannot write the index at ${db}: ${(err as Error).message}`, EXIT_NO_INDEX);
-    }
-    throw err;
+    throw storageError(err, db) ?? err;
   }
 }
 
