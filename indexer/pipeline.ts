@@ -126,8 +126,20 @@ async function update(
       duneStates.push({ path: f.path, hash, size: f.size, mtimeMs: f.mtimeMs, lines: 0, chunks: 0, relations: [], skipped: '', chunkedAt: runStamp });
     }
   }
-  // A changed dune file can rename the library of every module beside it.
-  const dirsWithNewLibraries = new Set(duneStates.map((d) => dirOf(d.path)));
+  const seen = new Set(walked.files.map((f) => f.path));
+  const removed = [...previous.keys()].filter((p) => !seen.has(p));
+  // A changed dune file can rename the library of every module beside it, and so can an alias
+  // module (`lib__.ml`, how installed libraries without dune files are recognised) that
+  // appears or goes.
+  const isAliasModule = (p: string) => /__\.mli?$/.test(p);
+  const dirsWithNewLibraries = new Set([
+    ...duneStates.map((d) => dirOf(d.path)),
+    ...removed.filter(isAliasModule).map(dirOf),
+    ...sources.filter((f) => !previous.has(f.path) && isAliasModule(f.path)).map((f) => dirOf(f.path)),
+  ]);
+  // The .ml of a removed .mli (or the reverse) lost the partner whose docs and signatures it carried.
+  const unitStem = (p: string) => p.replace(/\.mli?$/, '');
+  const stemsLosingAPartner = new Set(removed.map(unitStem));
   const resolver = createModuleResolver(
     sources.map((f) => f.path),
     duneTexts,
@@ -137,12 +149,12 @@ async function update(
   // either file re-chunks both.
   const units = new Map<string, typeof sources>();
   for (const f of sources) {
-    const stem = f.path.replace(/\.mli?$/, '');
+    const stem = unitStem(f.path);
     units.set(stem, [...(units.get(stem) ?? []), f]);
   }
   const isFresh = (f: (typeof sources)[number]) => {
     const before = previous.get(f.path);
-    return !!before && before.size === f.size && before.mtimeMs === f.mtimeMs && !dirsWithNewLibraries.has(dirOf(f.path));
+    return !!before && before.size === f.size && before.mtimeMs === f.mtimeMs && !dirsWithNewLibraries.has(dirOf(f.path)) && !stemsLosingAPartner.has(unitStem(f.path));
   };
   const jobs: UnitJob[] = [];
   let unchanged = 0;
@@ -151,7 +163,8 @@ async function update(
       unchanged += files.length;
       continue;
     }
-    const allowSkip = files.length === 1;
+    // A file alone in its unit may turn out unchanged by content, unless what it is chunked with changed.
+    const allowSkip = files.length === 1 && !stemsLosingAPartner.has(unitStem(files[0]!.path));
     jobs.push(
       files.map((f) => ({
         path: f.path,
@@ -163,8 +176,6 @@ async function update(
       })),
     );
   }
-  const seen = new Set(walked.files.map((f) => f.path));
-  const removed = [...previous.keys()].filter((p) => !seen.has(p));
 
   const summary: IndexSummary = {
     files: sources.length,

@@ -159,6 +159,44 @@ describe('indexRepo on the mini fixture', () => {
 });
 
 // Regression: `lines` once counted the empty string after the final newline.
+describe('indexRepo: an update gives what a clean index gives', () => {
+  async function chunkHashes(db: string): Promise<Map<string, string>> {
+    const store = await IndexStore.open(db);
+    try {
+      return await store.chunkContentHashes();
+    } finally {
+      store.close();
+    }
+  }
+
+  it('when an .mli goes or comes, and when an alias module (lib__.ml) goes or comes', async () => {
+    const root = makeTempDir('cs-partners-');
+    writeFiles(root, {
+      'a/a.ml': 'let f x = x + 1\nlet g = 2\n',
+      'a/a.mli': '(** Adds one. *)\nval f : int -> int\nval g : int\n',
+      'b/b.ml': 'let h s = s ^ "!"\n',
+      'lib/stdx__.ml': 'module Table = Stdx__Table\n',
+      'lib/table.ml': 'let create () = Hashtbl.create 16\n',
+      'other/other.ml': 'let keep = ()\n',
+    });
+    const db = path.join(makeTempDir('cs-partners-db-'), 'db');
+    await indexRepo({ root, db, embedder: null });
+    const steps: [string, () => void][] = [
+      ['an .mli removed', () => fs.rmSync(path.join(root, 'a/a.mli'))],
+      ['an .mli added', () => writeFiles(root, { 'b/b.mli': '(** Shouts. *)\nval h : string -> string\n' })],
+      ['an alias module removed', () => fs.rmSync(path.join(root, 'lib/stdx__.ml'))],
+      ['an alias module added', () => writeFiles(root, { 'other/otherlib__.ml': 'module Other = Otherlib__Other\n' })],
+    ];
+    for (const [what, change] of steps) {
+      change();
+      await indexRepo({ root, db, embedder: null });
+      const clean = path.join(makeTempDir('cs-partners-clean-'), 'db');
+      await indexRepo({ root, db: clean, embedder: null });
+      expect(Object.fromEntries(await chunkHashes(db)), what).toEqual(Object.fromEntries(await chunkHashes(clean)));
+    }
+  });
+});
+
 describe('indexRepo line counts', () => {
   it('counts the lines of a file that ends with a newline as wc -l does', async () => {
     const root = makeTempDir('cs-lines-');
