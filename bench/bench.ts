@@ -7,6 +7,8 @@
 // The corpus is only read, except one file that gets a comment line for the one-file-change run
 // and is restored (content and times) in a finally block. The index goes to a fresh temp dir
 // (or --db, which must be empty or absent so the cold index is really cold).
+import { rssOf, startServer } from './measure.js';
+import { percentile } from '../server/percentile.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, lstatSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -58,14 +60,6 @@ const WATCH_EDITS = 20;
 
 function log(message: string): void {
   process.stderr.write(`bench: ${message}\n`);
-}
-
-/** Nearest-rank percentile of unsorted samples. */
-function percentile(samples: readonly number[], p: number): number {
-  if (samples.length === 0) return NaN;
-  const sorted = [...samples].sort((a, b) => a - b);
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
 }
 
 function mean(samples: readonly number[]): number {
@@ -357,21 +351,6 @@ async function searchViaCli(db: string, queries: string[]) {
   return samples;
 }
 
-/** `codesearch serve` on a free port; resolves with its URL and pid once it listens. */
-async function startServer(db: string, extra: string[] = []): Promise<{ url: string; pid: number; stop: () => void }> {
-  const child = spawn(process.execPath, [cli, 'serve', '--db', db, '--port', '0', '-q', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const url = await new Promise<string>((resolvePromise, reject) => {
-    let out = '';
-    child.stdout.on('data', (b: Buffer) => {
-      out += b.toString();
-      const m = /on (http:\/\/\S+)/.exec(out);
-      if (m) resolvePromise(m[1]!);
-    });
-    child.on('exit', (code) => reject(new Error(`codesearch serve exited with ${code}`)));
-  });
-  return { url, pid: child.pid!, stop: () => child.kill('SIGTERM') };
-}
-
 /**
  * Save → searchable through `codesearch serve --watch`: one new definition appended to each of
  * WATCH_EDITS different files in turn, the server polled every 25 ms until it finds it. Every
@@ -387,7 +366,7 @@ async function watchFreshness(db: string, sources: WalkedFile[]) {
       restoreTimes(f.absPath, st.atimeNs, st.mtimeNs);
     }
   };
-  const server = await startServer(db, ['--watch']);
+  const server = await startServer(['--db', db, '--watch']);
   const samples: number[] = [];
   pendingRestore = restore;
   try {
@@ -434,12 +413,6 @@ async function load(url: string, bodies: unknown[], clients: number, total: numb
   );
   const seconds = (performance.now() - started) / 1000;
   return { samples, failures, perSecond: samples.length / seconds };
-}
-
-function rssOf(pid: number): { rss: number; peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) * 1024;
-  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
 }
 
 function haveRipgrep(): boolean {
@@ -552,7 +525,7 @@ async function main(): Promise<void> {
 
     // 6. The HTTP server under 8 concurrent clients.
     log(`http: codesearch serve, ${HTTP_CLIENTS} concurrent clients`);
-    const server = await startServer(db);
+    const server = await startServer(['--db', db]);
     let http: { search: Awaited<ReturnType<typeof load>>; context: Awaited<ReturnType<typeof load>>; rss: { rss: number; peak: number } };
     try {
       const searchBodies = queries.map((query) => ({ query }));

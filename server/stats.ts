@@ -4,6 +4,7 @@
 // file keeps the newest events (50,000 by default) and is rewritten when it holds twice that.
 import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { percentile } from './percentile.js';
 
 export const OUTCOMES = ['accepted', 'rejected', 'applied', 'build-green', 'build-red'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
@@ -138,11 +139,6 @@ export class StatsLog {
       this.unwritable = true;
     }
   }
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
 function round(n: number): number {

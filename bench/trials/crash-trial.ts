@@ -9,22 +9,10 @@
 // bench/trials/crash.ts runs it on the full corpus; test/crash.test.ts on a small generated repo.
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { IndexStore } from '../../indexer/store.js';
 import { walkRepo } from '../../indexer/walk.js';
-
-/** The compiled CLI, whether this module runs compiled (dist/bench/trials) or from source under vitest. */
-const CLI = join(repoRoot(dirname(fileURLToPath(import.meta.url))), 'dist', 'cli', 'main.js');
-
-function repoRoot(dir: string): string {
-  while (!existsSync(join(dir, 'package.json')) || dir.endsWith('/dist')) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('codesearch: package.json not found above the trials');
-    dir = parent;
-  }
-  return dir;
-}
+import { CLI_MAIN as CLI } from './cli-path.js';
 
 export interface CrashTrialOptions {
   /** The tree to index; it is copied, never changed. */
@@ -107,7 +95,12 @@ function sameChunks(a: Map<string, string> | undefined, b: Map<string, string> |
 function chunkDifferences(got: Snapshot, want: Snapshot): string[] {
   const paths = new Set([...got.byPath.keys(), ...want.byPath.keys()]);
   const differing = [...paths].filter((p) => !sameChunks(got.byPath.get(p), want.byPath.get(p)));
-  return differing.length === 0 ? [] : [`${differing.length} files differ from a clean index (${differing.slice(0, 3).join(', ')})`];
+  if (differing.length === 0) return [];
+  const first = differing[0]!;
+  const a = got.byPath.get(first) ?? new Map<string, string>();
+  const b = want.byPath.get(first) ?? new Map<string, string>();
+  const detail = `${first}: ${a.size} chunks, a clean index ${b.size}, ${[...a].filter(([id, h]) => b.has(id) && b.get(id) !== h).length} with other contents`;
+  return [`${differing.length} files differ from a clean index (${differing.slice(0, 3).join(', ')}; ${detail})`];
 }
 
 /** Runs `index` and SIGKILLs it `killAtMs` after spawning; reports the last phase it announced. */

@@ -1,0 +1,60 @@
+// `npm run trials -- load [--corpus DIR] [--clients 8,32] [--seconds 60] [--edit-every MS]`:
+// concurrent clients against `serve --watch` on a copy of the corpus while files are edited
+// (see load-trial.ts). Passes with 0 errors, every edit searchable within 2 s and the server's
+// RSS at the end of each phase within 1.1× its start.
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { walkRepo } from '../../indexer/walk.js';
+import { CLI_MAIN } from './cli-path.js';
+import { runLoadTrial } from './load-trial.js';
+import type { Trial } from './trial.js';
+
+const RSS_GROWTH_LIMIT = 1.1;
+
+/** Questions a developer asks: the shared dev cases when present, else a few of our own. */
+function loadQueries(): string[] {
+  const dev = resolve('../shared/eval/dev.jsonl');
+  if (existsSync(dev)) return readFileSync(dev, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { query: string }).query);
+  return ['how do I split a string on a character', 'Hashtbl.find_opt', 'read a file line by line', 'List.concat_map', 'where are exceptions printed'];
+}
+
+const load: Trial = {
+  description: 'concurrent /v1/search and /v1/context clients against serve --watch while files are edited',
+  async run(argv) {
+    const { values } = parseArgs({
+      args: argv,
+      options: { corpus: { type: 'string' }, clients: { type: 'string', default: '8,32' }, seconds: { type: 'string', default: '60' }, 'edit-every': { type: 'string', default: '3000' } },
+    });
+    const source = resolve(values.corpus ?? process.env.CODESEARCH_CORPUS ?? '../corpus');
+    const work = join(tmpdir(), `codesearch-load-${process.pid}`);
+    const root = join(work, 'tree');
+    const db = join(work, 'db');
+    try {
+      cpSync(source, root, { recursive: true, filter: (src) => !src.endsWith('/.codesearch') });
+      const indexed = spawnSync(process.execPath, [CLI_MAIN, 'index', root, '--db', db, '--quiet'], { encoding: 'utf8' });
+      if (indexed.status !== 0) throw new Error(`index failed: ${indexed.stderr}`);
+      // Mid-sized implementation files, spread over the tree.
+      const ml = (await walkRepo({ root })).files.filter((f) => f.kind === 'ml').sort((a, b) => a.size - b.size);
+      const editFiles = Array.from({ length: 40 }, (_, i) => ml[Math.floor(ml.length * (0.3 + (0.4 * i) / 40))]!.path);
+      const phases = await runLoadTrial({
+        root,
+        db,
+        clients: values.clients!.split(',').map(Number),
+        seconds: Number(values.seconds),
+        editEveryMs: Number(values['edit-every']),
+        editFiles,
+        queries: loadQueries(),
+        log: (l) => process.stdout.write(`${l}\n`),
+      });
+      const failed = phases.filter((p) => p.routes.search.errors + p.routes.context.errors > 0 || p.editsLate > 0 || p.rssEnd > RSS_GROWTH_LIMIT * p.rssStart);
+      process.stdout.write(`load: ${phases.length} phases on ${source}, ${failed.length} failed${failed.length ? ` (${failed.map((p) => `${p.clients} clients`).join(', ')})` : ''}\n`);
+      return failed.length === 0;
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  },
+};
+export default load;
