@@ -14,8 +14,6 @@ import { embedChunks } from './embed/stage.js';
 import './embed/builtin.js';
 const FLUSH_CHUNKS = 10_000;
 
-/** Versions a little older than the previous run's finalize are kept too (timestamps of one commit). */
-const CLOCK_SKEW_MS = 1000;
 /** Past this many rewritten files, the embed stage compares every chunk's hash in one scan. */
 const MAX_PATHS_COMPARED = 1000;
 
@@ -270,9 +268,6 @@ async function update(
     for (const p of removed) current.delete(p);
   }
 
-  // From here on, this run makes the table versions readers will be on once it ends (the
-  // chunk indexes of a new table, vectors, compaction): the next run keeps them.
-  const finalizedFrom = hasWork || previous.size === 0 ? new Date().toISOString() : undefined;
   // A new table's indexes are built by LanceDB's threads while embedding keeps this one busy.
   const chunkIndexes = previous.size === 0 ? store.indexChunks() : Promise.resolve();
   chunkIndexes.catch(() => {}); // awaited below; this only keeps it from counting as unhandled meanwhile
@@ -284,7 +279,7 @@ async function update(
   const deferred = !!options.deferOptimize && previous.size > 0;
   if (hasWork || summary.embedded > 0 || (await store.getMeta('finalized')) !== '1') {
     progress({ phase: 'finalize', done: 0, total: 1 });
-    await store.finalize({ fresh: previous.size === 0, optimize: !deferred, keepVersionsSince: await readersSince(store) });
+    await store.finalize({ fresh: previous.size === 0, optimize: !deferred });
   }
   for (const st of current.values()) {
     summary.chunks += st.chunks;
@@ -299,20 +294,10 @@ async function update(
       indexedAt: new Date().toISOString(),
       root,
       ...(hasWork || summary.embedded > 0 ? { optimized: deferred ? '0' : '1' } : {}),
-      ...(finalizedFrom ? { finalizedFrom } : {}),
     });
   }
   summary.seconds = (performance.now() - started) / 1000;
   return summary;
-}
-
-/**
- * Readers are on the versions the previous run made at its end (they switch to a new run's
- * within a second of its end): those are kept, everything older may be cleaned up.
- */
-async function readersSince(store: IndexStore): Promise<Date> {
-  const since = Date.parse((await store.getMeta('finalizedFrom')) ?? '');
-  return new Date(Number.isNaN(since) ? Date.now() : since - CLOCK_SKEW_MS);
 }
 
 /**
@@ -324,7 +309,7 @@ export async function optimizeIndex(db: string): Promise<boolean> {
   try {
     return await withLockedStore(resolve(db), async (store) => {
       if ((await store.getMeta('optimized')) !== '0') return false;
-      await store.finalize({ fresh: false, optimize: true, keepVersionsSince: await readersSince(store) });
+      await store.finalize({ fresh: false, optimize: true });
       await store.setMeta({ optimized: '1' });
       return true;
     });
@@ -358,7 +343,7 @@ async function updateEmbeddings(
     summary.embedder = spec ? ((await store.getMeta('embedder_id')) ?? '') : '';
     return;
   }
-  // Tables of models superseded by an earlier run: every reader has moved on from them.
+  // Tables of models a killed run left behind, or that an earlier run made obsolete.
   const storedId = (await store.getMeta('embedder_id')) ?? '';
   await store.dropStaleEmbeddings(storedId);
   if (!spec) {
@@ -388,6 +373,8 @@ async function updateEmbeddings(
     const paths = storedId === embedder.id ? run.onlyPaths : undefined;
     const result = await embedChunks(store, embedder, { paths, onProgress: (done, total) => progress({ phase: 'embed', done, total }) });
     await store.setMeta({ vectors_complete: '1' });
+    // A new model's vectors are complete: the old model's tables go (readers move to the new).
+    if (storedId !== embedder.id) await store.dropStaleEmbeddings(embedder.id);
     summary.embedded = result.embedded;
     summary.embedder = embedder.id;
   } finally {

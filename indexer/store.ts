@@ -4,6 +4,8 @@
 //   meta    — key/value: fingerprint, whether a write was interrupted, the embedder
 //   vectors-<embedder id> — one row per embedded chunk: chunk id, the content hash it was embedded from, vector
 //   model-<model id> — the corpus-trained static embedding model: token, idf, vector
+import { readdirSync, rmdirSync, type Dirent } from 'node:fs';
+import { join } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import { Field, FixedSizeList, Float32, Float64, Int32, Schema, Table as ArrowTable, Utf8, makeData, makeVector, vectorFromArray } from 'apache-arrow';
 import type { Chunk, ChunkKind, FileRelation, SourceLang } from './types.js';
@@ -280,6 +282,27 @@ function plainRows(table: Pick<ArrowTable, 'schema' | 'numRows' | 'getChild'>): 
  * A chunk query's rows as hits: `_score` becomes `rawScore` (0 without one), the token columns
  * become `tokens` when selected, and `doc`/`text` are '' when left out of the selection.
  */
+/**
+ * LanceDB's cleanup deletes a superseded index's files but leaves its directory (lance#8320):
+ * one per index per update, without bound under a live index.
+ */
+function removeEmptyIndexDirs(dir: string): void {
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    if (!entry.isDirectory()) continue;
+    try {
+      rmdirSync(join(dir, entry.name)); // fails, as it should, unless empty
+    } catch {
+      // not empty: a kept index
+    }
+  }
+}
+
 async function readHits(query: { toArrow(): Promise<ArrowTable> }): Promise<ChunkHit[]> {
   return plainRows(await query.toArrow()).map((r) => ({
     ...rowToChunk({ doc: '', text: '', ...r }),
@@ -522,20 +545,31 @@ export class IndexStore implements ChunkReader {
 
   /**
    * Makes the latest rows searchable through indexes: builds them on a fresh table, folds new
-   * rows into them otherwise, and drops old table versions so the index does not grow unbounded.
+   * rows into them otherwise, and drops every older table version so the index does not grow
+   * with each update. A reader still on a dropped version opens the newest and asks again
+   * (Searcher.readFresh).
    */
-  async finalize(options: { fresh: boolean; optimize?: boolean; keepVersionsSince?: Date }): Promise<void> {
+  async finalize(options: { fresh: boolean; optimize?: boolean }): Promise<void> {
     await this.indexChunks();
     await this.indexVectors();
-    // A fresh build has its indexes over every row and no old versions worth the compaction;
-    // updates need new rows folded into the indexes and superseded versions removed — but not
-    // the versions a reader may still be on: those of the previous run's end (a reader switches
-    // to the newest at its next request after a run ends). The caller may put that off.
+    // A fresh build has its indexes over every row and no old versions worth the compaction.
+    // The caller may put the pass off (a live index does it when changes pause).
     if (options.fresh || options.optimize === false) return;
-    const cleanup = { cleanupOlderThan: options.keepVersionsSince ?? new Date(), deleteUnverified: false };
-    for (const table of [this.chunks, this.files, this.meta, this.vectors]) {
-      if (table) await table.optimize(cleanup);
+    for (const table of this.tables()) {
+      // Files no kept version names are leftovers of killed runs, or index files LanceDB strands
+      // (lance#8321). They are not another writer's work in progress: a local index has one
+      // writer at a time (lock.ts). On a shared object store that cannot be known, so LanceDB's
+      // own rule (kept for 7 days) stands there.
+      await table.optimize({ cleanupOlderThan: new Date(), deleteUnverified: this.isLocal });
+      // LanceDB prunes before it folds new rows into the indexes, so the version just before
+      // that (with the old index files) survives the pass; a second one removes it.
+      await table.optimize({ cleanupOlderThan: new Date(), deleteUnverified: this.isLocal });
+      if (this.isLocal) removeEmptyIndexDirs(join(this.uri, `${table.name}.lance`, '_indices'));
     }
+  }
+
+  private tables(): lancedb.Table[] {
+    return [this.chunks, this.files, this.meta, this.vectors].filter((t): t is lancedb.Table => t !== undefined);
   }
 
   /** The full-text and scalar indexes of the chunks table that do not exist yet. */

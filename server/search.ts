@@ -156,10 +156,7 @@ export class Searcher {
       try {
         this.checkedAt = Date.now();
         if ((await this.view.store.latestMeta('indexedAt')) === this.view.indexedAt) return;
-        const next = await IndexView.open(this.db, this.resident, this.view);
-        const old = this.view;
-        this.view = next;
-        setTimeout(() => old.close(), this.resident ? RETIRE_RESIDENT_AFTER_MS : RETIRE_AFTER_MS).unref();
+        this.replaceView(await IndexView.open(this.db, this.resident, this.view));
       } catch {
         // Mid-rebuild or unreadable for a moment: keep answering from the current version.
       } finally {
@@ -169,9 +166,32 @@ export class Searcher {
     return this.refreshing;
   }
 
-  async searchRanked(query: string, options: SearchOptions = {}): Promise<DiversifiedHit[]> {
+  /**
+   * Runs `read` on the current version and, if a writer has cleaned that version up meanwhile
+   * (an update keeps only the newest), once more on the newest.
+   */
+  async readFresh<T>(read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (err) {
+      if (!isVanishedVersion(err)) throw err;
+      this.replaceView(await IndexView.open(this.db, this.resident, this.view));
+      return read();
+    }
+  }
+
+  private replaceView(next: IndexView): void {
+    const old = this.view;
+    this.view = next;
+    setTimeout(() => old.close(), this.resident ? RETIRE_RESIDENT_AFTER_MS : RETIRE_AFTER_MS).unref();
+  }
+
+  searchRanked(query: string, options: SearchOptions = {}): Promise<DiversifiedHit[]> {
     void this.refresh();
-    const view = this.view;
+    return this.readFresh(() => this.searchView(this.view, query, options));
+  }
+
+  private async searchView(view: IndexView, query: string, options: SearchOptions): Promise<DiversifiedHit[]> {
     const parsed = parseQuery(query);
     const k = options.k ?? DEFAULT_K;
     const mode = options.mode ?? 'hybrid';
@@ -201,7 +221,7 @@ export class Searcher {
     void this.refresh();
     const parsed = parseQuery(name);
     if (!parsed.isSymbol) throw new SearchModeError(`'${name}' is not an identifier or a qualified name`);
-    const candidates = await getRetriever('symbol').retrieve(parsed, { store: this.view.reader, shown: k }, Math.max(CANDIDATES_PER_RETRIEVER, k));
+    const candidates = await this.readFresh(() => getRetriever('symbol').retrieve(parsed, { store: this.view.reader, shown: k }, Math.max(CANDIDATES_PER_RETRIEVER, k)));
     const ranked = candidates.flatMap(({ chunk, score }) => (chunk ? [{ chunk, score, trace: [`symbol=${score.toFixed(3)}`] }] : [])).sort((a, b) => b.score - a.score);
     return withCounterpartSecond(ranked).slice(0, k).map(toResult);
   }
@@ -209,6 +229,11 @@ export class Searcher {
   close(): void {
     this.view.close();
   }
+}
+
+/** LanceDB's error for a file of the version being read that is gone (`lance error: Not found: …/data/….lance`). */
+function isVanishedVersion(err: unknown): boolean {
+  return err instanceof Error && /\bNot found: \S+\.(lance|manifest|txn)\b/.test(err.message);
 }
 
 /** A symbol lookup shows the best definition and its declaration (.ml ↔ .mli) together. */

@@ -239,3 +239,31 @@ describe('Searcher: resident chunks (a server keeps them in memory)', () => {
   });
 });
 
+
+describe('Searcher: a reader whose version an update cleaned up', () => {
+  it.each([
+    ['from LanceDB', false],
+    ['resident', true],
+  ])('answers from the newest version (%s)', async (_label, resident) => {
+    const root = copyFixture('mini');
+    const db = path.join(makeTempDir('cs-vanished-'), 'db');
+    const defs = (n: number) => Array.from({ length: 40 }, (_, j) => `(** Pads value ${j}. *)\nlet pad_${n}_${j} s = s ^ "${j}"\n`).join('\n');
+    for (let n = 0; n < 6; n++) fs.writeFileSync(path.join(root, 'src', `pad_${n}.ml`), defs(n));
+    await indexRepo({ root, db });
+    const searcher = await Searcher.open(db, { resident });
+    try {
+      expect((await searcher.search('pad_3_7'))[0]?.symbol).toMatch(/pad_3_7$/);
+      // Rewrite and remove files: the update compacts the table, rebuilds its indexes and
+      // deletes every older version's files, the ones this searcher is reading.
+      for (let n = 0; n < 3; n++) fs.writeFileSync(path.join(root, 'src', `pad_${n}.ml`), defs(n + 10));
+      fs.rmSync(path.join(root, 'src', 'pad_5.ml'));
+      await indexRepo({ root, db });
+      const dataFiles = fs.readdirSync(path.join(db, 'chunks.lance', 'data'));
+      expect(dataFiles.length).toBeGreaterThan(0);
+      expect((await searcher.search('pad_11_7'))[0]?.symbol).toMatch(/pad_11_7$/);
+      expect(await searcher.search('pad_5_7')).not.toContainEqual(expect.objectContaining({ symbol: expect.stringMatching(/pad_5_7$/) }));
+    } finally {
+      searcher.close();
+    }
+  });
+});

@@ -72,6 +72,10 @@ export class ContextBuilder {
     const errors = request.errors ? parseBuildErrors(request.errors) : [];
     if (!prompt && !request.file && errors.length === 0) throw new ContextRequestError('give a prompt, a file, build errors, or several of these');
     void this.searcher.refresh();
+    return this.searcher.readFresh(() => this.assemble(request, prompt, errors, budget, options));
+  }
+
+  private async assemble(request: ContextRequest, prompt: string, errors: BuildError[], budget: number, options: BuildOptions): Promise<ContextWindow> {
     const store = this.searcher.reader;
     const cursor = request.file ? await cursorSeed(store, request.file, request.line) : undefined;
 
