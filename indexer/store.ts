@@ -562,8 +562,11 @@ export class IndexStore implements ChunkReader {
       // own rule (kept for 7 days) stands there.
       await table.optimize({ cleanupOlderThan: new Date(), deleteUnverified: this.isLocal });
       // LanceDB prunes before it folds new rows into the indexes, so the version just before
-      // that (with the old index files) survives the pass; a second one removes it.
-      await table.optimize({ cleanupOlderThan: new Date(), deleteUnverified: this.isLocal });
+      // that (with the old index files) survives the pass; a second one removes it. Not for the
+      // vectors: LanceDB rewrites an IVF index on every pass (57 MB on a million lines), so a
+      // second pass would only trade that version for another — one superseded vector index
+      // stays until the next update.
+      if (table !== this.vectors) await table.optimize({ cleanupOlderThan: new Date(), deleteUnverified: this.isLocal });
       if (this.isLocal) removeEmptyIndexDirs(join(this.uri, `${table.name}.lance`, '_indices'));
     }
   }
