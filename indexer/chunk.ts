@@ -2,7 +2,7 @@
 // definitions directly inside them, as grammars/ocaml/definitions.json describes; it never
 // descends into expressions, which keeps it far cheaper than a full-tree query.
 import type { SyntaxNode, Tree } from './parse.js';
-import { grammarSpec, type GrammarSpec, type NameRule } from './grammar.js';
+import { grammarSpec, type DefinitionRule, type GrammarSpec, type NameRule } from './grammar.js';
 import type { Chunk, FileRelation, SourceLang } from './types.js';
 
 export interface ChunkContext {
@@ -21,6 +21,43 @@ export interface ChunkResult {
   hasErrors: boolean;
 }
 
+/**
+ * Past this many characters a chunk's text is cut down to its definition's own source range, then
+ * cut off: generated code can put thousands of definitions on one line, and each would otherwise
+ * carry the whole line (the corpus's longest chunk is 56K characters).
+ */
+export const MAX_CHUNK_CHARS = 64 * 1024;
+
+/**
+ * What one file's chunks may add up to in characters, text and qualified names together. Every
+ * symbol repeats the module path above it, so nesting grows quadratically: 500 levels of
+ * `module Level_module_N` make 4.2M characters of symbols, 20,000 levels would make billions.
+ * The corpus peaks at 3.6× the source.
+ */
+function chunkBudget(sourceLength: number): number {
+  return 8_000_000 + 4 * sourceLength;
+}
+
+/** A file whose chunks would exceed `chunkBudget`: it is left out rather than exhaust memory. */
+export class ChunkBudgetError extends Error {
+  constructor(budget: number) {
+    super(`nested too deeply: its chunks would exceed ${Math.round(budget / 1_000_000)}M characters`);
+  }
+}
+
+/** Still to walk: a container's items, or (with `definition`) the bindings of one definition. */
+interface Frame {
+  nodes: SyntaxNode[];
+  next: number;
+  /**
+   * Qualified name of the container and a dot (`Base.String.`). Symbols are concatenations that
+   * share it until they are used: a file given up on the chunk budget has not copied it per level.
+   */
+  prefix: string;
+  depth: number;
+  definition?: { item: SyntaxNode; rule: DefinitionRule; doc: string };
+}
+
 export function chunkTree(tree: Tree, source: string, ctx: ChunkContext, spec: GrammarSpec = grammarSpec()): ChunkResult {
   // Line start offsets: a chunk's text is one slice of the source, not a join of split lines.
   const starts = [0];
@@ -30,12 +67,25 @@ export function chunkTree(tree: Tree, source: string, ctx: ChunkContext, spec: G
   const containers = new Set([...spec.containers, spec.errorNode]);
   const bodyPath = new Set(spec.nestedBodyPath);
   const { maxChunkLines, moduleHeaderLines } = spec.limits;
+  const budget = chunkBudget(source.length);
+  let used = 0;
 
-  const textOf = (start: number, end: number) => source.slice(starts[start - 1], end < starts.length ? starts[end]! - 1 : source.length);
+  const lineStart = (line: number) => starts[line - 1]!;
+  const lineEnd = (line: number) => (line < starts.length ? starts[line]! - 1 : source.length);
+  /** Lines [startLine, endLine], or past MAX_CHUNK_CHARS their part within [from, to), cut off. */
+  const textOf = (startLine: number, endLine: number, from: number, to: number) => {
+    const start = lineStart(startLine);
+    const end = lineEnd(endLine);
+    if (end - start <= MAX_CHUNK_CHARS) return source.slice(start, end);
+    const ownStart = Math.max(start, from);
+    return source.slice(ownStart, Math.min(end, to, ownStart + MAX_CHUNK_CHARS));
+  };
 
   // Every chunk is built with the same fields in the same order: one object shape, which made
   // this stage 2× faster than spreading a base object.
-  const push = (base: Definition, startLine: number, endLine: number, part: number, parts: number) =>
+  const push = (base: Definition, startLine: number, endLine: number, text: string, part: number, parts: number) => {
+    used += text.length + base.symbol.length;
+    if (used > budget) throw new ChunkBudgetError(budget);
     chunks.push({
       id: '',
       path: ctx.path,
@@ -46,78 +96,90 @@ export function chunkTree(tree: Tree, source: string, ctx: ChunkContext, spec: G
       symbol: base.symbol,
       kind: base.kind,
       doc: base.doc,
-      text: textOf(startLine, endLine),
+      text,
       part,
       parts,
       depth: base.depth,
       counterpart: '',
     });
+  };
 
-  function emit(base: Definition, isContainer: boolean, firstInnerLine: number) {
-    const span = base.endLine - base.startLine + 1;
-    if (span <= maxChunkLines) {
-      push(base, base.startLine, base.endLine, 0, 0);
+  /** [from, to): the definition's own source range; `inner`: where a container's first item starts. */
+  function emit(base: Definition, from: number, to: number, inner: { line: number; index: number } | undefined) {
+    const { startLine, endLine } = base;
+    const span = endLine - startLine + 1;
+    const whole = span <= maxChunkLines && (!inner || lineEnd(endLine) - lineStart(startLine) <= MAX_CHUNK_CHARS);
+    if (whole) {
+      push(base, startLine, endLine, textOf(startLine, endLine, from, to), 0, 0);
       return;
     }
-    if (isContainer) {
+    if (inner) {
       // A long module is represented by its header; its items are chunks of their own.
-      const end = Math.min(base.endLine, base.startLine + moduleHeaderLines - 1, Math.max(base.startLine, firstInnerLine - 1));
-      push(base, base.startLine, end, 0, 0);
+      const end = Math.min(endLine, startLine + moduleHeaderLines - 1, Math.max(startLine, inner.line - 1));
+      push(base, startLine, end, textOf(startLine, end, from, inner.index), 0, 0);
       return;
     }
     const parts = Math.ceil(span / maxChunkLines);
     for (let p = 0; p < parts; p++) {
-      const start = base.startLine + p * maxChunkLines;
-      push(base, start, Math.min(base.endLine, start + maxChunkLines - 1), p + 1, parts);
+      const start = startLine + p * maxChunkLines;
+      const end = Math.min(endLine, start + maxChunkLines - 1);
+      push(base, start, end, textOf(start, end, from, to), p + 1, parts);
     }
   }
 
-  function walkContainer(container: SyntaxNode, path: string[], depth: number) {
-    const items = container.namedChildren;
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i]!;
-      const type = item.type;
-      const relation = spec.relations[type];
-      if (relation) {
-        const module = item.namedChildren.find((c) => c.type !== 'attribute_id' && c.type !== spec.docComment.node);
-        if (module) relations.push({ kind: relation, module: module.text.replace(/\s+/g, ' '), line: item.startPosition.row + 1 });
-        continue;
-      }
-      if (type === spec.errorNode) {
-        walkContainer(item, path, depth);
-        continue;
-      }
-      const rule = spec.definitions[type];
-      if (!rule) continue;
-      const doc = docCommentOf(items, i, spec);
-      const bindings = rule.each ? item.namedChildren.filter((c) => c.type === rule.each) : [item];
-      bindings.forEach((binding, j) => {
-        const name = nameOf(binding, rule.name);
-        if (!name) return;
-        const startLine = (j === 0 ? item : binding).startPosition.row + 1;
-        const endLine = binding.endPosition.row + 1;
-        const bodies = rule.nested ? nestedBodies(binding, containers, bodyPath) : [];
-        const firstInner = bodies[0]?.namedChildren[0]?.startPosition.row;
-        emit(
-          {
-            startLine,
-            endLine,
-            name,
-            symbol: [...ctx.qualifier, ...path, name].join('.'),
-            kind: rule.kind,
-            doc: j === 0 ? doc : '',
-            depth,
-          },
-          bodies.length > 0,
-          firstInner === undefined ? endLine : firstInner + 1,
-        );
-        for (const body of bodies) walkContainer(body, [...path, name], depth + 1);
-      });
+  /** A container's item: an open/include, an ERROR node to look into, or a definition. */
+  function visitItem(frame: Frame, i: number) {
+    const item = frame.nodes[i]!;
+    const type = item.type;
+    const relation = spec.relations[type];
+    if (relation) {
+      const module = item.namedChildren.find((c) => c.type !== 'attribute_id' && c.type !== spec.docComment.node);
+      if (module) relations.push({ kind: relation, module: module.text.replace(/\s+/g, ' '), line: item.startPosition.row + 1 });
+      return;
     }
+    if (type === spec.errorNode) {
+      stack.push({ nodes: item.namedChildren, next: 0, prefix: frame.prefix, depth: frame.depth });
+      return;
+    }
+    const rule = spec.definitions[type];
+    if (!rule) return;
+    const doc = docCommentOf(frame.nodes, i, spec);
+    const bindings = rule.each ? item.namedChildren.filter((c) => c.type === rule.each) : [item];
+    stack.push({ nodes: bindings, next: 0, prefix: frame.prefix, depth: frame.depth, definition: { item, rule, doc } });
   }
 
+  /** One binding: its chunk, then (before the next binding) the items of its bodies. */
+  function visitBinding(frame: Frame, definition: NonNullable<Frame['definition']>, j: number) {
+    const binding = frame.nodes[j]!;
+    const { item, rule, doc } = definition;
+    const name = nameOf(binding, rule.name);
+    if (!name) return;
+    const first = j === 0 ? item : binding;
+    const startLine = first.startPosition.row + 1;
+    const endLine = binding.endPosition.row + 1;
+    const bodies = rule.nested ? nestedBodies(binding, containers, bodyPath) : [];
+    const firstInner = bodies[0]?.namedChildren[0];
+    const inner = bodies.length === 0 ? undefined : { line: firstInner ? firstInner.startPosition.row + 1 : endLine, index: firstInner?.startIndex ?? binding.endIndex };
+    const symbol = frame.prefix + name;
+    emit({ startLine, endLine, name, symbol, kind: rule.kind, doc: j === 0 ? doc : '', depth: frame.depth }, first.startIndex, binding.endIndex, inner);
+    // Pushed last first, so the first body is walked first.
+    for (let b = bodies.length - 1; b >= 0; b--) stack.push({ nodes: bodies[b]!.namedChildren, next: 0, prefix: `${symbol}.`, depth: frame.depth + 1 });
+  }
+
+  // An explicit stack rather than recursion: modules nested thousands deep must not overflow
+  // the call stack. Frames are taken in the order recursion would (ids are `path#ordinal`).
   const root = tree.rootNode;
-  walkContainer(root, [], 0);
+  const stack: Frame[] = [{ nodes: root.namedChildren, next: 0, prefix: ctx.qualifier.map((q) => `${q}.`).join(''), depth: 0 }];
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1]!;
+    if (frame.next >= frame.nodes.length) {
+      stack.pop();
+      continue;
+    }
+    const i = frame.next++;
+    if (frame.definition) visitBinding(frame, frame.definition, i);
+    else visitItem(frame, i);
+  }
   chunks.forEach((c, n) => (c.id = `${ctx.path}#${n}`));
   return { chunks, relations, hasErrors: root.hasError };
 }

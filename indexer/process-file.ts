@@ -1,9 +1,10 @@
 // One compilation unit (a .ml and/or its .mli) through read → parse → chunk → link → tokenize.
 // Runs in worker threads (or in-process for small jobs); everything it returns is plain data
 // that can cross a thread boundary.
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readlinkSync, readSync, realpathSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { chunkTree } from './chunk.js';
+import { ChunkBudgetError, chunkTree } from './chunk.js';
+import { DEFAULT_MAX_FILE_BYTES, formatSize, isWithin } from './walk.js';
 import { langOf, type OcamlParser } from './parse.js';
 import { compound, tokenize } from './text.js';
 import { parseType, signatureText, typeTokens } from './signature.js';
@@ -39,15 +40,59 @@ interface ParsedFile extends Omit<FileOutcome, 'chunks'> {
   chunks: Chunk[];
 }
 
-async function parseFile(job: FileJob, parser: OcamlParser): Promise<ParsedFile> {
-  const base = { path: job.path, size: job.size, mtimeMs: job.mtimeMs, relations: [], hasErrors: false, lines: 0, chunks: [] };
-  let bytes: Uint8Array;
+/** The real path of the root a file was walked from: its absolute path less its relative one. */
+function realRootOf(file: Pick<FileJob, 'path' | 'absPath'>): string {
+  return realpathSync.native(file.absPath.slice(0, file.absPath.length - file.path.length - 1));
+}
+
+/**
+ * Where an open file really is. /proc names the file the descriptor holds, whatever was swapped
+ * into its path since; elsewhere the path is resolved again.
+ */
+function realPathOf(fd: number, absPath: string): string {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return realpathSync.native(absPath);
+  }
+}
+
+/**
+ * The file's bytes, or why it is not read. The walk checked the file, but it may have changed
+ * since: replaced by a FIFO (reading would block the thread for good), grown past the size limit,
+ * or swapped for a symlink — or a directory on its path swapped for one — leading out of the root.
+ */
+export function readSource(file: Pick<FileJob, 'path' | 'absPath'>): { bytes: Uint8Array } | { skipped: string } {
+  let fd: number | undefined;
   try {
     // Synchronous: this runs on a worker thread of its own, and a thread-pool hop per file costs more.
-    bytes = readFileSync(job.absPath);
+    fd = openSync(file.absPath, constants.O_RDONLY | constants.O_NONBLOCK);
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) return { skipped: 'not a regular file' };
+    if (!isWithin(realRootOf(file), realPathOf(fd, file.absPath))) return { skipped: 'symlink target is outside the repository' };
+    if (stats.size > DEFAULT_MAX_FILE_BYTES) return { skipped: `larger than ${formatSize(DEFAULT_MAX_FILE_BYTES)} (${formatSize(stats.size)})` };
+    // One byte more than fstat said tells a file still being written; the next run reads it whole.
+    const bytes = new Uint8Array(stats.size + 1);
+    let length = 0;
+    while (length < bytes.length) {
+      const n = readSync(fd, bytes, length, bytes.length - length, null);
+      if (n === 0) break;
+      length += n;
+    }
+    if (length > stats.size) return { skipped: 'changed while being read' };
+    return { bytes: bytes.subarray(0, length) };
   } catch (err) {
-    return { ...base, hash: '', unchanged: false, skipped: `unreadable (${(err as NodeJS.ErrnoException).code ?? String(err)})` };
+    return { skipped: `unreadable (${(err as NodeJS.ErrnoException).code ?? String(err)})` };
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
+}
+
+async function parseFile(job: FileJob, parser: OcamlParser): Promise<ParsedFile> {
+  const base = { path: job.path, size: job.size, mtimeMs: job.mtimeMs, relations: [], hasErrors: false, lines: 0, chunks: [] };
+  const read = readSource(job);
+  if ('skipped' in read) return { ...base, hash: '', unchanged: false, skipped: read.skipped };
+  const { bytes } = read;
   const hash = hashContent(bytes);
   if (hash === job.knownHash) return { ...base, hash, unchanged: true };
   if (bytes.subarray(0, 8192).includes(0)) return { ...base, hash, unchanged: false, skipped: 'binary file' };
@@ -153,14 +198,27 @@ function signatureTokens(chunk: Chunk): string {
   return type ? typeTokens(type).join(' ') : '';
 }
 
+/**
+ * A file that made this stage throw is left out with the reason, rather than taking the whole
+ * run down with it (a worker's uncaught error fails every file).
+ */
+function unindexable(file: Pick<FileJob, 'path' | 'size' | 'mtimeMs'>, hash: string, err: unknown): Omit<FileOutcome, 'chunks'> & { chunks: [] } {
+  const reason = err instanceof ChunkBudgetError ? err.message : `cannot be indexed (${err instanceof Error ? err.message : String(err)})`;
+  return { path: file.path, size: file.size, mtimeMs: file.mtimeMs, hash, relations: [], hasErrors: false, lines: 0, chunks: [], unchanged: false, skipped: reason };
+}
+
 export async function processUnit(unit: UnitJob, parser: OcamlParser): Promise<FileOutcome[]> {
   const parsed: ParsedFile[] = [];
-  for (const job of unit) parsed.push(await parseFile(job, parser));
+  for (const job of unit) parsed.push(await parseFile(job, parser).catch((err: unknown) => unindexable(job, '', err)));
   const [first, second] = parsed;
   if (first && second) linkCounterparts(first.chunks, second.chunks);
   const byId = new Map(parsed.flatMap((p) => p.chunks.map((c) => [c.id, c] as const)));
   return parsed.map((p) => {
     const dirTokens = tokenize(p.path.slice(0, Math.max(0, p.path.lastIndexOf('/'))));
-    return { ...p, chunks: p.chunks.map((c) => withTokens(c, byId.get(c.counterpart)?.doc ?? '', dirTokens)) };
+    try {
+      return { ...p, chunks: p.chunks.map((c) => withTokens(c, byId.get(c.counterpart)?.doc ?? '', dirTokens)) };
+    } catch (err) {
+      return unindexable(p, p.hash, err);
+    }
   });
 }

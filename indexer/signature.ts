@@ -24,12 +24,19 @@ function lex(text: string): string[] | undefined {
   }
 }
 
+/**
+ * Longer types are not searched by type: the parser and the functions over its trees recurse
+ * once per level, and a generated `a -> a -> ...` of 100,000 arrows overflowed the stack (the
+ * corpus's longest `val` type has about 260 tokens).
+ */
+const MAX_TYPE_TOKENS = 1000;
+
 /** Parses a type expression; undefined for what this reader does not understand. */
 export function parseType(text: string): TypeExpr | undefined {
   // `'a 'b. t` (explicit polymorphism) quantifies; the body is the type.
   const body = text.replace(/^\s*(?:'[A-Za-z_][\w']*\s*)+\.\s*/, '');
   const lexed = lex(body);
-  if (!lexed || lexed.length === 0) return undefined;
+  if (!lexed || lexed.length === 0 || lexed.length > MAX_TYPE_TOKENS) return undefined;
   const tokens: string[] = lexed;
   let i = 0;
   const peek = () => tokens[i];
@@ -112,11 +119,28 @@ export function signatureText(text: string): string | undefined {
   const m = /^\s*(?:val|external)\s+(?:\([^)]*\)|[a-z_][\w']*)\s*:([\s\S]*)$/.exec(text);
   if (!m) return undefined;
   let type = m[1]!;
-  type = type.replace(/\(\*[\s\S]*?\*\)/g, ' ');
-  type = type.replace(/\[@@?[\s\S]*?\]/g, ' ');
+  type = blankSpans(type, '(*', '*)');
+  type = blankSpans(type, '[@', ']');
   const eq = type.indexOf('=');
   if (eq >= 0) type = type.slice(0, eq);
   return type.trim() || undefined;
+}
+
+/**
+ * `text` with each span from `open` to the next `close` replaced by a space; an unclosed one is
+ * kept. A scan rather than a lazy regexp, which rescans to the end from every unclosed `open`:
+ * quadratic on a long line of them.
+ */
+function blankSpans(text: string, open: string, close: string): string {
+  let out = '';
+  let from = 0;
+  for (let start = text.indexOf(open); start >= 0; start = text.indexOf(open, from)) {
+    const end = text.indexOf(close, start + open.length);
+    if (end < 0) break;
+    out += `${text.slice(from, start)} `;
+    from = end + close.length;
+  }
+  return out + text.slice(from);
 }
 
 /** A constructor's comparable name: `String.t` → `string` (Base style), `Unix.file_descr` → `file_descr`. */

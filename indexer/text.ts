@@ -24,9 +24,16 @@ const STOP_WORDS = new Set(
 // Kept as whole identifiers even though they are stop words in English prose.
 const KEEP_IN_CODE = new Set(['type', 'module', 'val', 'open', 'include']);
 
+/**
+ * Longer words are data (base64, hex, padding in generated code), not English: they are neither
+ * stemmed — the stemmer's time grows with the square of the length: 64 ms for 2,000 letters,
+ * minutes for a 64 KB string literal — nor cached. The corpus's longest is 110 letters.
+ */
+const MAX_WORD_LENGTH = 64;
+
 const STOP_STEMS = new Set([...STOP_WORDS].map((w) => (w.length > 3 ? stemmer(w) : w)));
 function stem(word: string): string {
-  return word.length > 3 ? stemmer(word) : word;
+  return word.length > 3 && word.length <= MAX_WORD_LENGTH ? stemmer(word) : word;
 }
 
 /** Sub-words of one identifier, lower-cased: `concatMap` → [concat, map]. */
@@ -50,7 +57,7 @@ function wordTokens(word: string): readonly string[] {
     if (!STOP_STEMS.has(s)) out.push(s);
   }
   tokens = out;
-  if (wordCache.size < 500_000) wordCache.set(word, tokens);
+  if (wordCache.size < 500_000 && word.length <= MAX_WORD_LENGTH) wordCache.set(word, tokens);
   return tokens;
 }
 

@@ -4,7 +4,7 @@
  * .hgignore files at every directory level and following symlinks safely.
  * It never reads source contents; only kept files (and symlinks) are stat'ed.
  */
-import { promises as fsp, type Dirent, type Stats } from 'node:fs';
+import { constants, promises as fsp, type Dirent, type Stats } from 'node:fs';
 import path from 'node:path';
 import ignore from 'ignore';
 import { parseHgignore } from './hgignore.js';
@@ -30,7 +30,7 @@ export interface WalkOptions {
   root: string;
   /** Absolute paths never entered (e.g. the index dir when it lives inside root). */
   excludePaths?: string[];
-  /** Larger .ml/.mli files are skipped. Default 1_000_000 (1 MB). */
+  /** Larger files are skipped. Default 1_000_000 (1 MB). */
   maxFileBytes?: number;
   /** Called once per skipped file or unreadable directory. */
   onWarning?: (message: string) => void;
@@ -253,6 +253,12 @@ class Walker {
 
   private async readDir(dir: DirTask, isRoot: boolean): Promise<Dirent[] | null> {
     try {
+      // Swapped for a symlink since its parent was listed, a directory could lead anywhere, the
+      // whole filesystem included.
+      if (!isRoot && (await fsp.realpath(dir.abs)) !== dir.real) {
+        this.config.warn(`cannot read directory ${dir.rel}: replaced during the walk`);
+        return null;
+      }
       const entries = await fsp.readdir(dir.abs, { withFileTypes: true });
       return entries.sort((a, b) => compareStrings(a.name, b.name));
     } catch (err) {
@@ -272,7 +278,7 @@ class Walker {
       const relFile = joinRel(dir.rel, name);
       let text: string;
       try {
-        text = await fsp.readFile(path.join(dir.abs, name), 'utf8');
+        text = await this.readIgnoreFile(path.join(dir.abs, name));
       } catch (err) {
         this.config.warn(`cannot read ${relFile}: ${errorCode(err)}`);
         continue;
@@ -284,6 +290,23 @@ class Walker {
       );
     }
     return rules;
+  }
+
+  /**
+   * Only a regular file within the size limit: a `.gitignore` symlinked to /dev/zero was read
+   * until the string length limit, 600 MB of memory, and a FIFO would never end.
+   */
+  private async readIgnoreFile(abs: string): Promise<string> {
+    const handle = await fsp.open(abs, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const stats = await handle.stat();
+      if (!stats.isFile()) throw new Error('not a regular file');
+      const max = this.config.maxFileBytes;
+      if (stats.size > max) throw new Error(`larger than ${formatSize(max)} (${formatSize(stats.size)})`);
+      return await handle.readFile('utf8');
+    } finally {
+      await handle.close();
+    }
   }
 
   private visitEntry(
@@ -360,8 +383,9 @@ class Walker {
 
   private fileOutcome(rel: string, abs: string, kind: FileKind, stats: Stats): Outcome {
     const max = this.config.maxFileBytes;
-    // Huge sources are generated code (parsers, tables): noise for search and slow to parse.
-    if (kind !== 'dune' && stats.size > max) {
+    // Huge sources are generated code (parsers, tables): noise for search and slow to parse. A
+    // dune file that size is no build description, and would be read whole.
+    if (stats.size > max) {
       return skip(rel, `larger than ${formatSize(max)} (${formatSize(stats.size)})`);
     }
     return {

@@ -282,7 +282,7 @@ describe('walkRepo: symlinks', () => {
 });
 
 describe('walkRepo: file size limit', () => {
-  it('skips .ml files over 1 MB with exactly one warning', async () => {
+  it('skips files over 1 MB, dune files too, with exactly one warning each', async () => {
     const root = makeRepo({
       'small.ml': 'let x = 1',
       'big.ml': 'x'.repeat(2_300_000),
@@ -290,9 +290,12 @@ describe('walkRepo: file size limit', () => {
       'dune': 'x'.repeat(1_500_000),
     });
     const { paths, skipped, warnings } = await walk(root);
-    expect(paths).toEqual(['dune', 'edge.ml', 'small.ml']);
-    expect(skipped).toEqual([{ path: 'big.ml', reason: 'larger than 1 MB (2.3 MB)' }]);
-    expect(warnings).toEqual(['skipped big.ml: larger than 1 MB (2.3 MB)']);
+    expect(paths).toEqual(['edge.ml', 'small.ml']);
+    expect(skipped).toEqual([
+      { path: 'big.ml', reason: 'larger than 1 MB (2.3 MB)' },
+      { path: 'dune', reason: 'larger than 1 MB (1.5 MB)' },
+    ]);
+    expect(warnings).toEqual(['skipped big.ml: larger than 1 MB (2.3 MB)', 'skipped dune: larger than 1 MB (1.5 MB)']);
   });
 
   it('respects a custom maxFileBytes', async () => {
