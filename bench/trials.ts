@@ -1,18 +1,21 @@
-// `npm run trials -- NAME [options]`: the full-size reliability trials (crash, hostile, fuzz, load).
-// Each trial is a module in bench/trials/ exporting a `Trial`; `npm test` runs their fast forms.
+// `npm run trials -- NAME [options]`: the full-size reliability trials (crash, growth, hostile,
+// fuzz, load). A trial is a module in bench/trials/ whose default export is a `Trial`; the other
+// modules there are what trials and their fast forms in `npm test` share.
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Trial } from './trials/trial.js';
 
 const here = fileURLToPath(new URL('./trials/', import.meta.url));
-const names = readdirSync(here).filter((f) => f.endsWith('.js') && f !== 'trial.js').map((f) => f.slice(0, -3)).sort();
+const trials = new Map<string, Trial>();
+for (const file of readdirSync(here).filter((f) => f.endsWith('.js')).sort()) {
+  const exported = ((await import(`./trials/${file}`)) as { default?: Partial<Trial> }).default;
+  if (typeof exported?.run === 'function' && typeof exported.description === 'string') trials.set(file.slice(0, -3), exported as Trial);
+}
 const [name, ...argv] = process.argv.slice(2);
-
-if (!name || !names.includes(name)) {
-  const lines = await Promise.all(names.map(async (n) => `  ${n.padEnd(10)} ${((await import(`./trials/${n}.js`)) as { default: Trial }).default.description}`));
-  process.stderr.write(`usage: npm run trials -- NAME [options]\n\n${lines.join('\n')}\n`);
+const trial = name === undefined ? undefined : trials.get(name);
+if (!trial) {
+  const lines = [...trials].map(([n, t]) => `  ${n.padEnd(10)} ${t.description}`);
+  process.stderr.write(`${name ? `no trial '${name}'\n` : ''}usage: npm run trials -- NAME [options]\n\n${lines.join('\n')}\n`);
   process.exit(name ? 2 : 0);
 }
-const trial = ((await import(`./trials/${name}.js`)) as { default: Trial }).default;
-const passed = await trial.run(argv);
-process.exitCode = passed ? 0 : 1;
+process.exitCode = (await trial.run(argv)) ? 0 : 1;

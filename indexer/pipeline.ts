@@ -1,12 +1,11 @@
 // walk → parse → chunk → store, incrementally: only files whose size, mtime and then content
 // hash changed are parsed again, and each changed file is replaced in one commit.
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { isWithin, walkRepo } from './walk.js';
 import { createModuleResolver } from './modules.js';
 import { runJobs } from './pool.js';
 import { acquireIndexLock, IndexLockedError } from './lock.js';
-import { hashContent, type FileOutcome, type UnitJob } from './process-file.js';
+import { hashContent, readSource, type FileOutcome, type UnitJob } from './process-file.js';
 import { IndexStore, type FileState, type StoredChunk } from './store.js';
 import { fingerprint } from './fingerprint.js';
 import { embedderFactory, type EmbedderSpec } from './embed/embedder.js';
@@ -67,7 +66,9 @@ export async function indexRepo(options: IndexOptions): Promise<IndexSummary> {
   const started = performance.now();
   const root = resolve(options.root);
   const db = resolve(options.db);
-  const warn = options.onWarning ?? (() => {});
+  const onWarning = options.onWarning;
+  // File names may hold newlines or terminal escape sequences: a warning is one printable line.
+  const warn = onWarning ? (m: string) => onWarning(printable(m)) : () => {};
   const progress = options.onProgress ?? (() => {});
   return withLockedStore(db, (store) => update(store, root, db, options, warn, progress, started));
 }
@@ -116,8 +117,13 @@ async function update(
   const duneTexts = new Map<string, string>();
   const duneStates: FileState[] = [];
   for (const f of duneFiles) {
-    const bytes = await readFile(f.absPath).catch(() => undefined);
-    if (!bytes) continue;
+    // Read as sources are: never from outside the root, never blocking on a swapped-in FIFO.
+    const read = readSource(f);
+    if ('skipped' in read) {
+      warn(`skipped ${f.path}: ${read.skipped}`);
+      continue;
+    }
+    const bytes = Buffer.from(read.bytes.buffer, read.bytes.byteOffset, read.bytes.byteLength);
     duneTexts.set(f.path, bytes.toString('utf8'));
     const hash = hashContent(bytes);
     if (previous.get(f.path)?.hash !== hash) {
@@ -152,7 +158,15 @@ async function update(
   }
   const isFresh = (f: (typeof sources)[number]) => {
     const before = previous.get(f.path);
-    return !!before && before.size === f.size && before.mtimeMs === f.mtimeMs && !dirsWithNewLibraries.has(dirOf(f.path)) && !stemsLosingAPartner.has(unitStem(f.path));
+    // A file skipped as unreadable is tried again: permissions change without touching mtime.
+    return (
+      !!before &&
+      before.size === f.size &&
+      before.mtimeMs === f.mtimeMs &&
+      !before.skipped.startsWith('unreadable') &&
+      !dirsWithNewLibraries.has(dirOf(f.path)) &&
+      !stemsLosingAPartner.has(unitStem(f.path))
+    );
   };
   const jobs: UnitJob[] = [];
   let unchanged = 0;
@@ -380,6 +394,11 @@ async function updateEmbeddings(
   } finally {
     await embedder.close?.();
   }
+}
+
+/** Control characters as `\xNN`, so a file name cannot break a line or drive a terminal. */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 function dirOf(path: string): string {

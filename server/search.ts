@@ -117,6 +117,7 @@ export interface SearcherOptions {
 export class Searcher {
   private checkedAt = Date.now();
   private refreshing: Promise<void> | undefined;
+  private reopening: Promise<void> | undefined;
 
   private constructor(
     private readonly db: string,
@@ -171,11 +172,18 @@ export class Searcher {
    * (an update keeps only the newest), once more on the newest.
    */
   async readFresh<T>(read: () => Promise<T>): Promise<T> {
+    const began = this.view;
     try {
       return await read();
     } catch (err) {
       if (!isVanishedVersion(err)) throw err;
-      this.replaceView(await IndexView.open(this.db, this.resident, this.view));
+      // Every request that was on the vanished version lands here: they share one reopening,
+      // and one that fails after another request replaced the version just asks again.
+      if (this.view !== began) return read();
+      this.reopening ??= IndexView.open(this.db, this.resident, began)
+        .then((next) => this.replaceView(next))
+        .finally(() => (this.reopening = undefined));
+      await this.reopening;
       return read();
     }
   }

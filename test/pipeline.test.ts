@@ -9,7 +9,7 @@ import { IndexStore } from '../indexer/store.js';
 import { createOcamlParser, langOf } from '../indexer/parse.js';
 import { chunkTree } from '../indexer/chunk.js';
 import { Searcher } from '../server/search.js';
-import { addGeneratedFiles, cleanupTempDirs, copyFixture, makeTempDir, waitForExit, writeFiles } from './helpers.js';
+import { addGeneratedFiles, BINARY_BYTES, cleanupTempDirs, copyFixture, makeTempDir, waitForExit, writeFiles } from './helpers.js';
 
 afterAll(cleanupTempDirs);
 
@@ -194,6 +194,16 @@ describe('indexRepo: an update gives what a clean index gives', () => {
       await indexRepo({ root, db: clean, embedder: null });
       expect(Object.fromEntries(await chunkHashes(db)), what).toEqual(Object.fromEntries(await chunkHashes(clean)));
     }
+  });
+});
+
+describe('indexRepo warnings', () => {
+  it('are one printable line even when a file name holds a newline or an escape sequence', async () => {
+    const root = makeTempDir('cs-names-');
+    writeFiles(root, { 'src/bad\n\u001b[31mname.ml': BINARY_BYTES, 'src/good.ml': 'let ok = 1\n' });
+    const warnings: string[] = [];
+    await indexRepo({ root, db: path.join(makeTempDir('cs-names-db-'), 'db'), embedder: null, onWarning: (m) => warnings.push(m) });
+    expect(warnings).toEqual(['skipped src/bad\\x0a\\x1b[31mname.ml: binary file']);
   });
 });
 
