@@ -75,6 +75,7 @@ program
   .option('--strategy <name>', 'default context strategy: hybrid-graph (default), lexical-only or no-expansion')
   .option('--ab <a,b>', 'split clients (by clientId) between two context strategies, e.g. hybrid-graph,no-expansion')
   .option('--provider <module...>', 'load context-provider modules (see codesearch/provider) and serve them at /v1/providers/NAME/context')
+  .option('--rate-limit <n>', 'requests a minute per client (its bearer token, else its address), 429 beyond; 0: no limit (default: 3000 beyond loopback, none on loopback)')
   .option('-q, --quiet', 'no request log')
   .action(async (opts) => (await import('./commands/serve.js')).runServe(opts));
 

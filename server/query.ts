@@ -28,6 +28,11 @@ export interface ParsedQuery {
 }
 
 const QUALIFIED = /[A-Za-z_][\w']*(?:\.[A-Za-z_][\w']*)*/g;
+/**
+ * The most distinct identifiers one query looks up: each costs index lookups (a fuzzy one tens
+ * of milliseconds), and a 10,000-character query can name hundreds.
+ */
+export const MAX_IDENTIFIERS = 8;
 
 /**
  * Names a value in prose: `find_opt`, `Hashtbl.find`, `sexpOfList`. A bare capitalised word
@@ -42,13 +47,13 @@ export function parseQuery(raw: string): ParsedQuery {
   const query = raw.trim();
   const words = query.match(QUALIFIED) ?? [];
   const isSymbol = words.length === 1 && words[0] === query;
-  const identifiers = words
-    .filter((w) => isSymbol || isCodeLike(w))
+  const identifiers = [...new Set(words.filter((w) => isSymbol || isCodeLike(w)))]
     .map((w) => {
       const parts = w.split('.').filter(Boolean);
       return { name: parts[parts.length - 1]!, qualifiers: parts.slice(0, -1) };
     })
-    .filter((id) => splitIdentifier(id.name).length > 0);
+    .filter((id) => splitIdentifier(id.name).length > 0)
+    .slice(0, MAX_IDENTIFIERS);
   const tokens = queryTokens(query);
   // Only an arrow makes a type query: `string list` alone reads as well as prose.
   const type = query.includes('->') ? parseType(query) : undefined;

@@ -1,5 +1,5 @@
-// `codesearch serve [--db DIR] [--host H] [--port P] [--token T]`: the HTTP API over one index,
-// loaded once; it keeps answering while `codesearch index` updates the index.
+// `codesearch serve [--db DIR] [--host H] [--port P] [--token T] [--rate-limit N]`: the HTTP API
+// over one index, loaded once; it keeps answering while `codesearch index` updates the index.
 import { ContextBuilder } from '../../server/context/build.js';
 import { buildApp, isLoopback } from '../../server/http/app.js';
 import { CliError } from '../errors.js';
@@ -23,7 +23,17 @@ export interface ServeCommandOptions {
   strategy?: string;
   /** Two strategies to split clients between, `A,B`. */
   ab?: string;
+  /** Requests a minute per client, `0` for none. */
+  rateLimit?: string;
 }
+
+/**
+ * Requests a minute per client when serving beyond loopback: far above what editors send (every
+ * holder of the one token counts as one client), low enough that a runaway script cannot take
+ * the whole server (about 114 searches a second on the full corpus). On loopback a sidecar must
+ * never throttle its own editor, so there is no limit unless asked for.
+ */
+export const DEFAULT_REMOTE_RATE_LIMIT = 3000;
 
 export async function runServe(opts: ServeCommandOptions): Promise<void> {
   const port = opts.port === '0' ? 0 : parsePositiveInt(opts.port, '--port', 65535);
@@ -31,13 +41,14 @@ export async function runServe(opts: ServeCommandOptions): Promise<void> {
   if (!isLoopback(opts.host) && !token) {
     throw new CliError(`refusing to serve on ${opts.host} without a token: pass --token T (or set CODESEARCH_TOKEN), or bind 127.0.0.1`);
   }
+  const rateLimit = rateLimitFor(opts);
   const db = dbForQuerying(opts.db, process.env, process.cwd());
   const strategies = strategyConfig(opts);
   const searcher = await openSearcher(db, { resident: true });
   const root = (await searcher.store.getMeta('root')) ?? process.cwd();
   const builder = await ContextBuilder.create(searcher);
   const providers = await thirdPartyProviders(opts.provider ?? [], indexProvider(searcher, builder), searcher);
-  const app = await buildApp({ searcher, builder, root, token, logger: !opts.quiet, providers, strategies, stats: StatsLog.open(db) });
+  const app = await buildApp({ searcher, builder, root, token, logger: !opts.quiet, providers, strategies, stats: StatsLog.open(db), rateLimit });
   // A live index in this process: each update is picked up as soon as it is committed.
   const live = opts.watch
     ? await watchIndex({
@@ -67,7 +78,15 @@ export async function runServe(opts: ServeCommandOptions): Promise<void> {
   }
   const address = app.server.address();
   const bound = typeof address === 'object' && address ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address);
-  process.stdout.write(`codesearch: serving ${db} on ${bound}${token ? ' (bearer token required)' : ''}\n`);
+  const terms = [token ? 'bearer token required' : '', rateLimit ? `${rateLimit} requests a minute per client` : ''].filter(Boolean);
+  process.stdout.write(`codesearch: serving ${db} on ${bound}${terms.length ? ` (${terms.join('; ')})` : ''}\n`);
+}
+
+/** `--rate-limit`, or the default for the address bound. */
+function rateLimitFor(opts: ServeCommandOptions): number {
+  if (opts.rateLimit === undefined) return isLoopback(opts.host) ? 0 : DEFAULT_REMOTE_RATE_LIMIT;
+  if (!/^\d{1,9}$/.test(opts.rateLimit.trim())) throw new CliError(`--rate-limit must be a number of requests a minute per client (0: no limit), got '${opts.rateLimit}'`);
+  return Number(opts.rateLimit.trim());
 }
 
 /** Loads `--provider` modules and makes every provider they register. */

@@ -1,12 +1,17 @@
 // The HTTP API (fastify): the contract's routes over one open index. Every body and query string
 // is checked by a JSON schema (which also makes the OpenAPI document at /docs/json); every error
 // has the contract's shape, with a 4xx for anything a client sent; a bearer token guards every
-// route but /healthz when one is set; /metrics counts and times requests for Prometheus.
+// route but /healthz when one is set; a client may be held to a number of requests a minute;
+// /metrics counts and times requests for Prometheus.
 import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
 import { realpathSync } from 'node:fs';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
 import { isAbsolute, relative, resolve } from 'node:path';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
+import rateLimit from '@fastify/rate-limit';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { MAX_K, SEARCH_MODES, SearchModeError, type Searcher, type SearchMode } from '../search.js';
 import { ContextBuilder, ContextRequestError, MAX_BUDGET, MIN_BUDGET } from '../context/build.js';
@@ -18,6 +23,8 @@ import { DEFAULT_STRATEGY, UnknownStrategyError, chooseStrategy, strategyNames, 
 import { OUTCOMES, type Outcome, type StatsLog } from '../stats.js';
 
 export const BODY_LIMIT = 1024 * 1024;
+export const DEFAULT_CONNECTION_TIMEOUT_MS = 30_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 const MAX_TEXT = 10_000;
 const MAX_ERRORS_TEXT = 200_000;
 
@@ -36,6 +43,12 @@ export interface AppOptions {
   strategies?: StrategyConfig;
   /** Where answers and feedback are recorded for /v1/stats (none: feedback is refused). */
   stats?: StatsLog;
+  /** Requests a minute one client (the token it authenticates with, else its address) may make; 0 or none: no limit. /healthz is never limited. */
+  rateLimit?: number;
+  /** Milliseconds an idle connection is kept open (default 30 s). */
+  connectionTimeout?: number;
+  /** Milliseconds a client has to send a whole request, headers and body (default 60 s): a slow sender is cut off with a 408. */
+  requestTimeout?: number;
 }
 
 /** A request the index cannot serve as asked: 400 with the contract's error shape. */
@@ -53,13 +66,41 @@ const errorSchema = {
   properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } }, required: ['code', 'message'] } },
 };
 
+/** The contract's error code for each 4xx status the server gives (others: `bad_request`). */
+const ERROR_CODES: Record<number, string> = {
+  401: 'unauthorized',
+  404: 'not_found',
+  408: 'request_timeout',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  417: 'expectation_failed',
+  429: 'rate_limited',
+  431: 'headers_too_large',
+};
+const errorBody = (status: number, message: string) => ({ error: { code: ERROR_CODES[status] ?? 'bad_request', message } });
+
+/** A whole HTTP answer with an error body, for a socket no response object stands for. */
+function rawAnswer(status: number, message: string): string {
+  const body = JSON.stringify(errorBody(status, message));
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`;
+}
+
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const requestTimeout = options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: BODY_LIMIT,
-    // Slow clients do not hold a connection for ever.
-    connectionTimeout: 30_000,
-    requestTimeout: 60_000,
+    // Slow clients do not hold a connection for ever: an idle one is closed, and a request must
+    // arrive whole in time. Node checks the latter every 30 s unless told otherwise; a quarter of
+    // the limit cuts a slow sender off within 1.25 times it.
+    connectionTimeout: options.connectionTimeout ?? DEFAULT_CONNECTION_TIMEOUT_MS,
+    requestTimeout,
+    // Node answers a missing Host header itself, with an empty body: the hook below does instead.
+    http: { headersTimeout: requestTimeout, connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(requestTimeout / 4))), requireHostHeader: false },
+    // Errors of the HTTP layer itself (unparsable requests, oversized headers, timeouts) and
+    // URLs that do not decode are answered in the contract's shape too.
+    clientErrorHandler: answerClientError,
+    frameworkErrors: (err, _request, reply) => void (reply as FastifyReply).status(400).send(errorBody(400, err.message)),
     genReqId: () => randomUUID(),
     // Unknown fields are a client's mistake to hear about, not to have silently dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
@@ -71,24 +112,52 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (err instanceof ProviderError) return reply.status(502).send({ error: { code: 'provider_failed', message: err.message } });
     if (err.validation) return reply.status(400).send({ error: { code: 'bad_request', message: `${err.validationContext ?? 'request'} ${err.validation[0]?.instancePath ?? ''} ${err.validation[0]?.message ?? err.message}`.replace(/\s+/g, ' ').trim() } });
     const status = err.statusCode ?? 500;
-    if (status >= 400 && status < 500) {
-      const code = status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : 'bad_request';
-      return reply.status(status).send({ error: { code, message: err.message } });
-    }
+    // The client may still be sending the body refused.
+    if (status === 413 && reply.raw.socket) lingerOnClose(reply.raw.socket);
+    if (status >= 400 && status < 500) return reply.status(status).send(errorBody(status, err.message));
     app.log.error(err);
     return reply.status(500).send({ error: { code: 'internal', message: 'internal error' } });
   });
   app.setNotFoundHandler((request, reply) => reply.status(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` } }));
 
-  if (options.token) {
-    const expected = createHash('sha256').update(options.token).digest();
+  // Node closes a CONNECT request's socket unanswered, and answers an Expect other than
+  // 100-continue with an empty 417, unless someone listens for them.
+  app.server.on('connect', (request: IncomingMessage, socket: Duplex) => socket.end(rawAnswer(404, `no route CONNECT ${request.url ?? ''}`)));
+  app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    response.shouldKeepAlive = false;
+    response.writeHead(417, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(errorBody(417, `cannot meet Expect: ${request.headers.expect ?? ''}`)));
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) await reply.status(400).send(errorBody(400, 'an HTTP/1.1 request needs a Host header'));
+  });
+
+  const expected = options.token === undefined ? undefined : createHash('sha256').update(options.token).digest();
+  /** Whether the request carries the server's token (hashes of equal length, compared in constant time). */
+  const authenticated = (request: FastifyRequest) => {
+    if (!expected) return false;
+    const header = request.headers.authorization ?? '';
+    return timingSafeEqual(createHash('sha256').update(header.startsWith('Bearer ') ? header.slice(7) : '').digest(), expected);
+  };
+  if (options.rateLimit) {
+    // Ahead of the token check, so that guessing tokens is limited too.
+    await app.register(rateLimit, {
+      global: false,
+      max: options.rateLimit,
+      timeWindow: 60_000,
+      // A client is the token it authenticates with, else its address: a token the server does
+      // not know is no identity, or a new one per request would escape the limit.
+      keyGenerator: (request) => (authenticated(request) ? 'bearer-token' : `ip:${request.ip}`),
+      // Health checks must keep answering whoever else shares their address.
+      allowList: (request) => request.url === '/healthz',
+      errorResponseBuilder: (_request, context) => Object.assign(new Error(`rate limit of ${context.max} requests a minute exceeded; retry in ${context.after}`), { statusCode: context.statusCode }),
+    });
+    app.addHook('onRequest', app.rateLimit());
+  }
+  if (expected) {
     app.addHook('onRequest', async (request, reply) => {
       // The page itself holds no data; its API calls carry the token.
       if (request.url === '/healthz' || request.url === '/') return;
-      const header = request.headers.authorization ?? '';
-      const given = createHash('sha256').update(header.startsWith('Bearer ') ? header.slice(7) : '').digest();
-      // Hashes of equal length, compared in constant time.
-      if (!timingSafeEqual(given, expected)) {
+      if (!authenticated(request)) {
         await reply.status(401).send({ error: { code: 'unauthorized', message: 'a valid bearer token is required (Authorization: Bearer TOKEN)' } });
       }
     });
@@ -111,7 +180,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   // The OpenAPI document is generated from the same schemas that validate requests.
-  await app.register(swagger, { openapi: { info: { title: 'codesearch', version: '0.1.0', description: 'OCaml code search and context windows' } } });
+  if (options.rateLimit) {
+    const limited = {
+      ...errorSchema,
+      description: `over the limit of ${options.rateLimit} requests a minute per client`,
+      headers: { 'retry-after': { type: 'integer', description: 'seconds until the client may send again' } },
+    };
+    app.addHook('onRoute', (route) => {
+      if (route.url !== '/healthz') route.schema = { ...route.schema, response: { ...(route.schema?.response as object | undefined), 429: limited } };
+    });
+  }
+  const limits = options.rateLimit ? `; at most ${options.rateLimit} requests a minute per client (429 with Retry-After beyond)` : '';
+  await app.register(swagger, { openapi: { info: { title: 'codesearch', version: '0.1.0', description: `OCaml code search and context windows${limits}` } } });
 
   const { searcher, builder } = options;
   const chunks = await searcher.store.countChunks();
@@ -313,6 +393,47 @@ export function insideRoot(file: string, root: string): string {
     if (realRel.startsWith('..') || isAbsolute(realRel)) throw new BadRequest(`file ${JSON.stringify(file)} leads outside the indexed root`);
   }
   return rel.split('\\').join('/');
+}
+
+/** How long a connection whose body was refused keeps reading before it closes. */
+const LINGER_MS = 5_000;
+
+/**
+ * A connection is closed after a body refused for its size, whose rest the client may still be
+ * sending. Closing a socket with unread bytes resets the connection, and a client still writing
+ * then loses the 413 sent to it (one 10 MB upload in seven on loopback). So close as lingering
+ * servers do: end this side once the answer is written, keep reading and dropping what arrives,
+ * and close for good when the client does or after LINGER_MS.
+ */
+function lingerOnClose(socket: Socket): void {
+  socket.destroySoon = () => lingeringClose(socket);
+}
+
+function lingeringClose(socket: Duplex): void {
+  socket.end();
+  socket.resume();
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
+}
+
+/** Connections whose HTTP-layer error has been answered. */
+const answeredErrors = new WeakSet<Duplex>();
+
+/**
+ * An error of the HTTP layer, before any route runs (a request that does not parse, headers over
+ * Node's limit, a request not received in time), answered in the contract's shape as fastify's
+ * default handler would answer it in its own.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  // A reset connection has nobody left to answer; a lingering one has had its answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed || answeredErrors.has(socket)) return;
+  answeredErrors.add(socket);
+  const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  const message = status === 408 ? 'the request did not arrive in time' : status === 431 ? 'the request headers are too large' : `the request is not valid HTTP (${err.code ?? err.message})`;
+  if (socket.writable) socket.write(rawAnswer(status, message));
+  // A client still sending the rest of a bad request must get to read the answer; one too slow to
+  // send its request in time is not waited for any longer.
+  if (status === 408) socket.destroy(err);
+  else lingeringClose(socket);
 }
 
 /** Loopback addresses may serve without a token; anything else must not. */

@@ -15,6 +15,8 @@ const QUALIFIER_MISSING = 0.15;
 const PER_NESTING_LEVEL = 0.01;
 const PER_SYMBOL_COMPONENT = 0.005;
 const LATER_PART = 0.05;
+const MAX_TWO_EDIT_NAME = 32;
+const MAX_FUZZY_NAME = 100;
 /** The most definitions one name may bring back (`find` is defined hundreds of times). */
 const MAX_SAME_NAME = 2000;
 
@@ -35,7 +37,14 @@ export function editDistance(a: string, b: string, max: number): number {
   return prev[b.length]!;
 }
 
-function maxEdits(name: string): number {
+/**
+ * Typos tolerated in a name. LanceDB's fuzzy match builds a Levenshtein automaton that fails past
+ * 10,000 states (two edits on a 45-character name) and costs more the longer the name: long names
+ * get one edit, and names longer than any in a real code base get none.
+ */
+export function maxEdits(name: string): number {
+  if (name.length > MAX_FUZZY_NAME) return 0;
+  if (name.length > MAX_TWO_EDIT_NAME) return 1;
   return name.length >= 8 ? 2 : name.length >= 4 ? 1 : 0;
 }
 
