@@ -95,6 +95,8 @@ class IndexView {
   }
 }
 
+/** Tries of a read (or an open) whose version an update removed meanwhile. */
+const VANISHED_ATTEMPTS = 4;
 /** How often a long-lived searcher looks for a newer index version, at most. */
 const REFRESH_INTERVAL_MS = 1000;
 /** A replaced version stays open this long for the requests still reading it. */
@@ -172,20 +174,36 @@ export class Searcher {
    * (an update keeps only the newest), once more on the newest.
    */
   async readFresh<T>(read: () => Promise<T>): Promise<T> {
-    const began = this.view;
-    try {
-      return await read();
-    } catch (err) {
-      if (!isVanishedVersion(err)) throw err;
-      // Every request that was on the vanished version lands here: they share one reopening,
-      // and one that fails after another request replaced the version just asks again.
-      if (this.view !== began) return read();
-      this.reopening ??= IndexView.open(this.db, this.resident, began)
-        .then((next) => this.replaceView(next))
-        .finally(() => (this.reopening = undefined));
-      await this.reopening;
-      return read();
+    for (let attempt = 1; ; attempt++) {
+      const began = this.view;
+      try {
+        return await read();
+      } catch (err) {
+        if (!isVanishedVersion(err) || attempt === VANISHED_ATTEMPTS) throw err;
+        // Every request that was on the vanished version lands here: they share one reopening,
+        // and one that fails after another request replaced the version just asks again.
+        if (this.view === began) await this.reopen(began);
+      }
     }
+  }
+
+  /** Opens the newest version in place of `stale`; an update still cleaning up may take a moment. */
+  private reopen(stale: IndexView): Promise<void> {
+    this.reopening ??= (async () => {
+      try {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return this.replaceView(await IndexView.open(this.db, this.resident, stale));
+          } catch (err) {
+            if (!isVanishedVersion(err) || attempt === VANISHED_ATTEMPTS) throw err;
+            await new Promise((r) => setTimeout(r, 50 * attempt));
+          }
+        }
+      } finally {
+        this.reopening = undefined;
+      }
+    })();
+    return this.reopening;
   }
 
   private replaceView(next: IndexView): void {
@@ -239,9 +257,12 @@ export class Searcher {
   }
 }
 
-/** LanceDB's error for a file of the version being read that is gone (`lance error: Not found: …/data/….lance`). */
+/**
+ * LanceDB's error for a file of the version being read that is gone: a data, deletion, index or
+ * manifest file (`lance error: Not found: …/data/….lance`, `…/_deletions/….arrow`).
+ */
 function isVanishedVersion(err: unknown): boolean {
-  return err instanceof Error && /\bNot found: \S+\.(lance|manifest|txn)\b/.test(err.message);
+  return err instanceof Error && /lance error:.*\bNot found: \S+\.(lance|arrow|manifest|txn)\b/s.test(err.message);
 }
 
 /** A symbol lookup shows the best definition and its declaration (.ml ↔ .mli) together. */
