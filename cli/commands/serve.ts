@@ -5,7 +5,8 @@ import { buildApp, isLoopback } from '../../server/http/app.js';
 import { CliError } from '../errors.js';
 import { dbForQuerying, parsePositiveInt } from '../config.js';
 import { openSearcher } from './search.js';
-import { watchIndex } from '../../indexer/watch.js';
+import { spawn } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
 import { createRegisteredProvider, indexProvider, loadProviderModules, type ContextProvider } from '../../server/provider.js';
 import type { Searcher } from '../../server/search.js';
 import { DEFAULT_STRATEGY, UnknownStrategyError, checkStrategy, strategyNames, type StrategyConfig } from '../../server/strategy.js';
@@ -49,20 +50,15 @@ export async function runServe(opts: ServeCommandOptions): Promise<void> {
   const builder = await ContextBuilder.create(searcher);
   const providers = await thirdPartyProviders(opts.provider ?? [], indexProvider(searcher, builder), searcher);
   const app = await buildApp({ searcher, builder, root, token, logger: !opts.quiet, providers, strategies, stats: StatsLog.open(db), rateLimit });
-  // A live index in this process: each update is picked up as soon as it is committed.
-  const live = opts.watch
-    ? await watchIndex({
-        root,
-        db,
-        onRun: () => void searcher.refresh({ now: true }).then(() => searcher.refresh({ now: true })),
-        onError: (err) => process.stderr.write(`codesearch: index update failed: ${err.message}\n`),
-      }).catch((err: Error) => {
-        searcher.close();
-        throw new CliError(`--watch: ${err.message} (the root the index was built from; re-index it, or serve without --watch)`);
-      })
-    : undefined;
+  // A live index in a process of its own (`codesearch watch`): what indexing and compaction take
+  // (LanceDB's native buffers, a second of CPU per update) never stays in the server's memory or
+  // queues behind its requests; each update is picked up as soon as its summary line comes.
+  const live = opts.watch ? await watchInChild(root, db, () => void searcher.refresh({ now: true })).catch((err: Error) => {
+    searcher.close();
+    throw new CliError(`--watch: ${err.message} (the root the index was built from; re-index it, or serve without --watch)`);
+  }) : undefined;
   const close = async () => {
-    await live?.close();
+    await live?.stop();
     await app.close();
     await Promise.all(providers.map((p) => p.close()));
     searcher.close();
@@ -108,4 +104,38 @@ function strategyConfig(opts: ServeCommandOptions): StrategyConfig {
   } catch (err) {
     throw new CliError((err as Error).message);
   }
+}
+
+/**
+ * Runs `codesearch watch ROOT --db DB` as a child; resolves once its first update is done.
+ * `onRun` is called after each later update. Its warnings and failures go to this stderr.
+ */
+function watchInChild(root: string, db: string, onRun: () => void): Promise<{ stop: () => Promise<void> }> {
+  if (!existsSync(root) || !statSync(root).isDirectory()) return Promise.reject(new Error(`cannot watch ${root}: not a directory`));
+  const child = spawn(process.execPath, [process.argv[1]!, 'watch', root, '--db', db, '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return new Promise((resolve, reject) => {
+    let watching = false;
+    let pending = '';
+    child.stdout.setEncoding('utf8').on('data', (data: string) => {
+      const lines = (pending + data).split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) {
+        if (line.startsWith('indexed ')) onRun();
+        else if (line.startsWith('codesearch: watching ') && !watching) {
+          watching = true;
+          resolve({
+            stop: async () => {
+              child.kill('SIGTERM');
+              await exited;
+            },
+          });
+        }
+      }
+    });
+    void exited.then((code) => {
+      if (!watching) reject(new Error(`the watcher exited with status ${code} before its first update`));
+      else process.stderr.write(`codesearch: the index watcher stopped (status ${code}); answers stay on the last version\n`);
+    });
+  });
 }
