@@ -897,6 +897,9 @@ export class IndexStore implements ChunkReader {
   }
 
   close(): void {
+    // Each open table holds its version's native state (manifest, fragment and index metadata):
+    // a server that replaced this version must let it go, not only the connection.
+    for (const table of this.tables()) table.close();
     this.db.close();
   }
 }
