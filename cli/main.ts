@@ -38,6 +38,8 @@ program
   .option('--threads <n>', 'parser threads (default: one per core)')
   .option('--embedder <name>', "embedder, as for index (default: the index's own)")
   .option('-q, --quiet', 'no warnings; only a summary line per update')
+  // For `serve --watch`, which runs the watcher as its child: a killed server leaves none behind.
+  .addOption(new Option('--exit-with-parent').hideHelp())
   .action(async (root: string, opts) => (await import('./commands/watch.js')).runWatch(root, opts));
 
 program

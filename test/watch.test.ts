@@ -101,6 +101,18 @@ describe('codesearch watch and serve --watch', () => {
     }
   }, 60_000);
 
+  it('serve --watch leaves no watcher behind when it is killed', async () => {
+    const root = copyFixture('shop');
+    const db = path.join(root, '.codesearch');
+    expect((await runCli(['index', root, '-q'], { cwd: root })).code).toBe(0);
+    const { child } = await startCli(['serve', '--db', db, '--port', '0', '-q', '--watch'], SERVING);
+    const watchers = () => fs.readdirSync('/proc').filter((pid) => /^\d+$/.test(pid) && readCmdline(pid).includes(`watch\0${root}\0`));
+    expect(watchers()).toHaveLength(1);
+    child.kill('SIGKILL');
+    const gone = await eventually(async () => watchers().length === 0);
+    expect(gone).toBe(true);
+  }, 30_000);
+
   it('serve --watch says in one line when the indexed root is gone', async () => {
     const root = copyFixture('shop');
     const db = path.join(makeTempDir('cs-db-'), 'index');
@@ -113,3 +125,11 @@ describe('codesearch watch and serve --watch', () => {
   }, 30_000);
 });
 
+
+function readCmdline(pid: string): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+}

@@ -112,7 +112,7 @@ function strategyConfig(opts: ServeCommandOptions): StrategyConfig {
  */
 function watchInChild(root: string, db: string, onRun: () => void): Promise<{ stop: () => Promise<void> }> {
   if (!existsSync(root) || !statSync(root).isDirectory()) return Promise.reject(new Error(`cannot watch ${root}: not a directory`));
-  const child = spawn(process.execPath, [process.argv[1]!, 'watch', root, '--db', db, '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [process.argv[1]!, 'watch', root, '--db', db, '--quiet', '--exit-with-parent'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   return new Promise((resolve, reject) => {
     let watching = false;

@@ -6,7 +6,7 @@ import { CliError } from '../errors.js';
 import { dbForIndexing, parsePositiveInt } from '../config.js';
 import { embedderSpec, summaryLine, type IndexCommandOptions } from './index.js';
 
-export async function runWatch(rootArg: string, opts: IndexCommandOptions): Promise<void> {
+export async function runWatch(rootArg: string, opts: IndexCommandOptions & { exitWithParent?: boolean }): Promise<void> {
   const root = resolve(rootArg);
   if (!existsSync(root) || !statSync(root).isDirectory()) throw new CliError(`${rootArg} is not a directory`);
   const db = dbForIndexing(root, opts.db, process.env);
@@ -26,6 +26,11 @@ export async function runWatch(rootArg: string, opts: IndexCommandOptions): Prom
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  if (opts.exitWithParent) {
+    // An orphan is adopted by another process: the parent that started this one is gone.
+    const parent = process.ppid;
+    setInterval(() => process.ppid !== parent && void stop(), 500).unref();
+  }
   await live.settled();
   process.stdout.write(`codesearch: watching ${root} (index ${db}); Ctrl-C stops\n`);
 }
