@@ -132,7 +132,36 @@ function pythonRegExp(source: string): RegExp {
     flags = [...new Set(inline[1].replace(/[aLux]/g, ''))].join('');
     source = source.slice(inline[0].length);
   }
+  if (hasNestedQuantifier(source)) throw new Error('a repeated group that repeats inside, like (a+)+, can take exponential time to match; rewrite it');
   return new RegExp(source.replace(/\(\?P</g, '(?<'), flags);
+}
+
+/**
+ * Whether a group holding a quantifier is itself quantified (`(a+)+`, `(x*y)*`, `(a|b+){2,}`):
+ * JS regexps backtrack, and such a pattern can hang the walk on one long file name.
+ */
+function hasNestedQuantifier(source: string): boolean {
+  const groups: boolean[] = [];
+  let quantifiedInside = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i]!;
+    if (c === '\\') {
+      i++;
+    } else if (c === '[') {
+      // A character class: nothing in it is a group or a quantifier.
+      for (i++; i < source.length && source[i] !== ']'; i++) if (source[i] === '\\') i++;
+    } else if (c === '(') {
+      groups.push(quantifiedInside);
+      quantifiedInside = false;
+    } else if (c === ')') {
+      const repeated = /^(?:[*+]|\{\d*,)/.test(source.slice(i + 1));
+      if (repeated && quantifiedInside) return true;
+      quantifiedInside = (groups.pop() ?? false) || quantifiedInside || repeated;
+    } else if (c === '*' || c === '+' || (c === '{' && /^\{\d*,/.test(source.slice(i)))) {
+      quantifiedInside = true;
+    }
+  }
+  return false;
 }
 
 /**

@@ -407,6 +407,17 @@ describe('parseHgignore', () => {
     expect(m.warnings).toEqual([]);
   });
 
+  it('refuses a regexp whose repeated group repeats inside, which could hang the walk, and keeps the rest', () => {
+    const m = parseHgignore('^(a+)+$\n(x*y)*z\n^build/(foo|bar)+/\n[(+]+q\n');
+    expect(m.warnings).toHaveLength(2);
+    expect(m.warnings[0]).toMatch(/^line 1: invalid pattern "\^\(a\+\)\+\$": .*exponential time/);
+    expect(m.warnings[1]).toMatch(/^line 2: /);
+    // With the refused line kept, this call alone would run for hours.
+    expect(m.ignores(`${'a'.repeat(40)}!`, false)).toBe(false);
+    expect(m.ignores('build/foobar/x.ml', false)).toBe(true);
+    expect(m.ignores('(+q', false)).toBe(true);
+  });
+
   it('reports invalid regexps, unknown syntaxes and include: lines as warnings', () => {
     const m = parseHgignore('a[\nsyntax: bogus\ninclude:other\n\\.ok$\n');
     expect(m.warnings).toHaveLength(3);
