@@ -7,10 +7,10 @@
 // The corpus is only read, except one file that gets a comment line for the one-file-change run
 // and is restored (content and times) in a finally block. The index goes to a fresh temp dir
 // (or --db, which must be empty or absent so the cold index is really cold).
-import { rssOf, startServer } from './measure.js';
+import { diskUsage, rssOf, startServer } from './measure.js';
 import { percentile } from '../server/percentile.js';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, lstatSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { cpus, loadavg, platform, release, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -84,20 +84,6 @@ function fmtBytes(bytes: number): string {
 
 function fmtInt(n: number): string {
   return n.toLocaleString('en-US');
-}
-
-/** Disk usage of a directory tree, as du counts it (allocated blocks). */
-function diskUsage(path: string): { allocated: number; apparent: number } {
-  let allocated = 0;
-  let apparent = 0;
-  const visit = (p: string) => {
-    const st = lstatSync(p);
-    allocated += st.blocks * 512;
-    apparent += st.size;
-    if (st.isDirectory()) for (const name of readdirSync(p)) visit(join(p, name));
-  };
-  visit(path);
-  return { allocated, apparent };
 }
 
 interface Timed {

@@ -1,7 +1,8 @@
 // Measuring a running codesearch from outside, shared by the benchmark and the trials.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { CLI_MAIN } from './trials/cli-path.js';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI_MAIN } from './trials/cli.js';
 
 export interface RunningServer {
   url: string;
@@ -31,4 +32,18 @@ export function rssOf(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) * 1024;
   return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
+
+/** Bytes below `path`: allocated on disk, and the files' (and directories') own sizes. Symlinks are not followed. */
+export function diskUsage(path: string): { allocated: number; apparent: number } {
+  let allocated = 0;
+  let apparent = 0;
+  const visit = (p: string) => {
+    const st = lstatSync(p);
+    allocated += st.blocks * 512;
+    apparent += st.size;
+    if (st.isDirectory()) for (const name of readdirSync(p)) visit(join(p, name));
+  };
+  visit(path);
+  return { allocated, apparent };
 }

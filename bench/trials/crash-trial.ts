@@ -7,12 +7,13 @@
 //  - the next `codesearch index` completes to exactly what a clean index of the tree holds
 //    (same chunk ids and contents), with a vector for every chunk and the lock released.
 // bench/trials/crash.ts runs it on the full corpus; test/crash.test.ts on a small generated repo.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IndexStore } from '../../indexer/store.js';
+import { seededUniform } from '../../indexer/embed/linalg.js';
 import { walkRepo } from '../../indexer/walk.js';
-import { CLI_MAIN as CLI } from './cli-path.js';
+import { CLI_MAIN as CLI, copyTree, runCliSync } from './cli.js';
 
 export interface CrashTrialOptions {
   /** The tree to index; it is copied, never changed. */
@@ -48,24 +49,6 @@ export interface CrashTrialReport {
 interface Snapshot {
   byPath: Map<string, Map<string, string>>;
   vectorIds: Set<string>;
-}
-
-/** Small, seeded, good enough: mulberry32. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function cli(args: string[]): { code: number | null; stdout: string; stderr: string; ms: number } {
-  const started = performance.now();
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, ms: performance.now() - started };
 }
 
 async function snapshot(db: string): Promise<Snapshot> {
@@ -150,18 +133,18 @@ function mutate(root: string, source: string, files: string[], next: () => numbe
 export async function runCrashTrials(options: CrashTrialOptions): Promise<CrashTrialReport> {
   const log = options.log ?? (() => {});
   const counts = options.mutations ?? { modify: 40, remove: 10, add: 10 };
-  const next = random(options.seed);
+  const next = seededUniform(options.seed);
   const root = join(options.workDir, 'tree');
   const baseDb = join(options.workDir, 'base-db');
   rmSync(options.workDir, { recursive: true, force: true });
   mkdirSync(options.workDir, { recursive: true });
   // The source's own index (a `.codesearch` inside it) is not part of the tree.
-  cpSync(options.source, root, { recursive: true, filter: (src) => !src.endsWith('/.codesearch') });
+  copyTree(options.source, root);
   const files = (await walkRepo({ root })).files.filter((f) => f.kind !== 'dune').map((f) => f.path);
 
   // A clean index of the pristine tree: the state incremental trials start from, and what a
   // cold trial must end at.
-  const clean = cli(['index', root, '--db', baseDb, '--quiet']);
+  const clean = runCliSync(['index', root, '--db', baseDb, '--quiet']);
   if (clean.code !== 0) throw new Error(`clean index failed: ${clean.stderr}`);
   const pristine = await snapshot(baseDb);
   let coldMs = clean.ms;
@@ -170,8 +153,8 @@ export async function runCrashTrials(options: CrashTrialOptions): Promise<CrashT
   {
     const db = join(options.workDir, 'calibrate-db');
     cpSync(baseDb, db, { recursive: true });
-    const undo = mutate(root, options.source, files, random(options.seed ^ 0x5eed), counts, 0);
-    incrementalMs = cli(['index', root, '--db', db, '--quiet']).ms;
+    const undo = mutate(root, options.source, files, seededUniform(options.seed ^ 0x5eed), counts, 0);
+    incrementalMs = runCliSync(['index', root, '--db', db, '--quiet']).ms;
     undo();
     rmSync(db, { recursive: true, force: true });
   }
@@ -190,7 +173,7 @@ export async function runCrashTrials(options: CrashTrialOptions): Promise<CrashT
       before = pristine;
       undo = mutate(root, options.source, files, next, counts, trial);
       const refDb = join(options.workDir, `trial-${trial}-reference-db`);
-      const ref = cli(['index', root, '--db', refDb, '--quiet']);
+      const ref = runCliSync(['index', root, '--db', refDb, '--quiet']);
       if (ref.code !== 0) throw new Error(`reference index failed: ${ref.stderr}`);
       after = await snapshot(refDb);
       rmSync(refDb, { recursive: true, force: true });
@@ -200,7 +183,7 @@ export async function runCrashTrials(options: CrashTrialOptions): Promise<CrashT
     const run = await indexAndKill(root, db, killAtMs);
 
     // What a reader finds right after the crash.
-    const search = cli(['search', options.query, '--db', db, '--json', '-k', '3']);
+    const search = runCliSync(['search', options.query, '--db', db, '--json', '-k', '3']);
     const hasIndex = kind === 'incremental' || run.finished;
     if (search.code === 0) {
       const results = (JSON.parse(search.stdout) as { results: unknown[] }).results;
@@ -220,7 +203,7 @@ export async function runCrashTrials(options: CrashTrialOptions): Promise<CrashT
     }
 
     // The next run repairs everything.
-    const resumed = cli(['index', root, '--db', db, '--progress', 'json']);
+    const resumed = runCliSync(['index', root, '--db', db, '--progress', 'json']);
     // After a cold kill the next run builds from scratch: its time keeps the kill moments of
     // later cold trials within a run as long as this machine's current one.
     if (kind === 'cold' && resumed.code === 0) coldMs = resumed.ms;
@@ -233,7 +216,7 @@ export async function runCrashTrials(options: CrashTrialOptions): Promise<CrashT
       const missing = chunkIds.filter((id) => !final.vectorIds.has(id)).length;
       if (missing > 0 || final.vectorIds.size !== chunkIds.length) failures.push(`${missing} chunks without a vector, ${final.vectorIds.size - chunkIds.length + missing} vectors without a chunk`);
       if (existsSync(join(db, 'index.lock'))) failures.push('the index lock was left behind');
-      const again = cli(['search', options.query, '--db', db, '--json', '-k', '3']);
+      const again = runCliSync(['search', options.query, '--db', db, '--json', '-k', '3']);
       if (again.code !== 0 || (JSON.parse(again.stdout) as { results: unknown[] }).results.length === 0) failures.push('search after the repair found nothing');
     }
     undo();

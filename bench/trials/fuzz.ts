@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import fc from 'fast-check';
 import { IndexStore } from '../../indexer/store.js';
 import { rssOf, startServer, type RunningServer } from '../measure.js';
-import { CLI_MAIN } from './cli-path.js';
+import { CLI_MAIN } from './cli.js';
 import {
   FuzzTally,
   McpSession,

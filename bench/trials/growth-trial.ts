@@ -3,11 +3,11 @@
 // `codesearch index` run each, and compares the index's size on disk with a fresh index of the
 // same final tree. bench/trials/growth.ts runs it on the full corpus, test/growth.test.ts on a
 // small generated repo.
-import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { walkRepo } from '../../indexer/walk.js';
-import { CLI_MAIN } from './cli-path.js';
+import { diskUsage } from '../measure.js';
+import { copyTree, runCliSync } from './cli.js';
 
 export interface GrowthOptions {
   source: string;
@@ -27,21 +27,10 @@ export interface GrowthReport {
   meanUpdateSeconds: number;
 }
 
-/** Bytes of every file below `dir`. */
-export function directoryBytes(dir: string): number {
-  let total = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const abs = join(dir, entry.name);
-    total += entry.isDirectory() ? directoryBytes(abs) : statSync(abs).size;
-  }
-  return total;
-}
-
 function index(root: string, db: string): number {
-  const started = performance.now();
-  const r = spawnSync(process.execPath, [CLI_MAIN, 'index', root, '--db', db, '--quiet'], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`index failed: ${r.stderr}`);
-  return (performance.now() - started) / 1000;
+  const r = runCliSync(['index', root, '--db', db, '--quiet']);
+  if (r.code !== 0) throw new Error(`index failed: ${r.stderr}`);
+  return r.ms / 1000;
 }
 
 export async function runGrowthTrial(options: GrowthOptions): Promise<GrowthReport> {
@@ -52,7 +41,7 @@ export async function runGrowthTrial(options: GrowthOptions): Promise<GrowthRepo
   const freshDb = join(options.workDir, 'fresh-db');
   rmSync(options.workDir, { recursive: true, force: true });
   mkdirSync(options.workDir, { recursive: true });
-  cpSync(options.source, root, { recursive: true, filter: (src) => !src.endsWith('/.codesearch') });
+  copyTree(options.source, root);
   const files = (await walkRepo({ root })).files.filter((f) => f.kind === 'ml').map((f) => f.path);
   index(root, db);
   let seconds = 0;
@@ -63,11 +52,11 @@ export async function runGrowthTrial(options: GrowthOptions): Promise<GrowthRepo
       writeFileSync(abs, `${readFileSync(abs, 'utf8')}\nlet growth_${u}_${k} x = x + ${u}\n`);
     }
     seconds += index(root, db);
-    if (u % 10 === 0 || u === options.updates) log(`update ${u}: index ${(directoryBytes(db) / 1e6).toFixed(1)} MB`);
+    if (u % 10 === 0 || u === options.updates) log(`update ${u}: index ${(diskUsage(db).apparent / 1e6).toFixed(1)} MB`);
   }
   index(root, freshDb);
-  const updatedBytes = directoryBytes(db);
-  const freshBytes = directoryBytes(freshDb);
+  const updatedBytes = diskUsage(db).apparent;
+  const freshBytes = diskUsage(freshDb).apparent;
   rmSync(options.workDir, { recursive: true, force: true });
   return { updates: options.updates, updatedBytes, freshBytes, ratio: updatedBytes / freshBytes, meanUpdateSeconds: seconds / options.updates };
 }

@@ -7,18 +7,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { printable } from '../../indexer/pipeline.js';
 import { IndexStore } from '../../indexer/store.js';
 import { formatSize } from '../../indexer/walk.js';
 import { Searcher } from '../../server/search.js';
-
-/** The compiled CLI, from bench/trials (vitest) or dist/bench/trials (the trial). */
-export const CLI_MAIN = (() => {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!fs.existsSync(path.join(dir, 'package.json')) || path.basename(dir) === 'dist') dir = path.dirname(dir);
-  return path.join(dir, 'dist', 'cli', 'main.js');
-})();
+import { CLI_MAIN } from './cli.js';
 
 export interface GoodFile {
   /** Every definition name the file must have in the index. */

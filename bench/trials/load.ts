@@ -2,13 +2,12 @@
 // concurrent clients against `serve --watch` on a copy of the corpus while files are edited
 // (see load-trial.ts). Passes with 0 errors, every edit searchable within 2 s and the server's
 // RSS at the end of each phase within 1.1× its start.
-import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { walkRepo } from '../../indexer/walk.js';
-import { CLI_MAIN } from './cli-path.js';
+import { copyTree, runCliSync } from './cli.js';
 import { runLoadTrial } from './load-trial.js';
 import type { Trial } from './trial.js';
 
@@ -33,9 +32,9 @@ const load: Trial = {
     const root = join(work, 'tree');
     const db = join(work, 'db');
     try {
-      cpSync(source, root, { recursive: true, filter: (src) => !src.endsWith('/.codesearch') });
-      const indexed = spawnSync(process.execPath, [CLI_MAIN, 'index', root, '--db', db, '--quiet'], { encoding: 'utf8' });
-      if (indexed.status !== 0) throw new Error(`index failed: ${indexed.stderr}`);
+      copyTree(source, root);
+      const indexed = runCliSync(['index', root, '--db', db, '--quiet']);
+      if (indexed.code !== 0) throw new Error(`index failed: ${indexed.stderr}`);
       // Mid-sized implementation files, spread over the tree.
       const ml = (await walkRepo({ root })).files.filter((f) => f.kind === 'ml').sort((a, b) => a.size - b.size);
       const editFiles = Array.from({ length: 40 }, (_, i) => ml[Math.floor(ml.length * (0.3 + (0.4 * i) / 40))]!.path);

@@ -159,16 +159,21 @@ export function symmetricEigen(matrix: Float64Array, width: number): { values: F
   return { values, vectors };
 }
 
-/** Deterministic standard normal numbers (mulberry32 + Box–Muller). */
-export function gaussian(count: number, seed: number, out: Float64Array = new Float64Array(count)): Float64Array {
+/** Deterministic uniform numbers in (0, 1), never 0 (a logarithm may take them): mulberry32. */
+export function seededUniform(seed: number): () => number {
   let state = seed >>> 0;
-  const uniform = () => {
+  return () => {
     state = (state + 0x6d2b79f5) >>> 0;
     let t = state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
   };
+}
+
+/** Deterministic standard normal numbers (mulberry32 + Box–Muller). */
+export function gaussian(count: number, seed: number, out: Float64Array = new Float64Array(count)): Float64Array {
+  const uniform = seededUniform(seed);
   for (let i = 0; i < count; i += 2) {
     const r = Math.sqrt(-2 * Math.log(uniform()));
     const phi = 2 * Math.PI * uniform();
