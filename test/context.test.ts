@@ -11,7 +11,7 @@ import { head, mergeSpans, packToBudget } from '../server/context/pack.js';
 import { EXPANDED_SEEDS, expand } from '../server/context/expand.js';
 import { tokenCounter } from '../server/context/tokens.js';
 import type { ContextItem } from '../server/context/item.js';
-import { cleanupTempDirs, copyFixture, makeTempDir, runCli } from './helpers.js';
+import { cleanupTempDirs, copyFixture, indexedFixture, makeTempDir, runCli } from './helpers.js';
 
 let root: string;
 let db: string;
@@ -19,9 +19,7 @@ let searcher: Searcher;
 let builder: ContextBuilder;
 
 beforeAll(async () => {
-  root = copyFixture('shop');
-  db = path.join(makeTempDir('cs-db-'), 'index');
-  await indexRepo({ root, db });
+  ({ root, db } = await indexedFixture('shop'));
   searcher = await Searcher.open(db);
   builder = await ContextBuilder.create(searcher);
 });

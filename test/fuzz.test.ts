@@ -10,7 +10,6 @@ import net from 'node:net';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import fc from 'fast-check';
-import { indexRepo } from '../indexer/pipeline.js';
 import { MAX_IDENTIFIERS, parseQuery } from '../server/query.js';
 import { maxEdits } from '../server/retrieve/symbol.js';
 import {
@@ -27,7 +26,7 @@ import {
   type FuzzTarget,
   type HttpCase,
 } from '../bench/trials/fuzz-requests.js';
-import { CLI_MAIN, SERVING, childEnv, cleanupTempDirs, copyFixture, makeTempDir, startCli } from './helpers.js';
+import { childEnv, cleanupTempDirs, CLI_MAIN, indexedFixture, makeTempDir, SERVING, startCli } from './helpers.js';
 
 const seed = process.env.CODESEARCH_FUZZ_SEED ? Number(process.env.CODESEARCH_FUZZ_SEED) : undefined;
 const TOKEN = 'fuzz-token';
@@ -40,9 +39,7 @@ let base: string;
 let target: FuzzTarget;
 
 beforeAll(async () => {
-  root = copyFixture('shop');
-  db = path.join(makeTempDir('cs-db-'), 'index');
-  await indexRepo({ root, db });
+  ({ root, db } = await indexedFixture('shop'));
   // A way out of the root, made after indexing: requests may name it, the index never held it.
   const outside = makeTempDir('cs-outside-');
   fs.writeFileSync(path.join(outside, 'secret.ml'), 'let secret = "do not serve"\n');

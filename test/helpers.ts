@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { indexRepo } from '../indexer/pipeline.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -34,6 +35,14 @@ export function copyFixture(name: string): string {
   const root = path.join(makeTempDir(`cs-${name}-`), name);
   fs.cpSync(src, root, { recursive: true });
   return root;
+}
+
+/** Copies test/fixtures/NAME and indexes the copy (default embedder) into a fresh temp db. */
+export async function indexedFixture(name: string): Promise<{ root: string; db: string }> {
+  const root = copyFixture(name);
+  const db = path.join(makeTempDir('cs-db-'), 'index');
+  await indexRepo({ root, db });
+  return { root, db };
 }
 
 /** Writes { 'rel/path': contents } below root, creating directories. */

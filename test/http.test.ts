@@ -8,7 +8,7 @@ import { indexRepo } from '../indexer/pipeline.js';
 import { Searcher } from '../server/search.js';
 import { ContextBuilder } from '../server/context/build.js';
 import { buildApp } from '../server/http/app.js';
-import { SERVING, cleanupTempDirs, copyFixture, makeTempDir, runCli, startCli } from './helpers.js';
+import { cleanupTempDirs, copyFixture, indexedFixture, makeTempDir, runCli, SERVING, startCli } from './helpers.js';
 
 let root: string;
 let db: string;
@@ -24,9 +24,7 @@ async function serve(token?: string): Promise<{ app: FastifyInstance; base: stri
 }
 
 beforeAll(async () => {
-  root = copyFixture('shop');
-  db = path.join(makeTempDir('cs-db-'), 'index');
-  await indexRepo({ root, db });
+  ({ root, db } = await indexedFixture('shop'));
   searcher = await Searcher.open(db, { resident: true });
   ({ app, base } = await serve());
 });

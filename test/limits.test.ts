@@ -5,22 +5,18 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import http from 'node:http';
 import net from 'node:net';
-import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { indexRepo } from '../indexer/pipeline.js';
 import { Searcher } from '../server/search.js';
 import { ContextBuilder } from '../server/context/build.js';
 import { DEFAULT_CONNECTION_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, buildApp } from '../server/http/app.js';
 import { errorShapeProblem } from '../bench/trials/fuzz-requests.js';
-import { SERVING, cleanupTempDirs, copyFixture, makeTempDir, runCli, startCli } from './helpers.js';
+import { cleanupTempDirs, indexedFixture, runCli, SERVING, startCli } from './helpers.js';
 
 let root: string;
 let db: string;
 
 beforeAll(async () => {
-  root = copyFixture('shop');
-  db = path.join(makeTempDir('cs-db-'), 'index');
-  await indexRepo({ root, db });
+  ({ root, db } = await indexedFixture('shop'));
 });
 
 afterAll(() => cleanupTempDirs());

@@ -1,17 +1,13 @@
 // `codesearch mcp` as agents use it: the MCP SDK's own client spawns the real process over stdio.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { indexRepo } from '../indexer/pipeline.js';
-import { CLI_MAIN, childEnv, cleanupTempDirs, copyFixture, makeTempDir } from './helpers.js';
+import { childEnv, cleanupTempDirs, CLI_MAIN, indexedFixture } from './helpers.js';
 
 let client: Client;
 
 beforeAll(async () => {
-  const root = copyFixture('shop');
-  const db = path.join(makeTempDir('cs-db-'), 'index');
-  await indexRepo({ root, db });
+  const { root, db } = await indexedFixture('shop');
   const transport = new StdioClientTransport({ command: process.execPath, args: [CLI_MAIN, 'mcp', '--db', db], cwd: root, env: childEnv({}) as Record<string, string>, stderr: 'pipe' });
   client = new Client({ name: 'codesearch-test', version: '1.0.0' });
   await client.connect(transport);

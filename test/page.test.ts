@@ -7,11 +7,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
-import { indexRepo } from '../indexer/pipeline.js';
 import { Searcher } from '../server/search.js';
 import { ContextBuilder } from '../server/context/build.js';
 import { buildApp } from '../server/http/app.js';
-import { REPO_ROOT, cleanupTempDirs, copyFixture, makeTempDir } from './helpers.js';
+import { cleanupTempDirs, indexedFixture, REPO_ROOT } from './helpers.js';
 
 // chromium comes from Debian (.ci/run installs it); a machine without it skips these.
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p) && spawnSync(p, ['--version']).status === 0);
@@ -24,9 +23,7 @@ describe.runIf(CHROMIUM || process.env.CI)('search page in headless Chromium', (
   let browser: Browser;
 
   beforeAll(async () => {
-    const root = copyFixture('shop');
-    const db = path.join(makeTempDir('cs-db-'), 'index');
-    await indexRepo({ root, db });
+    const { root, db } = await indexedFixture('shop');
     searcher = await Searcher.open(db, { resident: true });
     // With a token: the page loads without it and its calls send the one typed in.
     app = await buildApp({ searcher, builder: await ContextBuilder.create(searcher), root, token: 'page-secret' });

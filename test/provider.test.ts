@@ -4,12 +4,11 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { indexRepo } from '../indexer/pipeline.js';
 import { Searcher } from '../server/search.js';
 import { ContextBuilder } from '../server/context/build.js';
 import { buildApp } from '../server/http/app.js';
 import { createContextProvider, ProviderError, registerContextProvider, type ContextProvider } from '../server/provider.js';
-import { FIXTURES, SERVING, cleanupTempDirs, copyFixture, makeTempDir, runCli, startCli } from './helpers.js';
+import { cleanupTempDirs, FIXTURES, indexedFixture, runCli, SERVING, startCli } from './helpers.js';
 
 let root: string;
 let db: string;
@@ -19,9 +18,7 @@ let app: FastifyInstance;
 let base: string;
 
 beforeAll(async () => {
-  root = copyFixture('shop');
-  db = path.join(makeTempDir('cs-db-'), 'index');
-  await indexRepo({ root, db });
+  ({ root, db } = await indexedFixture('shop'));
   local = await createContextProvider({ db });
   searcher = await Searcher.open(db, { resident: true });
   app = await buildApp({ searcher, builder: await ContextBuilder.create(searcher), root });

@@ -6,15 +6,13 @@ import { indexRepo } from '../indexer/pipeline.js';
 import { IndexMissingError, IndexStore } from '../indexer/store.js';
 import { ResidentChunks } from '../server/resident.js';
 import { Searcher, type SearchResult } from '../server/search.js';
-import { cleanupTempDirs, copyFixture, makeTempDir } from './helpers.js';
+import { cleanupTempDirs, copyFixture, indexedFixture, makeTempDir } from './helpers.js';
 
 let searcher: Searcher;
 let db: string;
 
 beforeAll(async () => {
-  const root = copyFixture('mini');
-  db = path.join(makeTempDir('cs-db-'), 'index');
-  await indexRepo({ root, db });
+  ({ db } = await indexedFixture('mini'));
   searcher = await Searcher.open(db);
 });
 

@@ -3,12 +3,11 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { indexRepo } from '../indexer/pipeline.js';
 import { Searcher } from '../server/search.js';
 import { ContextBuilder } from '../server/context/build.js';
 import { buildApp } from '../server/http/app.js';
 import { StatsLog, STATS_FILE } from '../server/stats.js';
-import { cleanupTempDirs, copyFixture, makeTempDir, runCli } from './helpers.js';
+import { cleanupTempDirs, indexedFixture, makeTempDir, runCli } from './helpers.js';
 
 let db: string;
 let searcher: Searcher;
@@ -16,9 +15,9 @@ let app: FastifyInstance;
 let base: string;
 
 beforeAll(async () => {
-  const root = copyFixture('shop');
-  db = path.join(makeTempDir('cs-db-'), 'index');
-  await indexRepo({ root, db });
+  const fixture = await indexedFixture('shop');
+  const root = fixture.root;
+  db = fixture.db;
   searcher = await Searcher.open(db, { resident: true });
   app = await buildApp({ searcher, builder: await ContextBuilder.create(searcher), root, strategies: { default: 'hybrid-graph', ab: ['hybrid-graph', 'no-expansion'] }, stats: StatsLog.open(db) });
   await app.listen({ host: '127.0.0.1', port: 0 });
