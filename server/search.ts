@@ -159,7 +159,7 @@ export class Searcher {
       try {
         this.checkedAt = Date.now();
         if ((await this.view.store.latestMeta('indexedAt')) === this.view.indexedAt) return;
-        this.replaceView(await IndexView.open(this.db, this.resident, this.view));
+        await this.reopen(this.view);
       } catch {
         // Mid-rebuild or unreadable for a moment: keep answering from the current version.
       } finally {
@@ -187,7 +187,10 @@ export class Searcher {
     }
   }
 
-  /** Opens the newest version in place of `stale`; an update still cleaning up may take a moment. */
+  /**
+   * Opens the newest version in place of `stale`, one opening at a time whoever asks (a refresh,
+   * requests whose version vanished); an update still cleaning up may take a moment.
+   */
   private reopen(stale: IndexView): Promise<void> {
     this.reopening ??= (async () => {
       try {
