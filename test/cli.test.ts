@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { IndexStore } from '../indexer/store.js';
-import { CLI_MAIN, childEnv, cleanupTempDirs, copyFixture, makeTempDir, runCli, writeFiles, type CliResult } from './helpers.js';
+import { CLI_MAIN, childEnv, cleanupTempDirs, copyFixture, makeTempDir, runCli, writeFiles, type CliResult, documentedValues } from './helpers.js';
 import type { SearchResult } from '../server/search.js';
 
 afterAll(cleanupTempDirs);
@@ -315,11 +315,7 @@ function makeBigRepo(): string {
   const dir = makeTempDir('cs-big-');
   for (let d = 0; d < BIG_DIRS; d++) {
     writeFiles(dir, { [`lib${d}/dune`]: `(library (name lib${d}))` });
-    for (let i = 0; i < BIG_FILES_PER_DIR; i++) {
-      let s = '';
-      for (let j = 0; j < BIG_DEFS_PER_FILE; j++) s += `(** Value ${j} of module ${i}. *)\nlet v_${d}_${i}_${j} x = x + ${j}\n\n`;
-      writeFiles(dir, { [`lib${d}/mod_${i}.ml`]: s });
-    }
+    for (let i = 0; i < BIG_FILES_PER_DIR; i++) writeFiles(dir, { [`lib${d}/mod_${i}.ml`]: documentedValues(`v_${d}_${i}`, BIG_DEFS_PER_FILE) });
   }
   return dir;
 }

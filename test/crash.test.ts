@@ -2,7 +2,7 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import path from 'node:path';
 import { runCrashTrials } from '../bench/trials/crash-trial.js';
-import { cleanupTempDirs, makeTempDir, writeFiles } from './helpers.js';
+import { cleanupTempDirs, makeTempDir, writeFiles, documentedValues } from './helpers.js';
 
 afterAll(cleanupTempDirs);
 
@@ -11,11 +11,7 @@ function makeRepo(): string {
   const root = makeTempDir('cs-crash-src-');
   for (let d = 0; d < 4; d++) {
     writeFiles(root, { [`lib${d}/dune`]: `(library (name lib${d}))` });
-    for (let i = 0; i < 25; i++) {
-      let text = '';
-      for (let j = 0; j < 30; j++) text += `(** Splits value ${j} of module ${i} on a separator. *)\nlet split_${d}_${i}_${j} sep s = String.split_on_char sep s @ [string_of_int ${j}]\n\n`;
-      writeFiles(root, { [`lib${d}/mod_${i}.ml`]: text });
-    }
+    for (let i = 0; i < 25; i++) writeFiles(root, { [`lib${d}/mod_${i}.ml`]: documentedValues(`split_${d}_${i}`, 30) });
   }
   return root;
 }

@@ -4,18 +4,14 @@ import { describe, it, expect, afterAll } from 'vitest';
 import path from 'node:path';
 import { runGrowthTrial } from '../bench/trials/growth-trial.js';
 import { GROWTH_LIMIT } from '../bench/trials/growth.js';
-import { cleanupTempDirs, makeTempDir, writeFiles } from './helpers.js';
+import { cleanupTempDirs, makeTempDir, writeFiles, documentedValues } from './helpers.js';
 
 afterAll(cleanupTempDirs);
 
 describe('index growth under incremental updates', () => {
   it(`stays within ${GROWTH_LIMIT}× a fresh index after 12 updates`, async () => {
     const source = makeTempDir('cs-growth-src-');
-    for (let i = 0; i < 40; i++) {
-      let text = '';
-      for (let j = 0; j < 25; j++) text += `(** Value ${j} of module ${i}. *)\nlet v_${i}_${j} x = x * ${j}\n\n`;
-      writeFiles(source, { [`lib/m_${i}.ml`]: text });
-    }
+    for (let i = 0; i < 40; i++) writeFiles(source, { [`lib/m_${i}.ml`]: documentedValues(`v_${i}`, 25) });
     const r = await runGrowthTrial({ source, workDir: path.join(makeTempDir('cs-growth-work-'), 'work'), updates: 12 });
     expect(r.freshBytes).toBeGreaterThan(0);
     expect(r.ratio).toBeLessThanOrEqual(GROWTH_LIMIT);

@@ -61,6 +61,13 @@ export function generatedDefinitions(count: number, prefix = 'f'): string {
   return out;
 }
 
+/** `count` documented values `PREFIX_0` … one per paragraph: a module that indexes to `count` chunks. */
+export function documentedValues(prefix: string, count: number): string {
+  let out = '';
+  for (let j = 0; j < count; j++) out += `(** Value ${j} of ${prefix}. *)\nlet ${prefix}_${j} x = x + ${j}\n\n`;
+  return out;
+}
+
 /** Bytes with NULs: a binary file that happens to be called `.ml`. */
 export const BINARY_BYTES = Uint8Array.from([0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x00, 0x00, 0x00, 0x6c, 0x65, 0x74, 0x00, 0xff]);
 

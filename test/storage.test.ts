@@ -5,7 +5,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cleanupTempDirs, makeTempDir, runCli, writeFiles, type CliResult } from './helpers.js';
+import { cleanupTempDirs, documentedValues, makeTempDir, runCli, writeFiles, type CliResult } from './helpers.js';
 
 const mountPoint = makeTempDir('cs-storage-mnt-');
 const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=32m', 'tmpfs', mountPoint]).status === 0;
@@ -15,12 +15,6 @@ afterAll(() => {
   if (mounted) spawnSync('umount', [mountPoint]);
   cleanupTempDirs();
 });
-
-function documentedValues(module: number, count: number): string {
-  let text = '';
-  for (let j = 0; j < count; j++) text += `(** Value ${j} of module ${module}. *)\nlet value_${module}_${j} x = x + ${j}\n\n`;
-  return text;
-}
 
 function expectClearRefusal(r: CliResult, reason: RegExp): void {
   expect(r.code).toBe(2);
@@ -41,7 +35,7 @@ describe.skipIf(!mounted)('an index on a file system that refuses writes (tmpfs 
 
   beforeAll(async () => {
     repo = makeTempDir('cs-storage-repo-');
-    for (let i = 0; i < 20; i++) writeFiles(repo, { [`lib/mod_${i}.ml`]: documentedValues(i, 30) });
+    for (let i = 0; i < 20; i++) writeFiles(repo, { [`lib/mod_${i}.ml`]: documentedValues(`value_${i}`, 30) });
     db = path.join(mountPoint, 'db');
     const r = await runCli(['index', repo, '--db', db, '--quiet'], { cwd: mountPoint });
     expect(r.code).toBe(0);
@@ -52,7 +46,7 @@ describe.skipIf(!mounted)('an index on a file system that refuses writes (tmpfs 
     // Leave a few KB free: too little for the update below.
     const { bavail, bsize } = fs.statfsSync(mountPoint);
     fs.writeFileSync(path.join(mountPoint, 'filler'), Buffer.alloc(Math.max(0, bavail * bsize - 64 * 1024)));
-    for (let i = 20; i < 60; i++) writeFiles(repo, { [`lib/mod_${i}.ml`]: documentedValues(i, 30) });
+    for (let i = 20; i < 60; i++) writeFiles(repo, { [`lib/mod_${i}.ml`]: documentedValues(`value_${i}`, 30) });
 
     const full = await runCli(['index', repo, '--db', db], { cwd: mountPoint });
     expectClearRefusal(full, /cannot write the index .*the disk is full/);
