@@ -50,9 +50,16 @@ export const MAX_K = 1000;
 const CANDIDATES_PER_RETRIEVER = 200;
 const SNIPPET_LINES = 3;
 
-/** One version of the index as readers see it; a newer run's version replaces it whole. */
-class IndexView {
+/**
+ * One version of the index as readers see it; a newer run's version replaces it whole. Each
+ * open version holds tens of megabytes of LanceDB's (its indexes, its fragments), so a replaced
+ * one closes as soon as the last request reading it is done.
+ */
+export class IndexView {
   private embedder: Promise<Embedder> | undefined;
+  private readers = 0;
+  private retired = false;
+  private closed = false;
 
   private constructor(
     readonly store: IndexStore,
@@ -88,7 +95,24 @@ class IndexView {
     return this.embedder;
   }
 
+  /** Holds this version open for one request, until `release`. */
+  acquire(): void {
+    this.readers++;
+  }
+
+  release(): void {
+    if (--this.readers === 0 && this.retired) this.close();
+  }
+
+  /** Closes this version once the requests still reading it are done: a newer one took its place. */
+  retire(): void {
+    this.retired = true;
+    if (this.readers === 0) this.close();
+  }
+
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     void this.embedder?.then((e) => e.close?.()).catch(() => {});
     if (this.reader instanceof ResidentChunks) this.reader.release();
     this.store.close();
@@ -99,13 +123,6 @@ class IndexView {
 const VANISHED_ATTEMPTS = 4;
 /** How often a long-lived searcher looks for a newer index version, at most. */
 const REFRESH_INTERVAL_MS = 1000;
-/** A replaced version stays open this long for the requests still reading it. */
-const RETIRE_AFTER_MS = 60_000;
-/**
- * A replaced resident version lets its chunks go sooner: under `serve --watch` a version can
- * follow another every second, and each holds tens of megabytes of lookups of its own.
- */
-const RETIRE_RESIDENT_AFTER_MS = 10_000;
 
 export interface SearcherOptions {
   /**
@@ -170,19 +187,22 @@ export class Searcher {
   }
 
   /**
-   * Runs `read` on the current version and, if a writer has cleaned that version up meanwhile
-   * (an update keeps only the newest), once more on the newest.
+   * Runs `read` on the current version, held open until it is done, and, if a writer has cleaned
+   * that version up meanwhile (an update keeps only the newest), once more on the newest.
    */
-  async readFresh<T>(read: () => Promise<T>): Promise<T> {
+  async readFresh<T>(read: (view: IndexView) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const began = this.view;
+      began.acquire();
       try {
-        return await read();
+        return await read(began);
       } catch (err) {
         if (!isVanishedVersion(err) || attempt === VANISHED_ATTEMPTS) throw err;
         // Every request that was on the vanished version lands here: they share one reopening,
         // and one that fails after another request replaced the version just asks again.
         if (this.view === began) await this.reopen(began);
+      } finally {
+        began.release();
       }
     }
   }
@@ -212,15 +232,16 @@ export class Searcher {
   private replaceView(next: IndexView): void {
     const old = this.view;
     this.view = next;
-    setTimeout(() => old.close(), this.resident ? RETIRE_RESIDENT_AFTER_MS : RETIRE_AFTER_MS).unref();
+    old.retire();
   }
 
   searchRanked(query: string, options: SearchOptions = {}): Promise<DiversifiedHit[]> {
     void this.refresh();
-    return this.readFresh(() => this.searchView(this.view, query, options));
+    return this.readFresh((view) => this.searchView(view, query, options));
   }
 
-  private async searchView(view: IndexView, query: string, options: SearchOptions): Promise<DiversifiedHit[]> {
+  /** Searches one version: a request that reads more than a search stays on the version it began on. */
+  async searchView(view: IndexView, query: string, options: SearchOptions = {}): Promise<DiversifiedHit[]> {
     const parsed = parseQuery(query);
     const k = options.k ?? DEFAULT_K;
     const mode = options.mode ?? 'hybrid';
@@ -250,7 +271,7 @@ export class Searcher {
     void this.refresh();
     const parsed = parseQuery(name);
     if (!parsed.isSymbol) throw new SearchModeError(`'${name}' is not an identifier or a qualified name`);
-    const candidates = await this.readFresh(() => getRetriever('symbol').retrieve(parsed, { store: this.view.reader, shown: k }, Math.max(CANDIDATES_PER_RETRIEVER, k)));
+    const candidates = await this.readFresh((view) => getRetriever('symbol').retrieve(parsed, { store: view.reader, shown: k }, Math.max(CANDIDATES_PER_RETRIEVER, k)));
     const ranked = candidates.flatMap(({ chunk, score }) => (chunk ? [{ chunk, score, trace: [`symbol=${score.toFixed(3)}`] }] : [])).sort((a, b) => b.score - a.score);
     return withCounterpartSecond(ranked).slice(0, k).map(toResult);
   }

@@ -18,6 +18,7 @@ describe('load with a live index (fast form)', () => {
       db,
       clients: [8],
       seconds: 4,
+      warmSeconds: 1,
       editEveryMs: 1000,
       editFiles: ['src/extra_0.ml', 'src/extra_1.ml', 'src/extra_2.ml'],
       queries: ['how do I trim a string', 'split', 'join strings with a separator', 'Strkit_string.trim'],

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { indexRepo } from '../indexer/pipeline.js';
 import { IndexMissingError, IndexStore } from '../indexer/store.js';
 import { ResidentChunks } from '../server/resident.js';
-import { Searcher, type SearchResult } from '../server/search.js';
+import { Searcher, type IndexView, type SearchResult } from '../server/search.js';
 import { cleanupTempDirs, copyFixture, indexedFixture, makeTempDir } from './helpers.js';
 
 let searcher: Searcher;
@@ -260,6 +260,39 @@ describe('Searcher: a reader whose version an update cleaned up', () => {
       expect(dataFiles.length).toBeGreaterThan(0);
       expect((await searcher.search('pad_11_7'))[0]?.symbol).toMatch(/pad_11_7$/);
       expect(await searcher.search('pad_5_7')).not.toContainEqual(expect.objectContaining({ symbol: expect.stringMatching(/pad_5_7$/) }));
+    } finally {
+      searcher.close();
+    }
+  });
+});
+
+describe('Searcher: a replaced version', () => {
+  it('stays open while a request still reads it, and closes when the last one is done', async () => {
+    const root = copyFixture('mini');
+    const db = path.join(makeTempDir('cs-retire-'), 'db');
+    await indexRepo({ root, db });
+    const searcher = await Searcher.open(db);
+    try {
+      let finish!: () => void;
+      const finished = new Promise<void>((resolve) => (finish = resolve));
+      let held!: IndexView;
+      const request = searcher.readFresh(async (view) => {
+        held = view;
+        await finished;
+      });
+      await new Promise((r) => setImmediate(r));
+      fs.writeFileSync(path.join(root, 'src', 'later.ml'), '(** Added after the request began. *)\nlet added_later x = x\n');
+      // Unoptimized, as `watch` writes: the held version's files stay on disk.
+      await indexRepo({ root, db, deferOptimize: true });
+      await searcher.refresh({ now: true });
+      expect((await searcher.search('added_later'))[0]?.symbol).toMatch(/added_later$/);
+      // The request's own version still answers, without the newer file.
+      expect((await searcher.searchView(held, 'added_later')).map((h) => h.chunk.name)).not.toContain('added_later');
+      finish();
+      await request;
+      // Its last reader gone, the replaced version is closed: it no longer reads LanceDB.
+      await expect(searcher.searchView(held, 'added_later')).rejects.toThrow(/closed/i);
+      expect((await searcher.search('added_later'))[0]?.symbol).toMatch(/added_later$/);
     } finally {
       searcher.close();
     }

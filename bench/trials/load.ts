@@ -1,4 +1,4 @@
-// `npm run trials -- load [--corpus DIR] [--clients 8,32] [--seconds 60] [--edit-every MS]`:
+// `npm run trials -- load [--corpus DIR] [--clients 8,32] [--seconds 60] [--warm 15] [--edit-every MS]`:
 // concurrent clients against `serve --watch` on a copy of the corpus while files are edited
 // (see load-trial.ts). Passes with 0 errors, every edit searchable within 2 s and the server's
 // RSS at the end of each phase within 1.1× its start.
@@ -25,7 +25,7 @@ const load: Trial = {
   async run(argv) {
     const { values } = parseArgs({
       args: argv,
-      options: { corpus: { type: 'string' }, clients: { type: 'string', default: '8,32' }, seconds: { type: 'string', default: '60' }, 'edit-every': { type: 'string', default: '3000' } },
+      options: { corpus: { type: 'string' }, clients: { type: 'string', default: '8,32' }, seconds: { type: 'string', default: '60' }, warm: { type: 'string', default: '15' }, 'edit-every': { type: 'string', default: '3000' } },
     });
     const source = resolve(values.corpus ?? process.env.CODESEARCH_CORPUS ?? '../corpus');
     const work = join(tmpdir(), `codesearch-load-${process.pid}`);
@@ -43,6 +43,7 @@ const load: Trial = {
         db,
         clients: values.clients!.split(',').map(Number),
         seconds: Number(values.seconds),
+        warmSeconds: Number(values.warm),
         editEveryMs: Number(values['edit-every']),
         editFiles,
         queries: loadQueries(),

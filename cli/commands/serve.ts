@@ -11,6 +11,7 @@ import { createRegisteredProvider, indexProvider, loadProviderModules, type Cont
 import type { Searcher } from '../../server/search.js';
 import { DEFAULT_STRATEGY, UnknownStrategyError, checkStrategy, strategyNames, type StrategyConfig } from '../../server/strategy.js';
 import { StatsLog } from '../../server/stats.js';
+import { keepHeapTight } from '../heap.js';
 
 export interface ServeCommandOptions {
   db?: string;
@@ -45,6 +46,7 @@ export async function runServe(opts: ServeCommandOptions): Promise<void> {
   const rateLimit = rateLimitFor(opts);
   const db = dbForQuerying(opts.db, process.env, process.cwd());
   const strategies = strategyConfig(opts);
+  keepHeapTight();
   const searcher = await openSearcher(db, { resident: true });
   const root = (await searcher.store.getMeta('root')) ?? process.cwd();
   const builder = await ContextBuilder.create(searcher);

@@ -5,8 +5,10 @@ import { watchIndex } from '../../indexer/watch.js';
 import { CliError } from '../errors.js';
 import { dbForIndexing, parsePositiveInt } from '../config.js';
 import { embedderSpec, summaryLine, type IndexCommandOptions } from './index.js';
+import { keepHeapTight } from '../heap.js';
 
 export async function runWatch(rootArg: string, opts: IndexCommandOptions & { exitWithParent?: boolean }): Promise<void> {
+  keepHeapTight();
   const root = resolve(rootArg);
   if (!existsSync(root) || !statSync(root).isDirectory()) throw new CliError(`${rootArg} is not a directory`);
   const db = dbForIndexing(root, opts.db, process.env);

@@ -2,7 +2,7 @@
 // prompt and optionally where the user is (file, line), returns the window an LLM needs to write
 // a change that applies and type-checks, exactly within a token budget.
 import type { ChunkReader, ChunkHit } from '../../indexer/store.js';
-import type { Searcher, SearchMode } from '../search.js';
+import type { IndexView, Searcher, SearchMode } from '../search.js';
 import { parseQuery, type IdentifierRef } from '../query.js';
 import { expand, proximity, type Seed } from './expand.js';
 import { mentionedNames, parseBuildErrors, sourcePath, type BuildError } from './errors.js';
@@ -72,15 +72,15 @@ export class ContextBuilder {
     const errors = request.errors ? parseBuildErrors(request.errors) : [];
     if (!prompt && !request.file && errors.length === 0) throw new ContextRequestError('give a prompt, a file, build errors, or several of these');
     void this.searcher.refresh();
-    return this.searcher.readFresh(() => this.assemble(request, prompt, errors, budget, options));
+    return this.searcher.readFresh((view) => this.assemble(view, request, prompt, errors, budget, options));
   }
 
-  private async assemble(request: ContextRequest, prompt: string, errors: BuildError[], budget: number, options: BuildOptions): Promise<ContextWindow> {
-    const store = this.searcher.reader;
+  private async assemble(view: IndexView, request: ContextRequest, prompt: string, errors: BuildError[], budget: number, options: BuildOptions): Promise<ContextWindow> {
+    const store = view.reader;
     const cursor = request.file ? await cursorSeed(store, request.file, request.line) : undefined;
 
     const query = searchableQuery(prompt);
-    const hits = query ? await this.searcher.searchRanked(query, { k: SEEDS, mode: options.mode }) : [];
+    const hits = query ? await this.searcher.searchView(view, query, { k: SEEDS, mode: options.mode }) : [];
     const top = hits[0]?.score || 1;
     const dir = request.file?.slice(0, request.file.lastIndexOf('/') + 1);
     const named = parseQuery(prompt).identifiers;
