@@ -6,8 +6,8 @@ import v8 from 'node:v8';
  * (the resident chunks) sit on 1–1.6 GB of garbage under 8 clients, and that garbage holds
  * LanceDB's native buffers too, so each index version under `serve --watch` added ~40 MB.
  * Measured in-process, 8 clients for 30 s: default 2,555 answers at 0.9–1.6 GB RSS; 50%: 2,606
- * at ~830 MB but still growing per version; 20%: 2,317 at ~760 MB, flat across versions;
- * 10%: 2,028.
+ * at ~830 MB, yet still ~40 MB more per version; 20%: 2,317 at ~760 MB; 10%: 2,028. With 20%,
+ * `npm run trials -- load` held 930–995 MB over 60 s and 19 versions (it had reached 2.6 GB).
  */
 const HEAP_GROWING_PERCENT = 20;
 
