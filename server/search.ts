@@ -1,4 +1,6 @@
 // query → retrieve → fuse: ranked definitions for a query string.
+import { availableParallelism } from 'node:os';
+import pLimit from 'p-limit';
 import { IndexMissingError, IndexStore, type ChunkReader } from '../indexer/store.js';
 import { ResidentChunks } from './resident.js';
 import { fingerprint } from '../indexer/fingerprint.js';
@@ -123,6 +125,13 @@ export class IndexView {
 const VANISHED_ATTEMPTS = 4;
 /** How often a long-lived searcher looks for a newer index version, at most. */
 const REFRESH_INTERVAL_MS = 1000;
+/**
+ * Requests read the index this many at a time; the rest wait their turn, in order. Unbounded,
+ * 32 clients on 2 cores queued so much work inside LanceDB that opening a new version (a dozen
+ * reads, each behind the queue) took 3–4 s; at one per core it takes 0.3–0.5 s, and the
+ * requests are answered as fast (load trial, 32 clients, 30 s: 22.0/s unbounded, 23.0/s at 2).
+ */
+const READERS_AT_ONCE = availableParallelism();
 
 export interface SearcherOptions {
   /**
@@ -137,6 +146,7 @@ export class Searcher {
   private checkedAt = Date.now();
   private refreshing: Promise<void> | undefined;
   private reopening: Promise<void> | undefined;
+  private readonly turns = pLimit(READERS_AT_ONCE);
 
   private constructor(
     private readonly db: string,
@@ -190,7 +200,11 @@ export class Searcher {
    * Runs `read` on the current version, held open until it is done, and, if a writer has cleaned
    * that version up meanwhile (an update keeps only the newest), once more on the newest.
    */
-  async readFresh<T>(read: (view: IndexView) => Promise<T>): Promise<T> {
+  readFresh<T>(read: (view: IndexView) => Promise<T>): Promise<T> {
+    return this.turns(() => this.readNewest(read));
+  }
+
+  private async readNewest<T>(read: (view: IndexView) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const began = this.view;
       began.acquire();

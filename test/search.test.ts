@@ -1,6 +1,7 @@
 // Searcher over a real index of the mini fixture: symbol lookups, typos and plain-English questions.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { indexRepo } from '../indexer/pipeline.js';
 import { IndexMissingError, IndexStore } from '../indexer/store.js';
@@ -293,6 +294,43 @@ describe('Searcher: a replaced version', () => {
       // Its last reader gone, the replaced version is closed: it no longer reads LanceDB.
       await expect(searcher.searchView(held, 'added_later')).rejects.toThrow(/closed/i);
       expect((await searcher.search('added_later'))[0]?.symbol).toMatch(/added_later$/);
+    } finally {
+      searcher.close();
+    }
+  });
+
+  it('is read by one request per core at a time, the others in order, while a newer version opens without waiting for them', async () => {
+    const root = copyFixture('mini');
+    const db = path.join(makeTempDir('cs-turns-'), 'db');
+    await indexRepo({ root, db });
+    const searcher = await Searcher.open(db);
+    try {
+      const cores = os.availableParallelism();
+      const started: number[] = [];
+      const finish: (() => void)[] = [];
+      const requests = Array.from({ length: cores + 2 }, (_, i) =>
+        searcher.readFresh(async () => {
+          started.push(i);
+          await new Promise<void>((resolve) => (finish[i] = resolve));
+        }),
+      );
+      const settle = () => new Promise((r) => setTimeout(r, 20));
+      await settle();
+      expect(started).toEqual(Array.from({ length: cores }, (_, i) => i));
+      // Every turn taken: an update is still picked up.
+      fs.writeFileSync(path.join(root, 'src', 'later.ml'), 'let opened_meanwhile x = x\n');
+      await indexRepo({ root, db, deferOptimize: true });
+      await searcher.refresh({ now: true });
+      finish[1]!();
+      await settle();
+      expect(started).toEqual([...Array.from({ length: cores }, (_, i) => i), cores]);
+      for (let i = 0; i < cores + 2; i++) {
+        finish[i]?.();
+        await settle();
+      }
+      await Promise.all(requests);
+      expect(started).toHaveLength(cores + 2);
+      expect((await searcher.search('opened_meanwhile'))[0]?.symbol).toMatch(/opened_meanwhile$/);
     } finally {
       searcher.close();
     }
