@@ -316,14 +316,15 @@ async function update(
 
 /**
  * The optimize pass runs with `deferOptimize` left out: compaction, new rows folded into the
- * indexes, superseded versions removed. False when the index needed none or another process
- * holds the lock (it will do it).
+ * indexes, superseded versions removed. False when the index needed none, another process
+ * holds the lock (it will do it), or `yieldTo` said to stop between tables (a saved file waits
+ * for at most one table's pass; the rest is done next time).
  */
-export async function optimizeIndex(db: string): Promise<boolean> {
+export async function optimizeIndex(db: string, options: { yieldTo?: () => boolean } = {}): Promise<boolean> {
   try {
     return await withLockedStore(resolve(db), async (store) => {
       if ((await store.getMeta('optimized')) !== '0') return false;
-      await store.finalize({ fresh: false, optimize: true });
+      if (!(await store.finalize({ fresh: false, optimize: true, yieldTo: options.yieldTo }))) return false;
       await store.setMeta({ optimized: '1' });
       return true;
     });

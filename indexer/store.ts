@@ -549,13 +549,19 @@ export class IndexStore implements ChunkReader {
    * with each update. A reader still on a dropped version opens the newest and asks again
    * (Searcher.readFresh).
    */
-  async finalize(options: { fresh: boolean; optimize?: boolean }): Promise<void> {
+  /**
+   * Builds missing indexes and, unless put off, compacts, folds new rows into the indexes and
+   * removes superseded versions. `yieldTo`, asked before each table pass: true stops the pass
+   * there (each pass is committed on its own), and `finalize` returns false.
+   */
+  async finalize(options: { fresh: boolean; optimize?: boolean; yieldTo?: () => boolean }): Promise<boolean> {
     await this.indexChunks();
     await this.indexVectors();
     // A fresh build has its indexes over every row and no old versions worth the compaction.
     // The caller may put the pass off (a live index does it when changes pause).
-    if (options.fresh || options.optimize === false) return;
+    if (options.fresh || options.optimize === false) return true;
     for (const table of this.tables()) {
+      if (options.yieldTo?.()) return false;
       // Files no kept version names are leftovers of killed runs, or index files LanceDB strands
       // (lance#8321). They are not another writer's work in progress: a local index has one
       // writer at a time (lock.ts). On a shared object store that cannot be known, so LanceDB's
@@ -566,9 +572,13 @@ export class IndexStore implements ChunkReader {
       // vectors: LanceDB rewrites an IVF index on every pass (57 MB on a million lines), so a
       // second pass would only trade that version for another — one superseded vector index
       // stays until the next update.
-      if (table !== this.vectors) await table.optimize({ cleanupOlderThan: new Date(), deleteUnverified: this.isLocal });
+      if (table !== this.vectors) {
+        if (options.yieldTo?.()) return false;
+        await table.optimize({ cleanupOlderThan: new Date(), deleteUnverified: this.isLocal });
+      }
       if (this.isLocal) removeEmptyIndexDirs(join(this.uri, `${table.name}.lance`, '_indices'));
     }
+    return true;
   }
 
   private tables(): lancedb.Table[] {

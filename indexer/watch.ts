@@ -62,7 +62,7 @@ export async function watchIndex(options: WatchOptions): Promise<LiveIndex> {
     optimizeTimer = setTimeout(() => {
       optimizeTimer = undefined;
       if (running || timer || closed) return;
-      running = optimizeIndex(db)
+      running = optimizeIndex(db, { yieldTo: () => changed.size > 0 || closed })
         .then(() => {}, onError)
         .finally(afterWork);
     }, OPTIMIZE_WHEN_IDLE_MS);

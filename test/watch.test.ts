@@ -5,7 +5,8 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { watchIndex } from '../indexer/watch.js';
-import type { IndexSummary } from '../indexer/pipeline.js';
+import { indexRepo, optimizeIndex, type IndexSummary } from '../indexer/pipeline.js';
+import { IndexStore } from '../indexer/store.js';
 import { Searcher } from '../server/search.js';
 import { SERVING, cleanupTempDirs, copyFixture, makeTempDir, runCli, startCli } from './helpers.js';
 
@@ -68,6 +69,38 @@ function stop(child: ChildProcess): Promise<number | null> {
     child.kill('SIGTERM');
   });
 }
+
+describe('optimizeIndex, the pass a live index puts off', () => {
+  it('stops between tables when told to, stays due, and completes when let run', async () => {
+    const root = copyFixture('mini');
+    const db = path.join(makeTempDir('cs-optimize-'), 'db');
+    await indexRepo({ root, db });
+    fs.writeFileSync(path.join(root, 'src', 'later.ml'), 'let saved_later x = x\n');
+    await indexRepo({ root, db, deferOptimize: true });
+    const optimized = async () => {
+      const store = await IndexStore.openForSearch(db);
+      try {
+        return await store.getMeta('optimized');
+      } finally {
+        store.close();
+      }
+    };
+    expect(await optimized()).toBe('0');
+    // A file saved after the first table's pass: the pass stops there.
+    let asked = 0;
+    expect(await optimizeIndex(db, { yieldTo: () => ++asked > 1 })).toBe(false);
+    expect(asked).toBe(2);
+    expect(await optimized()).toBe('0');
+    expect(await optimizeIndex(db)).toBe(true);
+    expect(await optimized()).toBe('1');
+    const searcher = await Searcher.open(db);
+    try {
+      expect((await searcher.search('saved_later'))[0]?.symbol).toMatch(/saved_later$/);
+    } finally {
+      searcher.close();
+    }
+  });
+});
 
 describe('codesearch watch and serve --watch', () => {
   it('codesearch watch keeps the index searchable by the CLI as files change, and stops on SIGTERM', async () => {
