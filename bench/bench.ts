@@ -374,7 +374,7 @@ async function watchFreshness(db: string, sources: WalkedFile[]) {
   } finally {
     restore();
     pendingRestore = undefined;
-    server.stop();
+    await server.stop();
   }
   return samples;
 }
@@ -522,7 +522,7 @@ async function main(): Promise<void> {
       const context = await load(`${server.url}/v1/context`, contextBodies, HTTP_CLIENTS, HTTP_CONTEXTS);
       http = { search, context, rss: rssOf(server.pid) };
     } finally {
-      server.stop();
+      await server.stop();
     }
     log(`http: /v1/search p95 ${fmtMs(percentile(http.search.samples, 95))}, /v1/context p95 ${fmtMs(percentile(http.context.samples, 95))}, server RSS ${fmtBytes(http.rss.peak)}`);
 

@@ -7,7 +7,8 @@ import { CLI_MAIN } from './trials/cli.js';
 export interface RunningServer {
   url: string;
   pid: number;
-  stop: () => void;
+  /** Resolves once the server (and a `--watch` child, which it stops first) has exited. */
+  stop: () => Promise<void>;
 }
 
 /** `codesearch serve ARGS` on a free port; resolves with its URL and pid once it listens. */
@@ -24,7 +25,15 @@ export async function startServer(args: string[], options: { cwd?: string } = {}
     });
     child.on('exit', (code) => reject(new Error(`codesearch serve exited with ${code}: ${stderr.trim()}`)));
   });
-  return { url, pid: child.pid!, stop: () => child.kill('SIGTERM') };
+  const exited = new Promise<void>((resolvePromise) => child.once('exit', () => resolvePromise()));
+  return {
+    url,
+    pid: child.pid!,
+    stop: () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
 }
 
 /** Resident and peak resident memory of a process, in bytes (Linux /proc). */

@@ -216,7 +216,7 @@ const fuzz: Trial = {
       log(`fuzz: ${passed ? 'passed' : `FAILED${finalProblem ? ` (final request: ${finalProblem})` : ''}`}`);
       return passed;
     } finally {
-      server?.stop();
+      await server?.stop();
       process.removeListener('SIGINT', interrupted);
       unlink();
     }

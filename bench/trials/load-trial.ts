@@ -81,7 +81,8 @@ export async function runLoadTrial(options: LoadOptions): Promise<LoadPhase[]> {
       log(describePhase(phase));
     }
   } finally {
-    server.stop();
+    // The watcher may be writing: the caller removes the index only once both have exited.
+    await server.stop();
   }
   return phases;
 }
