@@ -44,10 +44,13 @@ const KIND_WORDS: Record<string, string[]> = {
   class: ['class', 'object'],
 };
 
+/** What a hit scored for and how many points, in the order they were added. */
+export type TraceEntry = readonly [what: string, points: number];
+
 export interface RankedHit {
   chunk: ChunkHit;
   score: number;
-  trace: string[];
+  trace: TraceEntry[];
 }
 
 export interface FuseContext {
@@ -66,7 +69,7 @@ export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>, 
     }
     const points = weight * c.score;
     hit.score += points;
-    hit.trace.push(`${what}=${points.toFixed(3)}`);
+    hit.trace.push([what, points]);
   };
   const symbolWeight = query.isSymbol ? SYMBOL_WEIGHT_FOR_SYMBOL_QUERY : SYMBOL_WEIGHT_IN_PROSE;
   for (const c of byRetriever.get('symbol') ?? []) add(c, symbolWeight, 'symbol');
@@ -83,10 +86,10 @@ export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>, 
     const bonus: [string, number][] = [];
     if (c.doc) bonus.push(['doc', HAS_DOC]);
     if (c.tokens && tokens.size > 0) {
-      // Searched in place: splitting every candidate's body into a set cost more than the rest of fusion.
-      const indexed = ` ${c.tokens.name} ${c.tokens.body} `;
+      // Searched in place: splitting every candidate's body into a set, or even joining it to the
+      // name, cost more than the rest of fusion.
       let covered = 0;
-      for (const t of tokens) if (indexed.includes(` ${t} `)) covered++;
+      for (const t of tokens) if (hasToken(c.tokens.name, t) || hasToken(c.tokens.body, t)) covered++;
       bonus.push(['coverage', (COVERAGE * covered) / tokens.size]);
     }
     if (!query.isSymbol) {
@@ -108,12 +111,21 @@ export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>, 
       if (scopes.some(inScope)) bonus.push(['scope', IN_NAMED_SCOPE]);
     }
     if (/__\.mli?$/.test(c.path)) bonus.push(['generated', -GENERATED_ALIAS]);
-    for (const [what, points] of bonus) {
-      hit.score += points;
-      hit.trace.push(`${what}=${points.toFixed(3)}`);
+    for (const entry of bonus) {
+      hit.score += entry[1];
+      hit.trace.push(entry);
     }
   }
   return [...hits.values()].sort((a, b) => b.score - a.score || a.chunk.path.localeCompare(b.chunk.path) || a.chunk.startLine - b.chunk.startLine);
+}
+
+/** Whether space-separated `tokens` hold `token` as a whole token. */
+export function hasToken(tokens: string, token: string): boolean {
+  for (let at = tokens.indexOf(token); at >= 0; at = tokens.indexOf(token, at + 1)) {
+    const end = at + token.length;
+    if ((at === 0 || tokens.charCodeAt(at - 1) === 32) && (end === tokens.length || tokens.charCodeAt(end) === 32)) return true;
+  }
+  return false;
 }
 
 function nameTokenSet(name: string): Set<string> {

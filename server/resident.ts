@@ -124,7 +124,7 @@ export class ResidentChunks implements ChunkReader {
     if (fragments.length === 0) return [];
     const wanted = fragments.map((f) => f.replace(/%/g, ''));
     const out: ChunkHit[] = [];
-    for (const r of this.inTableOrder()) {
+    for (const r of this.lookups.position.keys()) {
       if (wanted.every((f) => r.chunk.text.includes(f))) out.push(hit(r, 0, true));
       if (out.length >= limit) break;
     }
@@ -156,10 +156,6 @@ export class ResidentChunks implements ChunkReader {
     // In table order, as a scan returns them: the same `limit` keeps the same definitions.
     if (names.length > 1) found.sort((a, b) => this.lookups.position.get(a)! - this.lookups.position.get(b)!);
     return found.slice(0, limit).map((r) => (withText ? hit(r, 0, false) : { ...r.chunk, doc: '', text: '', rawScore: 0 }));
-  }
-
-  private inTableOrder(): ChunkRecord[] {
-    return [...this.lookups.position.keys()];
   }
 
   private async matched(match: TextMatch, limit: number, withTokens: boolean): Promise<ChunkHit[]> {

@@ -270,7 +270,7 @@ export class Searcher {
     const lists = await Promise.all(names.map((n) => getRetriever(n).retrieve(parsed, sources, limit)));
     const byRetriever = new Map<string, Candidate[]>(names.map((n, i) => [n, lists[i]!]));
     // Vector-only ranks by similarity alone, so the dense signal can be compared with the others.
-    const ranked = mode === 'vector' ? byRetriever.get('vector')!.flatMap(({ chunk }) => (chunk ? [{ chunk, score: chunk.rawScore, trace: [`similarity=${chunk.rawScore.toFixed(3)}`] }] : [])) : fuse(parsed, byRetriever, view.context);
+    const ranked = mode === 'vector' ? byRetriever.get('vector')!.flatMap(({ chunk }) => (chunk ? [{ chunk, score: chunk.rawScore, trace: [['similarity', chunk.rawScore] as const] }] : [])) : fuse(parsed, byRetriever, view.context);
     // A symbol lookup shows the definition and its declaration together; a question, more answers.
     if (parsed.isSymbol && mode !== 'vector') return withCounterpartSecond(ranked).slice(0, k);
     return capPerFile(collapsePairs(ranked)).slice(0, k);
@@ -286,7 +286,7 @@ export class Searcher {
     const parsed = parseQuery(name);
     if (!parsed.isSymbol) throw new SearchModeError(`'${name}' is not an identifier or a qualified name`);
     const candidates = await this.readFresh((view) => getRetriever('symbol').retrieve(parsed, { store: view.reader, shown: k }, Math.max(CANDIDATES_PER_RETRIEVER, k)));
-    const ranked = candidates.flatMap(({ chunk, score }) => (chunk ? [{ chunk, score, trace: [`symbol=${score.toFixed(3)}`] }] : [])).sort((a, b) => b.score - a.score);
+    const ranked = candidates.flatMap(({ chunk, score }) => (chunk ? [{ chunk, score, trace: [['symbol', score] as const] }] : [])).sort((a, b) => b.score - a.score);
     return withCounterpartSecond(ranked).slice(0, k).map(toResult);
   }
 
@@ -311,7 +311,7 @@ function withCounterpartSecond(ranked: RankedHit[]): RankedHit[] {
   if (i <= 1) return ranked;
   const pair = ranked[i]!;
   // It jumps the hits between, so it takes the score of the first it jumps: still descending.
-  const promoted = { ...pair, score: ranked[1]!.score, trace: [...pair.trace, 'paired-with-top'] };
+  const promoted = { ...pair, score: ranked[1]!.score, trace: [...pair.trace, ['paired-with-top', 0] as const] };
   return [top, promoted, ...ranked.slice(1, i), ...ranked.slice(i + 1)];
 }
 
