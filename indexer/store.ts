@@ -35,6 +35,11 @@ const QUERY_METADATA_CACHE_BYTES = BigInt(64 * 1024 ** 2);
  */
 let querySession: lancedb.Session | undefined;
 
+/** Bytes in the caches that every index version opened for search shares (0 before the first). */
+export function searchCacheBytes(): number {
+  return Number(querySession?.sizeBytes() ?? 0n);
+}
+
 /** Below this many vectors, exact search is fast enough and needs no index. */
 const ANN_MIN_ROWS = 20_000;
 const NPROBES = 20;
@@ -392,10 +397,11 @@ export class IndexStore implements ChunkReader {
   /** Opens for reading; throws IndexMissingError when there is nothing (whole) to search. */
   static async openForSearch(uri: string): Promise<IndexStore> {
     // Bounded caches for a long-lived reader (a sidecar, a server) instead of LanceDB's defaults
-    // (6 GB of index, 1 GB of metadata). Measured: the server's RSS under load (≈670 MB) is not
-    // the caches', so this is a bound, not a saving.
+    // (6 GB of index, 1 GB of metadata), shared by every version it opens. Passed in the options:
+    // @lancedb/lancedb 0.37's `connect(uri, options, session)` drops a session given as its
+    // third argument, and each connection then made default caches of its own.
     querySession ??= new lancedb.Session(QUERY_INDEX_CACHE_BYTES, QUERY_METADATA_CACHE_BYTES);
-    const db = await lancedb.connect(uri, {}, querySession);
+    const db = await lancedb.connect(uri, { session: querySession });
     const names = new Set(await db.tableNames());
     if (!names.has(CHUNKS)) throw new IndexMissingError(`no codesearch index at ${uri}`);
     try {

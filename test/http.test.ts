@@ -104,6 +104,10 @@ describe('operations', () => {
     expect(text).toMatch(/codesearch_http_requests_total\{route="\/v1\/search",method="POST",status="200"\} [1-9]/);
     expect(text).toMatch(/codesearch_http_requests_total\{route="\/v1\/search",method="POST",status="400"\} [1-9]/);
     expect(text).toMatch(/codesearch_http_request_duration_seconds_bucket\{le="0.05",route="\/v1\/search"\}/);
+    // The bounded caches the searcher's versions share are the ones LanceDB fills (a session it
+    // was handed the wrong way stayed empty, and every version made unbounded caches of its own).
+    const cached = Number(/^codesearch_index_cache_bytes (\d+)/m.exec(text)?.[1]);
+    expect(cached).toBeGreaterThan(10_000);
   });
 
   it('GET /docs/json is the OpenAPI document of the routes and their schemas', async () => {

@@ -12,10 +12,11 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import rateLimit from '@fastify/rate-limit';
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { MAX_K, SEARCH_MODES, SearchModeError, type Searcher, type SearchMode } from '../search.js';
 import { ContextBuilder, ContextRequestError, MAX_BUDGET, MIN_BUDGET } from '../context/build.js';
 import { EmbedderError } from '../../indexer/embed/embedder.js';
+import { searchCacheBytes } from '../../indexer/store.js';
 import { renderItem } from '../context/render.js';
 import { SEARCH_PAGE } from './page.js';
 import { CODESEARCH, ProviderError, indexProvider, withSelection, type ContextProvider, type ProviderRequest } from '../provider.js';
@@ -172,6 +173,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     labelNames: ['route'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5],
     registers: [registry],
+  });
+  new Gauge({
+    name: 'codesearch_index_cache_bytes',
+    help: "LanceDB's index and metadata caches, shared by every index version the server opened",
+    registers: [registry],
+    collect() {
+      this.set(searchCacheBytes());
+    },
   });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
