@@ -2,18 +2,33 @@
 // searching upwards from the current directory, as git finds .git.
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CliError, EXIT_NO_INDEX } from './errors.js';
 
 export const INDEX_DIR_NAME = '.codesearch';
 
+/**
+ * `--db` as a local path: a `file://` URL is one; an object-store URI (`s3://…`, `gs://…`) is
+ * refused in one line (taken as a path, it made a local directory named `s3:` and left the
+ * bucket empty).
+ */
+function localDb(db: string): string {
+  if (db.startsWith('file://')) return fileURLToPath(db);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(db)) {
+    throw new CliError(`the index must be a local directory for now: ${db} is an object-store URI, which codesearch does not read or write yet`);
+  }
+  return db;
+}
+
 export function dbForIndexing(root: string, db: string | undefined, env: NodeJS.ProcessEnv): string {
-  return resolve(db ?? env.CODESEARCH_DB ?? join(root, INDEX_DIR_NAME));
+  const explicit = db ?? env.CODESEARCH_DB;
+  return resolve(explicit ? localDb(explicit) : join(root, INDEX_DIR_NAME));
 }
 
 export function dbForQuerying(db: string | undefined, env: NodeJS.ProcessEnv, cwd: string): string {
   const explicit = db ?? env.CODESEARCH_DB;
   if (explicit) {
-    const path = resolve(cwd, explicit);
+    const path = resolve(cwd, localDb(explicit));
     if (!existsSync(path)) throw new CliError(`no codesearch index at ${path}; run 'codesearch index' first`, EXIT_NO_INDEX);
     return path;
   }

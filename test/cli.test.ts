@@ -4,6 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { IndexStore } from '../indexer/store.js';
 import { CLI_MAIN, childEnv, cleanupTempDirs, copyFixture, makeTempDir, runCli, writeFiles, type CliResult, documentedValues } from './helpers.js';
 import type { SearchResult } from '../server/search.js';
@@ -286,6 +287,19 @@ describe('codesearch exit statuses', () => {
     const empty = makeTempDir('cs-emptydb-');
     expectOneLineError(await runCli(['search', 'trim', '--db', empty], { cwd: outside }), 2, /index/);
     expectOneLineError(await runCli(['search', 'trim'], { cwd: outside, env: { CODESEARCH_DB: path.join(outside, 'nothing') } }), 2, /index/);
+  });
+
+  it('refuses an object-store --db in one line, writing nothing, and reads a file:// one as its path', async () => {
+    const work = makeTempDir('cs-uri-');
+    for (const args of [['index', root, '--db', 's3://bucket/idx'], ['search', 'trim', '--db', 'gs://bucket/idx'], ['serve', '--db', 's3://bucket/idx']]) {
+      expectOneLineError(await runCli(args, { cwd: work }), 1, /object-store URI/);
+    }
+    expectOneLineError(await runCli(['watch', root], { cwd: work, env: { CODESEARCH_DB: 'az://c/idx' } }), 1, /object-store URI/);
+    // Taken as a path, the URI had made a directory named `s3:` here.
+    expect(fs.readdirSync(work)).toEqual([]);
+    const r = await runCli(['search', 'trim', '--db', pathToFileURL(path.join(root, '.codesearch')).href], { cwd: work });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/trim/);
   });
 
   it.skipIf(ancestorHasIndex(os.tmpdir()))('exits 2 when no .codesearch is found upwards', async () => {
