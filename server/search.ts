@@ -280,12 +280,16 @@ export class Searcher {
     return (await this.searchRanked(query, options)).map(toResult);
   }
 
-  /** Definitions of one identifier or qualified name (`Hashtbl.find_opt`), best first, declarations beside definitions. */
+  /**
+   * Definitions of one identifier or qualified name (`Hashtbl.find_opt`), best first, declarations
+   * beside definitions. A lookup is a few map reads (at most a few fuzzy ones in LanceDB), so it
+   * does not queue behind searches and context windows: go-to-definition stays instant under load.
+   */
   async lookupSymbol(name: string, k = DEFAULT_K): Promise<SearchResult[]> {
     void this.refresh();
     const parsed = parseQuery(name);
     if (!parsed.isSymbol) throw new SearchModeError(`'${name}' is not an identifier or a qualified name`);
-    const candidates = await this.readFresh((view) => getRetriever('symbol').retrieve(parsed, { store: view.reader, shown: k }, Math.max(CANDIDATES_PER_RETRIEVER, k)));
+    const candidates = await this.readNewest((view) => getRetriever('symbol').retrieve(parsed, { store: view.reader, shown: k }, Math.max(CANDIDATES_PER_RETRIEVER, k)));
     const ranked = candidates.flatMap(({ chunk, score }) => (chunk ? [{ chunk, score, trace: [['symbol', score] as const] }] : [])).sort((a, b) => b.score - a.score);
     return withCounterpartSecond(ranked).slice(0, k).map(toResult);
   }

@@ -299,7 +299,7 @@ describe('Searcher: a replaced version', () => {
     }
   });
 
-  it('is read by one request per core at a time, the others in order, while a newer version opens without waiting for them', async () => {
+  it('is read by one request per core at a time, the others in order, while a newer version opens and symbol lookups answer without waiting for them', async () => {
     const root = copyFixture('mini');
     const db = path.join(makeTempDir('cs-turns-'), 'db');
     await indexRepo({ root, db });
@@ -317,6 +317,8 @@ describe('Searcher: a replaced version', () => {
       const settle = () => new Promise((r) => setTimeout(r, 20));
       await settle();
       expect(started).toEqual(Array.from({ length: cores }, (_, i) => i));
+      // A symbol lookup does not wait for a turn.
+      expect((await searcher.lookupSymbol('Strkit_string.trim'))[0]?.symbol).toMatch(/trim$/);
       // Every turn taken: an update is still picked up.
       fs.writeFileSync(path.join(root, 'src', 'later.ml'), 'let opened_meanwhile x = x\n');
       await indexRepo({ root, db, deferOptimize: true });
