@@ -47,7 +47,10 @@ export class ResidentChunks implements ChunkReader {
     const changed = earlier ? [...new Set([...files.keys(), ...earlier.files.keys()])].filter((p) => files.get(p) !== earlier.files.get(p)) : undefined;
     const fresh: ChunkRecord[] = [];
     const reread = earlier && changed && changed.length <= MAX_FILES_REREAD;
-    for await (const batch of store.chunkRecords(reread ? changed.filter((p) => files.has(p)) : undefined)) for (const r of batch) fresh.push(r);
+    const share = reread ? undefined : repeatedStringSharer();
+    for await (const batch of store.chunkRecords(reread ? changed.filter((p) => files.has(p)) : undefined)) {
+      for (const r of batch) fresh.push(share ? share(r) : r);
+    }
     const lookups = reread ? patched(earlier.lookups, changed, fresh) : withRecords(emptyLookups(), fresh);
     return new ResidentChunks(store, lookups, files);
   }
@@ -165,6 +168,31 @@ export class ResidentChunks implements ChunkReader {
       return r ? [hit(r, score, withTokens)] : [];
     });
   }
+}
+
+/**
+ * Makes records share one string per distinct path, kind, language, counterpart and reference:
+ * Arrow decodes a copy per row, and the full corpus's 148k chunks repeat 4,896 paths and hold
+ * 0.8M references to about 130k names (live heap after a full load 260.8 → 227.2 MB). Only a
+ * full load is worth it; the few records of a saved file keep their own.
+ */
+function repeatedStringSharer(): (r: ChunkRecord) => ChunkRecord {
+  const pool = new Map<string, string>();
+  const shared = <T extends string>(s: T): T => {
+    const known = pool.get(s);
+    if (known !== undefined) return known as T;
+    pool.set(s, s);
+    return s;
+  };
+  return (r) => {
+    const c = r.chunk;
+    c.path = shared(c.path);
+    c.kind = shared(c.kind);
+    c.lang = shared(c.lang);
+    c.counterpart = shared(c.counterpart);
+    for (let i = 0; i < r.refs.length; i++) r.refs[i] = shared(r.refs[i]!);
+    return r;
+  };
 }
 
 /** A fresh hit per call: callers may annotate their hits. Tokens only where IndexStore selects them. */
