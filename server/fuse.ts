@@ -120,7 +120,7 @@ export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>, 
 }
 
 /** Whether space-separated `tokens` hold `token` as a whole token. */
-export function hasToken(tokens: string, token: string): boolean {
+function hasToken(tokens: string, token: string): boolean {
   for (let at = tokens.indexOf(token); at >= 0; at = tokens.indexOf(token, at + 1)) {
     const end = at + token.length;
     if ((at === 0 || tokens.charCodeAt(at - 1) === 32) && (end === tokens.length || tokens.charCodeAt(end) === 32)) return true;

@@ -269,9 +269,7 @@ describe('Searcher: a reader whose version an update cleaned up', () => {
 
 describe('Searcher: a replaced version', () => {
   it('stays open while a request still reads it, and closes when the last one is done', async () => {
-    const root = copyFixture('mini');
-    const db = path.join(makeTempDir('cs-retire-'), 'db');
-    await indexRepo({ root, db });
+    const { root, db } = await indexedFixture('mini');
     const searcher = await Searcher.open(db);
     try {
       let finish!: () => void;
@@ -300,9 +298,7 @@ describe('Searcher: a replaced version', () => {
   });
 
   it('is read by one request per core at a time, the others in order, while a newer version opens and symbol lookups answer without waiting for them', async () => {
-    const root = copyFixture('mini');
-    const db = path.join(makeTempDir('cs-turns-'), 'db');
-    await indexRepo({ root, db });
+    const { root, db } = await indexedFixture('mini');
     const searcher = await Searcher.open(db);
     try {
       const cores = os.availableParallelism();

@@ -8,7 +8,7 @@ import { watchIndex } from '../indexer/watch.js';
 import { indexRepo, optimizeIndex, type IndexSummary } from '../indexer/pipeline.js';
 import { IndexStore } from '../indexer/store.js';
 import { Searcher } from '../server/search.js';
-import { SERVING, cleanupTempDirs, copyFixture, makeTempDir, runCli, startCli } from './helpers.js';
+import { SERVING, cleanupTempDirs, copyFixture, indexedFixture, makeTempDir, runCli, startCli } from './helpers.js';
 
 afterAll(() => cleanupTempDirs());
 
@@ -72,9 +72,7 @@ function stop(child: ChildProcess): Promise<number | null> {
 
 describe('optimizeIndex, the pass a live index puts off', () => {
   it('stops between tables when told to, stays due, and completes when let run', async () => {
-    const root = copyFixture('mini');
-    const db = path.join(makeTempDir('cs-optimize-'), 'db');
-    await indexRepo({ root, db });
+    const { root, db } = await indexedFixture('mini');
     fs.writeFileSync(path.join(root, 'src', 'later.ml'), 'let saved_later x = x\n');
     await indexRepo({ root, db, deferOptimize: true });
     const optimized = async () => {

@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { percentile } from '../../server/percentile.js';
-import { rssOf, startServer } from '../measure.js';
+import { rssOf, startServer, type RunningServer } from '../measure.js';
 
 export interface LoadOptions {
   /** An indexed tree (its index at `db`), which the trial edits: pass a copy. */
@@ -88,7 +88,7 @@ export async function runLoadTrial(options: LoadOptions): Promise<LoadPhase[]> {
 }
 
 /** `clients` clients and an editor for `seconds`; `edits` counts edits across phases, for unique names. */
-async function runPhase(server: { url: string; pid: number }, options: LoadOptions, clients: number, seconds: number, edits: { count: number }): Promise<LoadPhase> {
+async function runPhase(server: RunningServer, options: LoadOptions, clients: number, seconds: number, edits: { count: number }): Promise<LoadPhase> {
   const rssStart = rssOf(server.pid).rss;
   let rssPeak = rssStart;
   const samples = { search: [] as number[], context: [] as number[] };
