@@ -2,35 +2,36 @@
 // searching upwards from the current directory, as git finds .git.
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { IndexLocationError, isRemoteIndex, missingStoreSettings, normalizeIndexLocation } from '../indexer/location.js';
 import { CliError, EXIT_NO_INDEX } from './errors.js';
 
 export const INDEX_DIR_NAME = '.codesearch';
 
-/**
- * `--db` as a local path: a `file://` URL is one; an object-store URI (`s3://…`, `gs://…`) is
- * refused in one line (taken as a path, it made a local directory named `s3:` and left the
- * bucket empty).
- */
-function localDb(db: string): string {
-  if (db.startsWith('file://')) return fileURLToPath(db);
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(db)) {
-    throw new CliError(`the index must be a local directory for now: ${db} is an object-store URI, which codesearch does not read or write yet`);
+/** `--db` as LanceDB takes it, or a one-line CLI error for a location it cannot be. */
+function indexLocation(db: string, cwd: string): string {
+  try {
+    const location = normalizeIndexLocation(db, cwd);
+    const missing = missingStoreSettings(location);
+    if (missing) throw new CliError(missing);
+    return location;
+  } catch (err) {
+    if (err instanceof IndexLocationError) throw new CliError(err.message);
+    throw err;
   }
-  return db;
 }
 
 export function dbForIndexing(root: string, db: string | undefined, env: NodeJS.ProcessEnv): string {
   const explicit = db ?? env.CODESEARCH_DB;
-  return resolve(explicit ? localDb(explicit) : join(root, INDEX_DIR_NAME));
+  return explicit ? indexLocation(explicit, process.cwd()) : join(resolve(root), INDEX_DIR_NAME);
 }
 
 export function dbForQuerying(db: string | undefined, env: NodeJS.ProcessEnv, cwd: string): string {
   const explicit = db ?? env.CODESEARCH_DB;
   if (explicit) {
-    const path = resolve(cwd, localDb(explicit));
-    if (!existsSync(path)) throw new CliError(`no codesearch index at ${path}; run 'codesearch index' first`, EXIT_NO_INDEX);
-    return path;
+    const location = indexLocation(explicit, cwd);
+    // An object store is asked when the index is opened, which says clearly if it is not there.
+    if (!isRemoteIndex(location) && !existsSync(location)) throw new CliError(`no codesearch index at ${location}; run 'codesearch index' first`, EXIT_NO_INDEX);
+    return location;
   }
   for (let dir = resolve(cwd); ; dir = dirname(dir)) {
     const candidate = join(dir, INDEX_DIR_NAME);

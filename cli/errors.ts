@@ -1,4 +1,6 @@
 // Exit statuses fixed by the contract, and the one error type commands throw to use them.
+import { describeStoreError } from '../indexer/location.js';
+
 export const EXIT_OK = 0;
 export const EXIT_USAGE = 1;
 export const EXIT_NO_INDEX = 2;
@@ -24,6 +26,8 @@ const STORAGE_FAILURES: [RegExp, string][] = [
  * a Rust backtrace chain). Commits are atomic, so what readers see is the last complete index.
  */
 export function storageError(err: unknown, db: string): CliError | undefined {
+  const store = describeStoreError(err, db);
+  if (store) return new CliError(store, EXIT_NO_INDEX);
   const text = `${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message ?? ''}`;
   const reason = STORAGE_FAILURES.find(([pattern]) => pattern.test(text))?.[1];
   if (!reason) return undefined;

@@ -17,7 +17,7 @@ program
   .command('index')
   .description('build or incrementally update the index of ROOT (default: the current directory)')
   .argument('[root]', 'repository root', '.')
-  .option('--db <dir>', 'index directory (default: ROOT/.codesearch, or $CODESEARCH_DB)')
+  .option('--db <dir|uri>', 'index directory or object-store URI, e.g. s3://bucket/prefix (default: ROOT/.codesearch, or $CODESEARCH_DB)')
   .option('--threads <n>', 'parser threads (default: one per core)')
   .option('--embedder <name>', "embedder: static (learnt from the corpus; the default), transformers, http or none (default: the index's own)")
   .option('--embedder-model <dir>', 'transformers: a local ONNX feature-extraction model directory')
@@ -26,6 +26,8 @@ program
   .option('--device <device>', 'transformers: cpu (default) or cuda')
   .option('--dtype <dtype>', 'transformers: fp32 (default), fp16 or q8')
   .option('--retrain', 'learn the static model again even if the corpus has not drifted')
+  .option('--shard <i/n>', 'index only shard I of N (e.g. 2/3) of the files, as one of N processes building one index; then run --finalize once')
+  .option('--finalize', 'after the shards: embed, build the search indexes and compact, once for all shards (ROOT is not read)')
   .option('--progress <format>', 'bar (on a terminal, the default) or json: a JSON line per step on stderr, for editors and scripts')
   .option('-q, --quiet', 'no progress bar and no warnings; only the summary')
   .action(async (root: string, opts) => (await import('./commands/index.js')).runIndex(root, opts));
@@ -46,7 +48,7 @@ program
   .command('search', { isDefault: true })
   .description('ranked definitions for QUERY: a symbol (`String.split`, `find_opt`), a type (`string -> char list`) or a question')
   .argument('[query...]', 'what to look for')
-  .option('--db <dir>', 'index directory (default: .codesearch found upwards, or $CODESEARCH_DB)')
+  .option('--db <dir|uri>', 'index directory or object-store URI (default: .codesearch found upwards, or $CODESEARCH_DB)')
   .option('-k, --k <n>', 'number of results', '10')
   .option('--json', 'print {"results":[...]} (with --batch: one JSON line per query)')
   .addOption(new Option('--mode <mode>', 'retrieval: lexical (full text + symbols), vector, or hybrid (both)').choices(['lexical', 'vector', 'hybrid']).default('hybrid'))
@@ -57,7 +59,7 @@ program
   .command('context')
   .description('the context window an LLM needs for PROMPT: definitions, declarations, types, callers and tests, within a token budget')
   .argument('[prompt...]', 'what the change or question is')
-  .option('--db <dir>', 'index directory (default: .codesearch found upwards, or $CODESEARCH_DB)')
+  .option('--db <dir|uri>', 'index directory or object-store URI (default: .codesearch found upwards, or $CODESEARCH_DB)')
   .option('--budget <tokens>', 'token budget of the window', '8000')
   .option('--file <path[:line]>', 'where you are: the enclosing definition comes first, and nearby code is preferred')
   .option('--errors <file>', 'compiler or dune build output (- for stdin): each error site and the names it mentions join the window')
@@ -69,7 +71,7 @@ program
 program
   .command('serve')
   .description('the HTTP API: POST /v1/search, POST /v1/context, GET /v1/symbols, GET /healthz')
-  .option('--db <dir>', 'index directory (default: .codesearch found upwards, or $CODESEARCH_DB)')
+  .option('--db <dir|uri>', 'index directory or object-store URI (default: .codesearch found upwards, or $CODESEARCH_DB)')
   .option('--host <host>', 'address to bind (anything but loopback needs a token)', '127.0.0.1')
   .option('--port <port>', 'port (0: any free port)', '8717')
   .option('--token <token>', 'require Authorization: Bearer TOKEN on every route but /healthz (or $CODESEARCH_TOKEN)')
@@ -84,14 +86,14 @@ program
 program
   .command('stats')
   .description('what served context windows and searches did: per strategy, requests, latency, tokens and feedback outcomes')
-  .option('--db <dir>', 'index directory (default: .codesearch found upwards, or $CODESEARCH_DB)')
+  .option('--db <dir|uri>', 'index directory or object-store URI (default: .codesearch found upwards, or $CODESEARCH_DB)')
   .option('--json', 'print the figures as JSON')
   .action(async (opts) => (await import('./commands/stats.js')).runStats(opts));
 
 program
   .command('mcp')
   .description('Model Context Protocol server over stdio for agents: tools search, context and symbol')
-  .option('--db <dir>', 'index directory (default: .codesearch found upwards, or $CODESEARCH_DB)')
+  .option('--db <dir|uri>', 'index directory or object-store URI (default: .codesearch found upwards, or $CODESEARCH_DB)')
   .action(async (opts) => (await import('./commands/mcp.js')).runMcp(opts));
 
 // `codesearch ... | head` closes our stdout early: that is the reader's choice, not an error.

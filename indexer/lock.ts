@@ -1,6 +1,8 @@
 // One writer per index: a lock file created exclusively in the db directory, holding the pid.
-// A lock left by a process that no longer runs (kill -9) is taken over.
-import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs';
+// A lock left by a process that no longer runs (kill -9) is taken over. The shards of a sharded
+// build write at once, each under a lock of its own, and never beside a whole-index writer
+// (whose version cleanup could delete a shard's files before they are committed).
+import { mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 
 export class IndexLockedError extends Error {}
@@ -17,10 +19,34 @@ function alive(pid: number): boolean {
 /** Locks held by this process: the pid in the file cannot tell two callers in one process apart. */
 const heldHere = new Set<string>();
 
-/** Takes the write lock of a local index directory; returns its release function. */
-export function acquireIndexLock(dbDir: string): () => void {
+const WHOLE_INDEX_LOCK = 'index.lock';
+const SHARD_LOCK = /^index\.shard-(\d+)-of-(\d+)\.lock$/;
+
+/**
+ * Takes the write lock of a local index directory — the whole index's, or with `shard` the
+ * lock of that shard — and returns its release function.
+ */
+export function acquireIndexLock(dbDir: string, shard?: { index: number; count: number }): () => void {
+  const release = takeLock(dbDir, shard ? `index.shard-${shard.index + 1}-of-${shard.count}.lock` : WHOLE_INDEX_LOCK);
+  // Taken first, looked at second: of a shard and a whole-index writer starting together, at
+  // least one sees the other.
+  const other = readdirSync(dbDir).find((name) => (shard ? name === WHOLE_INDEX_LOCK : SHARD_LOCK.test(name)) && holderAlive(join(dbDir, name)));
+  if (other) {
+    release();
+    const what = shard ? 'a whole-index update' : `shard ${other.replace(SHARD_LOCK, '$1/$2')}`;
+    throw new IndexLockedError(`${what} (pid ${readFileSafe(join(dbDir, other))}) is writing ${dbDir}; wait for it to finish`);
+  }
+  return release;
+}
+
+function holderAlive(file: string): boolean {
+  const pid = Number.parseInt(readFileSafe(file), 10);
+  return Number.isInteger(pid) && pid !== process.pid && alive(pid);
+}
+
+function takeLock(dbDir: string, name: string): () => void {
   mkdirSync(dbDir, { recursive: true });
-  const file = join(dbDir, 'index.lock');
+  const file = join(dbDir, name);
   if (heldHere.has(file)) throw new IndexLockedError(`an index update of ${dbDir} is already running in this process; wait for it to finish`);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {

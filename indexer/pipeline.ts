@@ -5,6 +5,7 @@ import { isWithin, walkRepo } from './walk.js';
 import { createModuleResolver } from './modules.js';
 import { runJobs } from './pool.js';
 import { acquireIndexLock, IndexLockedError } from './lock.js';
+import { isRemoteIndex, normalizeIndexLocation } from './location.js';
 import { hashContent, readSource, type FileOutcome, type UnitJob } from './process-file.js';
 import { IndexStore, type FileState, type StoredChunk } from './store.js';
 import { fingerprint } from './fingerprint.js';
@@ -41,8 +42,40 @@ export interface IndexOptions {
    * yet directly, and the pass costs seconds on a large index, which a saved file should not wait for.
    */
   deferOptimize?: boolean;
+  /**
+   * Index only this share of the files (a stable hash of each compilation unit), as one of
+   * several processes building one index together; `finalizeIndex` then embeds and builds the
+   * indexes once. A shard run leaves vectors, full-text and vector indexes alone.
+   */
+  shard?: Shard;
   onProgress?: (p: IndexProgress) => void;
   onWarning?: (message: string) => void;
+}
+
+/** Shard `index` of `count` (0-based). */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+/** `I/N` as typed (1-based, `1/3` is the first of three). */
+export function parseShard(text: string): Shard {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  const [i, n] = m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
+  if (!(n >= 1 && n <= 1024 && i >= 1 && i <= n)) throw new RangeError(`a shard is I/N with 1 <= I <= N <= 1024 (e.g. 2/3), not '${text}'`);
+  return { index: i - 1, count: n };
+}
+
+/**
+ * Whether `path` belongs to `shard`: FNV-1a of its compilation unit (the path without `.ml`/
+ * `.mli`), so a unit's two files, which are parsed together, land in the same shard on every machine.
+ */
+export function inShard(path: string, shard: Shard | undefined): boolean {
+  if (!shard || shard.count === 1) return true;
+  const unit = path.replace(/\.mli?$/, '');
+  let h = 0x811c9dc5;
+  for (let i = 0; i < unit.length; i++) h = Math.imul(h ^ unit.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % shard.count === shard.index;
 }
 
 export interface IndexSummary {
@@ -62,20 +95,40 @@ export interface IndexSummary {
   seconds: number;
 }
 
+const NO_WORK: IndexSummary = {
+  files: 0,
+  parsed: 0,
+  added: 0,
+  changed: 0,
+  removed: 0,
+  unchanged: 0,
+  skipped: 0,
+  chunks: 0,
+  lines: 0,
+  filesWithErrors: 0,
+  embedded: 0,
+  embedder: '',
+  seconds: 0,
+};
+
+/** An index another codesearch version wrote, where this run may not rebuild it. */
+export class IndexFormatError extends Error {}
+
 export async function indexRepo(options: IndexOptions): Promise<IndexSummary> {
   const started = performance.now();
   const root = resolve(options.root);
-  const db = resolve(options.db);
+  const db = normalizeIndexLocation(options.db);
   const onWarning = options.onWarning;
   // File names may hold newlines or terminal escape sequences: a warning is one printable line.
   const warn = onWarning ? (m: string) => onWarning(printable(m)) : () => {};
   const progress = options.onProgress ?? (() => {});
-  return withLockedStore(db, (store) => update(store, root, db, options, warn, progress, started));
+  return withLockedStore(db, (store) => update(store, root, db, options, warn, progress, started), options.shard);
 }
 
 /** Runs `work` on the index at `db` opened for writing, holding its lock throughout. */
-async function withLockedStore<T>(db: string, work: (store: IndexStore & { damaged: boolean }) => Promise<T>): Promise<T> {
-  const release = acquireIndexLock(db);
+async function withLockedStore<T>(db: string, work: (store: IndexStore & { damaged: boolean }) => Promise<T>, shard?: Shard): Promise<T> {
+  // An object store has no lock file: LanceDB's conditional-put commits keep its writers apart.
+  const release = isRemoteIndex(db) ? () => {} : acquireIndexLock(db, shard);
   try {
     const store = await IndexStore.open(db);
     try {
@@ -98,11 +151,24 @@ async function update(
   started: number,
 ): Promise<IndexSummary> {
   progress({ phase: 'walk', done: 0, total: 0 });
-  const walked = await walkRepo({ root, excludePaths: isWithin(root, db) ? [db] : [], onWarning: warn });
+  const walked = await walkRepo({ root, excludePaths: !isRemoteIndex(db) && isWithin(root, db) ? [db] : [], onWarning: warn });
+  const shard = options.shard;
+  const mine = (path: string) => inShard(path, shard);
 
-  const rebuild = store.damaged || (await store.getMeta('fingerprint')) !== fingerprint();
-  const previous = rebuild ? new Map<string, FileState>() : await store.fileStates();
-  if (rebuild) {
+  const storedFingerprint = await store.getMeta('fingerprint');
+  if (shard && storedFingerprint !== undefined && storedFingerprint !== fingerprint()) {
+    // Dropping the tables under the other shards' feet would lose their work.
+    throw new IndexFormatError(`the index at ${db} was built by another codesearch version; rebuild it once without --shard`);
+  }
+  const rebuild = !shard && (store.damaged || storedFingerprint !== fingerprint());
+  const previous = rebuild ? new Map<string, FileState>() : await store.fileStates(mine);
+  if (shard) {
+    // Shards create the tables together; each drops only rows of its own files that a killed
+    // run of it wrote without recording them.
+    await store.ensureTables(shard.index === 0);
+    const orphans = [...(await store.chunkPaths())].filter((p) => mine(p) && !previous.has(p));
+    await store.deleteChunksOf(orphans);
+  } else if (rebuild) {
     // Written by another format (or never finished once): start over rather than mix layouts.
     await store.dropAll();
   } else if ((await store.getMeta('writing')) === '1') {
@@ -112,8 +178,10 @@ async function update(
   }
 
   const runStamp = new Date().toISOString();
+  // Every shard reads every dune file (module names depend on them), and records its own.
   const duneFiles = walked.files.filter((f) => f.kind === 'dune');
-  const sources = walked.files.filter((f) => f.kind !== 'dune');
+  const allSources = walked.files.filter((f) => f.kind !== 'dune');
+  const sources = allSources.filter((f) => mine(f.path));
   const duneTexts = new Map<string, string>();
   const duneStates: FileState[] = [];
   for (const f of duneFiles) {
@@ -126,11 +194,11 @@ async function update(
     const bytes = Buffer.from(read.bytes.buffer, read.bytes.byteOffset, read.bytes.byteLength);
     duneTexts.set(f.path, bytes.toString('utf8'));
     const hash = hashContent(bytes);
-    if (previous.get(f.path)?.hash !== hash) {
+    if (mine(f.path) && previous.get(f.path)?.hash !== hash) {
       duneStates.push({ path: f.path, hash, size: f.size, mtimeMs: f.mtimeMs, lines: 0, chunks: 0, relations: [], skipped: '', chunkedAt: runStamp });
     }
   }
-  const seen = new Set(walked.files.map((f) => f.path));
+  const seen = new Set(walked.files.filter((f) => mine(f.path)).map((f) => f.path));
   const removed = [...previous.keys()].filter((p) => !seen.has(p));
   // A changed dune file can rename the library of every module beside it, and so can an alias
   // module (`lib__.ml`, how installed libraries without dune files are recognised) that
@@ -145,7 +213,7 @@ async function update(
   const unitStem = (p: string) => p.replace(/\.mli?$/, '');
   const stemsLosingAPartner = new Set(removed.map(unitStem));
   const resolver = createModuleResolver(
-    sources.map((f) => f.path),
+    allSources.map((f) => f.path),
     duneTexts,
   );
 
@@ -190,25 +258,19 @@ async function update(
   }
 
   const summary: IndexSummary = {
+    ...NO_WORK,
     files: sources.length,
-    parsed: 0,
-    added: 0,
-    changed: 0,
     removed: removed.filter((p) => !p.endsWith('dune')).length,
     unchanged,
-    skipped: walked.skipped.length,
-    chunks: 0,
-    lines: 0,
-    filesWithErrors: 0,
-    embedded: 0,
-    embedder: '',
-    seconds: 0,
+    skipped: walked.skipped.filter((f) => mine(f.path)).length,
   };
   const hasWork = jobs.length > 0 || removed.length > 0 || duneStates.length > 0;
   // Vectors complete before this run means only the files it rewrites can lack one; a run killed
   // before its vectors were made leaves the flag down, and the next compares everything.
   const vectorsWereComplete = (await store.getMeta('vectors_complete')) === '1';
-  if (hasWork) await store.setMeta({ writing: '1', vectors_complete: '0' });
+  // A shard's orphans are found from its own files every run (above): another shard ending
+  // must not lower a flag this one still needs.
+  if (hasWork) await store.setMeta(shard ? { vectors_complete: '0', finalized: '0' } : { writing: '1', vectors_complete: '0' });
   const rewritten = new Set<string>(removed);
 
   // Buffered writes: appends for files never indexed, atomic replaces for changed ones.
@@ -282,6 +344,8 @@ async function update(
     for (const p of removed) current.delete(p);
   }
 
+  if (shard) return shardSummary(store, summary, current, { root, changed: hasWork, started });
+
   // A new table's indexes are built by LanceDB's threads while embedding keeps this one busy.
   const chunkIndexes = previous.size === 0 ? store.indexChunks() : Promise.resolve();
   chunkIndexes.catch(() => {}); // awaited below; this only keeps it from counting as unhandled meanwhile
@@ -295,10 +359,7 @@ async function update(
     progress({ phase: 'finalize', done: 0, total: 1 });
     await store.finalize({ fresh: previous.size === 0, optimize: !deferred });
   }
-  for (const st of current.values()) {
-    summary.chunks += st.chunks;
-    summary.lines += st.lines;
-  }
+  addFileTotals(summary, current);
   summary.skipped = walked.skipped.length + [...current.values()].filter((st) => st.skipped).length;
   if (hasWork || rebuild || summary.embedded > 0) {
     await store.setMeta({
@@ -314,6 +375,48 @@ async function update(
   return summary;
 }
 
+function addFileTotals(summary: IndexSummary, files: Map<string, FileState>): void {
+  for (const st of files.values()) {
+    summary.chunks += st.chunks;
+    summary.lines += st.lines;
+  }
+}
+
+/** The end of a shard's run: its own files' totals; the index is searchable once finalized. */
+async function shardSummary(store: IndexStore, summary: IndexSummary, current: Map<string, FileState>, run: { root: string; changed: boolean; started: number }): Promise<IndexSummary> {
+  addFileTotals(summary, current);
+  summary.skipped += [...current.values()].filter((st) => st.skipped).length;
+  if (run.changed) await store.setMeta({ fingerprint: fingerprint(), indexedAt: new Date().toISOString(), root: run.root });
+  summary.seconds = (performance.now() - run.started) / 1000;
+  return summary;
+}
+
+/**
+ * After the shards of a sharded build (`indexRepo` with `shard`): makes the vectors of every
+ * chunk that lacks one (learning the static model first when the index has none), builds and
+ * folds the full-text, scalar and vector indexes, and compacts — once, for all shards.
+ */
+export async function finalizeIndex(options: Omit<IndexOptions, 'root' | 'shard' | 'deferOptimize'>): Promise<IndexSummary> {
+  const started = performance.now();
+  const db = normalizeIndexLocation(options.db);
+  const progress = options.onProgress ?? (() => {});
+  return withLockedStore(db, async (store) => {
+    if ((await store.getMeta('fingerprint')) !== fingerprint()) {
+      throw new IndexFormatError(`no index of this codesearch version at ${db} to finalize; run 'codesearch index ROOT --shard I/N' first`);
+    }
+    const files = await store.fileStates();
+    const summary: IndexSummary = { ...NO_WORK, files: [...files.keys()].filter((p) => !p.endsWith('dune')).length };
+    await updateEmbeddings(store, options, summary, { chunksChanged: true, drift: 0 }, progress);
+    progress({ phase: 'finalize', done: 0, total: 1 });
+    await store.finalize({ fresh: false, optimize: true });
+    addFileTotals(summary, files);
+    summary.skipped = [...files.values()].filter((st) => st.skipped).length;
+    await store.setMeta({ writing: '0', finalized: '1', optimized: '1', indexedAt: new Date().toISOString() });
+    summary.seconds = (performance.now() - started) / 1000;
+    return summary;
+  });
+}
+
 /**
  * The optimize pass runs with `deferOptimize` left out: compaction, new rows folded into the
  * indexes, superseded versions removed. False when the index needed none, another process
@@ -322,7 +425,7 @@ async function update(
  */
 export async function optimizeIndex(db: string, options: { yieldTo?: () => boolean } = {}): Promise<boolean> {
   try {
-    return await withLockedStore(resolve(db), async (store) => {
+    return await withLockedStore(normalizeIndexLocation(db), async (store) => {
       if ((await store.getMeta('optimized')) !== '0') return false;
       if (!(await store.finalize({ fresh: false, optimize: true, yieldTo: options.yieldTo }))) return false;
       await store.setMeta({ optimized: '1' });
@@ -340,7 +443,7 @@ export async function optimizeIndex(db: string, options: { yieldTo?: () => boole
  */
 async function updateEmbeddings(
   store: IndexStore,
-  options: IndexOptions,
+  options: Pick<IndexOptions, 'embedder' | 'retrain'>,
   summary: IndexSummary,
   run: {
     chunksChanged: boolean;

@@ -5,6 +5,7 @@
 //   vectors-<embedder id> — one row per embedded chunk: chunk id, the content hash it was embedded from, vector
 //   model-<model id> — the corpus-trained static embedding model: token, idf, vector
 import { readdirSync, rmdirSync, type Dirent } from 'node:fs';
+import { isRemoteIndex } from './location.js';
 import { join } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import { Field, FixedSizeList, Float32, Float64, Int32, Schema, Table as ArrowTable, Utf8, makeData, makeVector, vectorFromArray } from 'apache-arrow';
@@ -337,6 +338,30 @@ function rowToChunk(r: Row): Chunk {
 
 export class IndexMissingError extends Error {}
 
+const isNotFound = (err: unknown) => /was not found|not found: /i.test((err as Error).message ?? '');
+
+/**
+ * Table `name` if it exists. A local directory is listed; an object store is asked for the
+ * table itself, since some S3-compatible servers (s3rver) list none.
+ */
+async function openExisting(db: lancedb.Connection, uri: string, name: string): Promise<lancedb.Table | undefined> {
+  if (!isRemoteIndex(uri)) return (await db.tableNames()).includes(name) ? db.openTable(name) : undefined;
+  try {
+    return await db.openTable(name);
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+async function dropIfExists(db: lancedb.Connection, name: string): Promise<void> {
+  try {
+    await db.dropTable(name);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+}
+
 function isEmptyMatch(match: TextMatch): boolean {
   return match.column === 'refs' ? !match.compound : match.column === 'name' ? !match.token : match.tokens.length === 0;
 }
@@ -359,7 +384,7 @@ export class IndexStore implements ChunkReader {
     this.vectors?.close();
     this.vectors = undefined;
     this.embedderId = embedderId;
-    if (embedderId && (await this.db.tableNames()).includes(vectorsTable(embedderId))) this.vectors = await this.db.openTable(vectorsTable(embedderId));
+    if (embedderId) this.vectors = await openExisting(this.db, this.uri, vectorsTable(embedderId));
   }
 
   /** Drops the embedding tables of every model but `keepId`: earlier runs superseded them. */
@@ -377,6 +402,14 @@ export class IndexStore implements ChunkReader {
    */
   static async open(uri: string): Promise<IndexStore & { damaged: boolean }> {
     const db = await lancedb.connect(uri);
+    if (isRemoteIndex(uri)) {
+      // On a shared store an unreadable table may be another writer's moment, or the network:
+      // never dropped from here.
+      const [chunks, files, meta] = await Promise.all([CHUNKS, FILES, META].map((n) => openExisting(db, uri, n)));
+      const store = new IndexStore(uri, db, chunks, files, meta);
+      await store.useEmbedder((await store.getMeta('embedder_id')) ?? '');
+      return Object.assign(store, { damaged: false });
+    }
     const names = new Set(await db.tableNames());
     let damaged = false;
     const open = async (n: string) => {
@@ -402,22 +435,25 @@ export class IndexStore implements ChunkReader {
     // third argument, and each connection then made default caches of its own.
     querySession ??= new lancedb.Session(QUERY_INDEX_CACHE_BYTES, QUERY_METADATA_CACHE_BYTES);
     const db = await lancedb.connect(uri, { session: querySession });
-    const names = new Set(await db.tableNames());
-    if (!names.has(CHUNKS)) throw new IndexMissingError(`no codesearch index at ${uri}`);
+    const remote = isRemoteIndex(uri);
+    const names = remote ? undefined : new Set(await db.tableNames());
+    if (names && !names.has(CHUNKS)) throw new IndexMissingError(`no codesearch index at ${uri}`);
     try {
-      const [chunks, files, meta] = await Promise.all([CHUNKS, FILES, META].map((n) => (names.has(n) ? db.openTable(n) : Promise.resolve(undefined))));
+      const [chunks, files, meta] = await Promise.all([CHUNKS, FILES, META].map((n) => (names ? (names.has(n) ? db.openTable(n) : undefined) : openExisting(db, uri, n))));
+      if (!chunks) throw new IndexMissingError(`no codesearch index at ${uri}`);
       const store = new IndexStore(uri, db, chunks, files, meta);
       await store.useEmbedder((await store.getMeta('embedder_id')) ?? '');
       return store;
     } catch (err) {
       db.close();
+      if (err instanceof IndexMissingError || isRemoteIndex(uri)) throw err;
       throw new IndexMissingError(`the index at ${uri} is damaged (${(err as Error).message.split('\n')[0]}); run 'codesearch index' to rebuild it`);
     }
   }
 
   /** A directory on this machine (not an object-store URI): files may be kept beside the tables. */
   get isLocal(): boolean {
-    return !/^[a-z][a-z0-9+.-]*:\/\//i.test(this.uri);
+    return !isRemoteIndex(this.uri);
   }
 
   // ---- meta ----
@@ -451,17 +487,47 @@ export class IndexStore implements ChunkReader {
 
   // ---- write side ----
 
+  /**
+   * The chunks, files and meta tables, for processes writing one index together: the first
+   * shard creates those missing, the others wait for them. Two processes creating one table
+   * at once do not fail: the later commit overwrites the earlier's rows.
+   */
+  async ensureTables(creator: boolean, timeoutMs = 120_000): Promise<void> {
+    const wanted: [string, Schema][] = [
+      [CHUNKS, chunkSchema],
+      [FILES, fileSchema],
+      [META, metaSchema],
+    ];
+    const tables = new Map<string, lancedb.Table>();
+    for (const table of [this.chunks, this.files, this.meta]) if (table) tables.set(table.name, table);
+    for (const deadline = Date.now() + timeoutMs; ; ) {
+      for (const [name, schema] of wanted) {
+        if (tables.has(name)) continue;
+        const table = (await openExisting(this.db, this.uri, name)) ?? (creator ? await this.db.createEmptyTable(name, schema) : undefined);
+        if (table) tables.set(name, table);
+      }
+      if (tables.size === wanted.length) break;
+      if (Date.now() > deadline) throw new IndexMissingError(`the first shard has not created the index at ${this.uri} after ${timeoutMs / 1000}s; start shard 1 as well`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    [this.chunks, this.files, this.meta] = [tables.get(CHUNKS), tables.get(FILES), tables.get(META)];
+  }
+
   /** Drops every table: the index is rebuilt from scratch (another format wrote it). */
   async dropAll(): Promise<void> {
-    for (const name of await this.db.tableNames()) await this.db.dropTable(name);
+    // Named as well as listed: some S3-compatible servers (s3rver) list no tables.
+    const known = [CHUNKS, FILES, META, ...(this.embedderId ? [vectorsTable(this.embedderId), modelTable(this.embedderId)] : [])];
+    for (const name of new Set([...(await this.db.tableNames()), ...known])) await dropIfExists(this.db, name);
     this.chunks = this.files = this.meta = this.vectors = undefined;
   }
 
-  async fileStates(): Promise<Map<string, FileState>> {
+  /** The recorded state of every file, or of those `keep` accepts (a shard's own). */
+  async fileStates(keep: (path: string) => boolean = () => true): Promise<Map<string, FileState>> {
     const states = new Map<string, FileState>();
     if (!this.files) return states;
     for await (const batch of this.files.query().select(['path', 'hash', 'size', 'mtime_ms', 'lines', 'chunks', 'relations', 'skipped', 'chunked_at'])) {
       for (const r of batch.toArray() as Row[]) {
+        if (!keep(r.path as string)) continue;
         states.set(r.path as string, {
           path: r.path as string,
           hash: r.hash as string,
@@ -693,7 +759,7 @@ export class IndexStore implements ChunkReader {
 
   async saveStaticModel(model: StaticModel): Promise<void> {
     const name = modelTable(model.id);
-    if ((await this.db.tableNames()).includes(name)) await this.db.dropTable(name);
+    await dropIfExists(this.db, name);
     const data = new ArrowTable({
       rank: makeVector(Int32Array.from(model.vocabulary, (_, i) => i)),
       token: utf8Column(model.vocabulary),
@@ -712,8 +778,8 @@ export class IndexStore implements ChunkReader {
    */
   async loadStaticModel(modelId: string, tokens?: readonly string[]): Promise<StaticModel | undefined> {
     const name = modelTable(modelId);
-    if (!modelId || !(await this.db.tableNames()).includes(name)) return undefined;
-    const table = await this.db.openTable(name);
+    const table = modelId ? await openExisting(this.db, this.uri, name) : undefined;
+    if (!table) return undefined;
     const rows: { rank: number; token: string; idf: number; vector: Float32Array }[] = [];
     const query = tokens ? table.query().where(tokens.length > 0 ? inList('token', tokens) : 'false') : table.query();
     for await (const batch of query.select(['rank', 'token', 'idf', 'vector'])) {

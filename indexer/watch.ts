@@ -9,6 +9,7 @@ import { basename, extname, relative, resolve } from 'node:path';
 import watcher from '@parcel/watcher';
 import { indexRepo, optimizeIndex, type IndexOptions, type IndexSummary } from './pipeline.js';
 import { IndexLockedError } from './lock.js';
+import { isRemoteIndex, normalizeIndexLocation } from './location.js';
 import { ALWAYS_SKIPPED_DIRS, isWithin } from './walk.js';
 
 /** Quiet time after the last event before a run starts: one run per burst, yet fresh within a second. */
@@ -36,7 +37,7 @@ export interface LiveIndex {
 /** Starts watching and brings the index up to date (`settled` tells when), then keeps it so until `close`. */
 export async function watchIndex(options: WatchOptions): Promise<LiveIndex> {
   const root = resolve(options.root);
-  const db = resolve(options.db);
+  const db = normalizeIndexLocation(options.db);
   const settleMs = options.settleMs ?? DEFAULT_SETTLE_MS;
   const onError = options.onError ?? (() => {});
   const run = () => indexRepo({ ...options, root, db, deferOptimize: true });
@@ -107,7 +108,7 @@ export async function watchIndex(options: WatchOptions): Promise<LiveIndex> {
       const relevant = events.filter((e) => WATCHED_FILES.test(basename(e.path)) || (e.type !== 'update' && !extname(e.path)));
       if (relevant.length > 0) schedule(relevant.map((e) => relative(root, e.path)));
     },
-    { ignore: [...[...ALWAYS_SKIPPED_DIRS].map((d) => `**/${d}/**`), ...(isWithin(root, db) ? [relative(root, db)] : [])] },
+    { ignore: [...[...ALWAYS_SKIPPED_DIRS].map((d) => `**/${d}/**`), ...(!isRemoteIndex(db) && isWithin(root, db) ? [relative(root, db)] : [])] },
   );
 
   // The first run brings the index up to date with what changed while nothing watched.

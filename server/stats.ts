@@ -2,8 +2,8 @@
 // strategy, latency, size) and the feedback clients post about it (accepted, applied, build
 // green...). Kept in the index directory as JSON Lines, so the figures survive restarts; the
 // file keeps the newest events (50,000 by default) and is rewritten when it holds twice that.
-import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { percentile } from './percentile.js';
 
 export const OUTCOMES = ['accepted', 'rejected', 'applied', 'build-green', 'build-red'] as const;
@@ -48,6 +48,7 @@ export class StatsLog {
   private readonly events: StatsEvent[] = [];
   private readonly answered = new Set<string>();
   private unwritable = false;
+  private dirMade = false;
 
   private constructor(
     private readonly file: string,
@@ -132,6 +133,9 @@ export class StatsLog {
         renameSync(`${this.file}.tmp`, this.file);
         return;
       }
+      // A server of a shared index keeps its own log in a state directory made on first use.
+      if (!this.dirMade) mkdirSync(dirname(this.file), { recursive: true });
+      this.dirMade = true;
       appendFileSync(this.file, JSON.stringify(e) + '\n');
     } catch (err) {
       // A read-only index directory: the figures stay in memory; answering matters more.

@@ -289,13 +289,14 @@ describe('codesearch exit statuses', () => {
     expectOneLineError(await runCli(['search', 'trim'], { cwd: outside, env: { CODESEARCH_DB: path.join(outside, 'nothing') } }), 2, /index/);
   });
 
-  it('refuses an object-store --db in one line, writing nothing, and reads a file:// one as its path', async () => {
+  it('refuses a --db that is neither a directory nor an object store in one line, writing nothing, and reads a file:// one as its path', async () => {
     const work = makeTempDir('cs-uri-');
-    for (const args of [['index', root, '--db', 's3://bucket/idx'], ['search', 'trim', '--db', 'gs://bucket/idx'], ['serve', '--db', 's3://bucket/idx']]) {
-      expectOneLineError(await runCli(args, { cwd: work }), 1, /object-store URI/);
+    for (const args of [['index', root, '--db', 'http://host/idx'], ['search', 'trim', '--db', 'ftp://host/idx'], ['serve', '--db', 'redis://host/idx']]) {
+      expectOneLineError(await runCli(args, { cwd: work }), 1, /local directory or an object-store URI/);
     }
-    expectOneLineError(await runCli(['watch', root], { cwd: work, env: { CODESEARCH_DB: 'az://c/idx' } }), 1, /object-store URI/);
-    // Taken as a path, the URI had made a directory named `s3:` here.
+    expectOneLineError(await runCli(['watch', root], { cwd: work, env: { CODESEARCH_DB: 'mem://c/idx' } }), 1, /local directory or an object-store URI/);
+    expectOneLineError(await runCli(['index', root, '--db', 's3://'], { cwd: work }), 1, /names no bucket/);
+    // Taken as a path, a URI had made a directory named `s3:` here.
     expect(fs.readdirSync(work)).toEqual([]);
     const r = await runCli(['search', 'trim', '--db', pathToFileURL(path.join(root, '.codesearch')).href], { cwd: work });
     expect(r.code).toBe(0);

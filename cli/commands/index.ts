@@ -2,7 +2,9 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import cliProgress from 'cli-progress';
-import { indexRepo, type IndexProgress, type IndexSummary } from '../../indexer/pipeline.js';
+import { finalizeIndex, IndexFormatError, indexRepo, parseShard, type IndexProgress, type IndexSummary, type Shard } from '../../indexer/pipeline.js';
+import { isRemoteIndex } from '../../indexer/location.js';
+import { probeConditionalPut } from '../../indexer/conditional-put.js';
 import { IndexLockedError } from '../../indexer/lock.js';
 import { CliError, storageError } from '../errors.js';
 import { dbForIndexing, parsePositiveInt } from '../config.js';
@@ -20,6 +22,8 @@ export interface IndexCommandOptions {
   device?: string;
   dtype?: string;
   retrain?: boolean;
+  shard?: string;
+  finalize?: boolean;
   progress?: string;
 }
 
@@ -40,10 +44,27 @@ export function embedderSpec(opts: IndexCommandOptions): EmbedderSpec | null | u
   return spec;
 }
 
+/** `--shard I/N`, refused where concurrent writers would lose commits. */
+async function shardOf(opts: IndexCommandOptions, db: string): Promise<Shard | undefined> {
+  if (opts.shard === undefined) return undefined;
+  if (opts.finalize) throw new CliError('--shard and --finalize are separate runs: the shards first, then one --finalize');
+  let shard: Shard;
+  try {
+    shard = parseShard(opts.shard);
+  } catch (err) {
+    throw new CliError(`--shard: ${(err as Error).message}`);
+  }
+  if (shard.count > 1 && isRemoteIndex(db) && (await probeConditionalPut(db)) === 'ignored') {
+    throw new CliError(`the object store behind ${db} ignores If-None-Match on PUT, so shards writing at once would overwrite each other's commits; index with one process (no --shard) on this store`);
+  }
+  return shard;
+}
+
 export async function runIndex(rootArg: string, opts: IndexCommandOptions): Promise<void> {
   const root = resolve(rootArg);
-  if (!existsSync(root) || !statSync(root).isDirectory()) throw new CliError(`${rootArg} is not a directory`);
+  if (!opts.finalize && (!existsSync(root) || !statSync(root).isDirectory())) throw new CliError(`${rootArg} is not a directory`);
   const db = dbForIndexing(root, opts.db, process.env);
+  const shard = await shardOf(opts, db);
   const threads = opts.threads === undefined ? undefined : parsePositiveInt(opts.threads, '--threads', 64);
   const embedder = embedderSpec(opts);
   if (opts.progress !== undefined && opts.progress !== 'bar' && opts.progress !== 'json') throw new CliError(`--progress must be bar or json, not '${opts.progress}'`);
@@ -63,12 +84,14 @@ export async function runIndex(rootArg: string, opts: IndexCommandOptions): Prom
       }
     : bar?.update;
   try {
-    const s = await indexRepo({ root, db, threads, embedder, retrain: opts.retrain, onWarning, onProgress });
+    const s = opts.finalize
+      ? await finalizeIndex({ db, embedder, retrain: opts.retrain, onWarning, onProgress })
+      : await indexRepo({ root, db, threads, embedder, retrain: opts.retrain, shard, onWarning, onProgress });
     bar?.stop();
     process.stdout.write(`${summaryLine(s)}\n`);
   } catch (err) {
     bar?.stop();
-    if (err instanceof IndexLockedError || err instanceof EmbedderError) throw new CliError(err.message);
+    if (err instanceof IndexLockedError || err instanceof EmbedderError || err instanceof IndexFormatError) throw new CliError(err.message);
     throw storageError(err, db) ?? err;
   }
 }

@@ -4,6 +4,7 @@ import picocolors from 'picocolors';
 import { Searcher, MAX_K, SearchModeError, type SearchMode, type SearchOptions, type SearchResult, type SearcherOptions } from '../../server/search.js';
 import { EmbedderError } from '../../indexer/embed/embedder.js';
 import { IndexMissingError } from '../../indexer/store.js';
+import { describeStoreError } from '../../indexer/location.js';
 import { CliError, EXIT_NO_INDEX } from '../errors.js';
 import { dbForQuerying, parsePositiveInt } from '../config.js';
 
@@ -42,6 +43,8 @@ export async function openSearcher(db: string, options: SearcherOptions = {}): P
     return await Searcher.open(db, options);
   } catch (err) {
     if (err instanceof IndexMissingError) throw new CliError(`${err.message}; run 'codesearch index ROOT' first`, EXIT_NO_INDEX);
+    const store = describeStoreError(err, db);
+    if (store) throw new CliError(store, EXIT_NO_INDEX);
     throw new CliError(`cannot read the index at ${db}: ${(err as Error).message.split('\n')[0]}`, EXIT_NO_INDEX);
   }
 }

@@ -11,6 +11,7 @@ import { createRegisteredProvider, indexProvider, loadProviderModules, type Cont
 import type { Searcher } from '../../server/search.js';
 import { DEFAULT_STRATEGY, UnknownStrategyError, checkStrategy, strategyNames, type StrategyConfig } from '../../server/strategy.js';
 import { StatsLog } from '../../server/stats.js';
+import { localStateDir } from '../../indexer/location.js';
 import { keepHeapTight } from '../heap.js';
 
 export interface ServeCommandOptions {
@@ -51,7 +52,7 @@ export async function runServe(opts: ServeCommandOptions): Promise<void> {
   const root = (await searcher.store.getMeta('root')) ?? process.cwd();
   const builder = await ContextBuilder.create(searcher);
   const providers = await thirdPartyProviders(opts.provider ?? [], indexProvider(searcher, builder), searcher);
-  const app = await buildApp({ searcher, builder, root, token, logger: !opts.quiet, providers, strategies, stats: StatsLog.open(db), rateLimit });
+  const app = await buildApp({ searcher, builder, root, token, logger: !opts.quiet, providers, strategies, stats: StatsLog.open(localStateDir(db)), rateLimit });
   // A live index in a process of its own (`codesearch watch`): what indexing and compaction take
   // (LanceDB's native buffers, a second of CPU per update) never stays in the server's memory or
   // queues behind its requests; each update is picked up as soon as its summary line comes.

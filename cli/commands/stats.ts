@@ -1,9 +1,10 @@
 // `codesearch stats`: per strategy, what `codesearch serve` answered and what clients said of it.
 import { dbForQuerying } from '../config.js';
 import { OUTCOMES, StatsLog } from '../../server/stats.js';
+import { localStateDir } from '../../indexer/location.js';
 
 export async function runStats(opts: { db?: string; json?: boolean }): Promise<void> {
-  const summary = StatsLog.open(dbForQuerying(opts.db, process.env, process.cwd())).summary();
+  const summary = StatsLog.open(localStateDir(dbForQuerying(opts.db, process.env, process.cwd()))).summary();
   if (opts.json) {
     process.stdout.write(JSON.stringify({ strategies: summary }) + '\n');
     return;
