@@ -4,6 +4,10 @@
 import { Command, CommanderError, Option } from 'commander';
 import { CliError, EXIT_USAGE } from './errors.js';
 
+// LanceDB's own log (retry and throttle warnings of an object store) would interleave with the
+// one line codesearch prints per failure; read when its native module loads, so set first.
+process.env.LANCEDB_LOG ??= 'error';
+
 const program = new Command();
 program
   .name('codesearch')
@@ -80,6 +84,7 @@ program
   .option('--ab <a,b>', 'split clients (by clientId) between two context strategies, e.g. hybrid-graph,no-expansion')
   .option('--provider <module...>', 'load context-provider modules (see codesearch/provider) and serve them at /v1/providers/NAME/context')
   .option('--rate-limit <n>', 'requests a minute per client (its bearer token, else its address), 429 beyond; 0: no limit (default: 3000 beyond loopback, none on loopback)')
+  .option('--refresh <ms>', 'look for a newer index version (another process indexed) at most every MS milliseconds while answering (default 1000)')
   .option('-q, --quiet', 'no request log')
   .action(async (opts) => (await import('./commands/serve.js')).runServe(opts));
 

@@ -123,8 +123,8 @@ export class IndexView {
 
 /** Tries of a read (or an open) whose version an update removed meanwhile. */
 const VANISHED_ATTEMPTS = 4;
-/** How often a long-lived searcher looks for a newer index version, at most. */
-const REFRESH_INTERVAL_MS = 1000;
+/** How often a long-lived searcher looks for a newer index version, at most, by default. */
+export const REFRESH_INTERVAL_MS = 1000;
 /**
  * Requests read the index this many at a time; the rest wait their turn, in order. Unbounded,
  * 32 clients on 2 cores queued so much work inside LanceDB that opening a new version (a dozen
@@ -140,6 +140,11 @@ export interface SearcherOptions {
    * run reads its few rows from LanceDB instead.
    */
   resident?: boolean;
+  /**
+   * Look for a newer version at most this often (milliseconds). On an object store each look
+   * is a few requests, so replicas of a busy shared index may look less often.
+   */
+  refreshIntervalMs?: number;
 }
 
 export class Searcher {
@@ -152,11 +157,12 @@ export class Searcher {
     private readonly db: string,
     private readonly resident: boolean,
     private view: IndexView,
+    private readonly refreshIntervalMs: number,
   ) {}
 
   static async open(db: string, options: SearcherOptions = {}): Promise<Searcher> {
     const resident = options.resident ?? false;
-    return new Searcher(db, resident, await IndexView.open(db, resident));
+    return new Searcher(db, resident, await IndexView.open(db, resident), options.refreshIntervalMs ?? REFRESH_INTERVAL_MS);
   }
 
   get store(): IndexStore {
@@ -181,7 +187,7 @@ export class Searcher {
    */
   refresh(options: { now?: boolean } = {}): Promise<void> {
     // `now`: a run just ended (a live index in this process), no need to wait for the interval.
-    if (!options.now && Date.now() - this.checkedAt < REFRESH_INTERVAL_MS) return this.refreshing ?? Promise.resolve();
+    if (!options.now && Date.now() - this.checkedAt < this.refreshIntervalMs) return this.refreshing ?? Promise.resolve();
     this.refreshing ??= (async () => {
       try {
         this.checkedAt = Date.now();

@@ -8,7 +8,7 @@ import { openSearcher } from './search.js';
 import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { createRegisteredProvider, indexProvider, loadProviderModules, type ContextProvider } from '../../server/provider.js';
-import type { Searcher } from '../../server/search.js';
+import { REFRESH_INTERVAL_MS, type Searcher } from '../../server/search.js';
 import { DEFAULT_STRATEGY, UnknownStrategyError, checkStrategy, strategyNames, type StrategyConfig } from '../../server/strategy.js';
 import { StatsLog } from '../../server/stats.js';
 import { localStateDir } from '../../indexer/location.js';
@@ -28,6 +28,8 @@ export interface ServeCommandOptions {
   ab?: string;
   /** Requests a minute per client, `0` for none. */
   rateLimit?: string;
+  /** Milliseconds between looks for a newer index version, at most. */
+  refresh?: string;
 }
 
 /**
@@ -48,7 +50,8 @@ export async function runServe(opts: ServeCommandOptions): Promise<void> {
   const db = dbForQuerying(opts.db, process.env, process.cwd());
   const strategies = strategyConfig(opts);
   keepHeapTight();
-  const searcher = await openSearcher(db, { resident: true });
+  const refreshIntervalMs = opts.refresh === undefined ? undefined : parsePositiveInt(opts.refresh, '--refresh', 3_600_000);
+  const searcher = await openSearcher(db, { resident: true, refreshIntervalMs });
   const root = (await searcher.store.getMeta('root')) ?? process.cwd();
   const builder = await ContextBuilder.create(searcher);
   const providers = await thirdPartyProviders(opts.provider ?? [], indexProvider(searcher, builder), searcher);
@@ -60,7 +63,11 @@ export async function runServe(opts: ServeCommandOptions): Promise<void> {
     searcher.close();
     throw new CliError(`--watch: ${err.message} (the root the index was built from; re-index it, or serve without --watch)`);
   }) : undefined;
+  // Another process's update (a shared index's indexer on another host) is picked up while the
+  // server is idle too, not only on the next request.
+  const poll = setInterval(() => void searcher.refresh(), refreshIntervalMs ?? REFRESH_INTERVAL_MS).unref();
   const close = async () => {
+    clearInterval(poll);
     await live?.stop();
     await app.close();
     await Promise.all(providers.map((p) => p.close()));
