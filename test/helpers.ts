@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { indexRepo } from '../indexer/pipeline.js';
+import { IndexStore } from '../indexer/store.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -43,6 +44,20 @@ export async function indexedFixture(name: string): Promise<{ root: string; db: 
   const db = path.join(makeTempDir('cs-db-'), 'index');
   await indexRepo({ root, db });
   return { root, db };
+}
+
+/** Every chunk's content hash by id, the ids with a vector and the model: what two equal builds share. */
+export async function indexContents(db: string) {
+  const store = await IndexStore.openForSearch(db);
+  try {
+    return {
+      chunks: Object.fromEntries([...(await store.chunkContentHashes())].sort()),
+      vectors: [...(await store.vectorHashes()).keys()].sort(),
+      model: await store.getMeta('embedder_id'),
+    };
+  } finally {
+    store.close();
+  }
 }
 
 /** Writes { 'rel/path': contents } below root, creating directories. */

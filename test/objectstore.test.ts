@@ -1,13 +1,15 @@
-// An index on an S3-compatible object store, against a real server on 127.0.0.1: s3rver (npm),
-// which answers every request LanceDB makes for a table but ignores If-None-Match, so it stands
-// in for the failures a user meets and for a store that concurrent writers must refuse.
+// An index on an S3-compatible object store, against real servers on 127.0.0.1: s3rver (npm),
+// which ignores If-None-Match and fails LanceDB's index builds, stands in for the failures a user
+// meets and for a store that concurrent writers must refuse; Ceph's radosgw is the real store.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeConditionalPut } from '../indexer/conditional-put.js';
 import { describeStoreError, localStateDir, normalizeIndexLocation } from '../indexer/location.js';
-import { cleanupTempDirs, copyFixture, makeTempDir, runCli } from './helpers.js';
+import { cleanupTempDirs, copyFixture, indexContents, makeTempDir, REPO_ROOT, runCli, SERVING, startCli, waitForExit, writeFiles } from './helpers.js';
 
 const SECRET = 'not-a-real-secret-4f1e';
 let server: S3rver;
@@ -79,4 +81,84 @@ describe('an index on an S3-compatible server', () => {
     const local = path.join(makeTempDir('cs-db-'), 'index');
     expect((await runCli(['index', root, '--db', local, '--shard', '1/2', '-q'], { cwd: root, env })).code).toBe(0);
   }, 60_000);
+});
+
+/** A free port on 127.0.0.1 (for radosgw, which takes a port, not 0). */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+// Ceph's S3 gateway from Debian (`.ci/run` installs it): a store that honours conditional PUTs,
+// as AWS S3 does, so several writers and readers may share an index on it.
+const RADOSGW = path.join(REPO_ROOT, 'bench/s3/radosgw.sh');
+describe.skipIf(!fs.existsSync('/usr/bin/radosgw'))('an index shared through a real S3 gateway (radosgw)', () => {
+  let rgwDir: string;
+  let bucket: string;
+  const saved = { ...process.env };
+
+  beforeAll(async () => {
+    rgwDir = path.join(makeTempDir('cs-rgw-'), 'rgw');
+    const started = spawnSync('bash', [RADOSGW, 'start', rgwDir, String(await freePort())], { encoding: 'utf8', timeout: 120_000 });
+    if (started.status !== 0) throw new Error(`radosgw did not start: ${started.stderr.slice(-2000)}`);
+    for (const [, k, v] of started.stdout.matchAll(/^export (\w+)=(.*)$/gm)) process.env[k!] = v!;
+    bucket = process.env.CODESEARCH_S3_BUCKET!;
+  }, 150_000);
+  afterAll(() => {
+    spawnSync('bash', [RADOSGW, 'stop', rgwDir]);
+    process.env = saved;
+  });
+
+  it('honours conditional PUTs', async () => {
+    expect(await probeConditionalPut(`s3://${bucket}/probe`)).toBe('honoured');
+  });
+
+  it('indexes into s3://, answers another process, and a serving replica picks up an update from a third without a restart', async () => {
+    const root = copyFixture('shop');
+    const db = `s3://${bucket}/replicas`;
+    const state = makeTempDir('cs-state-');
+    const first = await runCli(['index', root, '--db', db, '-q'], { cwd: root });
+    expect(first.code, first.stderr).toBe(0);
+    const hit = await runCli(['search', 'Cart.add', '--db', db, '--json'], { cwd: root });
+    expect(JSON.parse(hit.stdout).results[0].symbol).toBe('Shop.Cart.add');
+
+    process.env.XDG_STATE_HOME = state;
+    const { child, match } = await startCli(['serve', '--db', db, '--port', '0', '--refresh', '200', '-q'], SERVING);
+    try {
+      const symbols = async (q: string) => (await (await fetch(`${match[1]}/v1/symbols?q=${q}`)).json()) as { results: { symbol: string }[] };
+      expect((await symbols('apply_discount')).results).toEqual([]);
+      writeFiles(root, { 'src/discount.ml': '(** Takes a percentage off. *)\nlet apply_discount pct price = price * (100 - pct) / 100\n' });
+      const update = await runCli(['index', root, '--db', db, '-q'], { cwd: root });
+      expect(update.stdout).toMatch(/1 new/);
+      const deadline = Date.now() + 15_000;
+      let found: { symbol: string }[] = [];
+      while (Date.now() < deadline && found.length === 0) {
+        found = (await symbols('apply_discount')).results;
+        if (found.length === 0) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(found[0]?.symbol).toBe('Shop.Discount.apply_discount');
+      // Its answers' statistics are kept on this machine, not in the shared store.
+      const search = await fetch(`${match[1]}/v1/search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: 'discount' }) });
+      expect(search.status).toBe(200);
+      expect(fs.existsSync(path.join(localStateDir(db, { XDG_STATE_HOME: state }), 'stats.jsonl'))).toBe(true);
+    } finally {
+      child.kill('SIGKILL');
+      await waitForExit(child.pid!);
+    }
+  }, 60_000);
+
+  it('builds with two concurrent shards and --finalize the same index as one local process', async () => {
+    const root = copyFixture('netkit');
+    const local = path.join(makeTempDir('cs-db-'), 'index');
+    expect((await runCli(['index', root, '--db', local, '-q'], { cwd: root })).code).toBe(0);
+    const db = `s3://${bucket}/sharded`;
+    const shards = await Promise.all([1, 2].map((i) => runCli(['index', root, '--db', db, '--shard', `${i}/2`, '-q'], { cwd: root })));
+    for (const r of shards) expect(r.code, r.stderr).toBe(0);
+    const fin = await runCli(['index', '--finalize', '--db', db, '-q'], { cwd: root });
+    expect(fin.code, fin.stderr).toBe(0);
+    expect(await indexContents(db)).toEqual(await indexContents(local));
+  }, 90_000);
 });

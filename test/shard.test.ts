@@ -5,24 +5,9 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inShard, parseShard } from '../indexer/pipeline.js';
 import { acquireIndexLock, IndexLockedError } from '../indexer/lock.js';
-import { IndexStore } from '../indexer/store.js';
-import { cleanupTempDirs, CLI_MAIN, copyFixture, makeTempDir, runCli, waitForExit, writeFiles } from './helpers.js';
+import { cleanupTempDirs, CLI_MAIN, copyFixture, indexContents, makeTempDir, runCli, waitForExit, writeFiles } from './helpers.js';
 
 afterAll(cleanupTempDirs);
-
-/** Every chunk's content hash by id, the vectors' ids and the model: what two builds must share. */
-async function contents(db: string) {
-  const store = await IndexStore.openForSearch(db);
-  try {
-    return {
-      chunks: Object.fromEntries([...(await store.chunkContentHashes())].sort()),
-      vectors: [...(await store.vectorHashes()).keys()].sort(),
-      model: await store.getMeta('embedder_id'),
-    };
-  } finally {
-    store.close();
-  }
-}
 
 describe('shards', () => {
   it('parses I/N and refuses anything else', () => {
@@ -58,7 +43,7 @@ describe('shards', () => {
     const fin = await runCli(['index', '--finalize', '--db', sharded], { cwd: root });
     expect(fin.code, fin.stderr).toBe(0);
     expect(fin.stdout).toMatch(/^indexed 16 files .* embedded \(static-/);
-    expect(await contents(sharded)).toEqual(await contents(single));
+    expect(await indexContents(sharded)).toEqual(await indexContents(single));
     const hit = await runCli(['search', 'helper_7', '--db', sharded, '--json'], { cwd: root });
     expect(JSON.parse(hit.stdout).results[0].symbol).toMatch(/helper_7$/);
   });
