@@ -7,9 +7,9 @@
 // The corpus is only read, except one file that gets a comment line for the one-file-change run
 // and is restored (content and times) in a finally block. The index goes to a fresh temp dir
 // (or --db, which must be empty or absent so the cold index is really cold).
-import { diskUsage, rssOf, startServer } from './measure.js';
+import { diskUsage, haveGnuTime, rssOf, runTimed, startServer } from './measure.js';
 import { percentile } from '../server/percentile.js';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { cpus, loadavg, platform, release, tmpdir, totalmem } from 'node:os';
@@ -84,71 +84,6 @@ function fmtBytes(bytes: number): string {
 
 function fmtInt(n: number): string {
   return n.toLocaleString('en-US');
-}
-
-interface Timed {
-  ms: number;
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  /** Lines written to stdout (counted even when stdout is not kept). */
-  stdoutLines: number;
-  /** Peak resident set of the child in bytes, when measured. */
-  peakRss?: number;
-}
-
-const haveGnuTime = existsSync('/usr/bin/time');
-
-/**
- * Runs a command, timing its wall clock. With `rss`, also its peak RSS: through
- * `/usr/bin/time -f %M` when present, else by polling /proc/PID/status (VmHWM) every 50 ms.
- */
-function runTimed(cmd: string, args: string[], opts: { rss?: boolean; keepStdout?: boolean } = {}): Promise<Timed> {
-  const viaTime = opts.rss && haveGnuTime;
-  const [file, argv] = viaTime ? ['/usr/bin/time', ['-f', '%M', cmd, ...args]] : [cmd, args];
-  return new Promise((resolvePromise, reject) => {
-    const started = performance.now();
-    const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let stdoutLines = 0;
-    child.stdout.on('data', (b: Buffer) => {
-      for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) stdoutLines++;
-      if (opts.keepStdout !== false) out.push(b);
-    });
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    let polledKb = 0;
-    const poll = opts.rss && !viaTime && child.pid !== undefined
-      ? setInterval(() => {
-          try {
-            const m = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-            if (m) polledKb = Math.max(polledKb, Number(m[1]));
-          } catch {
-            // Exited between two samples.
-          }
-        }, 50)
-      : undefined;
-    child.on('error', (e) => {
-      if (poll) clearInterval(poll);
-      reject(e);
-    });
-    child.on('close', (code) => {
-      const ms = performance.now() - started;
-      if (poll) clearInterval(poll);
-      let stderr = Buffer.concat(err).toString('utf8');
-      let peakRss: number | undefined;
-      if (viaTime) {
-        // time's own line is the last one; anything before it is the child's stderr.
-        const lines = stderr.trimEnd().split('\n');
-        const kb = Number(lines.pop());
-        if (Number.isFinite(kb) && kb > 0) peakRss = kb * 1024;
-        stderr = lines.filter((l) => !/^Command (exited with non-zero status|terminated by signal)/.test(l)).join('\n');
-      } else if (opts.rss && polledKb > 0) {
-        peakRss = polledKb * 1024;
-      }
-      resolvePromise({ ms, code, stdout: Buffer.concat(out).toString('utf8'), stderr, stdoutLines, peakRss });
-    });
-  });
 }
 
 /** Undone on Ctrl-C too: the touched corpus file, and the temporary index. */

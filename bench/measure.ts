@@ -1,6 +1,6 @@
 // Measuring a running codesearch from outside, shared by the benchmark and the trials.
 import { spawn } from 'node:child_process';
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI_MAIN } from './trials/cli.js';
 
@@ -55,4 +55,70 @@ export function diskUsage(path: string): { allocated: number; apparent: number }
   };
   visit(path);
   return { allocated, apparent };
+}
+
+export interface Timed {
+  ms: number;
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** Lines written to stdout (counted even when stdout is not kept). */
+  stdoutLines: number;
+  /** Peak resident set of the child in bytes, when measured. */
+  peakRss?: number;
+}
+
+export const haveGnuTime = existsSync('/usr/bin/time');
+
+/**
+ * Runs a command, timing its wall clock. With `rss`, also its peak RSS: through
+ * `/usr/bin/time -f %M` when present, else by polling /proc/PID/status (VmHWM) every 50 ms.
+ */
+export function runTimed(cmd: string, args: string[], opts: { rss?: boolean; keepStdout?: boolean; onSpawn?: (pid: number) => void } = {}): Promise<Timed> {
+  const viaTime = opts.rss && haveGnuTime;
+  const [file, argv] = viaTime ? ['/usr/bin/time', ['-f', '%M', cmd, ...args]] : [cmd, args];
+  return new Promise((resolvePromise, reject) => {
+    const started = performance.now();
+    const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    if (child.pid !== undefined) opts.onSpawn?.(child.pid);
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let stdoutLines = 0;
+    child.stdout.on('data', (b: Buffer) => {
+      for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) stdoutLines++;
+      if (opts.keepStdout !== false) out.push(b);
+    });
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    let polledKb = 0;
+    const poll = opts.rss && !viaTime && child.pid !== undefined
+      ? setInterval(() => {
+          try {
+            const m = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+            if (m) polledKb = Math.max(polledKb, Number(m[1]));
+          } catch {
+            // Exited between two samples.
+          }
+        }, 50)
+      : undefined;
+    child.on('error', (e) => {
+      if (poll) clearInterval(poll);
+      reject(e);
+    });
+    child.on('close', (code) => {
+      const ms = performance.now() - started;
+      if (poll) clearInterval(poll);
+      let stderr = Buffer.concat(err).toString('utf8');
+      let peakRss: number | undefined;
+      if (viaTime) {
+        // time's own line is the last one; anything before it is the child's stderr.
+        const lines = stderr.trimEnd().split('\n');
+        const kb = Number(lines.pop());
+        if (Number.isFinite(kb) && kb > 0) peakRss = kb * 1024;
+        stderr = lines.filter((l) => !/^Command (exited with non-zero status|terminated by signal)/.test(l)).join('\n');
+      } else if (opts.rss && polledKb > 0) {
+        peakRss = polledKb * 1024;
+      }
+      resolvePromise({ ms, code, stdout: Buffer.concat(out).toString('utf8'), stderr, stdoutLines, peakRss });
+    });
+  });
 }

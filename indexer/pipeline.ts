@@ -14,6 +14,9 @@ import { embedChunks } from './embed/stage.js';
 import './embed/builtin.js';
 const FLUSH_CHUNKS = 10_000;
 
+/** An update of at most this share of an object-store index's files defers the optimize pass. */
+const SMALL_REMOTE_UPDATE = 0.01;
+
 /** Past this many rewritten files, the embed stage compares every chunk's hash in one scan. */
 const MAX_PATHS_COMPARED = 1000;
 
@@ -40,6 +43,7 @@ export interface IndexOptions {
    * Leave compaction, index folding and version cleanup to a later `optimizeIndex` (a live
    * index does it when changes pause): LanceDB searches the few rows its indexes do not cover
    * yet directly, and the pass costs seconds on a large index, which a saved file should not wait for.
+   * Default: no on a local disk; on an object store, yes for an update of at most 1% of the files.
    */
   deferOptimize?: boolean;
   /**
@@ -354,7 +358,11 @@ async function update(
   await updateEmbeddings(store, options, summary, { chunksChanged: hasWork, drift, onlyPaths }, progress);
   await chunkIndexes;
 
-  const deferred = !!options.deferOptimize && previous.size > 0;
+  // On an object store the pass rewrites the full-text and vector indexes over the network (38 s
+  // for one changed file on a million lines through radosgw, against 2.8 s for the update
+  // itself): a small update there leaves it to the next `--finalize` or large update.
+  const smallRemoteUpdate = isRemoteIndex(db) && summary.added + summary.changed + summary.removed <= Math.max(1, previous.size * SMALL_REMOTE_UPDATE);
+  const deferred = (options.deferOptimize ?? smallRemoteUpdate) && previous.size > 0;
   if (hasWork || summary.embedded > 0 || (await store.getMeta('finalized')) !== '1') {
     progress({ phase: 'finalize', done: 0, total: 1 });
     await store.finalize({ fresh: previous.size === 0, optimize: !deferred });

@@ -2,8 +2,8 @@
 // (dist/bench/trials) or from source under vitest (bench/trials); and the working copies of a
 // tree they index.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { cpSync, existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 function repoRoot(dir: string): string {
@@ -27,4 +27,11 @@ export function runCliSync(args: string[]): { code: number | null; stdout: strin
 /** Copies a source tree to `dest`, leaving out an index inside it (`.codesearch`). */
 export function copyTree(source: string, dest: string): void {
   cpSync(source, dest, { recursive: true, filter: (src) => !src.endsWith('/.codesearch') });
+}
+
+/** Questions a developer asks: the shared dev cases when present, else a few of our own. */
+export function devQueries(): string[] {
+  const dev = resolve('../shared/eval/dev.jsonl');
+  if (existsSync(dev)) return readFileSync(dev, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { query: string }).query);
+  return ['how do I split a string on a character', 'Hashtbl.find_opt', 'read a file line by line', 'List.concat_map', 'where are exceptions printed'];
 }

@@ -2,23 +2,16 @@
 // concurrent clients against `serve --watch` on a copy of the corpus while files are edited
 // (see load-trial.ts). Passes with 0 errors, every edit searchable within 2 s and the server's
 // RSS at the end of each phase within 1.1× its start.
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { walkRepo } from '../../indexer/walk.js';
-import { copyTree, runCliSync } from './cli.js';
+import { copyTree, devQueries, runCliSync } from './cli.js';
 import { runLoadTrial } from './load-trial.js';
 import type { Trial } from './trial.js';
 
 const RSS_GROWTH_LIMIT = 1.1;
-
-/** Questions a developer asks: the shared dev cases when present, else a few of our own. */
-function loadQueries(): string[] {
-  const dev = resolve('../shared/eval/dev.jsonl');
-  if (existsSync(dev)) return readFileSync(dev, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { query: string }).query);
-  return ['how do I split a string on a character', 'Hashtbl.find_opt', 'read a file line by line', 'List.concat_map', 'where are exceptions printed'];
-}
 
 const load: Trial = {
   description: 'concurrent /v1/search and /v1/context clients against serve --watch while files are edited',
@@ -46,7 +39,7 @@ const load: Trial = {
         warmSeconds: Number(values.warm),
         editEveryMs: Number(values['edit-every']),
         editFiles,
-        queries: loadQueries(),
+        queries: devQueries(),
         log: (l) => process.stdout.write(`${l}\n`),
       });
       const failed = phases.filter((p) => p.routes.search.errors + p.routes.context.errors > 0 || p.editsLate > 0 || p.rssEnd > RSS_GROWTH_LIMIT * p.rssStart);
