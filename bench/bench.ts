@@ -8,6 +8,7 @@
 // and is restored (content and times) in a finally block. The index goes to a fresh temp dir
 // (or --db, which must be empty or absent so the cold index is really cold).
 import { diskUsage, haveGnuTime, rssOf, runTimed, startServer } from './measure.js';
+import { measureFleet, type FleetFigures } from './embed-server.js';
 import { percentile } from '../server/percentile.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
@@ -54,6 +55,10 @@ const TARGETS = {
   watchFreshnessP95Ms: 2000,
 };
 const WATCH_EDITS = 20;
+/** How long a stand-in embedding server holds each batch of 32 in the fleet step: a GPU's pace. */
+const FLEET_BATCH_MS = 20;
+/** Chunks embedded at that pace: enough for a steady rate, 15 s with one server. */
+const FLEET_HELD_CHUNKS = 20_000;
 
 // ---------------------------------------------------------------------------
 // Small helpers
@@ -431,6 +436,17 @@ async function main(): Promise<void> {
     const embedding = await staticEmbedding(db);
     log(`static model: trained in ${embedding.trainSeconds.toFixed(2)} s, ${Math.round(embedding.chunksPerSecond)} chunks/s`);
 
+    // The http embedder's fleet client against 1 and 2 stand-in servers: as fast as they go, and
+    // with each request held FLEET_BATCH_MS, one at a time per server, as a GPU model's batch is.
+    const fleet: FleetFigures[] = [];
+    for (const batchMs of [0, FLEET_BATCH_MS]) {
+      for (const servers of [1, 2]) {
+        log(`embedding fleet: ${batchMs ? `${FLEET_HELD_CHUNKS} chunks` : 'every chunk'} through ${servers} embedding server(s)${batchMs ? `, ${batchMs} ms a batch` : ''}`);
+        fleet.push(await measureFleet(db, servers, batchMs, batchMs ? FLEET_HELD_CHUNKS : Infinity));
+        log(`embedding fleet: ${Math.round(fleet[fleet.length - 1]!.chunksPerSecond)} chunks/s`);
+      }
+    }
+
     // 5. Search latency, per mode (hybrid is the default).
     const byMode = {} as Record<SearchMode, number[]>;
     for (const mode of SEARCH_MODES) {
@@ -534,6 +550,7 @@ async function main(): Promise<void> {
       ['with embeddings / lexical only', `${embeddingsRatio.toFixed(2)}x`, `<= ${TARGETS.embeddingsRatio}x`, passOf('cold with embeddings / lexical-only')],
       [`static model: train (${fmtInt(embedding.vocabulary)} tokens, ${embedding.dims} dims)`, fmtMs(embedding.trainSeconds * 1000)],
       ['static model: embed every chunk', `${fmtMs(embedding.embedSeconds * 1000)}, ${fmtInt(Math.round(embedding.chunksPerSecond))} chunks/s`],
+      ...fleet.map((f): Row => [`http embedder, ${f.servers} server${f.servers > 1 ? 's' : ''}${f.batchMs ? `, ${f.batchMs} ms/batch, ${fmtInt(f.chunks)} chunks` : ''}`, `${fmtMs(f.seconds * 1000)}, ${fmtInt(Math.round(f.chunksPerSecond))} chunks/s`]),
       ['no-change re-index', fmtMs(noChange.seconds * 1000), `<= ${TARGETS.noChangeSeconds} s`, passOf('no-change re-index seconds')],
       ['one-file change re-index', fmtMs(change.touched.seconds * 1000)],
       ['re-index after restore', fmtMs(change.back.seconds * 1000)],
@@ -600,6 +617,7 @@ async function main(): Promise<void> {
         coldIndexLexical: { seconds: round(coldLexical.seconds), ratioToParseOnly: round(coldRatio), peakRssBytes: coldLexical.peakRssBytes ?? null, summary: coldLexical.summary },
         coldIndex: { seconds: round(cold.seconds), ratioToLexical: round(embeddingsRatio), peakRssBytes: cold.peakRssBytes ?? null, summary: cold.summary },
         staticModel: { ...embedding, trainSeconds: round(embedding.trainSeconds), embedSeconds: round(embedding.embedSeconds), chunksPerSecond: Math.round(embedding.chunksPerSecond) },
+        embeddingFleet: fleet.map((f) => ({ ...f, seconds: round(f.seconds), chunksPerSecond: Math.round(f.chunksPerSecond) })),
         noChangeReindex: { seconds: round(noChange.seconds), summary: noChange.summary },
         oneFileChange: { file: touchFile.path, fileBytes: touchFile.size, seconds: round(change.touched.seconds), summary: change.touched.summary, restoreSeconds: round(change.back.seconds) },
         search: {

@@ -8,6 +8,7 @@
 // `batchMs` makes each request take at least that long, one request at a time, as a model on
 // one GPU does: with it, what the client gains from several servers shows on a 2-core machine,
 // where the real model costs microseconds and the client's own JSON work is the limit.
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -15,6 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { IndexStore } from '../indexer/store.js';
 import { StaticEmbedder } from '../indexer/embed/static.js';
 import { queryTokens } from '../indexer/text.js';
+import { HttpEmbedder } from '../indexer/embed/http.js';
+import type { EmbedInput } from '../indexer/embed/embedder.js';
 
 export interface EmbeddingServer {
   /** The base URL an `http` embedder takes (`http://127.0.0.1:PORT/v1`). */
@@ -68,4 +71,45 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   }
   const server = await startEmbeddingServer({ db: values.db, port: Number(values.port), batchMs: Number(values['batch-ms']) });
   process.stdout.write(`${server.url}\n`);
+}
+
+export interface FleetFigures {
+  servers: number;
+  batchMs: number;
+  chunks: number;
+  seconds: number;
+  chunksPerSecond: number;
+}
+
+/**
+ * Embeds the chunks of the index at `db` (the first `limit`) through the `http` embedder spread
+ * over `servers` stand-in servers, each in a process of its own: the fleet client's throughput.
+ */
+export async function measureFleet(db: string, servers: number, batchMs: number, limit = Infinity): Promise<FleetFigures> {
+  const children = Array.from({ length: servers }, () => spawn(process.execPath, [fileURLToPath(import.meta.url), '--db', db, '--batch-ms', String(batchMs)], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  try {
+    const urls = await Promise.all(children.map((c) => new Promise<string>((resolve, reject) => {
+      c.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()));
+      c.once('exit', (code) => reject(new Error(`embedding server exited with ${code}`)));
+    })));
+    const store = await IndexStore.openForSearch(db);
+    const inputs: EmbedInput[] = [];
+    try {
+      for await (const batch of store.embedInputs({ text: true })) {
+        inputs.push(...batch);
+        if (inputs.length >= limit) break;
+      }
+    } finally {
+      store.close();
+    }
+    inputs.length = Math.min(inputs.length, limit);
+    const embedder = await HttpEmbedder.connect({ urls });
+    const t0 = performance.now();
+    // As the embed stage hands them over: a few thousand chunks at a time.
+    for (let i = 0; i < inputs.length; i += 4096) await embedder.embedDocuments(inputs.slice(i, i + 4096));
+    const seconds = (performance.now() - t0) / 1000;
+    return { servers, batchMs, chunks: inputs.length, seconds, chunksPerSecond: inputs.length / seconds };
+  } finally {
+    for (const c of children) c.kill();
+  }
 }
