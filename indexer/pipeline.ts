@@ -9,8 +9,8 @@ import { isRemoteIndex, normalizeIndexLocation } from './location.js';
 import { hashContent, readSource, type FileOutcome, type UnitJob } from './process-file.js';
 import { IndexStore, type FileState, type StoredChunk } from './store.js';
 import { fingerprint } from './fingerprint.js';
-import { embedderFactory, type EmbedderSpec } from './embed/embedder.js';
-import { embedChunks } from './embed/stage.js';
+import { embedderFactory, type Embedder, type EmbedderSpec } from './embed/embedder.js';
+import { embedChunks, embedWrittenChunks } from './embed/stage.js';
 import './embed/builtin.js';
 const FLUSH_CHUNKS = 10_000;
 
@@ -240,6 +240,21 @@ async function update(
       !stemsLosingAPartner.has(unitStem(f.path))
     );
   };
+  // An embedder that learns nothing from the corpus embeds each batch as soon as it is written.
+  const early = await openEarlyEmbedder(store, options);
+  if (shard && early) await store.ensureVectorTable(shard.index === 0, early.dims);
+  const overlapped = { embedded: 0, queued: 0, last: Promise.resolve() };
+  const appendVectors = !store.hasVectors();
+  const embedWritten = async (chunks: StoredChunk[]) => {
+    // One batch at a time (the first creates the table), at most two waiting behind it.
+    if (overlapped.queued >= 2) await overlapped.last;
+    overlapped.queued++;
+    overlapped.last = overlapped.last.then(async () => {
+      overlapped.embedded += await embedWrittenChunks(store, early!, chunks, appendVectors);
+      overlapped.queued--;
+    });
+    overlapped.last.catch(() => {}); // awaited after the parse; this only keeps it from counting as unhandled meanwhile
+  };
   const jobs: UnitJob[] = [];
   let unchanged = 0;
   for (const files of units.values()) {
@@ -287,6 +302,7 @@ async function update(
     await store.appendChunks(fresh);
     await store.replaceChunks(replaced.paths, replaced.chunks);
     await store.upsertFiles(states);
+    if (early && fresh.length + replaced.chunks.length > 0) await embedWritten([...fresh, ...replaced.chunks]);
     for (const st of states) current.set(st.path, st);
     fresh = [];
     replaced = { paths: [], chunks: [] };
@@ -348,14 +364,25 @@ async function update(
     for (const p of removed) current.delete(p);
   }
 
-  if (shard) return shardSummary(store, summary, current, { root, changed: hasWork, started });
+  try {
+    await overlapped.last;
+  } catch (err) {
+    await early?.close?.();
+    throw err;
+  }
+  summary.embedded = overlapped.embedded;
+  if (shard) {
+    await early?.close?.();
+    if (early) summary.embedder = early.id;
+    return shardSummary(store, summary, current, { root, changed: hasWork, started });
+  }
 
   // A new table's indexes are built by LanceDB's threads while embedding keeps this one busy.
   const chunkIndexes = previous.size === 0 ? store.indexChunks() : Promise.resolve();
   chunkIndexes.catch(() => {}); // awaited below; this only keeps it from counting as unhandled meanwhile
   const drift = previous.size === 0 ? 1 : (summary.added + summary.changed + summary.removed) / Math.max(1, current.size);
   const onlyPaths = vectorsWereComplete && previous.size > 0 && rewritten.size <= MAX_PATHS_COMPARED ? [...rewritten] : undefined;
-  await updateEmbeddings(store, options, summary, { chunksChanged: hasWork, drift, onlyPaths }, progress);
+  await updateEmbeddings(store, options, summary, { chunksChanged: hasWork, drift, onlyPaths }, progress, early);
   await chunkIndexes;
 
   // On an object store the pass rewrites the full-text and vector indexes over the network (38 s
@@ -445,6 +472,38 @@ export async function optimizeIndex(db: string, options: { yieldTo?: () => boole
   }
 }
 
+/** The embedder a run asks for: the options' own, else the index's, else the default (null: none). */
+function requestedSpec(options: Pick<IndexOptions, 'embedder'>, storedSpec: string | undefined): EmbedderSpec | null {
+  if (options.embedder !== undefined) return options.embedder;
+  return storedSpec ? (JSON.parse(storedSpec) as EmbedderSpec | null) : DEFAULT_EMBEDDER;
+}
+
+/**
+ * The run's embedder, opened before the parse when it learns nothing from the corpus and is
+ * the model the index already holds vectors of (or the index holds none yet), so that each
+ * batch of chunks is embedded as it is written. Undefined otherwise: the static model learns
+ * from every chunk first, and a change of model re-embeds everything in the embed stage.
+ */
+async function openEarlyEmbedder(store: IndexStore, options: Pick<IndexOptions, 'embedder'>): Promise<Embedder | undefined> {
+  const storedSpec = await store.getMeta('embedder_spec');
+  const spec = requestedSpec(options, storedSpec);
+  if (!spec || embedderFactory(spec.name).learnsFromCorpus) return undefined;
+  if (storedSpec !== undefined && storedSpec !== 'null' && storedSpec !== JSON.stringify(spec)) return undefined;
+  const storedId = (await store.getMeta('embedder_id')) ?? '';
+  const embedder = await embedderFactory(spec.name).forIndexing(spec, { store, storedId, retrain: false, drift: 0 });
+  if (!embedder) return undefined;
+  if (storedId && storedId !== embedder.id) {
+    // The server now serves another model: the embed stage re-embeds everything.
+    await embedder.close?.();
+    return undefined;
+  }
+  await store.useEmbedder(embedder.id);
+  if (!storedId) {
+    await store.setMeta({ embedder_spec: JSON.stringify(spec), embedder_id: embedder.id, embed_drift: '0', vectors_complete: '0' });
+  }
+  return embedder;
+}
+
 /**
  * Brings the vectors up to date with the chunks. Another embedder than the stored one makes
  * every vector incomparable, so they are all dropped and made again.
@@ -460,9 +519,11 @@ async function updateEmbeddings(
     onlyPaths?: readonly string[];
   },
   progress: (p: IndexProgress) => void,
+  /** The embedder `openEarlyEmbedder` opened for this run, which has embedded what it wrote. */
+  opened?: Embedder,
 ): Promise<void> {
   const storedSpec = await store.getMeta('embedder_spec');
-  const spec = options.embedder === undefined ? (storedSpec ? (JSON.parse(storedSpec) as EmbedderSpec | null) : DEFAULT_EMBEDDER) : options.embedder;
+  const spec = requestedSpec(options, storedSpec);
   // Nothing changed since a run that embedded everything: no model to load, no hashes to compare.
   const sameSpec = storedSpec !== undefined && JSON.stringify(spec) === storedSpec;
   if (!run.chunksChanged && sameSpec && !options.retrain && (await store.getMeta('vectors_complete')) === '1') {
@@ -479,7 +540,7 @@ async function updateEmbeddings(
   }
   // Files changed since the model was learnt, as a share of the corpus, summed over runs.
   const drift = Number((await store.getMeta('embed_drift')) ?? '1') + run.drift;
-  const embedder = await embedderFactory(spec.name).forIndexing(spec, {
+  const embedder = opened ?? await embedderFactory(spec.name).forIndexing(spec, {
     store,
     storedId,
     retrain: options.retrain ?? false,
@@ -498,6 +559,7 @@ async function updateEmbeddings(
     }
     const paths = storedId === embedder.id ? run.onlyPaths : undefined;
     const result = await embedChunks(store, embedder, { paths, onProgress: (done, total) => progress({ phase: 'embed', done, total }) });
+    result.embedded += summary.embedded;
     await store.setMeta({ vectors_complete: '1' });
     // A new model's vectors are complete: the old model's tables go (readers move to the new).
     if (storedId !== embedder.id) await store.dropStaleEmbeddings(embedder.id);

@@ -513,6 +513,18 @@ export class IndexStore implements ChunkReader {
     [this.chunks, this.files, this.meta] = [tables.get(CHUNKS), tables.get(FILES), tables.get(META)];
   }
 
+  /** The vectors table of the current embedder, made by the first shard, awaited by the others (as `ensureTables`). */
+  async ensureVectorTable(creator: boolean, dims: number, timeoutMs = 120_000): Promise<void> {
+    const name = vectorsTable(this.embedderId);
+    const schema = new ArrowTable({ id: utf8Column([]), hash: utf8Column([]), vector: vectorColumn(new Float32Array(0), dims) }).schema;
+    for (const deadline = Date.now() + timeoutMs; !this.vectors; ) {
+      this.vectors = (await openExisting(this.db, this.uri, name)) ?? (creator ? await this.db.createEmptyTable(name, schema) : undefined);
+      if (this.vectors) break;
+      if (Date.now() > deadline) throw new IndexMissingError(`the first shard has not created ${name} at ${this.uri} after ${timeoutMs / 1000}s; start shard 1 as well`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
   /** Drops every table: the index is rebuilt from scratch (another format wrote it). */
   async dropAll(): Promise<void> {
     // Named as well as listed: some S3-compatible servers (s3rver) list no tables.

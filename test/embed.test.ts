@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { indexRepo } from '../indexer/pipeline.js';
+import { finalizeIndex, indexRepo } from '../indexer/pipeline.js';
 import { IndexStore } from '../indexer/store.js';
 import { trainStaticModel } from '../indexer/embed/static-model.js';
 import { StaticEmbedder, StoredStaticEmbedder } from '../indexer/embed/static.js';
@@ -14,7 +14,7 @@ import { TransformersEmbedder } from '../indexer/embed/transformers.js';
 import { HttpEmbedder } from '../indexer/embed/http.js';
 import { EmbedderError, type EmbedInput } from '../indexer/embed/embedder.js';
 import { Searcher, SearchModeError } from '../server/search.js';
-import { cleanupTempDirs, copyFixture, generatedDefinitions, makeTempDir, writeFiles } from './helpers.js';
+import { cleanupTempDirs, copyFixture, generatedDefinitions, indexContents, makeTempDir, writeFiles } from './helpers.js';
 
 afterAll(() => cleanupTempDirs());
 
@@ -251,6 +251,31 @@ async function embeddingServer(options: { dims?: number; failFirst?: number; del
 }
 
 describe('http embedder: an OpenAI-compatible /v1/embeddings server', () => {
+  it('embeds each written batch while the parse goes on, in shards too, so finalize has nothing left to embed', async () => {
+    const server = await embeddingServer();
+    try {
+      const root = copyFixture('netkit');
+      writeFiles(root, { 'src/generated.ml': generatedDefinitions(300) });
+      const spec = { name: 'http', urls: [server.url], batchSize: 8 };
+      const single = newDb();
+      const whole = await indexRepo({ root, db: single, embedder: spec });
+      expect(whole.embedded).toBe(whole.chunks);
+      const db = newDb();
+      const shards = await Promise.all([0, 1].map((index) => indexRepo({ root, db, embedder: spec, shard: { index, count: 2 } })));
+      // Each shard embedded its own chunks as it wrote them.
+      for (const s of shards) expect(s).toMatchObject({ embedder: 'http-default-16d', embedded: s.chunks });
+      expect(shards[0]!.chunks + shards[1]!.chunks).toBe(whole.chunks);
+      const requestsBefore = server.requests.length;
+      const fin = await finalizeIndex({ db });
+      expect(fin).toMatchObject({ embedded: 0, chunks: whole.chunks, embedder: 'http-default-16d' });
+      // Only the probe that connects the embedder: no chunk was sent again.
+      expect(server.requests.length - requestsBefore).toBe(1);
+      expect(await indexContents(db)).toEqual(await indexContents(single));
+    } finally {
+      await server.close();
+    }
+  });
+
   it('indexes through the server in batches, several in flight', async () => {
     const server = await embeddingServer();
     try {

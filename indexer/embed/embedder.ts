@@ -58,6 +58,12 @@ export interface EmbedderContext {
 export interface EmbedderFactory {
   readonly name: string;
   /**
+   * Learns its model from the index's own chunks (the static model), so it can only start once
+   * they are all written; the others embed each batch of chunks as soon as it is written, while
+   * the parser goes on.
+   */
+  readonly learnsFromCorpus?: boolean;
+  /**
    * For indexing; the static model trains here. Undefined when there is nothing to learn from
    * yet (definitions without a single word): the index then has no vectors.
    */

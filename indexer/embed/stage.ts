@@ -2,7 +2,7 @@
 // under the current embedder is embedded, and vectors of chunks that are gone are deleted.
 // Keyed by content hash, so unchanged chunks are never embedded twice, and resumable: a killed
 // run leaves committed batches behind and the next run embeds only the rest.
-import type { IndexStore } from '../store.js';
+import type { IndexStore, StoredChunk } from '../store.js';
 import type { Embedder, EmbedInput } from './embedder.js';
 
 const WRITE_BATCH = 20_000;
@@ -22,6 +22,22 @@ export interface EmbedStageOptions {
    * when the run began): a saved file is compared alone instead of the whole index.
    */
   paths?: readonly string[];
+}
+
+/**
+ * Embeds chunks the moment they are written, while the parser goes on (an embedder that learns
+ * nothing from the corpus: a GPU server's round trips then overlap the parsing). The embed stage
+ * that follows finds them done by their content hash. `append`: no vector exists for these ids.
+ */
+export async function embedWrittenChunks(store: IndexStore, embedder: Embedder, chunks: readonly StoredChunk[], append: boolean): Promise<number> {
+  const rows: { id: string; hash: string; vector: Float32Array }[] = [];
+  for (let i = 0; i < chunks.length; i += EMBED_SLICE) {
+    const slice = chunks.slice(i, i + EMBED_SLICE);
+    const vectors = await embedder.embedDocuments(slice);
+    slice.forEach((c, j) => rows.push({ id: c.id, hash: c.contentHash, vector: vectors[j]! }));
+  }
+  await store.writeVectors(rows, { append });
+  return rows.length;
 }
 
 export async function embedChunks(store: IndexStore, embedder: Embedder, options: EmbedStageOptions = {}): Promise<EmbedSummary> {

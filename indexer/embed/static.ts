@@ -96,6 +96,7 @@ function toBag(input: EmbedInput): TokenBag {
 
 registerEmbedder({
   name: 'static',
+  learnsFromCorpus: true,
   async forIndexing(_spec, context) {
     // The stored model, read lazily: an incremental run embeds a few chunks with a few rows.
     const reuse = !context.retrain && context.storedId && context.drift <= RETRAIN_DRIFT && (await context.store.loadStaticModel(context.storedId, []));
