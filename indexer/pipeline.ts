@@ -443,7 +443,11 @@ export async function finalizeIndex(options: Omit<IndexOptions, 'root' | 'shard'
     const summary: IndexSummary = { ...NO_WORK, files: [...files.keys()].filter((p) => !p.endsWith('dune')).length };
     await updateEmbeddings(store, options, summary, { chunksChanged: true, drift: 0 }, progress);
     progress({ phase: 'finalize', done: 0, total: 1 });
-    await store.finalize({ fresh: false, optimize: true });
+    // The first finalize of a sharded build compacts first and builds each index once, over
+    // the compacted rows; later ones fold the shards' new rows into the indexes.
+    const fresh = !(await store.hasSearchIndexes());
+    if (fresh) await store.compact();
+    await store.finalize({ fresh, optimize: !fresh });
     addFileTotals(summary, files);
     summary.skipped = [...files.values()].filter((st) => st.skipped).length;
     await store.setMeta({ writing: '0', finalized: '1', optimized: '1', indexedAt: new Date().toISOString() });

@@ -665,6 +665,19 @@ export class IndexStore implements ChunkReader {
     return true;
   }
 
+  /** Whether the chunks table has its search indexes yet (a sharded build has none before its finalize). */
+  async hasSearchIndexes(): Promise<boolean> {
+    return !!this.chunks && (await this.chunks.listIndices()).length > 0;
+  }
+
+  /**
+   * Merges every table's fragments (a sharded build leaves one per flush per shard) and drops
+   * superseded versions: done before the indexes exist, it spares them a rewrite.
+   */
+  async compact(): Promise<void> {
+    for (const table of this.tables()) await table.optimize({ cleanupOlderThan: new Date(), deleteUnverified: this.isLocal });
+  }
+
   private tables(): lancedb.Table[] {
     return [this.chunks, this.files, this.meta, this.vectors].filter((t): t is lancedb.Table => t !== undefined);
   }
