@@ -9,7 +9,7 @@ import { fuse, type FuseContext, type RankedHit } from './fuse.js';
 import { capPerFile, collapsePairs, type DiversifiedHit } from './diversify.js';
 import { getRetriever } from './retrieve/registry.js';
 import type { Candidate, RetrievalSources } from './retrieve/types.js';
-import { embedderFactory, type Embedder, type EmbedderSpec } from '../indexer/embed/embedder.js';
+import { embedderFactory, ModelMissingError, type Embedder, type EmbedderSpec } from '../indexer/embed/embedder.js';
 import '../indexer/embed/builtin.js';
 
 export const SEARCH_MODES = ['lexical', 'vector', 'hybrid'] as const;
@@ -310,6 +310,8 @@ export class Searcher {
  * manifest file (`lance error: Not found: …/data/….lance`, `…/_deletions/….arrow`).
  */
 function isVanishedVersion(err: unknown): boolean {
+  // A newer run that learnt a new static model dropped the old one's table with its version.
+  if (err instanceof ModelMissingError) return true;
   return err instanceof Error && /lance error:.*\bNot found: \S+\.(lance|arrow|manifest|txn)\b/s.test(err.message);
 }
 

@@ -7,7 +7,7 @@ import { indexRepo } from '../indexer/pipeline.js';
 import { IndexMissingError, IndexStore } from '../indexer/store.js';
 import { ResidentChunks } from '../server/resident.js';
 import { Searcher, type IndexView, type SearchResult } from '../server/search.js';
-import { cleanupTempDirs, copyFixture, indexedFixture, makeTempDir } from './helpers.js';
+import { cleanupTempDirs, copyFixture, indexedFixture, makeTempDir, writeFiles } from './helpers.js';
 
 let searcher: Searcher;
 let db: string;
@@ -261,6 +261,26 @@ describe('Searcher: a reader whose version an update cleaned up', () => {
       expect(dataFiles.length).toBeGreaterThan(0);
       expect((await searcher.search('pad_11_7'))[0]?.symbol).toMatch(/pad_11_7$/);
       expect(await searcher.search('pad_5_7')).not.toContainEqual(expect.objectContaining({ symbol: expect.stringMatching(/pad_5_7$/) }));
+    } finally {
+      searcher.close();
+    }
+  });
+});
+
+describe('Searcher: a reader whose static model a newer run replaced', () => {
+  it('answers a question from the newest version instead of failing on the dropped model', async () => {
+    const root = copyFixture('mini');
+    const db = path.join(makeTempDir('cs-model-'), 'db');
+    await indexRepo({ root, db });
+    const searcher = await Searcher.open(db, { resident: true });
+    try {
+      const before = searcher.embedderId;
+      // A retrained model replaces the old one's tables; the searcher has not looked yet.
+      writeFiles(root, { 'src/rotate.ml': '(** Rotates a string left by n characters. *)\nlet rotate_left n s = s\n' });
+      await indexRepo({ root, db, retrain: true });
+      const results = await searcher.search('rotate a string left', { mode: 'hybrid' });
+      expect(results[0]?.symbol).toMatch(/rotate_left$/);
+      expect(searcher.embedderId).not.toBe(before);
     } finally {
       searcher.close();
     }

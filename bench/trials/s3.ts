@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { IndexStore } from '../../indexer/store.js';
+import { seededUniform } from '../../indexer/embed/linalg.js';
 import { percentile } from '../../server/percentile.js';
 import { rssOf, runTimed, startServer, type RunningServer, type Timed } from '../measure.js';
 import { CLI_MAIN, copyTree, devQueries } from './cli.js';
@@ -106,18 +107,6 @@ async function shardRound(root: string, db: string, processes: number, reference
     shards: runs.map((r) => ({ files: filesOf(r.stdout), seconds: secondsOf(r.stdout), peakRss: r.peakRss ?? NaN })),
     finalizePeakRss: fin.peakRss ?? NaN,
     comparison: compare(await contents(db), reference),
-  };
-}
-
-/** A deterministic generator for the kill moment (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
@@ -225,7 +214,7 @@ const s3: Trial = {
       }
 
       // 2. A shard killed mid-run, then run again.
-      const rand = random(Number(values.seed));
+      const rand = seededUniform(Number(values.seed));
       const killAfterMs = 2000 + rand() * 6000;
       const killedDb = `s3://${bucket}/killed`;
       let victim = 0;

@@ -91,6 +91,13 @@ export function embedderNames(): string[] {
 /** A problem with the embedder a user configured: shown as one line, never a stack trace. */
 export class EmbedderError extends Error {}
 
+/**
+ * The model a version of the index was embedded with is gone from the store: a newer run
+ * replaced it (a reader still on the older version asks again on the newest), or the index is
+ * damaged.
+ */
+export class ModelMissingError extends EmbedderError {}
+
 /** Text a neural model embeds for a definition: its name, kind, doc and code, in that order. */
 export function embeddingText(input: EmbedInput, maxChars = 2000): string {
   const head = `${input.kind} ${input.symbol}`;

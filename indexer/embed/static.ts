@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { queryTokens } from '../text.js';
 import type { IndexStore } from '../store.js';
-import { registerEmbedder, EmbedderError, type Embedder, type EmbedInput } from './embedder.js';
+import { registerEmbedder, ModelMissingError, type Embedder, type EmbedInput } from './embedder.js';
 import { StaticModel, trainStaticModel, type TokenBag } from './static-model.js';
 
 export const RETRAIN_DRIFT = 0.1;
@@ -78,7 +78,7 @@ export class StoredStaticEmbedder implements Embedder {
       // Past a few thousand tokens (a large incremental run) one scan beats a long IN list.
       const whole = missing.length > WHOLE_MODEL_ABOVE;
       const model = await this.store.loadStaticModel(this.id, whole ? undefined : missing);
-      if (!model) throw new EmbedderError("the index's static embedding model is missing; run 'codesearch index --retrain'");
+      if (!model) throw new ModelMissingError("the index's static embedding model is missing; run 'codesearch index --retrain'");
       model.vocabulary.forEach((token, i) => this.rows.set(token, { idf: model.idf[i]!, vector: model.vectors.subarray(i * model.dims, (i + 1) * model.dims) }));
       if (whole) this.complete = true;
       else for (const t of missing) if (!this.rows.has(t)) this.rows.set(t, null);
