@@ -242,4 +242,22 @@ describe('auth', () => {
       child.kill('SIGTERM');
     }
   });
+
+  it('codesearch serve --no-resident answers the same from the index without keeping the chunks in memory', async () => {
+    const answers = async (args: string[]) => {
+      const { child, match } = await startCli(['serve', '--db', db, '--port', '0', '-q', ...args], SERVING);
+      try {
+        const post = async (route: string, body: object) => {
+          const { requestId: _id, ...answer } = (await (await fetch(`${match[1]}/v1/${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json()) as Record<string, unknown>;
+          return answer;
+        };
+        return [await post('search', { query: 'total price of a cart' }), await post('context', { prompt: 'add a discount to the cart total' })];
+      } finally {
+        child.kill('SIGTERM');
+      }
+    };
+    const [search, context] = await answers(['--no-resident']);
+    expect((search as { results: { symbol: string }[] }).results.length).toBeGreaterThan(0);
+    expect(await answers([])).toEqual([search, context]);
+  });
 });

@@ -30,6 +30,8 @@ export interface ServeCommandOptions {
   rateLimit?: string;
   /** Milliseconds between looks for a newer index version, at most. */
   refresh?: string;
+  /** Keep the chunks in memory (default); `--no-resident` reads them from the index per request. */
+  resident?: boolean;
 }
 
 /**
@@ -51,7 +53,7 @@ export async function runServe(opts: ServeCommandOptions): Promise<void> {
   const strategies = strategyConfig(opts);
   keepHeapTight();
   const refreshIntervalMs = opts.refresh === undefined ? undefined : parsePositiveInt(opts.refresh, '--refresh', 3_600_000);
-  const searcher = await openSearcher(db, { resident: true, refreshIntervalMs });
+  const searcher = await openSearcher(db, { resident: opts.resident !== false, refreshIntervalMs });
   const root = (await searcher.store.getMeta('root')) ?? process.cwd();
   const builder = await ContextBuilder.create(searcher);
   const providers = await thirdPartyProviders(opts.provider ?? [], indexProvider(searcher, builder), searcher);
