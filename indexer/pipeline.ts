@@ -48,8 +48,9 @@ export interface IndexOptions {
   deferOptimize?: boolean;
   /**
    * Index only this share of the files (a stable hash of each compilation unit), as one of
-   * several processes building one index together; `finalizeIndex` then embeds and builds the
-   * indexes once. A shard run leaves vectors, full-text and vector indexes alone.
+   * several processes building one index together; `finalizeIndex` then embeds what is left
+   * and builds the search indexes once. A shard builds no search index, and embeds its chunks
+   * only with an embedder that learns nothing from the corpus.
    */
   shard?: Shard;
   onProgress?: (p: IndexProgress) => void;
@@ -167,8 +168,8 @@ async function update(
   const rebuild = !shard && (store.damaged || storedFingerprint !== fingerprint());
   const previous = rebuild ? new Map<string, FileState>() : await store.fileStates(mine);
   if (shard) {
-    // Shards create the tables together; each drops only rows of its own files that a killed
-    // run of it wrote without recording them.
+    // The first shard creates the tables, the others wait for them; each drops only rows of its
+    // own files that a killed run of it wrote without recording them.
     await store.ensureTables(shard.index === 0);
     const orphans = [...(await store.chunkPaths())].filter((p) => mine(p) && !previous.has(p));
     await store.deleteChunksOf(orphans);
