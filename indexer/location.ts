@@ -79,6 +79,9 @@ export function describeStoreError(err: unknown, location: string, env: NodeJS.P
   if (/kind: (Connect|Request)|dns error|error sending request|Connection refused/i.test(text)) {
     return `cannot reach the object store at ${endpoint} for ${location}${env.AWS_ENDPOINT ? '' : ' (set AWS_ENDPOINT for an S3-compatible server)'}`;
   }
+  if (/Not found: \S+\.(lance|arrow|manifest|txn)\b|Retryable commit conflict/.test(text)) {
+    return `another writer changed the index at ${location} under this run (a file it was reading was superseded); what was committed is whole: run it again`;
+  }
   if (/Generic \{ store|object_store|S3 error/.test(text)) return `the object store failed for ${location}: ${text.split('\n')[0]!.slice(0, 200)}`;
   return undefined;
 }

@@ -338,6 +338,26 @@ function rowToChunk(r: Row): Chunk {
 
 export class IndexMissingError extends Error {}
 
+/** How long superseded versions stay on an object store: longer than any writer's run. */
+const REMOTE_VERSIONS_KEPT_MS = 60 * 60_000;
+
+/**
+ * Runs `commit` on `table` again (up to 5 times, with backoff) when another writer's commit
+ * preempted it, from the newest version: the handle stays on the one it last read, so a plain
+ * retry would conflict with the same commit again.
+ */
+async function againOnConflict<T>(table: lancedb.Table, commit: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await commit();
+    } catch (err) {
+      if (attempt >= 5 || !/Retryable commit conflict/i.test((err as Error).message ?? '')) throw err;
+      await new Promise((r) => setTimeout(r, 100 * 2 ** attempt * (0.5 + Math.random())));
+      await table.checkoutLatest();
+    }
+  }
+}
+
 const isNotFound = (err: unknown) => /was not found|not found: /i.test((err as Error).message ?? '');
 
 /**
@@ -389,6 +409,9 @@ export class IndexStore implements ChunkReader {
 
   /** Drops the embedding tables of every model but `keepId`: earlier runs superseded them. */
   async dropStaleEmbeddings(keepId: string): Promise<void> {
+    // On a shared store another host may have just switched the index to a model of its own:
+    // its tables are not stale, and this run's are dropped by that host instead.
+    if (!this.isLocal && ((await this.latestMeta('embedder_id')) ?? keepId) !== keepId) return;
     const keep = new Set([vectorsTable(keepId), modelTable(keepId)]);
     for (const name of await this.db.tableNames()) {
       if ((name.startsWith(VECTORS_PREFIX) || name.startsWith(MODEL_PREFIX)) && !keep.has(name)) await this.db.dropTable(name);
@@ -650,7 +673,7 @@ export class IndexStore implements ChunkReader {
       // (lance#8321). They are not another writer's work in progress: a local index has one
       // writer at a time (lock.ts). On a shared object store that cannot be known, so LanceDB's
       // own rule (kept for 7 days) stands there.
-      await table.optimize({ cleanupOlderThan: new Date(), deleteUnverified: this.isLocal });
+      await this.optimizeTable(table);
       // LanceDB prunes before it folds new rows into the indexes, so the version just before
       // that (with the old index files) survives the pass; a second one removes it. Not for the
       // vectors: LanceDB rewrites an IVF index on every pass (57 MB on a million lines), so a
@@ -658,7 +681,7 @@ export class IndexStore implements ChunkReader {
       // stays until the next update.
       if (table !== this.vectors) {
         if (options.yieldTo?.()) return false;
-        await table.optimize({ cleanupOlderThan: new Date(), deleteUnverified: this.isLocal });
+        await this.optimizeTable(table);
       }
       if (this.isLocal) removeEmptyIndexDirs(join(this.uri, `${table.name}.lance`, '_indices'));
     }
@@ -675,7 +698,19 @@ export class IndexStore implements ChunkReader {
    * superseded versions: done before the indexes exist, it spares them a rewrite.
    */
   async compact(): Promise<void> {
-    for (const table of this.tables()) await table.optimize({ cleanupOlderThan: new Date(), deleteUnverified: this.isLocal });
+    for (const table of this.tables()) await this.optimizeTable(table);
+  }
+
+  /**
+   * Compaction, index folding and cleanup of one table. Two writers of a shared index may both
+   * run it: LanceDB then refuses the later commit as a retryable conflict, and it is run again.
+   */
+  private optimizeTable(table: lancedb.Table) {
+    // A local index has one writer (lock.ts) and readers that reopen a vanished version, so every
+    // older version goes at once. On a shared store another host may be writing from a version
+    // this pass would delete under it: versions are kept there for REMOTE_VERSIONS_KEPT_MS.
+    const cleanupOlderThan = new Date(this.isLocal ? Date.now() : Date.now() - REMOTE_VERSIONS_KEPT_MS);
+    return againOnConflict(table, () => table.optimize({ cleanupOlderThan, deleteUnverified: this.isLocal }));
   }
 
   private tables(): lancedb.Table[] {

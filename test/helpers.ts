@@ -51,6 +51,8 @@ export async function indexContents(db: string) {
   const store = await IndexStore.openForSearch(db);
   try {
     return {
+      // Rows as well as ids: a chunk written twice shows only here.
+      rows: await store.countChunks(),
       chunks: Object.fromEntries([...(await store.chunkContentHashes())].sort()),
       vectors: [...(await store.vectorHashes()).keys()].sort(),
       model: await store.getMeta('embedder_id'),
