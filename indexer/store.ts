@@ -894,6 +894,39 @@ export class IndexStore implements ChunkReader {
     return readHits(this.matching({ column: 'fulltext', tokens, boosts }).select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS, '_score']).limit(limit));
   }
 
+  /**
+   * LanceDB's row id of every row of the chunks or vectors table, with its chunk id: what lets a
+   * reader of this version ask LanceDB for row ids and scores only (`matchRowIds`,
+   * `nearestRowIds`). Reading ids costs a request per hit's data page on an object store.
+   */
+  async *rowIds(table: 'chunks' | 'vectors'): AsyncGenerator<{ rowIds: BigInt64Array | BigUint64Array; ids: string[] }> {
+    const source = table === 'chunks' ? this.chunks : this.vectors;
+    if (!source) return;
+    for await (const batch of source.query().select(['id']).withRowId()) {
+      yield { rowIds: batch.getChild('_rowid')!.toArray() as BigUint64Array, ids: batch.getChild('id')!.toArray() as string[] };
+    }
+  }
+
+  /** Row ids and BM25 scores of the best `limit` chunks for a match, best first: no column is read. */
+  async matchRowIds(match: TextMatch, limit: number): Promise<{ rowId: bigint; score: number }[]> {
+    if (!this.chunks || isEmptyMatch(match)) return [];
+    const table = await this.matching(match).select(['_score']).withRowId().limit(limit).toArrow();
+    if (table.numRows === 0) return [];
+    const rows = table.getChild('_rowid')!.toArray() as BigUint64Array;
+    const scores = table.getChild('_score')!.toArray() as Float32Array;
+    return Array.from(rows, (rowId, i) => ({ rowId, score: scores[i]! }));
+  }
+
+  /** Row ids (of the vectors table) and cosine similarities of the nearest vectors. */
+  async nearestRowIds(vector: Float32Array, limit: number): Promise<{ rowId: bigint; similarity: number }[]> {
+    if (!this.vectors) return [];
+    const table = await this.vectors.vectorSearch(vector).distanceType('cosine').nprobes(NPROBES).select(['_distance']).withRowId().limit(limit).toArrow();
+    if (table.numRows === 0) return [];
+    const rows = table.getChild('_rowid')!.toArray() as BigUint64Array;
+    const distances = table.getChild('_distance')!.toArray() as Float32Array;
+    return Array.from(rows, (rowId, i) => ({ rowId, similarity: 1 - distances[i]! }));
+  }
+
   /** Ids and BM25 scores of the best `limit` chunks for a match, best first: no row is read. */
   async matchIds(match: TextMatch, limit: number): Promise<{ id: string; score: number }[]> {
     if (!this.chunks || isEmptyMatch(match)) return [];

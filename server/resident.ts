@@ -29,12 +29,24 @@ function typeKey(symbol: string): string {
   return `${parts.pop() ?? ''}.${name}`;
 }
 
+/**
+ * LanceDB row ids of this version's rows, for an index on an object store: there a query that
+ * selects its hits' ids reads a data page per hit over the network (a full-text query of 200
+ * hits: p50 57 ms through radosgw, 2.2 ms with row ids alone). Rescanned for each version (0.5 s
+ * on the full corpus from disk), so a local index, where ids cost 2 ms, does without.
+ */
+interface RowLookups {
+  chunks: Map<bigint, ChunkRecord>;
+  vectors: Map<bigint, string>;
+}
+
 export class ResidentChunks implements ChunkReader {
   private constructor(
     private readonly store: IndexStore,
     private lookups: Lookups,
     /** Each file's version (content hash and last chunking) as these records have it. */
     private readonly files: ReadonlyMap<string, string>,
+    private readonly rows?: RowLookups,
   ) {}
 
   /**
@@ -52,7 +64,7 @@ export class ResidentChunks implements ChunkReader {
       for (const r of batch) fresh.push(share ? share(r) : r);
     }
     const lookups = reread ? patched(earlier.lookups, changed, fresh) : withRecords(emptyLookups(), fresh);
-    return new ResidentChunks(store, lookups, files);
+    return new ResidentChunks(store, lookups, files, store.isLocal ? undefined : await rowLookups(store, lookups));
   }
 
   /** Drops this version's hold on the lookups (a newer version may share them). */
@@ -84,8 +96,12 @@ export class ResidentChunks implements ChunkReader {
     return this.matched({ column: 'name', token, fuzziness }, limit, false);
   }
 
-  nearest(vector: Float32Array, limit: number): Promise<VectorHit[]> {
-    return this.store.nearest(vector, limit);
+  async nearest(vector: Float32Array, limit: number): Promise<VectorHit[]> {
+    if (!this.rows) return this.store.nearest(vector, limit);
+    return (await this.store.nearestRowIds(vector, limit)).flatMap(({ rowId, similarity }) => {
+      const id = this.rows!.vectors.get(rowId);
+      return id === undefined ? [] : [{ id, similarity }];
+    });
   }
 
   async chunksByIds(ids: readonly string[]): Promise<ChunkHit[]> {
@@ -162,6 +178,12 @@ export class ResidentChunks implements ChunkReader {
   }
 
   private async matched(match: TextMatch, limit: number, withTokens: boolean): Promise<ChunkHit[]> {
+    if (this.rows) {
+      return (await this.store.matchRowIds(match, limit)).flatMap(({ rowId, score }) => {
+        const r = this.rows!.chunks.get(rowId);
+        return r ? [hit(r, score, withTokens)] : [];
+      });
+    }
     const ids = await this.store.matchIds(match, limit);
     return ids.flatMap(({ id, score }) => {
       const r = this.lookups.byId.get(id);
@@ -193,6 +215,24 @@ function repeatedStringSharer(): (r: ChunkRecord) => ChunkRecord {
     for (let i = 0; i < r.refs.length; i++) r.refs[i] = shared(r.refs[i]!);
     return r;
   };
+}
+
+/** Row ids of the version `store` reads, onto its records (and their id strings). */
+async function rowLookups(store: IndexStore, lookups: Lookups): Promise<RowLookups> {
+  const rows: RowLookups = { chunks: new Map(), vectors: new Map() };
+  for await (const { rowIds, ids } of store.rowIds('chunks')) {
+    for (let i = 0; i < ids.length; i++) {
+      const r = lookups.byId.get(ids[i]!);
+      if (r) rows.chunks.set(rowIds[i]!, r);
+    }
+  }
+  for await (const { rowIds, ids } of store.rowIds('vectors')) {
+    for (let i = 0; i < ids.length; i++) {
+      const r = lookups.byId.get(ids[i]!);
+      if (r) rows.vectors.set(rowIds[i]!, r.chunk.id);
+    }
+  }
+  return rows;
 }
 
 /** A fresh hit per call: callers may annotate their hits. Tokens only where IndexStore selects them. */

@@ -9,7 +9,8 @@ import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeConditionalPut } from '../indexer/conditional-put.js';
 import { describeStoreError, localStateDir, normalizeIndexLocation } from '../indexer/location.js';
-import { cleanupTempDirs, copyFixture, indexContents, makeTempDir, REPO_ROOT, runCli, SERVING, startCli, waitForExit, writeFiles } from './helpers.js';
+import { cleanupTempDirs, copyFixture, generatedDefinitions, indexContents, makeTempDir, REPO_ROOT, runCli, SERVING, startCli, waitForExit, writeFiles } from './helpers.js';
+import { Searcher, type SearchMode } from '../server/search.js';
 
 const SECRET = 'not-a-real-secret-4f1e';
 let server: S3rver;
@@ -181,6 +182,27 @@ describe.skipIf(!fs.existsSync('/usr/bin/radosgw'))('an index shared through a r
     expect(shared.rows).toBe(reference.rows);
     expect(shared.chunks).toEqual(reference.chunks);
   }, 90_000);
+
+  it('answers from row ids on the object store exactly as from chunk ids', async () => {
+    const root = copyFixture('netkit');
+    writeFiles(root, { 'src/more.ml': generatedDefinitions(400) });
+    const db = `s3://${bucket}/rows`;
+    expect((await runCli(['index', root, '--db', db, '-q'], { cwd: root })).code).toBe(0);
+    // Resident: LanceDB answers row ids, mapped to chunks in memory; not: it answers chunk ids.
+    const [byRow, byId] = [await Searcher.open(db, { resident: true }), await Searcher.open(db, { resident: false })];
+    try {
+      const answers = async (s: Searcher, mode: SearchMode) => (await s.search('open a connection and send bytes', { mode })).map((r) => [r.symbol, r.score]);
+      for (const mode of ['lexical', 'vector', 'hybrid'] as const) {
+        const expected = await answers(byId, mode);
+        expect(expected.length).toBeGreaterThan(0);
+        expect(await answers(byRow, mode)).toEqual(expected);
+      }
+      expect((await byRow.search('f_123'))[0]?.symbol).toMatch(/f_123$/);
+    } finally {
+      byRow.close();
+      byId.close();
+    }
+  }, 60_000);
 
   it('builds with two concurrent shards and --finalize the same index as one local process', async () => {
     const root = copyFixture('netkit');
