@@ -365,7 +365,8 @@ const isNotFound = (err: unknown) => /was not found|not found: /i.test((err as E
  * table itself, since some S3-compatible servers (s3rver) list none.
  */
 async function openExisting(db: lancedb.Connection, uri: string, name: string): Promise<lancedb.Table | undefined> {
-  if (!isRemoteIndex(uri)) return (await db.tableNames()).includes(name) ? db.openTable(name) : undefined;
+  if (!isRemoteIndex(uri) && !(await db.tableNames()).includes(name)) return undefined;
+  // Listed a moment ago, dropped since (a newer run replaced that model): gone as well.
   try {
     return await db.openTable(name);
   } catch (err) {

@@ -312,7 +312,9 @@ export class Searcher {
 function isVanishedVersion(err: unknown): boolean {
   // A newer run that learnt a new static model dropped the old one's table with its version.
   if (err instanceof ModelMissingError) return true;
-  return err instanceof Error && /lance error:.*\bNot found: \S+\.(lance|arrow|manifest|txn)\b/s.test(err.message);
+  if (!(err instanceof Error)) return false;
+  // A data, deletion, index or manifest file of a version cleaned up, or a table dropped.
+  return /\bNot found: \S+\.(lance|arrow|manifest|txn|idx)\b|Object at location \S+ not found|Table '[^']+' was not found/s.test(err.message);
 }
 
 /** A symbol lookup shows the best definition and its declaration (.ml ↔ .mli) together. */
