@@ -341,13 +341,13 @@ async function update(
           else summary.changed++;
           replaced.paths.push(o.path);
           replaced.chunks.push(...o.chunks);
-        } else if (appendNew) {
-          summary.added++;
-          fresh.push(...o.chunks);
         } else {
           summary.added++;
-          replaced.paths.push(o.path);
-          replaced.chunks.push(...o.chunks);
+          if (appendNew) fresh.push(...o.chunks);
+          else {
+            replaced.paths.push(o.path);
+            replaced.chunks.push(...o.chunks);
+          }
         }
         states.push({
           path: o.path,

@@ -470,7 +470,7 @@ export class IndexStore implements ChunkReader {
       return store;
     } catch (err) {
       db.close();
-      if (err instanceof IndexMissingError || isRemoteIndex(uri)) throw err;
+      if (err instanceof IndexMissingError || remote) throw err;
       throw new IndexMissingError(`the index at ${uri} is damaged (${(err as Error).message.split('\n')[0]}); run 'codesearch index' to rebuild it`);
     }
   }
@@ -517,34 +517,24 @@ export class IndexStore implements ChunkReader {
    * at once do not fail: the later commit overwrites the earlier's rows.
    */
   async ensureTables(creator: boolean, timeoutMs = 120_000): Promise<void> {
-    const wanted: [string, Schema][] = [
-      [CHUNKS, chunkSchema],
-      [FILES, fileSchema],
-      [META, metaSchema],
-    ];
-    const tables = new Map<string, lancedb.Table>();
-    for (const table of [this.chunks, this.files, this.meta]) if (table) tables.set(table.name, table);
-    for (const deadline = Date.now() + timeoutMs; ; ) {
-      for (const [name, schema] of wanted) {
-        if (tables.has(name)) continue;
-        const table = (await openExisting(this.db, this.uri, name)) ?? (creator ? await this.db.createEmptyTable(name, schema) : undefined);
-        if (table) tables.set(name, table);
-      }
-      if (tables.size === wanted.length) break;
-      if (Date.now() > deadline) throw new IndexMissingError(`the first shard has not created the index at ${this.uri} after ${timeoutMs / 1000}s; start shard 1 as well`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    [this.chunks, this.files, this.meta] = [tables.get(CHUNKS), tables.get(FILES), tables.get(META)];
+    const deadline = Date.now() + timeoutMs;
+    this.chunks ??= await this.sharedTable(CHUNKS, chunkSchema, creator, deadline);
+    this.files ??= await this.sharedTable(FILES, fileSchema, creator, deadline);
+    this.meta ??= await this.sharedTable(META, metaSchema, creator, deadline);
   }
 
   /** The vectors table of the current embedder, made by the first shard, awaited by the others (as `ensureTables`). */
   async ensureVectorTable(creator: boolean, dims: number, timeoutMs = 120_000): Promise<void> {
-    const name = vectorsTable(this.embedderId);
     const schema = new ArrowTable({ id: utf8Column([]), hash: utf8Column([]), vector: vectorColumn(new Float32Array(0), dims) }).schema;
-    for (const deadline = Date.now() + timeoutMs; !this.vectors; ) {
-      this.vectors = (await openExisting(this.db, this.uri, name)) ?? (creator ? await this.db.createEmptyTable(name, schema) : undefined);
-      if (this.vectors) break;
-      if (Date.now() > deadline) throw new IndexMissingError(`the first shard has not created ${name} at ${this.uri} after ${timeoutMs / 1000}s; start shard 1 as well`);
+    this.vectors ??= await this.sharedTable(vectorsTable(this.embedderId), schema, creator, Date.now() + timeoutMs);
+  }
+
+  /** Table `name`: opened, or made empty by the `creator`, or waited for until `deadline`. */
+  private async sharedTable(name: string, schema: Schema, creator: boolean, deadline: number): Promise<lancedb.Table> {
+    for (;;) {
+      const table = (await openExisting(this.db, this.uri, name)) ?? (creator ? await this.db.createEmptyTable(name, schema) : undefined);
+      if (table) return table;
+      if (Date.now() > deadline) throw new IndexMissingError(`the first shard has not created ${name} at ${this.uri} in time; start shard 1 as well`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }
@@ -670,10 +660,6 @@ export class IndexStore implements ChunkReader {
     if (options.fresh || options.optimize === false) return true;
     for (const table of this.tables()) {
       if (options.yieldTo?.()) return false;
-      // Files no kept version names are leftovers of killed runs, or index files LanceDB strands
-      // (lance#8321). They are not another writer's work in progress: a local index has one
-      // writer at a time (lock.ts). On a shared object store that cannot be known, so LanceDB's
-      // own rule (kept for 7 days) stands there.
       await this.optimizeTable(table);
       // LanceDB prunes before it folds new rows into the indexes, so the version just before
       // that (with the old index files) survives the pass; a second one removes it. Not for the
@@ -708,8 +694,11 @@ export class IndexStore implements ChunkReader {
    */
   private optimizeTable(table: lancedb.Table) {
     // A local index has one writer (lock.ts) and readers that reopen a vanished version, so every
-    // older version goes at once. On a shared store another host may be writing from a version
-    // this pass would delete under it: versions are kept there for REMOTE_VERSIONS_KEPT_MS.
+    // older version goes at once, and so do files no kept version names: leftovers of killed
+    // runs, or index files LanceDB strands (lance#8321), not another writer's work in progress.
+    // On a shared store another host may be writing from a version this pass would delete under
+    // it: versions are kept there for REMOTE_VERSIONS_KEPT_MS, and unreferenced files by
+    // LanceDB's own rule (7 days).
     const cleanupOlderThan = new Date(this.isLocal ? Date.now() : Date.now() - REMOTE_VERSIONS_KEPT_MS);
     return againOnConflict(table, () => table.optimize({ cleanupOlderThan, deleteUnverified: this.isLocal }));
   }
@@ -921,7 +910,7 @@ export class IndexStore implements ChunkReader {
   /** Row ids (of the vectors table) and cosine similarities of the nearest vectors. */
   async nearestRowIds(vector: Float32Array, limit: number): Promise<{ rowId: bigint; similarity: number }[]> {
     if (!this.vectors) return [];
-    const table = await this.vectors.vectorSearch(vector).distanceType('cosine').nprobes(NPROBES).select(['_distance']).withRowId().limit(limit).toArrow();
+    const table = await this.nearestQuery(this.vectors, vector).select(['_distance']).withRowId().limit(limit).toArrow();
     if (table.numRows === 0) return [];
     const rows = table.getChild('_rowid')!.toArray() as BigUint64Array;
     const distances = table.getChild('_distance')!.toArray() as Float32Array;
@@ -973,10 +962,14 @@ export class IndexStore implements ChunkReader {
     }
   }
 
+  private nearestQuery(vectors: lancedb.Table, vector: Float32Array) {
+    return vectors.vectorSearch(vector).distanceType('cosine').nprobes(NPROBES);
+  }
+
   /** Nearest chunks to `vector` by cosine similarity. */
   async nearest(vector: Float32Array, limit: number): Promise<VectorHit[]> {
     if (!this.vectors) return [];
-    const rows = (await this.vectors.vectorSearch(vector).distanceType('cosine').nprobes(NPROBES).select(['id', '_distance']).limit(limit).toArrow().then(plainRows)) as Row[];
+    const rows = (await this.nearestQuery(this.vectors, vector).select(['id', '_distance']).limit(limit).toArrow().then(plainRows)) as Row[];
     return rows.map((r) => ({ id: r.id as string, similarity: 1 - (r._distance as number) }));
   }
 

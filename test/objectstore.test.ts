@@ -1,15 +1,14 @@
 // An index on an S3-compatible object store, against real servers on 127.0.0.1: s3rver (npm),
 // which ignores If-None-Match and fails LanceDB's index builds, stands in for the failures a user
 // meets and for a store that concurrent writers must refuse; Ceph's radosgw is the real store.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeConditionalPut } from '../indexer/conditional-put.js';
+import { haveRadosgw, startGateway, stopGateway } from '../bench/s3/gateway.js';
 import { describeStoreError, localStateDir, normalizeIndexLocation } from '../indexer/location.js';
-import { cleanupTempDirs, copyFixture, generatedDefinitions, indexContents, makeTempDir, REPO_ROOT, runCli, SERVING, startCli, waitForExit, writeFiles } from './helpers.js';
+import { cleanupTempDirs, copyFixture, generatedDefinitions, indexContents, makeTempDir, runCli, SERVING, startCli, waitForExit, writeFiles } from './helpers.js';
 import { Searcher, type SearchMode } from '../server/search.js';
 
 const SECRET = 'not-a-real-secret-4f1e';
@@ -86,32 +85,19 @@ describe('an index on an S3-compatible server', () => {
   }, 60_000);
 });
 
-/** A free port on 127.0.0.1 (for radosgw, which takes a port, not 0). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
 // Ceph's S3 gateway from Debian (`.ci/run` installs it): a store that honours conditional PUTs,
 // as AWS S3 does, so several writers and readers may share an index on it.
-const RADOSGW = path.join(REPO_ROOT, 'bench/s3/radosgw.sh');
-describe.skipIf(!fs.existsSync('/usr/bin/radosgw'))('an index shared through a real S3 gateway (radosgw)', () => {
+describe.skipIf(!haveRadosgw)('an index shared through a real S3 gateway (radosgw)', () => {
   let rgwDir: string;
   let bucket: string;
   const saved = { ...process.env };
 
   beforeAll(async () => {
     rgwDir = path.join(makeTempDir('cs-rgw-'), 'rgw');
-    const started = spawnSync('bash', [RADOSGW, 'start', rgwDir, String(await freePort())], { encoding: 'utf8', timeout: 120_000 });
-    if (started.status !== 0) throw new Error(`radosgw did not start: ${started.stderr.slice(-2000)}`);
-    for (const [, k, v] of started.stdout.matchAll(/^export (\w+)=(.*)$/gm)) process.env[k!] = v!;
-    bucket = process.env.CODESEARCH_S3_BUCKET!;
+    bucket = await startGateway(rgwDir, 120_000);
   }, 150_000);
   afterAll(() => {
-    spawnSync('bash', [RADOSGW, 'stop', rgwDir]);
+    stopGateway(rgwDir);
     process.env = saved;
   });
 

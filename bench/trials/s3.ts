@@ -6,8 +6,6 @@
 //  3. query latency from S3 against local disk, one replica each, same load;
 //  4. two replicas answering while a fourth process applies incremental updates: 0 errors, each
 //     update visible on both replicas, RSS reported.
-import { spawnSync } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -17,29 +15,11 @@ import { seededUniform } from '../../indexer/embed/linalg.js';
 import { percentile } from '../../server/percentile.js';
 import { rssOf, runTimed, startServer, type RunningServer, type Timed } from '../measure.js';
 import { CLI_MAIN, copyTree, devQueries } from './cli.js';
+import { startGateway, stopGateway } from '../s3/gateway.js';
 import type { Trial } from './trial.js';
-
-const RADOSGW = resolve(CLI_MAIN, '../../../bench/s3/radosgw.sh');
 
 function log(line: string): void {
   process.stdout.write(`${line}\n`);
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-/** Starts radosgw under `dir` and puts its settings in this process's environment (children inherit them). */
-async function startGateway(dir: string): Promise<string> {
-  if (!existsSync('/usr/bin/radosgw')) throw new Error('radosgw is not installed: apt-get install radosgw ceph-mon ceph-osd ceph-common');
-  const started = spawnSync('bash', [RADOSGW, 'start', dir, String(await freePort())], { encoding: 'utf8', timeout: 150_000 });
-  if (started.status !== 0) throw new Error(`radosgw did not start: ${started.stderr.slice(-1500)}`);
-  for (const [, k, v] of started.stdout.matchAll(/^export (\w+)=(.*)$/gm)) process.env[k!] = v!;
-  return process.env.CODESEARCH_S3_BUCKET!;
 }
 
 const cli = (args: string[], opts: { rss?: boolean; onSpawn?: (pid: number) => void } = {}) => runTimed(process.execPath, [CLI_MAIN, ...args], opts);
@@ -266,7 +246,7 @@ const s3: Trial = {
       log(`s3: ${passed ? 'passed' : 'FAILED'}`);
       return passed;
     } finally {
-      spawnSync('bash', [RADOSGW, 'stop', gateway]);
+      stopGateway(gateway);
       rmSync(work, { recursive: true, force: true });
     }
   },
