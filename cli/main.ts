@@ -46,6 +46,8 @@ program
   .option('-q, --quiet', 'no warnings; only a summary line per update')
   // For `serve --watch`, which runs the watcher as its child: a killed server leaves none behind.
   .addOption(new Option('--exit-with-parent').hideHelp())
+  // For `serve --watch` too: a line when each run starts and ends, so the server gives way.
+  .addOption(new Option('--announce-runs').hideHelp())
   .action(async (root: string, opts) => (await import('./commands/watch.js')).runWatch(root, opts));
 
 program

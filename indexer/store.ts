@@ -12,6 +12,7 @@ import { Field, FixedSizeList, Float32, Float64, Int32, Schema, Table as ArrowTa
 import type { Chunk, ChunkKind, FileRelation, SourceLang } from './types.js';
 import type { EmbedInput } from './embed/embedder.js';
 import { StaticModel } from './embed/static-model.js';
+import { phaseClock } from './timings.js';
 
 export const CHUNKS = 'chunks';
 export const FILES = 'files';
@@ -642,33 +643,34 @@ export class IndexStore implements ChunkReader {
   }
 
   /**
-   * Makes the latest rows searchable through indexes: builds them on a fresh table, folds new
-   * rows into them otherwise, and drops every older table version so the index does not grow
-   * with each update. A reader still on a dropped version opens the newest and asks again
-   * (Searcher.readFresh).
+   * Makes the latest rows searchable through indexes: builds missing ones and, unless put off,
+   * compacts, folds new rows into the indexes and drops superseded versions, so the index does
+   * not grow with each update (a reader still on a dropped version opens the newest and asks
+   * again: Searcher.readFresh). `yieldTo`, asked before each table pass: true stops the pass
+   * there (each pass is committed on its own), and `finalize` returns false. `oncePerTable`
+   * skips the second pass that removes the index files the first one replaced: they stay until
+   * the next pass.
    */
-  /**
-   * Builds missing indexes and, unless put off, compacts, folds new rows into the indexes and
-   * removes superseded versions. `yieldTo`, asked before each table pass: true stops the pass
-   * there (each pass is committed on its own), and `finalize` returns false.
-   */
-  async finalize(options: { fresh: boolean; optimize?: boolean; yieldTo?: () => boolean }): Promise<boolean> {
+  async finalize(options: { fresh: boolean; optimize?: boolean; yieldTo?: () => boolean; oncePerTable?: boolean }): Promise<boolean> {
     await this.indexChunks();
     await this.indexVectors();
     // A fresh build has its indexes over every row and no old versions worth the compaction.
     // The caller may put the pass off (a live index does it when changes pause).
     if (options.fresh || options.optimize === false) return true;
+    const clock = phaseClock('optimize');
     for (const table of this.tables()) {
       if (options.yieldTo?.()) return false;
       await this.optimizeTable(table);
+      clock.mark(table.name);
       // LanceDB prunes before it folds new rows into the indexes, so the version just before
       // that (with the old index files) survives the pass; a second one removes it. Not for the
       // vectors: LanceDB rewrites an IVF index on every pass (57 MB on a million lines), so a
       // second pass would only trade that version for another — one superseded vector index
       // stays until the next update.
-      if (table !== this.vectors) {
+      if (table !== this.vectors && !options.oncePerTable) {
         if (options.yieldTo?.()) return false;
         await this.optimizeTable(table);
+        clock.mark(`${table.name} again`);
       }
       if (this.isLocal) removeEmptyIndexDirs(join(this.uri, `${table.name}.lance`, '_indices'));
     }

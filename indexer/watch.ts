@@ -14,16 +14,25 @@ import { ALWAYS_SKIPPED_DIRS, isWithin } from './walk.js';
 
 /** Quiet time after the last event before a run starts: one run per burst, yet fresh within a second. */
 export const DEFAULT_SETTLE_MS = 200;
-/** Quiet time after which the optimize pass that runs put off is done. */
-const OPTIMIZE_WHEN_IDLE_MS = 5000;
+/**
+ * Quiet time after which the optimize pass that runs put off is done. A save during the pass
+ * waits for the table pass under way (1–2 s, more under load), so the pass waits for a real
+ * pause, not the gap between two saves (at 5 s, the load trial's first edit after a pause waited
+ * 4.7 s).
+ */
+export const OPTIMIZE_WHEN_IDLE_MS = 15_000;
 /** A run waits this long when another process holds the index lock, then tries again. */
 const LOCKED_RETRY_MS = 1000;
 const WATCHED_FILES = /\.mli?$|^dune$|^\.(git|hg|codesearch)ignore$/;
 
 export interface WatchOptions extends Omit<IndexOptions, 'onProgress' | 'deferOptimize'> {
   settleMs?: number;
+  /** A run or an optimize pass starts: the index is about to change. */
+  onRunStart?: () => void;
   /** After each run, with what it did and the paths whose events started it. */
   onRun?: (summary: IndexSummary, changed: readonly string[]) => void;
+  /** A run or an optimize pass ended, whether it did its work or failed. */
+  onRunEnd?: () => void;
   /** A run failed; the watcher keeps going and the next change tries again. */
   onError?: (err: Error) => void;
 }
@@ -63,9 +72,14 @@ export async function watchIndex(options: WatchOptions): Promise<LiveIndex> {
     optimizeTimer = setTimeout(() => {
       optimizeTimer = undefined;
       if (running || timer || closed) return;
+      // Announced like a run: it writes a new version too, and a server gives way to it.
+      options.onRunStart?.();
       running = optimizeIndex(db, { yieldTo: () => changed.size > 0 || closed })
         .then(() => {}, onError)
-        .finally(afterWork);
+        .finally(() => {
+          options.onRunEnd?.();
+          afterWork();
+        });
     }, OPTIMIZE_WHEN_IDLE_MS);
   };
 
@@ -76,6 +90,7 @@ export async function watchIndex(options: WatchOptions): Promise<LiveIndex> {
     changed = new Set();
     running = (async () => {
       try {
+        options.onRunStart?.();
         options.onRun?.(await run(), paths);
         optimizeLater();
       } catch (err) {
@@ -85,6 +100,7 @@ export async function watchIndex(options: WatchOptions): Promise<LiveIndex> {
           timer ??= setTimeout(start, LOCKED_RETRY_MS);
         } else onError(err as Error);
       } finally {
+        options.onRunEnd?.();
         afterWork();
       }
     })();

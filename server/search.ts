@@ -11,6 +11,7 @@ import { getRetriever } from './retrieve/registry.js';
 import type { Candidate, RetrievalSources } from './retrieve/types.js';
 import { embedderFactory, ModelMissingError, type Embedder, type EmbedderSpec } from '../indexer/embed/embedder.js';
 import '../indexer/embed/builtin.js';
+import { phaseClock } from '../indexer/timings.js';
 
 export const SEARCH_MODES = ['lexical', 'vector', 'hybrid'] as const;
 export type SearchMode = (typeof SEARCH_MODES)[number];
@@ -188,6 +189,9 @@ export class Searcher {
   refresh(options: { now?: boolean } = {}): Promise<void> {
     // `now`: a run just ended (a live index in this process), no need to wait for the interval.
     if (!options.now && Date.now() - this.checkedAt < this.refreshIntervalMs) return this.refreshing ?? Promise.resolve();
+    // A look under way may have read the index just before that run committed: look once more
+    // after it (joined, the new version waited for the next interval: edits took 2.1 s, not 1).
+    if (options.now && this.refreshing) return this.refreshing.then(() => this.refresh({ now: true }));
     this.refreshing ??= (async () => {
       try {
         this.checkedAt = Date.now();
@@ -233,10 +237,12 @@ export class Searcher {
    */
   private reopen(stale: IndexView): Promise<void> {
     this.reopening ??= (async () => {
+      const clock = phaseClock('searcher');
       try {
         for (let attempt = 1; ; attempt++) {
           try {
-            return this.replaceView(await IndexView.open(this.db, this.resident, stale));
+            this.replaceView(await IndexView.open(this.db, this.resident, stale));
+            return clock.mark('opened the newest version');
           } catch (err) {
             if (!isVanishedVersion(err) || attempt === VANISHED_ATTEMPTS) throw err;
             await new Promise((r) => setTimeout(r, 50 * attempt));
@@ -253,6 +259,15 @@ export class Searcher {
     const old = this.view;
     this.view = next;
     old.retire();
+  }
+
+  /**
+   * While an update of this index runs beside the server (`serve --watch`), requests read one
+   * fewer at a time: with every core busy answering, the update's process got so little CPU that
+   * a saved file took up to 5 s to be searchable.
+   */
+  yieldToWriter(writing: boolean): void {
+    this.turns.concurrency = writing ? Math.max(1, READERS_AT_ONCE - 1) : READERS_AT_ONCE;
   }
 
   searchRanked(query: string, options: SearchOptions = {}): Promise<DiversifiedHit[]> {

@@ -353,4 +353,60 @@ describe('Searcher: a replaced version', () => {
       searcher.close();
     }
   });
+
+  it('reads one request fewer at a time while an update runs beside it, and every core again after', async () => {
+    const { db } = await indexedFixture('mini');
+    const searcher = await Searcher.open(db);
+    try {
+      const cores = os.availableParallelism();
+      /** How many of `n` requests, each held until the next tick of a timer, read at once at most. */
+      const mostAtOnce = async (n: number) => {
+        let reading = 0;
+        let most = 0;
+        await Promise.all(
+          Array.from({ length: n }, () =>
+            searcher.readFresh(async () => {
+              most = Math.max(most, ++reading);
+              await new Promise((r) => setTimeout(r, 20));
+              reading--;
+            }),
+          ),
+        );
+        return most;
+      };
+      searcher.yieldToWriter(true);
+      expect(await mostAtOnce(cores + 1)).toBe(Math.max(1, cores - 1));
+      searcher.yieldToWriter(false);
+      expect(await mostAtOnce(cores + 1)).toBe(cores);
+    } finally {
+      searcher.close();
+    }
+  });
+
+  it('looks again when asked to look now while a look is under way: that one may have read the index before the update committed', async () => {
+    const { root, db } = await indexedFixture('mini');
+    // Looks only when told to: a lookup's own look would hide the missed version.
+    const searcher = await Searcher.open(db, { refreshIntervalMs: 600_000 });
+    try {
+      // The real store, its answer held back: the look under way has read the old version's stamp.
+      const store = searcher.store;
+      const latestMeta = store.latestMeta.bind(store);
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      store.latestMeta = async (key: string) => {
+        const value = await latestMeta(key);
+        await held;
+        return value;
+      };
+      const underWay = searcher.refresh({ now: true });
+      fs.writeFileSync(path.join(root, 'src', 'later.ml'), 'let committed_during_a_look x = x\n');
+      await indexRepo({ root, db, deferOptimize: true });
+      const now = searcher.refresh({ now: true });
+      release();
+      await Promise.all([underWay, now]);
+      expect((await searcher.lookupSymbol('committed_during_a_look'))[0]?.name).toBe('committed_during_a_look');
+    } finally {
+      searcher.close();
+    }
+  });
 });

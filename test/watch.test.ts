@@ -61,6 +61,22 @@ describe('watchIndex', () => {
       await live.close();
     }
   }, 60_000);
+
+  it('says when each run starts and ends, around its summary, so a server beside it can give way', async () => {
+    const root = copyFixture('shop');
+    const db = path.join(makeTempDir('cs-db-'), 'index');
+    const told: string[] = [];
+    const live = await watchIndex({ root, db, embedder: null, onRunStart: () => told.push('start'), onRun: () => told.push('run'), onRunEnd: () => told.push('end') });
+    try {
+      await live.settled();
+      expect(told).toEqual(['start', 'run', 'end']);
+      fs.writeFileSync(path.join(root, 'src/announced.ml'), 'let announced x = x\n');
+      expect(await eventually(async () => told.length === 6)).toBe(true);
+      expect(told).toEqual(['start', 'run', 'end', 'start', 'run', 'end']);
+    } finally {
+      await live.close();
+    }
+  }, 60_000);
 });
 
 function stop(child: ChildProcess): Promise<number | null> {

@@ -13,6 +13,7 @@ import { DEFAULT_STRATEGY, UnknownStrategyError, checkStrategy, strategyNames, t
 import { StatsLog } from '../../server/stats.js';
 import { localStateDir } from '../../indexer/location.js';
 import { keepHeapTight } from '../heap.js';
+import { RUN_ENDED, RUN_STARTED } from './watch.js';
 
 export interface ServeCommandOptions {
   db?: string;
@@ -61,7 +62,12 @@ export async function runServe(opts: ServeCommandOptions): Promise<void> {
   // A live index in a process of its own (`codesearch watch`): what indexing and compaction take
   // (LanceDB's native buffers, a second of CPU per update) never stays in the server's memory or
   // queues behind its requests; each update is picked up as soon as its summary line comes.
-  const live = opts.watch ? await watchInChild(root, db, () => void searcher.refresh({ now: true })).catch((err: Error) => {
+  const live = opts.watch ? await watchInChild(root, db, {
+    onRunStart: () => searcher.yieldToWriter(true),
+    onRun: () => void searcher.refresh({ now: true }),
+    // Requests get every core back once the new version is open (opening it is a read too).
+    onRunEnd: () => void searcher.refresh({ now: true }).finally(() => searcher.yieldToWriter(false)),
+  }).catch((err: Error) => {
     searcher.close();
     throw new CliError(`--watch: ${err.message} (the root the index was built from; re-index it, or serve without --watch)`);
   }) : undefined;
@@ -118,13 +124,22 @@ function strategyConfig(opts: ServeCommandOptions): StrategyConfig {
   }
 }
 
+interface ChildRuns {
+  /** An update starts. */
+  onRunStart: () => void;
+  /** An update is written. */
+  onRun: () => void;
+  /** An update ended, written or failed (or the watcher exited). */
+  onRunEnd: () => void;
+}
+
 /**
- * Runs `codesearch watch ROOT --db DB` as a child; resolves once its first update is done.
- * `onRun` is called after each later update. Its warnings and failures go to this stderr.
+ * Runs `codesearch watch ROOT --db DB` as a child; resolves once its first update is done. Tells
+ * `runs` of every update. Its warnings and failures go to this stderr.
  */
-function watchInChild(root: string, db: string, onRun: () => void): Promise<{ stop: () => Promise<void> }> {
+function watchInChild(root: string, db: string, runs: ChildRuns): Promise<{ stop: () => Promise<void> }> {
   if (!existsSync(root) || !statSync(root).isDirectory()) return Promise.reject(new Error(`cannot watch ${root}: not a directory`));
-  const child = spawn(process.execPath, [process.argv[1]!, 'watch', root, '--db', db, '--quiet', '--exit-with-parent'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [process.argv[1]!, 'watch', root, '--db', db, '--quiet', '--exit-with-parent', '--announce-runs'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   return new Promise((resolve, reject) => {
     let watching = false;
@@ -133,7 +148,9 @@ function watchInChild(root: string, db: string, onRun: () => void): Promise<{ st
       const lines = (pending + data).split('\n');
       pending = lines.pop()!;
       for (const line of lines) {
-        if (line.startsWith('indexed ')) onRun();
+        if (line === RUN_STARTED) runs.onRunStart();
+        else if (line === RUN_ENDED) runs.onRunEnd();
+        else if (line.startsWith('indexed ')) runs.onRun();
         else if (line.startsWith('codesearch: watching ') && !watching) {
           watching = true;
           resolve({
@@ -146,6 +163,7 @@ function watchInChild(root: string, db: string, onRun: () => void): Promise<{ st
       }
     });
     void exited.then((code) => {
+      runs.onRunEnd();
       if (!watching) reject(new Error(`the watcher exited with status ${code} before its first update`));
       else process.stderr.write(`codesearch: the index watcher stopped (status ${code}); answers stay on the last version\n`);
     });

@@ -7,7 +7,11 @@ import { dbForIndexing, parsePositiveInt } from '../config.js';
 import { embedderSpec, summaryLine, type IndexCommandOptions } from './index.js';
 import { keepHeapTight } from '../heap.js';
 
-export async function runWatch(rootArg: string, opts: IndexCommandOptions & { exitWithParent?: boolean }): Promise<void> {
+/** The lines `--announce-runs` adds around each run, for the server that runs this watcher. */
+export const RUN_STARTED = 'codesearch: update started';
+export const RUN_ENDED = 'codesearch: update ended';
+
+export async function runWatch(rootArg: string, opts: IndexCommandOptions & { exitWithParent?: boolean; announceRuns?: boolean }): Promise<void> {
   keepHeapTight();
   const root = resolve(rootArg);
   if (!existsSync(root) || !statSync(root).isDirectory()) throw new CliError(`${rootArg} is not a directory`);
@@ -20,6 +24,7 @@ export async function runWatch(rootArg: string, opts: IndexCommandOptions & { ex
     embedder: embedderSpec(opts),
     onWarning: opts.quiet ? undefined : (m) => process.stderr.write(`codesearch: warning: ${m}\n`),
     onRun: (s) => process.stdout.write(`${summaryLine(s)}\n`),
+    ...(opts.announceRuns ? { onRunStart: () => process.stdout.write(`${RUN_STARTED}\n`), onRunEnd: () => process.stdout.write(`${RUN_ENDED}\n`) } : {}),
     onError: (err) => process.stderr.write(`codesearch: index update failed: ${err.message}\n`),
   });
   const stop = async () => {
