@@ -136,8 +136,9 @@ interface IndexRun {
 }
 
 async function runIndex(db: string, what: string, rss = false, extra: string[] = []): Promise<IndexRun> {
-  log(`${what}: node dist/cli/main.js index ${corpus} --db ${db} --quiet ${extra.join(' ')}`);
-  const r = await runTimed(process.execPath, [cli, 'index', corpus, '--db', db, '--quiet', ...extra], { rss });
+  log(`${what}: dist/cli/main.js index ${corpus} --db ${db} --quiet ${extra.join(' ')}`);
+  // The executable, as users run it: its #! line sets the environment (malloc arenas).
+  const r = await runTimed(cli, ['index', corpus, '--db', db, '--quiet', ...extra], { rss });
   if (r.code !== 0) throw new Error(`${what} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
   const summary = r.stdout.trim().split('\n').pop() ?? '';
   log(`${what}: ${(r.ms / 1000).toFixed(2)} s — ${summary}`);
@@ -270,7 +271,7 @@ async function searchInProcess(db: string, queries: string[], mode: SearchMode) 
 async function searchViaCli(db: string, queries: string[]) {
   const samples: number[] = [];
   for (const q of queries) {
-    const r = await runTimed(process.execPath, [cli, 'search', '--json', '--db', db, '--', q]);
+    const r = await runTimed(cli, ['search', '--json', '--db', db, '--', q]);
     if (r.code !== 0) throw new Error(`codesearch search ${JSON.stringify(q)} failed (exit ${r.code}): ${r.stderr.trim()}`);
     samples.push(r.ms);
   }

@@ -13,7 +13,8 @@ export interface RunningServer {
 
 /** `codesearch serve ARGS` on a free port; resolves with its URL and pid once it listens. */
 export async function startServer(args: string[], options: { cwd?: string } = {}): Promise<RunningServer> {
-  const child = spawn(process.execPath, [CLI_MAIN, 'serve', '--port', '0', '-q', ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: options.cwd });
+  // The executable, as users run it: its #! line sets the environment (malloc arenas).
+  const child = spawn(CLI_MAIN, ['serve', '--port', '0', '-q', ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: options.cwd });
   let stderr = '';
   child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
   const url = await new Promise<string>((resolvePromise, reject) => {

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node
 // The codesearch command line. Only commander loads up front: commands import the indexer and
 // LanceDB when they run, so `--help` and usage errors answer at once.
 import { Command, CommanderError, Option } from 'commander';

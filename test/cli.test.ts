@@ -251,6 +251,26 @@ describe('codesearch search --batch', () => {
   });
 });
 
+describe('the codesearch executable', () => {
+  it.runIf(fs.existsSync('/proc/self/environ'))('runs node with two malloc arenas: a long-lived server keeps about 60 MB less of freed memory', async () => {
+    const fixture = copyFixture('mini');
+    const db = path.join(makeTempDir('cs-arena-'), 'index');
+    expect((await runCli(['index', fixture, '--db', db, '-q'], { cwd: fixture })).code).toBe(0);
+    // Started as a user starts it: the file itself, its #! line choosing the environment.
+    const child = spawn(CLI_MAIN, ['serve', '--db', db, '--port', '0', '-q'], { env: childEnv({ MALLOC_ARENA_MAX: undefined }), stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.on('data', (d: Buffer) => d.toString().includes('serving') && resolve());
+        child.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+      });
+      const environ = fs.readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0');
+      expect(environ).toContain('MALLOC_ARENA_MAX=2');
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+});
+
 describe('codesearch exit statuses', () => {
   it('exits 1 with one stderr line for an empty query', async () => {
     expectOneLineError(await runCli(['search', ''], { cwd: root }), 1);
