@@ -13,7 +13,7 @@ import { DEFAULT_STRATEGY, UnknownStrategyError, checkStrategy, strategyNames, t
 import { StatsLog } from '../../server/stats.js';
 import { localStateDir } from '../../indexer/location.js';
 import { keepHeapTight } from '../heap.js';
-import { RUN_ENDED, RUN_STARTED } from './watch.js';
+import { RUN_ENDED, RUN_STARTED } from './watch-lines.js';
 
 export interface ServeCommandOptions {
   db?: string;

@@ -6,10 +6,7 @@ import { CliError } from '../errors.js';
 import { dbForIndexing, parsePositiveInt } from '../config.js';
 import { embedderSpec, summaryLine, type IndexCommandOptions } from './index.js';
 import { keepHeapTight } from '../heap.js';
-
-/** The lines `--announce-runs` adds around each run, for the server that runs this watcher. */
-export const RUN_STARTED = 'codesearch: update started';
-export const RUN_ENDED = 'codesearch: update ended';
+import { RUN_ENDED, RUN_STARTED } from './watch-lines.js';
 
 export async function runWatch(rootArg: string, opts: IndexCommandOptions & { exitWithParent?: boolean; announceRuns?: boolean }): Promise<void> {
   keepHeapTight();
