@@ -20,7 +20,7 @@ export const DEFAULT_SETTLE_MS = 200;
  * pause, not the gap between two saves (at 5 s, the load trial's first edit after a pause waited
  * 4.7 s).
  */
-export const OPTIMIZE_WHEN_IDLE_MS = 15_000;
+const OPTIMIZE_WHEN_IDLE_MS = 15_000;
 /** A run waits this long when another process holds the index lock, then tries again. */
 const LOCKED_RETRY_MS = 1000;
 const WATCHED_FILES = /\.mli?$|^dune$|^\.(git|hg|codesearch)ignore$/;

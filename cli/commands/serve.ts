@@ -61,11 +61,11 @@ export async function runServe(opts: ServeCommandOptions): Promise<void> {
   const app = await buildApp({ searcher, builder, root, token, logger: !opts.quiet, providers, strategies, stats: StatsLog.open(localStateDir(db)), rateLimit });
   // A live index in a process of its own (`codesearch watch`): what indexing and compaction take
   // (LanceDB's native buffers, a second of CPU per update) never stays in the server's memory or
-  // queues behind its requests; each update is picked up as soon as its summary line comes.
+  // queues behind its requests; each update is picked up as soon as the watcher says it ended.
   const live = opts.watch ? await watchInChild(root, db, {
     onRunStart: () => searcher.yieldToWriter(true),
-    onRun: () => void searcher.refresh({ now: true }),
-    // Requests get every core back once the new version is open (opening it is a read too).
+    // The new version is opened once the run (or optimize pass) has ended; requests get every
+    // core back after that (opening it is a read too).
     onRunEnd: () => void searcher.refresh({ now: true }).finally(() => searcher.yieldToWriter(false)),
   }).catch((err: Error) => {
     searcher.close();
@@ -127,8 +127,6 @@ function strategyConfig(opts: ServeCommandOptions): StrategyConfig {
 interface ChildRuns {
   /** An update starts. */
   onRunStart: () => void;
-  /** An update is written. */
-  onRun: () => void;
   /** An update ended, written or failed (or the watcher exited). */
   onRunEnd: () => void;
 }
@@ -150,7 +148,6 @@ function watchInChild(root: string, db: string, runs: ChildRuns): Promise<{ stop
       for (const line of lines) {
         if (line === RUN_STARTED) runs.onRunStart();
         else if (line === RUN_ENDED) runs.onRunEnd();
-        else if (line.startsWith('indexed ')) runs.onRun();
         else if (line.startsWith('codesearch: watching ') && !watching) {
           watching = true;
           resolve({
