@@ -111,8 +111,16 @@ export interface ChunkReader {
   typesNamed(name: string, limit: number, options?: { symbolSuffix?: string; paths?: readonly string[] }): Promise<ChunkHit[]>;
   chunksContaining(fragments: readonly string[], limit: number): Promise<ChunkHit[]>;
   siblings(module: string, namePrefix: string, limit: number): Promise<ChunkHit[]>;
-  byName(names: readonly string[], limit: number, options?: { withText?: boolean; pathPrefix?: string }): Promise<ChunkHit[]>;
+  byName(names: readonly string[], limit: number, options?: ByNameOptions): Promise<ChunkHit[]>;
   fuzzyName(token: string, limit: number, fuzziness: number): Promise<ChunkHit[]>;
+}
+
+/** What `byName` reads: rows without `doc` and `text`, under a path prefix, of some kinds or one language. */
+export interface ByNameOptions {
+  withText?: boolean;
+  pathPrefix?: string;
+  kinds?: readonly string[];
+  lang?: string;
 }
 
 /** A full-text match over one of the token columns, as `matchIds` and the hit readers run it. */
@@ -1053,12 +1061,15 @@ export class IndexStore implements ChunkReader {
   }
 
   /** Chunks whose bare name equals one of `names`, case-insensitively. */
-  async byName(names: readonly string[], limit: number, options: { withText?: boolean; pathPrefix?: string } = {}): Promise<ChunkHit[]> {
+  async byName(names: readonly string[], limit: number, options: ByNameOptions = {}): Promise<ChunkHit[]> {
     if (!this.chunks || names.length === 0) return [];
     const withText = options.withText ?? true;
-    const inDirectory = options.pathPrefix ? ` AND path LIKE ${sqlString(`${options.pathPrefix.replace(/[%_]/g, '')}%`)}` : '';
+    let where = inList('name_lc', names.map((n) => n.toLowerCase()));
+    if (options.pathPrefix) where += ` AND path LIKE ${sqlString(`${options.pathPrefix.replace(/[%_]/g, '')}%`)}`;
+    if (options.kinds) where += ` AND ${inList('kind', options.kinds)}`;
+    if (options.lang) where += ` AND lang = ${sqlString(options.lang)}`;
     // Without text: `doc` and `text` are empty; fetch the chosen ones by id.
-    return readHits(this.chunks.query().where(inList('name_lc', names.map((n) => n.toLowerCase())) + inDirectory).select(withText ? READ_COLUMNS : LOCATION_COLUMNS).limit(limit));
+    return readHits(this.chunks.query().where(where).select(withText ? READ_COLUMNS : LOCATION_COLUMNS).limit(limit));
   }
 
   /** Fuzzy match on names (edit distance ≤ `fuzziness`), for typos such as `concat_mapp`. */

@@ -3,7 +3,7 @@
 // is what a query paid for: 200 full-text hits cost 12 ms of LanceDB time as rows and 3 ms as ids
 // (full corpus, 2 cores), and under 8 concurrent clients LanceDB's threads were the bottleneck.
 // Every method answers as IndexStore's would, so one-shot and resident searches rank alike.
-import type { ChunkHit, ChunkReader, ChunkRecord, IndexStore, TextMatch, VectorHit } from '../indexer/store.js';
+import type { ByNameOptions, ChunkHit, ChunkReader, ChunkRecord, IndexStore, TextMatch, VectorHit } from '../indexer/store.js';
 
 /** Past this many changed files, a new version is read whole: one scan beats long id lists. */
 const MAX_FILES_REREAD = 500;
@@ -17,9 +17,17 @@ interface Lookups {
   users: Map<string, ChunkRecord[]>;
   /** Type definitions by their last two symbol components (`Error.t`): what `typesNamed` asks for. */
   types: Map<string, ChunkRecord[]>;
-  /** Table order: records of later versions come after. */
+  /** Table order: records of later versions come after. Every list above is in this order. */
   position: Map<ChunkRecord, number>;
   next: number;
+  /**
+   * `users` lists in BM25's order for one term, sorted when first asked for: a common name
+   * (`map`, `create`) has thousands of users, and sorting them on every request cost more than
+   * the rest of a context window's callers.
+   */
+  usersRanked: Map<string, ChunkRecord[]>;
+  /** The keys of `named`, sorted when first asked for a prefix: the names a prefix starts. */
+  sortedNames?: string[];
 }
 
 /** `Module.name` of a symbol (`Base.Error.t` → `Error.t`), the name lower-cased. */
@@ -86,10 +94,18 @@ export class ResidentChunks implements ChunkReader {
 
   async usersOf(nameCompound: string, limit: number, options: { pathContains?: string } = {}): Promise<ChunkHit[]> {
     const inPath = options.pathContains?.replace(/[%_]/g, '');
-    const found = (this.lookups.users.get(nameCompound) ?? []).filter((r) => !inPath || r.chunk.path.includes(inPath));
-    // BM25's order for one term that each document holds once: the shortest documents first.
-    found.sort((a, b) => a.refs.length - b.refs.length || this.lookups.position.get(a)! - this.lookups.position.get(b)!);
-    return found.slice(0, limit).map((r) => hit(r, 0, false));
+    return firstOf(this.rankedUsers(nameCompound), limit, (r) => !inPath || r.chunk.path.includes(inPath)).map((r) => hit(r, 0, false));
+  }
+
+  /** BM25's order for one term that each document holds once: the shortest documents first. */
+  private rankedUsers(nameCompound: string): ChunkRecord[] {
+    const { users, usersRanked, position } = this.lookups;
+    let ranked = usersRanked.get(nameCompound);
+    if (!ranked) {
+      ranked = byKey(users.get(nameCompound) ?? [], (r) => r.refs.length * POSITIONS + position.get(r)!);
+      usersRanked.set(nameCompound, ranked);
+    }
+    return ranked;
   }
 
   fuzzyName(token: string, limit: number, fuzziness: number): Promise<ChunkHit[]> {
@@ -155,26 +171,33 @@ export class ResidentChunks implements ChunkReader {
     const clean = (x: string) => x.replace(/[%']/g, '');
     const prefix = clean(namePrefix);
     const inModule = `${clean(module)}.`;
-    const out: ChunkHit[] = [];
-    for (const [name, records] of this.lookups.named) {
-      if (!name.startsWith(prefix.toLowerCase())) continue;
-      for (const r of records) {
+    const lower = prefix.toLowerCase();
+    const names = (this.lookups.sortedNames ??= [...this.lookups.named.keys()].sort());
+    const found: ChunkRecord[] = [];
+    for (let i = lowerBound(names, lower); i < names.length && names[i]!.startsWith(lower); i++) {
+      for (const r of this.lookups.named.get(names[i]!)!) {
         const { kind, symbol } = r.chunk;
         const at = symbol.indexOf(inModule);
-        if ((kind === 'value' || kind === 'external') && at >= 0 && symbol.includes(prefix, at + inModule.length)) out.push(hit(r, 0, false));
-        if (out.length >= limit) return out;
+        if ((kind === 'value' || kind === 'external') && at >= 0 && symbol.includes(prefix, at + inModule.length)) found.push(r);
       }
     }
-    return out;
+    // In table order, as a scan returns them.
+    return byKey(found, (r) => this.lookups.position.get(r)!)
+      .slice(0, limit)
+      .map((r) => hit(r, 0, false));
   }
 
-  async byName(names: readonly string[], limit: number, options: { withText?: boolean; pathPrefix?: string } = {}): Promise<ChunkHit[]> {
+  async byName(names: readonly string[], limit: number, options: ByNameOptions = {}): Promise<ChunkHit[]> {
+    const { kinds, lang } = options;
     const withText = options.withText ?? true;
     const prefix = options.pathPrefix?.replace(/[%_]/g, '');
-    const found = [...new Set(names.map((n) => n.toLowerCase()))].flatMap((name) => this.lookups.named.get(name) ?? []).filter((r) => !prefix || r.chunk.path.startsWith(prefix));
+    const lists = [...new Set(names.map((n) => n.toLowerCase()))].map((name) => this.lookups.named.get(name) ?? []);
+    const keep = ({ chunk: c }: ChunkRecord) => (!prefix || c.path.startsWith(prefix)) && (!kinds || kinds.includes(c.kind)) && (!lang || c.lang === lang);
+    // Each list is in table order, so the first `limit` of each hold the first `limit` of all.
+    let found = lists.flatMap((list) => firstOf(list, limit, keep));
     // In table order, as a scan returns them: the same `limit` keeps the same definitions.
-    if (names.length > 1) found.sort((a, b) => this.lookups.position.get(a)! - this.lookups.position.get(b)!);
-    return found.slice(0, limit).map((r) => (withText ? hit(r, 0, false) : { ...r.chunk, doc: '', text: '', rawScore: 0 }));
+    if (lists.length > 1) found = byKey(found, (r) => this.lookups.position.get(r)!).slice(0, limit);
+    return found.map((r) => (withText ? hit(r, 0, false) : { ...r.chunk, doc: '', text: '', rawScore: 0 }));
   }
 
   private async matched(match: TextMatch, limit: number, withTokens: boolean): Promise<ChunkHit[]> {
@@ -241,7 +264,38 @@ function hit(r: ChunkRecord, rawScore: number, withTokens: boolean): ChunkHit {
 }
 
 function emptyLookups(): Lookups {
-  return { byId: new Map(), named: new Map(), byPath: new Map(), users: new Map(), types: new Map(), position: new Map(), next: 0 };
+  return { byId: new Map(), named: new Map(), byPath: new Map(), users: new Map(), types: new Map(), position: new Map(), next: 0, usersRanked: new Map() };
+}
+
+/** Positions stay below this: `refs.length * POSITIONS + position` orders by both at once. */
+const POSITIONS = 2 ** 32;
+
+/** `records` sorted by a numeric key computed once each (a comparator's map lookups cost more). */
+function byKey(records: readonly ChunkRecord[], key: (r: ChunkRecord) => number): ChunkRecord[] {
+  const keyed = records.map((r) => ({ r, k: key(r) }));
+  keyed.sort((a, b) => a.k - b.k);
+  return keyed.map(({ r }) => r);
+}
+
+/** The first `limit` records of `list` that pass `keep`, without filtering the rest. */
+function firstOf(list: readonly ChunkRecord[], limit: number, keep: (r: ChunkRecord) => boolean): ChunkRecord[] {
+  const out: ChunkRecord[] = [];
+  for (const r of list) {
+    if (out.length >= limit) break;
+    if (keep(r)) out.push(r);
+  }
+  return out;
+}
+
+/** The first index of sorted `names` not before `key`. */
+function lowerBound(names: readonly string[], key: string): number {
+  let [lo, hi] = [0, names.length];
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (names[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Adds records to lookups this instance owns (lists are grown in place). */
@@ -276,6 +330,8 @@ function patched(lookups: Lookups, changedPaths: readonly string[], fresh: reado
     lookups.position.delete(r);
   }
   for (const p of changedPaths) lookups.byPath.delete(p);
+  for (const key of touched.users) lookups.usersRanked.delete(key);
+  lookups.sortedNames = undefined;
   // The lists that change, without the stale records; `withRecords` then appends.
   for (const [map, keys] of [[lookups.named, touched.named], [lookups.users, touched.users], [lookups.types, touched.types]] as const) {
     for (const key of keys) {

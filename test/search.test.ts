@@ -203,6 +203,7 @@ describe('Searcher: resident chunks (a server keeps them in memory)', () => {
       ['siblings', (r) => r.siblings('Strkit_string', 'spl', 10)],
       ['byName', (r) => r.byName(['trim', 'is_blank'], 10)],
       ['byName without text', (r) => r.byName(['distance'], 10, { withText: false, pathPrefix: 'src/' })],
+      ['byName of some kinds', (r) => r.byName(['distance', 'trim', 't'], 10, { withText: false, kinds: ['value', 'external'], lang: 'ml' })],
     ];
     for (const [what, read] of reads) {
       const expected = await read(store);

@@ -173,17 +173,16 @@ async function dependenciesOf(chunk: ChunkHit, refs: string[], store: ChunkReade
   // seed's own directory (through the path index), and the names the code qualifies.
   const dir = chunk.path.slice(0, chunk.path.lastIndexOf('/') + 1);
   const qualifiedNames = names.filter((n) => qualified.has(compound(n)));
-  const [near, elsewhere] = await Promise.all([
-    store.byName(names, 500, { withText: false, pathPrefix: dir }),
-    store.byName(qualifiedNames, 500, { withText: false }),
-  ]);
-  const defined = [...near, ...elsewhere];
+  // Only code definitions of values: asked of the reader, whose limit then counts only those.
+  const wanted = { withText: false, kinds: ['value', 'external'], lang: 'ml' };
+  const [near, elsewhere] = await Promise.all([store.byName(names, 500, { ...wanted, pathPrefix: dir }), store.byName(qualifiedNames, 500, wanted)]);
   const byCompound = new Map<string, ChunkHit[]>();
-  for (const d of defined) {
-    if ((d.kind !== 'value' && d.kind !== 'external') || BUILTIN_TYPES.has(d.name)) continue;
-    if (d.id === chunk.id || d.id === chunk.counterpart || d.lang !== 'ml') continue;
+  for (const d of [...near, ...elsewhere]) {
+    if (BUILTIN_TYPES.has(d.name) || d.id === chunk.id || d.id === chunk.counterpart) continue;
     const key = compound(d.name);
-    byCompound.set(key, [...(byCompound.get(key) ?? []), d]);
+    const same = byCompound.get(key);
+    if (same) same.push(d);
+    else byCompound.set(key, [d]);
   }
   const picked: { chunk: ChunkHit; fit: number }[] = [];
   for (const [name, candidates] of byCompound) {
@@ -193,11 +192,14 @@ async function dependenciesOf(chunk: ChunkHit, refs: string[], store: ChunkReade
       // `List.map` in the code names the module; otherwise the nearest definition wins.
       return modules?.has(symbolModule) ? 1.2 : proximity(chunk, c);
     };
-    const best = candidates.reduce((a, b) => (fitOf(b) > fitOf(a) ? b : a));
-    const fit = fitOf(best);
-    if (candidates.length > AMBIGUOUS && fit < 0.8) continue;
-    if (fit < 0.6) continue;
-    picked.push({ chunk: best, fit });
+    let best = { chunk: candidates[0]!, fit: fitOf(candidates[0]!) };
+    for (const c of candidates.slice(1)) {
+      const fit = fitOf(c);
+      if (fit > best.fit) best = { chunk: c, fit };
+    }
+    if (candidates.length > AMBIGUOUS && best.fit < 0.8) continue;
+    if (best.fit < 0.6) continue;
+    picked.push(best);
   }
   const chosen = picked.sort((a, b) => b.fit - a.fit || a.chunk.symbol.localeCompare(b.chunk.symbol)).slice(0, MAX_DEPENDENCIES);
   const withText = new Map((await store.chunksByIds(chosen.map((p) => p.chunk.id))).map((c) => [c.id, c]));
