@@ -151,6 +151,18 @@ describe('packToBudget', () => {
     expect(head({ ...w.items[0]!, text: 'type t = int', endLine: 10 })).toBeUndefined();
   });
 
+  it.each(['o200k_base', 'cl100k_base'] as const)('counts a window as exactly the sum of its blocks (%s)', async (encoding) => {
+    const count = await tokenCounter(encoding);
+    // Texts that end and start the ways that could join pre-tokens across a block boundary.
+    const texts = ['let f x = x;;', 'let p = "a/b/"', '(* trailing *)   ', 'let x =\n\n', '  let indented = 1', 'let u = "\u00e9t\u00e9" (* \u2192 *)', '/', 'x\r\n', '```', '12345', "let s = 'a'"];
+    const candidates = texts.map((t, i) => ({ chunk: { ...chunk(`v${i}`, 10 * i + 1, 10 * i + 2, [t]), path: `f${i % 3}.ml` }, reason: 'match' as const, score: 1 - i / 100, seed: true }));
+    for (const budget of [40, 90, 200, 1000]) {
+      const w = packToBudget(candidates, budget, count);
+      expect(w.tokens).toBe(count(w.text));
+      expect(w.tokens).toBeLessThanOrEqual(budget);
+    }
+  });
+
   it('mergeSpans of a contained span adds its reason and no lines', () => {
     const outer = { path: 'a.ml', startLine: 1, endLine: 9, name: 'M', symbol: 'M', kind: 'module', score: 1, reason: 'match' as const, text: 'x' };
     const inner = { ...outer, startLine: 3, endLine: 4, reason: 'dependency' as const, text: 'y' };

@@ -17,8 +17,11 @@ export function packToBudget(candidates: readonly ContextCandidate[], budget: nu
   const perFile = new Map<string, number>();
   const seen = new Set<string>();
   let used = 0;
-  // Items are joined by a blank line; its token is charged to the item after it.
-  const costOf = (item: ContextItem, index: number) => count(renderItem(item)) + (index > 0 ? 1 : 0);
+  // Each item is charged for its block and the line break that joins it to the next. A block
+  // ends with a fence line and the next starts with `###`: no pre-token of the BPE tokenizers
+  // (o200k_base, cl100k_base) spans the join, so the window's count is the sum of its blocks'
+  // and the window is not counted again (it was 45% of the counting).
+  const costOf = (item: ContextItem) => count(`${renderItem(item)}\n`);
 
   for (const candidate of ordered) {
     if (seen.has(candidate.chunk.id)) continue;
@@ -28,7 +31,7 @@ export function packToBudget(candidates: readonly ContextCandidate[], budget: nu
     if (near >= 0) {
       const existing = items[near]!;
       const merged = mergeSpans(existing, full);
-      const cost = costOf(merged, near);
+      const cost = costOf(merged);
       if (used - costs[near]! + cost <= budget) {
         used += cost - costs[near]!;
         items[near] = merged;
@@ -39,7 +42,7 @@ export function packToBudget(candidates: readonly ContextCandidate[], budget: nu
     if (!candidate.seed && (perFile.get(full.path) ?? 0) >= MAX_ITEMS_PER_FILE) continue;
     for (const item of [full, head(full)]) {
       if (!item) continue;
-      const cost = costOf(item, items.length);
+      const cost = costOf(item);
       if (used + cost > budget) continue;
       items.push(item);
       costs.push(cost);
@@ -49,16 +52,16 @@ export function packToBudget(candidates: readonly ContextCandidate[], budget: nu
     }
   }
 
-  // The counts above are per block; the joined text is counted once more, exactly, and items
-  // come off the end in the rare case that tokens merged across a block boundary.
-  let text = renderWindow(items);
-  let tokens = count(text);
-  while (tokens > budget && items.length > 0) {
+  // The last block has no line break after it; should that ever count more, it comes off.
+  let tokens = 0;
+  while (items.length > 0) {
+    tokens = used - costs[costs.length - 1]! + count(renderItem(items[items.length - 1]!));
+    if (tokens <= budget) break;
     items.pop();
-    text = renderWindow(items);
-    tokens = count(text);
+    used -= costs.pop()!;
+    tokens = 0;
   }
-  return { items, tokens, budget, text };
+  return { items, tokens, budget, text: renderWindow(items) };
 }
 
 function itemOf(c: ContextCandidate): ContextItem {
