@@ -1,6 +1,7 @@
 // Embeddings with the real parts: the static model learnt from a fixture repo, its ONNX export
 // loaded by transformers.js, an OpenAI-compatible HTTP server on 127.0.0.1, LanceDB in temp dirs.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import * as lancedb from '@lancedb/lancedb';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -143,6 +144,39 @@ describe('static embedder: learnt from the corpus', () => {
       expect(await searcher.search('sleep_seconds', { mode: 'hybrid' })).toEqual(await searcher.search('sleep_seconds', { mode: 'lexical' }));
     } finally {
       searcher.close();
+    }
+  });
+});
+
+describe('vector index: LanceDB ANN over a large embedding table', () => {
+  it('is IVF with 4-bit RaBitQ vectors, replaces an IVF_FLAT index of earlier versions, and finds the nearest', async () => {
+    const db = newDb();
+    const dims = 16;
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+    const rows = Array.from({ length: 20_000 }, (_, i) => {
+      const v = Float32Array.from({ length: dims }, random);
+      const norm = Math.hypot(...v);
+      return { id: `c${i}`, hash: `h${i}`, vector: v.map((x) => x / norm) };
+    });
+    const written = await IndexStore.open(db);
+    await written.useEmbedder('test-16d-ann');
+    await written.writeVectors(rows, { append: true });
+    written.close();
+    // The index an earlier version built.
+    const lance = await lancedb.connect(db);
+    const tableName = (await lance.tableNames()).find((n) => n.startsWith('vectors-'))!;
+    await (await lance.openTable(tableName)).createIndex('vector', { config: lancedb.Index.ivfFlat({ numPartitions: 16, distanceType: 'cosine' }) });
+    const store = await IndexStore.open(db);
+    try {
+      await store.useEmbedder('test-16d-ann');
+      await store.finalize({ fresh: true });
+      const indices = await (await lance.openTable(tableName)).listIndices();
+      expect(indices.map((i) => i.indexType)).toEqual(['IvfRq']);
+      // Approximate: 4-bit distances may put a close neighbour first.
+      for (const i of [3, 4_321, 19_999]) expect((await store.nearest(rows[i]!.vector, 5)).map((h) => h.id)).toContain(`c${i}`);
+    } finally {
+      store.close();
     }
   });
 });
