@@ -3,7 +3,7 @@
 // for each retrieval mode — lexical, vector and hybrid side by side — and for the edit cases the
 // coverage of `codesearch context --batch` windows (`context`); --mode picks some of these.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,6 +16,10 @@ const { values, positionals } = parseArgs({
   options: { db: { type: 'string' }, k: { type: 'string', default: '10' }, json: { type: 'boolean' }, mode: { type: 'string', multiple: true } },
 });
 const cases = resolve(positionals[0] ?? join(repo, '../shared/eval/dev.jsonl'));
+if (!statSync(cases, { throwIfNoEntry: false })?.isFile()) {
+  process.stderr.write(`eval: the cases must be a .jsonl file (the corpus is CODESEARCH_CORPUS, the index --db): ${cases}\n`);
+  process.exit(2);
+}
 const grader = join(repo, '../shared/eval/grade.mjs');
 const corpus = resolve(process.env.CODESEARCH_CORPUS ?? join(repo, '../corpus'));
 const db = resolve(values.db ?? process.env.CODESEARCH_DB ?? join(corpus, '.codesearch'));
