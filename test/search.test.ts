@@ -218,7 +218,10 @@ describe('Searcher: resident chunks (a server keeps them in memory)', () => {
     await indexRepo({ root, db: liveDb });
     const before = await IndexStore.openForSearch(liveDb);
     const earlier = await ResidentChunks.load(before);
-    fs.appendFileSync(path.join(root, 'src/shapes.ml'), '\nlet added_later x = x\n');
+    // Lookups that keep what they worked out (ranked callers, sorted names), asked once before the update.
+    const lookups = (r: ResidentChunks) => Promise.all([r.usersOf('distance', 10), r.siblings('Shapes', 'added', 10), r.byName(['added_later', 'distance'], 10)]);
+    await lookups(earlier);
+    fs.appendFileSync(path.join(root, 'src/shapes.ml'), '\nlet added_later a b = Geometry.Point.distance a b\n');
     fs.rmSync(path.join(root, 'src/broken.ml'));
     // The library's new name re-chunks every file beside the dune file, contents unchanged.
     fs.writeFileSync(path.join(root, 'src/dune'), '(library (name strkit2))\n');
@@ -232,6 +235,10 @@ describe('Searcher: resident chunks (a server keeps them in memory)', () => {
       expect(all.some((c) => c.name === 'added_later')).toBe(true);
       expect(all.every((c) => c.symbol.startsWith('Strkit2.') && c.path !== 'src/broken.ml')).toBe(true);
       expect(await everything(updated)).toEqual(all);
+      const [users, siblings] = await lookups(whole);
+      expect(users.map((c) => c.name)).toContain('added_later');
+      expect(siblings.map((c) => c.name)).toEqual(['added_later']);
+      expect(await lookups(updated)).toEqual([users, siblings, await whole.byName(['added_later', 'distance'], 10)]);
     } finally {
       before.close();
       after.close();
