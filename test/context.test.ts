@@ -179,7 +179,7 @@ describe('expand: what a change to a definition also touches', () => {
     const values = Array.from({ length: EXPANDED_SEEDS + 3 }, (_, i) => `fee_${i}`);
     fs.writeFileSync(
       path.join(payRoot, 'src/payment.ml'),
-      `type method_ = Card of string | Cash | Voucher of int\n\nlet describe = function\n  | Card last4 -> "card " ^ last4\n  | Cash -> "cash"\n  | Voucher n -> string_of_int n\n\n${values.map((v, i) => `let ${v} amount = amount * ${i + 1} / 100`).join('\n')}\n`,
+      `type method_ = Card of string | Cash | Voucher of int\n\nlet describe = function\n  | Card last4 -> "card " ^ last4\n  | Cash -> "cash"\n  | Voucher n -> string_of_int n\n\nlet rate = function Card _ -> 2 | Cash -> 0 | Voucher _ -> 1\n\nlet is_cash = function Cash -> true | _ -> false\n\n${values.map((v, i) => `let ${v} amount = amount * ${i + 1} / 100`).join('\n')}\n`,
     );
     fs.writeFileSync(path.join(payRoot, 'src/payment.mli'), `type method_ = Card of string | Cash | Voucher of int\n\nval describe : method_ -> string\n\n${values.map((v) => `val ${v} : int -> int`).join('\n')}\n`);
     const payDb = path.join(makeTempDir('cs-db-'), 'index');
@@ -192,6 +192,16 @@ describe('expand: what a change to a definition also touches', () => {
     const [code] = await paySearcher.reader.byName(['describe'], 10, { pathPrefix: 'src/payment.ml' });
     const expanded = await expand([{ chunk: code!, score: 1, reason: 'match' }], paySearcher.reader);
     expect(expanded.filter((c) => c.reason === 'type').map((c) => `${c.chunk.path}:${c.chunk.name}`)).toContain('src/payment.ml:method_');
+  });
+
+  it('brings, with the variant, its declaration and the other functions that match on all its cases', async () => {
+    const [code] = await paySearcher.reader.byName(['describe'], 10, { pathPrefix: 'src/payment.ml' });
+    const expanded = await expand([{ chunk: code!, score: 1, reason: 'match' }], paySearcher.reader);
+    const found = (reason: string) => expanded.filter((c) => c.reason === reason).map((c) => `${c.chunk.path}:${c.chunk.name}`);
+    expect(found('signature')).toContain('src/payment.mli:method_');
+    // `is_cash` matches one case of three: a new case does not have to go there.
+    expect(found('caller')).toContain('src/payment.ml:rate');
+    expect(found('caller')).not.toContain('src/payment.ml:is_cash');
   });
 
   it('brings the declaration of every seed, also those whose neighbourhood is not explored', async () => {

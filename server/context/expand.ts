@@ -26,6 +26,8 @@ const MAX_DEPENDENCIES = 4;
 const MAX_CALLERS = 3;
 const MAX_TESTS = 2;
 const MAX_TYPES = 3;
+/** Other functions of the unit that match on the seed's variant type: each needs a new case too. */
+const MAX_MATCHERS = 3;
 /** Candidate callers read per seed (best BM25 on the references column first). */
 const MAX_USERS_READ = 40;
 /** Distinct names of a seed's code looked up as dependencies, in order of first use. */
@@ -100,7 +102,11 @@ async function neighbourhood(seed: Seed, partner: ChunkHit | undefined, code: Ch
   if (partner) out.push(partnerOf(seed, partner));
   const named = [...types, ...moreTypes].slice(0, MAX_TYPES);
   for (const t of named) out.push(add(t, 'type'));
-  if (matched && !named.some((t) => t.id === matched.id)) out.push(add(matched, 'type'));
+  if (matched) {
+    if (!named.some((t) => t.id === matched.variant.id)) out.push(add(matched.variant, 'type'));
+    if (matched.declaration) out.push(add(matched.declaration, 'signature', SHARE.type));
+    matched.matchers.forEach((m, i) => out.push(add(m, 'caller', 1 - i * 0.05)));
+  }
   dependencies.forEach((d, i) => out.push(add(d, 'dependency', 1 - i * 0.05)));
   const tests = users.filter((u) => isTestPath(u.path, u.text)).slice(0, MAX_TESTS);
   const callers = users.filter((u) => !isTestPath(u.path, u.text)).slice(0, MAX_CALLERS);
@@ -132,30 +138,66 @@ async function typesOf(chunk: ChunkHit, store: ChunkReader): Promise<ChunkHit[]>
   return found.filter((c): c is ChunkHit => c !== undefined && c.id !== chunk.id);
 }
 
-/** A constructor in a match arm or a variant case: `| Foo`, `| Foo of ...`, `| `Foo`. */
-const CONSTRUCTOR_ARM = /\|\s*`?([A-Z][\w']*)/g;
+/** A constructor in a match arm or a variant case: `| Foo`, `| Foo of ...`, `| `Foo`, and a first arm without its bar (`function Foo ->`, `with Foo ->`). */
+const CONSTRUCTOR_ARM = /(?:\||\bfunction|\bwith)\s*`?([A-Z][\w']*)/g;
+/** In a type definition the first case may follow the `=` without a bar: `type t = A | B`. */
+const VARIANT_CASE = /[|=]\s*`?([A-Z][\w']*)/g;
 const PREDEFINED_CONSTRUCTORS = new Set(['Some', 'None', 'Ok', 'Error', 'Not_found', 'Invalid_argument', 'Failure', 'Exit', 'End_of_file']);
+
+/** What a seed's `match` over a variant type of its own unit brings: the type and what must change with it. */
+interface MatchedVariant {
+  /** The type's definition, the `.ml` one where both files list the constructors. */
+  variant: ChunkHit;
+  /** The other file's copy of the type, when both list the constructors. */
+  declaration?: ChunkHit;
+  /** Other functions of the unit that match on most of its constructors, most first. */
+  matchers: ChunkHit[];
+}
 
 /**
  * The variant type of the seed's own compilation unit that its code matches on most (at least two
- * of its constructors): adding a case to a `match` means adding it to that type too, and an
- * unannotated `let` names no type in a signature.
+ * of its constructors): adding a case to a `match` means adding it to that type too, to its
+ * declaration, and to the unit's other functions that match on it (`Warnings.number` beside
+ * `Warnings.message`); an unannotated `let` names no type in a signature.
  */
-async function variantMatchedBy(code: ChunkHit, store: ChunkReader): Promise<ChunkHit | undefined> {
-  const used = new Set<string>();
-  for (const m of code.text.matchAll(CONSTRUCTOR_ARM)) if (!PREDEFINED_CONSTRUCTORS.has(m[1]!)) used.add(m[1]!);
+async function variantMatchedBy(code: ChunkHit, store: ChunkReader): Promise<MatchedVariant | undefined> {
+  const used = constructorsIn(code.text);
   if (used.size < 2) return undefined;
-  const files = await Promise.all(unitPaths(code.path).map((p) => store.chunksOfFile(p)));
-  let best: { chunk: ChunkHit; shared: number } | undefined;
-  for (const chunk of files.flat()) {
+  const unit = (await Promise.all(unitPaths(code.path).map((p) => store.chunksOfFile(p)))).flat();
+  let best: { chunk: ChunkHit; cases: Set<string>; shared: number } | undefined;
+  for (const chunk of unit) {
     if (chunk.kind !== 'type' || chunk.id === code.id) continue;
-    const cases = new Set([...chunk.text.matchAll(CONSTRUCTOR_ARM)].map((m) => m[1]!));
-    let shared = 0;
-    for (const c of used) if (cases.has(c)) shared++;
+    const cases = constructorsIn(chunk.text, VARIANT_CASE);
+    const shared = sharedCount(used, cases);
     // The .ml definition over the .mli copy when both list the constructors.
-    if (shared >= 2 && (!best || shared > best.shared || (shared === best.shared && chunk.lang === 'ml' && best.chunk.lang === 'mli'))) best = { chunk, shared };
+    if (shared >= 2 && (!best || shared > best.shared || (shared === best.shared && chunk.lang === 'ml' && best.chunk.lang === 'mli'))) best = { chunk, cases, shared };
   }
-  return best?.chunk;
+  if (!best) return undefined;
+  const { chunk: variant, cases } = best;
+  const declaration = unit.find((c) => c.id === variant.counterpart && sharedCount(constructorsIn(c.text, VARIANT_CASE), cases) >= 2);
+  // Matching on half the cases or more (three at least) reads as a match over the whole type.
+  const needed = Math.max(3, Math.ceil(cases.size / 2));
+  const matchers = unit
+    .filter((c) => c.kind === 'value' && c.lang === 'ml' && c.id !== code.id)
+    .map((c) => ({ c, shared: sharedCount(constructorsIn(c.text), cases) }))
+    .filter(({ shared }) => shared >= needed)
+    .sort((a, b) => b.shared - a.shared || a.c.startLine - b.c.startLine)
+    .slice(0, MAX_MATCHERS)
+    .map(({ c }) => c);
+  return { variant, ...(declaration ? { declaration } : {}), matchers };
+}
+
+/** The constructors named in match arms (or variant cases), the predefined ones aside. */
+function constructorsIn(text: string, pattern = CONSTRUCTOR_ARM): Set<string> {
+  const out = new Set<string>();
+  for (const m of text.matchAll(pattern)) if (!PREDEFINED_CONSTRUCTORS.has(m[1]!)) out.add(m[1]!);
+  return out;
+}
+
+function sharedCount(a: ReadonlySet<string>, b: ReadonlySet<string>): number {
+  let n = 0;
+  for (const x of a) if (b.has(x)) n++;
+  return n;
 }
 
 /** The two files of a compilation unit. */
