@@ -170,6 +170,45 @@ describe('packToBudget', () => {
   });
 });
 
+describe('a quoted error message', () => {
+  let searcher: Searcher;
+  beforeAll(async () => {
+    const root = copyFixture('shop');
+    fs.writeFileSync(
+      path.join(root, 'src/check.ml'),
+      [
+        'type error =',
+        '  | Arity_mismatch of string * int * int',
+        '  | Unknown_name of string',
+        '',
+        'exception Error of error',
+        '',
+        'let report_error ppf = function',
+        '  | Unknown_name name -> Format.fprintf ppf "Unbound name %s" name',
+        '  | Arity_mismatch (name, expected, got) ->',
+        '      Format.fprintf ppf "The function %s expects %d argument(s), but is here applied to %d" name expected got',
+        '',
+        'let check_call name expected args =',
+        '  let got = List.length args in',
+        '  if got <> expected then raise (Error (Arity_mismatch (name, expected, got)))',
+        '',
+      ].join('\n'),
+    );
+    const db = path.join(makeTempDir('cs-db-'), 'index');
+    await indexRepo({ root, db });
+    searcher = await Searcher.open(db);
+  });
+  afterAll(() => searcher?.close());
+
+  it('brings where the constructor of the arm that prints it is built', async () => {
+    const builder = await ContextBuilder.create(searcher);
+    const w = await builder.build({ prompt: "Make the 'The function X expects N argument(s)' error also say where the function is defined" });
+    const reasons = (name: string) => w.items.filter((i) => i.name === name).map((i) => i.reason);
+    expect(reasons('report_error')).toContain('match');
+    expect(reasons('check_call')).toEqual(['caller']);
+  });
+});
+
 describe('expand: what a change to a definition also touches', () => {
   let payRoot: string;
   let paySearcher: Searcher;

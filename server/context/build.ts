@@ -4,7 +4,10 @@
 import type { ChunkReader, ChunkHit } from '../../indexer/store.js';
 import type { IndexView, Searcher, SearchMode } from '../search.js';
 import { parseQuery, type IdentifierRef } from '../query.js';
-import { expand, proximity, type Seed } from './expand.js';
+import { compound } from '../../indexer/text.js';
+import { BODY_BOOST, NAME_BOOST } from '../retrieve/fulltext.js';
+import { literalFragments } from '../retrieve/literal.js';
+import { expand, PREDEFINED_CONSTRUCTORS, proximity, type Seed } from './expand.js';
 import { mentionedNames, parseBuildErrors, sourcePath, type BuildError } from './errors.js';
 import type { ContextWindow } from './item.js';
 import { packToBudget } from './pack.js';
@@ -21,6 +24,12 @@ const SAME_DIRECTORY = 1.2;
 /** Existing neighbours of a name the prompt wants to add, as a share of the best seed's score. */
 const SIBLING = 0.9;
 const MAX_SIBLINGS = 6;
+/**
+ * Where the constructor whose message the prompt quotes is built, as a share of the printer's
+ * score: nearly as needed as the printer, since a message can only say what its constructor carries.
+ */
+const CONSTRUCTOR_SITE = 0.9;
+const MAX_CONSTRUCTOR_SITES = 2;
 /** A definition the prompt names in code (`Cart.total`) is what the change is about. */
 const NAMED_IN_PROMPT = 1.5;
 /** The verb of an imperative prompt says what to do, not what to look for. */
@@ -83,7 +92,7 @@ export class ContextBuilder {
     const hits = query ? await this.searcher.searchView(view, query, { k: SEEDS, mode: options.mode }) : [];
     const top = hits[0]?.score || 1;
     const dir = request.file?.slice(0, request.file.lastIndexOf('/') + 1);
-    const named = parseQuery(prompt).identifiers;
+    const { identifiers: named, phrases } = parseQuery(prompt);
     const seeds: Seed[] = hits.map((h) => ({
       chunk: h.chunk,
       reason: 'match',
@@ -93,7 +102,7 @@ export class ContextBuilder {
         (named.some((id) => id.name === h.chunk.name && h.chunk.symbol.endsWith([...id.qualifiers, id.name].join('.'))) ? NAMED_IN_PROMPT : 1),
     }));
     seeds.sort((a, b) => b.score - a.score);
-    seeds.push(...(await siblingSeeds(store, named, seeds)));
+    seeds.push(...(await siblingSeeds(store, named, seeds)), ...(await constructorSites(store, phrases, seeds)));
     // The user's own definition (and, through expansion, its interface) comes before any hit,
     // and the code around each build error with what the error talks about before that.
     const lead = (seeds[0]?.score ?? 0) + CURSOR_LEAD;
@@ -129,6 +138,31 @@ async function siblingSeeds(store: ChunkReader, named: IdentifierRef[], seeds: r
     );
     const score = (top?.score ?? 1) * SIBLING;
     found.slice(0, MAX_SIBLINGS).forEach((chunk, i) => out.push({ chunk, reason: 'match', score: score - i * 0.01 }));
+  }
+  return out;
+}
+
+/**
+ * A quoted message is printed in an arm of a match over an error type (`| Constructor_arity_mismatch
+ * (lid, expected, provided) -> fprintf ppf "The constructor %a expects ..."`): saying more in it
+ * usually means passing more from where that constructor is built. The definitions that build it
+ * (through the constructor's identifier token), nearest the printer first.
+ */
+async function constructorSites(store: ChunkReader, phrases: readonly string[], seeds: readonly Seed[]): Promise<Seed[]> {
+  const out: Seed[] = [];
+  for (const phrase of phrases) {
+    const fragments = literalFragments(phrase);
+    const printer = fragments.length > 0 ? seeds.find((s) => fragments.every((f) => s.chunk.text.includes(f))) : undefined;
+    if (!printer) continue;
+    const arms = [...printer.chunk.text.slice(0, printer.chunk.text.indexOf(fragments[0]!)).matchAll(/\|\s*([A-Z][\w']*)/g)];
+    const constructor = arms[arms.length - 1]?.[1];
+    if (!constructor || PREDEFINED_CONSTRUCTORS.has(constructor)) continue;
+    const built = new RegExp(`\\b${constructor}\\b`);
+    const sites = (await store.fullText([compound(constructor)], 20, { name: NAME_BOOST, body: BODY_BOOST })).filter(
+      (c) => c.kind !== 'type' && c.lang === 'ml' && c.id !== printer.chunk.id && built.test(c.text) && !fragments.every((f) => c.text.includes(f)),
+    );
+    sites.sort((a, b) => proximity(printer.chunk, b) - proximity(printer.chunk, a) || b.rawScore - a.rawScore);
+    sites.slice(0, MAX_CONSTRUCTOR_SITES).forEach((chunk, i) => out.push({ chunk, reason: 'caller', score: printer.score * CONSTRUCTOR_SITE * (1 - i * 0.05) }));
   }
   return out;
 }

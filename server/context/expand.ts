@@ -142,7 +142,7 @@ async function typesOf(chunk: ChunkHit, store: ChunkReader): Promise<ChunkHit[]>
 const CONSTRUCTOR_ARM = /(?:\||\bfunction|\bwith)\s*`?([A-Z][\w']*)/g;
 /** In a type definition the first case may follow the `=` without a bar: `type t = A | B`. */
 const VARIANT_CASE = /[|=]\s*`?([A-Z][\w']*)/g;
-const PREDEFINED_CONSTRUCTORS = new Set(['Some', 'None', 'Ok', 'Error', 'Not_found', 'Invalid_argument', 'Failure', 'Exit', 'End_of_file']);
+export const PREDEFINED_CONSTRUCTORS = new Set(['Some', 'None', 'Ok', 'Error', 'Not_found', 'Invalid_argument', 'Failure', 'Exit', 'End_of_file']);
 
 /** What a seed's `match` over a variant type of its own unit brings: the type and what must change with it. */
 interface MatchedVariant {
