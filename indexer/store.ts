@@ -673,7 +673,7 @@ export class IndexStore implements ChunkReader {
       clock.mark(table.name);
       // LanceDB prunes before it folds new rows into the indexes, so the version just before
       // that (with the old index files) survives the pass; a second one removes it. Not for the
-      // vectors: LanceDB rewrites an IVF index on every pass (57 MB on a million lines), so a
+      // vectors: LanceDB rewrites an IVF index on every pass (12.5 MB on a million lines), so a
       // second pass would only trade that version for another — one superseded vector index
       // stays until the next update.
       if (table !== this.vectors && !options.oncePerTable) {

@@ -7,7 +7,7 @@ import { parseQuery, type IdentifierRef } from '../query.js';
 import { compound } from '../../indexer/text.js';
 import { BODY_BOOST, NAME_BOOST } from '../retrieve/fulltext.js';
 import { literalFragments } from '../retrieve/literal.js';
-import { expand, PREDEFINED_CONSTRUCTORS, proximity, type Seed } from './expand.js';
+import { armConstructorBefore, expand, proximity, type Seed } from './expand.js';
 import { mentionedNames, parseBuildErrors, sourcePath, type BuildError } from './errors.js';
 import type { ContextWindow } from './item.js';
 import { packToBudget } from './pack.js';
@@ -154,9 +154,8 @@ async function constructorSites(store: ChunkReader, phrases: readonly string[], 
     const fragments = literalFragments(phrase);
     const printer = fragments.length > 0 ? seeds.find((s) => fragments.every((f) => s.chunk.text.includes(f))) : undefined;
     if (!printer) continue;
-    const arms = [...printer.chunk.text.slice(0, printer.chunk.text.indexOf(fragments[0]!)).matchAll(/\|\s*([A-Z][\w']*)/g)];
-    const constructor = arms[arms.length - 1]?.[1];
-    if (!constructor || PREDEFINED_CONSTRUCTORS.has(constructor)) continue;
+    const constructor = armConstructorBefore(printer.chunk.text, printer.chunk.text.indexOf(fragments[0]!));
+    if (!constructor) continue;
     const built = new RegExp(`\\b${constructor}\\b`);
     const sites = (await store.fullText([compound(constructor)], 20, { name: NAME_BOOST, body: BODY_BOOST })).filter(
       (c) => c.kind !== 'type' && c.lang === 'ml' && c.id !== printer.chunk.id && built.test(c.text) && !fragments.every((f) => c.text.includes(f)),

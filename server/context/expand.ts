@@ -142,7 +142,7 @@ async function typesOf(chunk: ChunkHit, store: ChunkReader): Promise<ChunkHit[]>
 const CONSTRUCTOR_ARM = /(?:\||\bfunction|\bwith)\s*`?([A-Z][\w']*)/g;
 /** In a type definition the first case may follow the `=` without a bar: `type t = A | B`. */
 const VARIANT_CASE = /[|=]\s*`?([A-Z][\w']*)/g;
-export const PREDEFINED_CONSTRUCTORS = new Set(['Some', 'None', 'Ok', 'Error', 'Not_found', 'Invalid_argument', 'Failure', 'Exit', 'End_of_file']);
+const PREDEFINED_CONSTRUCTORS = new Set(['Some', 'None', 'Ok', 'Error', 'Not_found', 'Invalid_argument', 'Failure', 'Exit', 'End_of_file']);
 
 /** What a seed's `match` over a variant type of its own unit brings: the type and what must change with it. */
 interface MatchedVariant {
@@ -185,6 +185,13 @@ async function variantMatchedBy(code: ChunkHit, store: ChunkReader): Promise<Mat
     .slice(0, MAX_MATCHERS)
     .map(({ c }) => c);
   return { variant, ...(declaration ? { declaration } : {}), matchers };
+}
+
+/** The constructor of the last match arm that starts before `end` in `text`, unless a predefined one. */
+export function armConstructorBefore(text: string, end: number): string | undefined {
+  const arms = [...text.slice(0, end).matchAll(CONSTRUCTOR_ARM)];
+  const last = arms[arms.length - 1]?.[1];
+  return last === undefined || PREDEFINED_CONSTRUCTORS.has(last) ? undefined : last;
 }
 
 /** The constructors named in match arms (or variant cases), the predefined ones aside. */
