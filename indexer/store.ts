@@ -92,8 +92,8 @@ export interface VectorHit {
 export interface ChunkHit extends Chunk {
   /** Retriever-specific raw score (BM25 for full text). */
   rawScore: number;
-  /** The indexed tokens (full-text hits only), for query-coverage scoring. */
-  tokens?: { name: string; body: string };
+  /** The distinct indexed tokens of name and body (full-text hits only), for query-coverage scoring. */
+  tokens?: string;
 }
 
 /**
@@ -134,7 +134,8 @@ export type TextMatch =
 /** One chunk row as a resident reader keeps it: the chunk, its indexed tokens and its references. */
 export interface ChunkRecord {
   chunk: Chunk;
-  tokens: { name: string; body: string };
+  /** `distinctTokens` of its name and body. */
+  tokens: string;
   /** The value names its code uses, as identifier compounds. */
   refs: string[];
 }
@@ -323,8 +324,23 @@ async function readHits(query: { toArrow(): Promise<ArrowTable> }): Promise<Chun
   return plainRows(await query.toArrow()).map((r) => ({
     ...rowToChunk({ doc: '', text: '', ...r }),
     rawScore: (r._score as number | undefined) ?? 0,
-    ...(NAME_TOKENS in r ? { tokens: { name: r[NAME_TOKENS] as string, body: r[BODY_TOKENS] as string } } : {}),
+    ...(NAME_TOKENS in r ? { tokens: distinctTokens(r[NAME_TOKENS] as string, r[BODY_TOKENS] as string) } : {}),
   }));
+}
+
+/**
+ * A definition's name and body tokens, each once: all that ranking asks of them is whether a
+ * query token is there. A server holds one per definition (full corpus: 17 MB instead of 36).
+ */
+export function distinctTokens(name: string, body: string): string {
+  const seen = new Set<string>();
+  for (const text of [name, body]) for (const t of text.split(' ')) if (t) seen.add(t);
+  return [...seen].join(' ');
+}
+
+/** The refs column: distinct compounds joined by single spaces. `split` alone sizes the array exactly. */
+function splitRefs(refs: string): string[] {
+  return refs ? refs.split(' ') : [];
 }
 
 function rowToChunk(r: Row): Chunk {
@@ -974,7 +990,7 @@ export class IndexStore implements ChunkReader {
     const queries = paths ? chunked(paths, 500).map((part) => this.chunks!.query().where(inList('path', part))) : [this.chunks.query()];
     for (const query of queries) {
       for await (const batch of query.select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS, REFS])) {
-        yield plainRows(batch).map((r) => ({ chunk: rowToChunk(r), tokens: { name: r[NAME_TOKENS] as string, body: r[BODY_TOKENS] as string }, refs: (r[REFS] as string).split(' ').filter(Boolean) }));
+        yield plainRows(batch).map((r) => ({ chunk: rowToChunk(r), tokens: distinctTokens(r[NAME_TOKENS] as string, r[BODY_TOKENS] as string), refs: splitRefs(r[REFS] as string) }));
       }
     }
   }
@@ -1013,7 +1029,7 @@ export class IndexStore implements ChunkReader {
     const out = new Map<string, string[]>();
     if (!this.chunks || ids.length === 0) return out;
     const rows = (await this.chunks.query().where(inList('id', ids)).select(['id', REFS]).limit(ids.length).toArrow().then(plainRows)) as Row[];
-    for (const r of rows) out.set(r.id as string, (r[REFS] as string).split(' ').filter(Boolean));
+    for (const r of rows) out.set(r.id as string, splitRefs(r[REFS] as string));
     return out;
   }
 

@@ -86,10 +86,9 @@ export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>, 
     const bonus: [string, number][] = [];
     if (c.doc) bonus.push(['doc', HAS_DOC]);
     if (c.tokens && tokens.size > 0) {
-      // Searched in place: splitting every candidate's body into a set, or even joining it to the
-      // name, cost more than the rest of fusion.
+      // Searched in place: splitting every candidate's tokens into a set cost more than the rest of fusion.
       let covered = 0;
-      for (const t of tokens) if (hasToken(c.tokens.name, t) || hasToken(c.tokens.body, t)) covered++;
+      for (const t of tokens) if (hasToken(c.tokens!, t)) covered++;
       bonus.push(['coverage', (COVERAGE * covered) / tokens.size]);
     }
     if (!query.isSymbol) {

@@ -8,24 +8,28 @@ import type { ByNameOptions, ChunkHit, ChunkReader, ChunkRecord, IndexStore, Tex
 /** Past this many changed files, a new version is read whole: one scan beats long id lists. */
 const MAX_FILES_REREAD = 500;
 
+/** A record as held here, with its place in table order (records of later versions come after). */
+interface HeldRecord extends ChunkRecord {
+  position: number;
+}
+
 /** The lookups over one version's records; a new version's are the old ones patched. */
 interface Lookups {
-  byId: Map<string, ChunkRecord>;
-  named: Map<string, ChunkRecord[]>;
-  byPath: Map<string, ChunkRecord[]>;
+  byId: Map<string, HeldRecord>;
+  named: Map<string, HeldRecord[]>;
+  byPath: Map<string, HeldRecord[]>;
   /** Reference compound → the chunks whose code uses it: callers without a full-text query. */
-  users: Map<string, ChunkRecord[]>;
+  users: Map<string, HeldRecord[]>;
   /** Type definitions by their last two symbol components (`Error.t`): what `typesNamed` asks for. */
-  types: Map<string, ChunkRecord[]>;
-  /** Table order: records of later versions come after. Every list above is in this order. */
-  position: Map<ChunkRecord, number>;
+  types: Map<string, HeldRecord[]>;
+  /** The next record's position. Every list above, and `byId`'s order, is in position order. */
   next: number;
   /**
    * `users` lists in BM25's order for one term, sorted when first asked for: a common name
    * (`map`, `create`) has thousands of users, and sorting them on every request cost more than
    * the rest of a context window's callers.
    */
-  usersRanked: Map<string, ChunkRecord[]>;
+  usersRanked: Map<string, HeldRecord[]>;
   /** The keys of `named`, sorted when first asked for a prefix: the names a prefix starts. */
   sortedNames?: string[];
 }
@@ -44,7 +48,7 @@ function typeKey(symbol: string): string {
  * on the full corpus from disk), so a local index, where ids cost 2 ms, does without.
  */
 interface RowLookups {
-  chunks: Map<bigint, ChunkRecord>;
+  chunks: Map<bigint, HeldRecord>;
   vectors: Map<bigint, string>;
 }
 
@@ -65,13 +69,16 @@ export class ResidentChunks implements ChunkReader {
   static async load(store: IndexStore, earlier?: ResidentChunks): Promise<ResidentChunks> {
     const files = await store.fileVersions();
     const changed = earlier ? [...new Set([...files.keys(), ...earlier.files.keys()])].filter((p) => files.get(p) !== earlier.files.get(p)) : undefined;
-    const fresh: ChunkRecord[] = [];
+    const fresh: HeldRecord[] = [];
     const reread = earlier && changed && changed.length <= MAX_FILES_REREAD;
     const share = reread ? undefined : repeatedStringSharer();
     for await (const batch of store.chunkRecords(reread ? changed.filter((p) => files.has(p)) : undefined)) {
-      for (const r of batch) fresh.push(share ? share(r) : r);
+      for (const r of batch) {
+        const { chunk, tokens, refs } = share ? share(r) : r;
+        fresh.push({ chunk, tokens, refs, position: 0 });
+      }
     }
-    const lookups = reread ? patched(earlier.lookups, changed, fresh) : withRecords(emptyLookups(), fresh);
+    const lookups = reread ? patched(earlier.lookups, changed, fresh) : compacted(withRecords(emptyLookups(), fresh));
     return new ResidentChunks(store, lookups, files, store.isLocal ? undefined : await rowLookups(store, lookups));
   }
 
@@ -98,11 +105,11 @@ export class ResidentChunks implements ChunkReader {
   }
 
   /** BM25's order for one term that each document holds once: the shortest documents first. */
-  private rankedUsers(nameCompound: string): ChunkRecord[] {
-    const { users, usersRanked, position } = this.lookups;
+  private rankedUsers(nameCompound: string): HeldRecord[] {
+    const { users, usersRanked } = this.lookups;
     let ranked = usersRanked.get(nameCompound);
     if (!ranked) {
-      ranked = byKey(users.get(nameCompound) ?? [], (r) => r.refs.length * POSITIONS + position.get(r)!);
+      ranked = byKey(users.get(nameCompound) ?? [], (r) => r.refs.length * POSITIONS + r.position);
       usersRanked.set(nameCompound, ranked);
     }
     return ranked;
@@ -145,7 +152,7 @@ export class ResidentChunks implements ChunkReader {
     const lower = name.toLowerCase();
     // The narrowest list first: the files named, or the types of that module and name, or all of that name.
     const pool = paths
-      ? paths.flatMap((p) => this.lookups.byPath.get(p) ?? []).sort((a, b) => this.lookups.position.get(a)! - this.lookups.position.get(b)!)
+      ? paths.flatMap((p) => this.lookups.byPath.get(p) ?? []).sort((a, b) => a.position - b.position)
       : symbolSuffix && symbolSuffix.split('.').filter(Boolean).length >= 2 && symbolSuffix.toLowerCase().endsWith(`.${lower}`)
         ? (this.lookups.types.get(typeKey(symbolSuffix)) ?? [])
         : (this.lookups.named.get(lower) ?? []);
@@ -159,7 +166,7 @@ export class ResidentChunks implements ChunkReader {
     if (fragments.length === 0) return [];
     const wanted = fragments.map((f) => f.replace(/%/g, ''));
     const out: ChunkHit[] = [];
-    for (const r of this.lookups.position.keys()) {
+    for (const r of this.lookups.byId.values()) {
       if (wanted.every((f) => r.chunk.text.includes(f))) out.push(hit(r, 0, true));
       if (out.length >= limit) break;
     }
@@ -173,7 +180,7 @@ export class ResidentChunks implements ChunkReader {
     const inModule = `${clean(module)}.`;
     const lower = prefix.toLowerCase();
     const names = (this.lookups.sortedNames ??= [...this.lookups.named.keys()].sort());
-    const found: ChunkRecord[] = [];
+    const found: HeldRecord[] = [];
     for (let i = lowerBound(names, lower); i < names.length && names[i]!.startsWith(lower); i++) {
       for (const r of this.lookups.named.get(names[i]!)!) {
         const { kind, symbol } = r.chunk;
@@ -182,7 +189,7 @@ export class ResidentChunks implements ChunkReader {
       }
     }
     // In table order, as a scan returns them.
-    return byKey(found, (r) => this.lookups.position.get(r)!)
+    return byKey(found, (r) => r.position)
       .slice(0, limit)
       .map((r) => hit(r, 0, false));
   }
@@ -192,11 +199,11 @@ export class ResidentChunks implements ChunkReader {
     const withText = options.withText ?? true;
     const prefix = options.pathPrefix?.replace(/[%_]/g, '');
     const lists = [...new Set(names.map((n) => n.toLowerCase()))].map((name) => this.lookups.named.get(name) ?? []);
-    const keep = ({ chunk: c }: ChunkRecord) => (!prefix || c.path.startsWith(prefix)) && (!kinds || kinds.includes(c.kind)) && (!lang || c.lang === lang);
+    const keep = ({ chunk: c }: HeldRecord) => (!prefix || c.path.startsWith(prefix)) && (!kinds || kinds.includes(c.kind)) && (!lang || c.lang === lang);
     // Each list is in table order, so the first `limit` of each hold the first `limit` of all.
     let found = lists.flatMap((list) => firstOf(list, limit, keep));
     // In table order, as a scan returns them: the same `limit` keeps the same definitions.
-    if (lists.length > 1) found = byKey(found, (r) => this.lookups.position.get(r)!).slice(0, limit);
+    if (lists.length > 1) found = byKey(found, (r) => r.position).slice(0, limit);
     return found.map((r) => (withText ? hit(r, 0, false) : { ...r.chunk, doc: '', text: '', rawScore: 0 }));
   }
 
@@ -259,27 +266,27 @@ async function rowLookups(store: IndexStore, lookups: Lookups): Promise<RowLooku
 }
 
 /** A fresh hit per call: callers may annotate their hits. Tokens only where IndexStore selects them. */
-function hit(r: ChunkRecord, rawScore: number, withTokens: boolean): ChunkHit {
+function hit(r: HeldRecord, rawScore: number, withTokens: boolean): ChunkHit {
   return withTokens ? { ...r.chunk, rawScore, tokens: r.tokens } : { ...r.chunk, rawScore };
 }
 
 function emptyLookups(): Lookups {
-  return { byId: new Map(), named: new Map(), byPath: new Map(), users: new Map(), types: new Map(), position: new Map(), next: 0, usersRanked: new Map() };
+  return { byId: new Map(), named: new Map(), byPath: new Map(), users: new Map(), types: new Map(), next: 0, usersRanked: new Map() };
 }
 
 /** Positions stay below this: `refs.length * POSITIONS + position` orders by both at once. */
 const POSITIONS = 2 ** 32;
 
 /** `records` sorted by a numeric key computed once each (a comparator's map lookups cost more). */
-function byKey(records: readonly ChunkRecord[], key: (r: ChunkRecord) => number): ChunkRecord[] {
+function byKey(records: readonly HeldRecord[], key: (r: HeldRecord) => number): HeldRecord[] {
   const keyed = records.map((r) => ({ r, k: key(r) }));
   keyed.sort((a, b) => a.k - b.k);
   return keyed.map(({ r }) => r);
 }
 
 /** The first `limit` records of `list` that pass `keep`, without filtering the rest. */
-function firstOf(list: readonly ChunkRecord[], limit: number, keep: (r: ChunkRecord) => boolean): ChunkRecord[] {
-  const out: ChunkRecord[] = [];
+function firstOf(list: readonly HeldRecord[], limit: number, keep: (r: HeldRecord) => boolean): HeldRecord[] {
+  const out: HeldRecord[] = [];
   for (const r of list) {
     if (out.length >= limit) break;
     if (keep(r)) out.push(r);
@@ -299,9 +306,9 @@ function lowerBound(names: readonly string[], key: string): number {
 }
 
 /** Adds records to lookups this instance owns (lists are grown in place). */
-function withRecords(lookups: Lookups, records: readonly ChunkRecord[]): Lookups {
+function withRecords(lookups: Lookups, records: readonly HeldRecord[]): Lookups {
   for (const r of records) {
-    lookups.position.set(r, lookups.next++);
+    r.position = lookups.next++;
     lookups.byId.set(r.chunk.id, r);
     push(lookups.named, r.chunk.name.toLowerCase(), r);
     push(lookups.byPath, r.chunk.path, r);
@@ -317,7 +324,7 @@ function withRecords(lookups: Lookups, records: readonly ChunkRecord[]): Lookups
  * server under `serve --watch` grow by 40 MB a saved file until V8 collected them; in place, a
  * request still running on the earlier version sees the newer chunks, which is all it risks.
  */
-function patched(lookups: Lookups, changedPaths: readonly string[], fresh: readonly ChunkRecord[]): Lookups {
+function patched(lookups: Lookups, changedPaths: readonly string[], fresh: readonly HeldRecord[]): Lookups {
   const stale = new Set(changedPaths.flatMap((p) => lookups.byPath.get(p) ?? []));
   const touched = { named: new Set<string>(), users: new Set<string>(), types: new Set<string>() };
   for (const r of [...stale, ...fresh]) {
@@ -327,7 +334,6 @@ function patched(lookups: Lookups, changedPaths: readonly string[], fresh: reado
   }
   for (const r of stale) {
     lookups.byId.delete(r.chunk.id);
-    lookups.position.delete(r);
   }
   for (const p of changedPaths) lookups.byPath.delete(p);
   for (const key of touched.users) lookups.usersRanked.delete(key);
@@ -341,6 +347,17 @@ function patched(lookups: Lookups, changedPaths: readonly string[], fresh: reado
     }
   }
   return withRecords(lookups, fresh);
+}
+
+/**
+ * Lookups whose lists hold no spare room. A list grown by `push` keeps room for up to 16 more:
+ * across the 280k lists of a full load that was 20 MB of heap.
+ */
+function compacted(lookups: Lookups): Lookups {
+  for (const map of [lookups.named, lookups.byPath, lookups.users, lookups.types]) {
+    for (const [key, list] of map) if (list.length > 1) map.set(key, list.slice());
+  }
+  return lookups;
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
