@@ -11,10 +11,22 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_BUDGET } from '../server/context/build.js';
 
 const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: { db: { type: 'string' }, k: { type: 'string', default: '10' }, json: { type: 'boolean' }, mode: { type: 'string', multiple: true } },
-});
+const USAGE = 'usage: npm run eval -- [CASES.jsonl] [--db DIR] [-k N] [--mode lexical|vector|hybrid|context]... [--json]\n';
+const { values, positionals } = (() => {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: { db: { type: 'string' }, k: { type: 'string', short: 'k', default: '10' }, json: { type: 'boolean' }, mode: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (err) {
+    process.stderr.write(`eval: ${(err as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+})();
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 const cases = resolve(positionals[0] ?? join(repo, '../shared/eval/dev.jsonl'));
 if (!statSync(cases, { throwIfNoEntry: false })?.isFile()) {
   process.stderr.write(`eval: the cases must be a .jsonl file (the corpus is CODESEARCH_CORPUS, the index --db): ${cases}\n`);
@@ -30,7 +42,13 @@ const lines = readFileSync(cases, 'utf8').split('\n').filter((l) => l.trim());
 writeFileSync(batch, lines.map((l) => { const c = JSON.parse(l) as { id: string; query: string }; return JSON.stringify({ id: c.id, query: c.query }); }).join('\n') + '\n');
 
 const cli = join(repo, 'dist/cli/main.js');
-const modes = values.mode ?? ['lexical', 'vector', 'hybrid', 'context'];
+const MODES = ['lexical', 'vector', 'hybrid', 'context'];
+const modes = values.mode ?? MODES;
+const unknownMode = modes.find((m) => !MODES.includes(m));
+if (unknownMode !== undefined) {
+  process.stderr.write(`eval: unknown mode '${unknownMode}' (known: ${MODES.join(', ')})\n${USAGE}`);
+  process.exit(2);
+}
 
 /** Runs one batch command of the CLI, keeps its output as `results-NAME.jsonl` and grades it. */
 function runAndGrade(name: string, args: string[]) {
