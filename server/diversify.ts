@@ -24,6 +24,19 @@ export function collapsePairs(ranked: RankedHit[]): DiversifiedHit[] {
   return out;
 }
 
+/**
+ * Each folded pair led by its `.ml` side, in place: "where does the compiler parse flags" asks for
+ * the code that does it. Applied to the diversified list, so the same definitions are shown.
+ */
+export function implementationFirst(hits: DiversifiedHit[]): DiversifiedHit[] {
+  return hits.map((hit) => {
+    const partner = hit.partner;
+    if (!partner || hit.chunk.lang !== 'mli' || partner.chunk.lang !== 'ml') return hit;
+    const { partner: _, ...declaration } = hit;
+    return { ...partner, score: hit.score, trace: [...partner.trace, ['implementation-of', 0] as const], partner: declaration };
+  });
+}
+
 /** Keeps the order, but moves each file's hits past the first MAX_HITS_PER_FILE to the end. */
 export function capPerFile<T extends RankedHit>(ranked: T[], max = MAX_HITS_PER_FILE): T[] {
   const seen = new Map<string, number>();

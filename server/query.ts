@@ -25,6 +25,8 @@ export interface ParsedQuery {
   type?: TypeExpr;
   /** Quoted text (`'The constructor X expects N argument(s)'`): looked for literally in the code. */
   phrases: string[];
+  /** "where does/is/are ...": the question asks for the code that does something, not its interface. */
+  asksWhere: boolean;
 }
 
 const QUALIFIED = /[A-Za-z_][\w']*(?:\.[A-Za-z_][\w']*)*/g;
@@ -57,7 +59,7 @@ export function parseQuery(raw: string): ParsedQuery {
   const tokens = queryTokens(query);
   // Only an arrow makes a type query: `string list` alone reads as well as prose.
   const type = query.includes('->') ? parseType(query) : undefined;
-  return { raw: query, tokens, terms: searchTerms(query, tokens), identifiers, isSymbol, scopeWords: scopeWords(query), phrases: quotedPhrases(query), ...(type ? { type } : {}) };
+  return { raw: query, tokens, terms: searchTerms(query, tokens), identifiers, isSymbol, scopeWords: scopeWords(query), phrases: quotedPhrases(query), asksWhere: /\bwhere (?:does|do|is|are|did|was|were)\b/i.test(query), ...(type ? { type } : {}) };
 }
 
 /**

@@ -6,7 +6,7 @@ import { ResidentChunks } from './resident.js';
 import { fingerprint } from '../indexer/fingerprint.js';
 import { parseQuery } from './query.js';
 import { fuse, type FuseContext, type RankedHit } from './fuse.js';
-import { capPerFile, collapsePairs, type DiversifiedHit } from './diversify.js';
+import { capPerFile, collapsePairs, implementationFirst, type DiversifiedHit } from './diversify.js';
 import { getRetriever } from './retrieve/registry.js';
 import type { Candidate, RetrievalSources } from './retrieve/types.js';
 import { embedderFactory, ModelMissingError, type Embedder, type EmbedderSpec } from '../indexer/embed/embedder.js';
@@ -294,7 +294,8 @@ export class Searcher {
     const ranked = mode === 'vector' ? byRetriever.get('vector')!.flatMap(({ chunk }) => (chunk ? [{ chunk, score: chunk.rawScore, trace: [['similarity', chunk.rawScore] as const] }] : [])) : fuse(parsed, byRetriever, view.context);
     // A symbol lookup shows the definition and its declaration together; a question, more answers.
     if (parsed.isSymbol && mode !== 'vector') return withCounterpartSecond(ranked).slice(0, k);
-    return capPerFile(collapsePairs(ranked)).slice(0, k);
+    const shown = capPerFile(collapsePairs(ranked)).slice(0, k);
+    return parsed.asksWhere ? implementationFirst(shown) : shown;
   }
 
   async search(query: string, options: SearchOptions = {}): Promise<SearchResult[]> {

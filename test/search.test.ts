@@ -124,6 +124,17 @@ describe('Searcher: one answer per definition for questions', () => {
     expect(splits[0]!.doc).toMatch(/^Split a string into substrings/);
   });
 
+  it('leads with the implementation when the question asks where something is done, with the same doc and place', async () => {
+    const split = async (query: string) => (await searcher.search(query, { k: 10 })).find((r) => r.name === 'split_on_char')!;
+    const asked = await split('split a string at every occurrence of a character');
+    const where = await split('where does the code split a string at every occurrence of a character');
+    expect(`${where.path}:${where.startLine}-${where.endLine}`).toBe(SPLIT_ML);
+    expect(`${where.counterpart!.path}:${where.counterpart!.startLine}-${where.counterpart!.endLine}`).toBe(SPLIT_MLI);
+    expect(where.doc).toMatch(/^Split a string into substrings/);
+    // Without "where", the better-ranked side leads: here the declaration, whose doc matched.
+    expect(asked.path).toBe('src/strkit_string.mli');
+  });
+
   it('lets no file hold more than 3 of the first results while other files have hits', async () => {
     const results = await searcher.search('string character point shape', { k: 6, mode: 'lexical' });
     const perFile = new Map<string, number>();
@@ -219,7 +230,7 @@ describe('Searcher: resident chunks (a server keeps them in memory)', () => {
     const before = await IndexStore.openForSearch(liveDb);
     const earlier = await ResidentChunks.load(before);
     // Lookups that keep what they worked out (ranked callers, sorted names), asked once before the update.
-    const lookups = (r: ResidentChunks) => Promise.all([r.usersOf('distance', 10), r.siblings('Shapes', 'added', 10), r.byName(['added_later', 'distance'], 10)]);
+    const lookups = (r: ResidentChunks) => Promise.all([r.usersOf('distance', 10), r.siblings('Shapes', 'added', 10), r.byName(['added_later', 'distance'], 10), r.chunksContaining(['distance'], 50)]);
     await lookups(earlier);
     fs.appendFileSync(path.join(root, 'src/shapes.ml'), '\nlet added_later a b = Geometry.Point.distance a b\n');
     fs.rmSync(path.join(root, 'src/broken.ml'));
@@ -238,7 +249,8 @@ describe('Searcher: resident chunks (a server keeps them in memory)', () => {
       const [users, siblings] = await lookups(whole);
       expect(users.map((c) => c.name)).toContain('added_later');
       expect(siblings.map((c) => c.name)).toEqual(['added_later']);
-      expect(await lookups(updated)).toEqual([users, siblings, await whole.byName(['added_later', 'distance'], 10)]);
+      // Table order too: a scan of the patched lookups meets the re-read file's chunks last, as a full read does.
+      expect(await lookups(updated)).toEqual([users, siblings, await whole.byName(['added_later', 'distance'], 10), await whole.chunksContaining(['distance'], 50)]);
     } finally {
       before.close();
       after.close();
