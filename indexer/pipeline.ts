@@ -554,7 +554,8 @@ async function updateEmbeddings(
   const spec = requestedSpec(options, storedSpec);
   // Nothing changed since a run that embedded everything: no model to load, no hashes to compare.
   const sameSpec = storedSpec !== undefined && JSON.stringify(spec) === storedSpec;
-  if (!run.chunksChanged && sameSpec && !options.retrain && (await store.getMeta('vectors_complete')) === '1') {
+  const outdated = spec ? embedderFactory(spec.name).outdated?.((await store.getMeta('embedder_id')) ?? '') : false;
+  if (!run.chunksChanged && sameSpec && !options.retrain && !outdated && (await store.getMeta('vectors_complete')) === '1') {
     summary.embedder = spec ? ((await store.getMeta('embedder_id')) ?? '') : '';
     return;
   }

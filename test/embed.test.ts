@@ -133,6 +133,24 @@ describe('static embedder: learnt from the corpus', () => {
     }
   });
 
+  it('learns the model again, and re-embeds everything, when an older recipe learnt the stored one', async () => {
+    const root2 = copyFixture('netkit');
+    const db2 = newDb();
+    const first = await indexRepo({ root: root2, db: db2 });
+    expect(first.embedder).toMatch(/^static-r\d+-96d-/);
+    // As an index of the previous recipe names its model (its weights are learnt some other way).
+    const store = await IndexStore.open(db2);
+    try {
+      await store.setMeta({ embedder_id: first.embedder!.replace(/^static-r\d+-/, 'static-') });
+    } finally {
+      store.close();
+    }
+    const next = await indexRepo({ root: root2, db: db2 });
+    expect(next).toMatchObject({ changed: 0, embedder: first.embedder, embedded: first.chunks });
+    // And keeps it from then on.
+    expect(await indexRepo({ root: root2, db: db2 })).toMatchObject({ embedded: 0, embedder: first.embedder });
+  });
+
   it('indexes without vectors with embedder null, and vector mode then says why it cannot answer', async () => {
     const plain = newDb();
     const summary = await indexRepo({ root, db: plain, embedder: null });

@@ -63,6 +63,8 @@ export interface EmbedderFactory {
    * the parser goes on.
    */
   readonly learnsFromCorpus?: boolean;
+  /** A stored model this version would not make (an older recipe): learnt again on the next run, changes or not. */
+  outdated?(storedId: string): boolean;
   /**
    * For indexing; the static model trains here. Undefined when there is nothing to learn from
    * yet (definitions without a single word): the index then has no vectors.

@@ -27,6 +27,12 @@ export interface StaticTrainingOptions {
 }
 
 export const STATIC_DEFAULTS = { dims: 96, seed: 1, minCount: 3, maxVocabulary: 80_000, maxBags: 500_000 } as const;
+/**
+ * Which way of learning made a model, part of its id. Bumped when the same corpus would teach a
+ * different model: an index whose model an older recipe learnt learns it again on its next run.
+ * 2: documented definitions are learnt a second time as name and doc alone.
+ */
+export const STATIC_RECIPE = 2;
 /** A name token weighs as much as this many body tokens: the name says what a definition is. */
 const NAME_WEIGHT = 3;
 const DOC_WEIGHT = 2;
@@ -64,7 +70,7 @@ export class StaticModel {
     hash.update(this.vocabulary.join(' '));
     hash.update(new Uint8Array(this.idf.buffer, this.idf.byteOffset, this.idf.byteLength));
     hash.update(new Uint8Array(this.vectors.buffer, this.vectors.byteOffset, this.vectors.byteLength));
-    return `static-${this.dims}d-${hash.digest('hex').slice(0, 12)}`;
+    return `static-r${STATIC_RECIPE}-${this.dims}d-${hash.digest('hex').slice(0, 12)}`;
   }
 
   /** A definition's unit vector (all zeros when none of its tokens is in the vocabulary). */
@@ -185,12 +191,12 @@ export async function trainStaticModel(allBags: readonly TokenBag[], options: St
 
   // 1. Intern every token and count the definitions it occurs in.
   const ids = new Map<string, number>();
-  const bagsAsIds = new PackedBags(bags.length);
+  const bagsAsIds = new PackedBags(bags.length + bags.filter((b) => b.doc).length);
   let df = new Int32Array(1024);
   const counts = new TermCounts();
-  for (const bag of bags) {
-    internAndCount(bag.name, NAME_WEIGHT, ids, counts);
-    internAndCount(bag.body, 1, ids, counts);
+  const learn = (name: string, body: string) => {
+    internAndCount(name, NAME_WEIGHT, ids, counts);
+    internAndCount(body, 1, ids, counts);
     if (ids.size > df.length) {
       const grown = new Int32Array(Math.max(ids.size, df.length * 2));
       grown.set(df);
@@ -199,12 +205,18 @@ export async function trainStaticModel(allBags: readonly TokenBag[], options: St
     for (const t of counts.touched) df[t]!++;
     bagsAsIds.push(counts);
     counts.clear();
+  };
+  for (const bag of bags) {
+    learn(bag.name, bag.body);
+    // A documented definition is learnt a second time as its name and doc alone: the one place
+    // where the corpus says in prose what a name means, without its code's words drowning that.
+    if (bag.doc) learn(bag.name, `${bag.doc} ${bag.doc}`);
   }
 
   // 2. The vocabulary: tokens in at least `minCount` definitions, most widespread first. A
   // small repository keeps every token: it has too few definitions for rare ones to be noise.
   const tokens = [...ids.keys()];
-  const floor = bags.length < SMALL_CORPUS ? 1 : minCount;
+  const floor = bagsAsIds.length < SMALL_CORPUS ? 1 : minCount;
   const kept = tokens
     .map((t, id) => [t, id] as const)
     .filter(([, id]) => df[id]! >= floor)
@@ -212,7 +224,7 @@ export async function trainStaticModel(allBags: readonly TokenBag[], options: St
     .slice(0, maxVocabulary);
   const vocabIndex = new Int32Array(ids.size).fill(-1);
   kept.forEach(([, id], i) => (vocabIndex[id] = i));
-  const documents = bags.length;
+  const documents = bagsAsIds.length;
   const idf = Float32Array.from(kept, ([, id]) => Math.log(documents / df[id]!));
 
   if (kept.length === 0) return undefined;

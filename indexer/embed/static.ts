@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { queryTokens } from '../text.js';
 import type { IndexStore } from '../store.js';
 import { registerEmbedder, ModelMissingError, type Embedder, type EmbedInput } from './embedder.js';
-import { StaticModel, trainStaticModel, type TokenBag } from './static-model.js';
+import { STATIC_RECIPE, StaticModel, trainStaticModel, type TokenBag } from './static-model.js';
 
 export const RETRAIN_DRIFT = 0.1;
 const MAX_REMEMBERED_TOKENS = 200_000;
@@ -94,12 +94,16 @@ function toBag(input: EmbedInput): TokenBag {
   return { name: input.nameTokens, doc: input.docTokens, body: input.bodyTokens };
 }
 
+/** Whether `storedId` names a model of another recipe than this version's (or none). */
+const outdated = (storedId: string) => !storedId.startsWith(`static-r${STATIC_RECIPE}-`);
+
 registerEmbedder({
   name: 'static',
   learnsFromCorpus: true,
+  outdated,
   async forIndexing(_spec, context) {
     // The stored model, read lazily: an incremental run embeds a few chunks with a few rows.
-    const reuse = !context.retrain && context.storedId && context.drift <= RETRAIN_DRIFT && (await context.store.loadStaticModel(context.storedId, []));
+    const reuse = !context.retrain && !outdated(context.storedId) && context.drift <= RETRAIN_DRIFT && (await context.store.loadStaticModel(context.storedId, []));
     if (reuse) return new StoredStaticEmbedder(context.store, context.storedId);
     context.onProgress?.('train', 0, 1);
     const inputs: EmbedInput[] = [];
