@@ -116,12 +116,16 @@ export interface ChunkReader {
   fuzzyName(token: string, limit: number, fuzziness: number): Promise<ChunkHit[]>;
 }
 
-/** What `byName` reads: rows without `doc` and `text`, under a path prefix, of some kinds or one language. */
+/**
+ * What `byName` reads: rows without `doc` and `text`, under a path prefix, of some kinds or one
+ * language, or whose symbol is or ends with a qualified name (`Or_error.t`).
+ */
 export interface ByNameOptions {
   withText?: boolean;
   pathPrefix?: string;
   kinds?: readonly string[];
   lang?: string;
+  symbolSuffix?: string;
 }
 
 /** A full-text match over one of the token columns, as `matchIds` and the hit readers run it. */
@@ -1091,6 +1095,7 @@ export class IndexStore implements ChunkReader {
     if (options.pathPrefix) where += ` AND path LIKE ${sqlString(`${options.pathPrefix.replace(/[%_]/g, '')}%`)}`;
     if (options.kinds) where += ` AND ${inList('kind', options.kinds)}`;
     if (options.lang) where += ` AND lang = ${sqlString(options.lang)}`;
+    if (options.symbolSuffix) where += ` AND (symbol = ${sqlString(options.symbolSuffix)} OR ends_with(symbol, ${sqlString(`.${options.symbolSuffix}`)}))`;
     // Without text: `doc` and `text` are empty; fetch the chosen ones by id.
     return readHits(this.chunks.query().where(where).select(withText ? READ_COLUMNS : LOCATION_COLUMNS).limit(limit));
   }

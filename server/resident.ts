@@ -195,11 +195,12 @@ export class ResidentChunks implements ChunkReader {
   }
 
   async byName(names: readonly string[], limit: number, options: ByNameOptions = {}): Promise<ChunkHit[]> {
-    const { kinds, lang } = options;
+    const { kinds, lang, symbolSuffix: suffix } = options;
     const withText = options.withText ?? true;
     const prefix = options.pathPrefix?.replace(/[%_]/g, '');
     const lists = [...new Set(names.map((n) => n.toLowerCase()))].map((name) => this.lookups.named.get(name) ?? []);
-    const keep = ({ chunk: c }: HeldRecord) => (!prefix || c.path.startsWith(prefix)) && (!kinds || kinds.includes(c.kind)) && (!lang || c.lang === lang);
+    const keep = ({ chunk: c }: HeldRecord) =>
+      (!prefix || c.path.startsWith(prefix)) && (!kinds || kinds.includes(c.kind)) && (!lang || c.lang === lang) && (!suffix || c.symbol === suffix || c.symbol.endsWith(`.${suffix}`));
     // Each list is in table order, so the first `limit` of each hold the first `limit` of all.
     let found = lists.flatMap((list) => firstOf(list, limit, keep));
     // In table order, as a scan returns them: the same `limit` keeps the same definitions.

@@ -83,6 +83,26 @@ describe('Searcher: symbol queries', () => {
   });
 });
 
+describe('Searcher: a name defined thousands of times', () => {
+  it('finds the one under the typed qualifiers, however late in the table it comes', async () => {
+    // More `t`s than one lookup reads (2,000), as a large monorepo has; the one asked for comes last.
+    const modules = Array.from({ length: 2100 }, (_, i) => `module M${i} = struct type t = int end\n`).join('');
+    const root = makeTempDir('cs-many-t-');
+    writeFiles(root, { 'src/many.ml': modules, 'src/wanted_err.ml': 'type t = { message : string }\n' });
+    const manyDb = path.join(makeTempDir('cs-db-'), 'index');
+    await indexRepo({ root, db: manyDb });
+    for (const resident of [false, true]) {
+      const s = await Searcher.open(manyDb, { resident });
+      try {
+        const [first] = await s.search('Wanted_err.t', { k: 3 });
+        expect(first, `resident: ${resident}`).toMatchObject({ symbol: 'Wanted_err.t', path: 'src/wanted_err.ml' });
+      } finally {
+        s.close();
+      }
+    }
+  });
+});
+
 describe('Searcher: questions in plain English', () => {
   it('has split_on_char in the top 3 for "split a string at every occurrence of a character"', async () => {
     const results = await searcher.search('split a string at every occurrence of a character');
@@ -215,6 +235,7 @@ describe('Searcher: resident chunks (a server keeps them in memory)', () => {
       ['byName', (r) => r.byName(['trim', 'is_blank'], 10)],
       ['byName without text', (r) => r.byName(['distance'], 10, { withText: false, pathPrefix: 'src/' })],
       ['byName of some kinds', (r) => r.byName(['distance', 'trim', 't'], 10, { withText: false, kinds: ['value', 'external'], lang: 'ml' })],
+      ['byName under a qualified name', (r) => r.byName(['t'], 10, { symbolSuffix: 'Point.t' })],
     ];
     for (const [what, read] of reads) {
       const expected = await read(store);
