@@ -1,7 +1,7 @@
 // Exact and fuzzy lookup of the identifiers a query names, with their qualifiers checked
 // against the module path and directories of each definition: `String.split` prefers
 // `Base.String.split` to `Base.List.split`, and `pp_print_lsit` finds `pp_print_list`.
-import type { ChunkHit } from '../../indexer/store.js';
+import type { ChunkHit, ChunkReader } from '../../indexer/store.js';
 import type { IdentifierRef } from '../query.js';
 import type { Candidate, Retriever } from './types.js';
 
@@ -81,30 +81,36 @@ function scoreDefinition(chunk: ChunkHit, ref: IdentifierRef): number | undefine
   );
 }
 
+/**
+ * The definitions one reference may mean. Those under the typed qualifiers (`Or_error.t`) are
+ * read first, on their own: a common name has more definitions than one lookup reads (`t`:
+ * 5,107 on the full corpus), which come in table order. The others of that name fit the
+ * qualifiers more loosely (found in the path): when typed ones exist, fewer of them are read.
+ */
+async function definitionsOf(store: ChunkReader, ref: IdentifierRef, limit: number): Promise<ChunkHit[]> {
+  const qualified = ref.qualifiers.length > 0 ? await store.byName([ref.name], MAX_SAME_NAME, { symbolSuffix: [...ref.qualifiers, ref.name].join('.') }) : [];
+  const seen = new Set(qualified.map((h) => h.id));
+  const others = await store.byName([ref.name], qualified.length > 0 ? limit : MAX_SAME_NAME);
+  const hits = [...qualified, ...others.filter((h) => !seen.has(h.id))];
+  if (hits.length > 0 || maxEdits(ref.name) === 0) return hits;
+  return store.fuzzyName(ref.name.toLowerCase().replace(/_/g, ''), limit * 4, maxEdits(ref.name));
+}
+
 export const symbolRetriever: Retriever = {
   name: 'symbol',
   async retrieve(query, { store }, limit) {
+    // Looked up together (a prose request names several: a CLI run waited for each in turn),
+    // scored in the order they were typed.
+    const found = await Promise.all(query.identifiers.map((ref) => definitionsOf(store, ref, limit)));
     const best = new Map<string, Candidate>();
-    for (const ref of query.identifiers) {
-      // The definitions under the typed qualifiers (`Or_error.t`) first, on their own: a common
-      // name has more definitions than one lookup reads (`t`: 5,107 on the full corpus), which
-      // come in table order. The others of that name fit the qualifiers more loosely (found in
-      // the path): when typed ones exist, fewer of them are read.
-      const qualified = ref.qualifiers.length > 0 ? await store.byName([ref.name], MAX_SAME_NAME, { symbolSuffix: [...ref.qualifiers, ref.name].join('.') }) : [];
-      const seen = new Set(qualified.map((h) => h.id));
-      const others = await store.byName([ref.name], qualified.length > 0 ? limit : MAX_SAME_NAME);
-      let hits = [...qualified, ...others.filter((h) => !seen.has(h.id))];
-      if (hits.length === 0 && maxEdits(ref.name) > 0) {
-        const token = ref.name.toLowerCase().replace(/_/g, '');
-        hits = await store.fuzzyName(token, limit * 4, maxEdits(ref.name));
-      }
-      for (const chunk of hits) {
+    query.identifiers.forEach((ref, i) => {
+      for (const chunk of found[i]!) {
         const score = scoreDefinition(chunk, ref);
         if (score === undefined) continue;
         const seen = best.get(chunk.id);
         if (!seen || seen.score < score) best.set(chunk.id, { id: chunk.id, chunk, score: Math.max(0, Math.min(1, score)) });
       }
-    }
+    });
     return [...best.values()].sort((a, b) => b.score - a.score).slice(0, limit);
   },
 };
