@@ -554,13 +554,13 @@ async function updateEmbeddings(
   const spec = requestedSpec(options, storedSpec);
   // Nothing changed since a run that embedded everything: no model to load, no hashes to compare.
   const sameSpec = storedSpec !== undefined && JSON.stringify(spec) === storedSpec;
-  const outdated = spec ? embedderFactory(spec.name).outdated?.((await store.getMeta('embedder_id')) ?? '') : false;
+  const storedId = (await store.getMeta('embedder_id')) ?? '';
+  const outdated = spec ? embedderFactory(spec.name).outdated?.(storedId) : false;
   if (!run.chunksChanged && sameSpec && !options.retrain && !outdated && (await store.getMeta('vectors_complete')) === '1') {
-    summary.embedder = spec ? ((await store.getMeta('embedder_id')) ?? '') : '';
+    summary.embedder = spec ? storedId : '';
     return;
   }
   // Tables of models a killed run left behind, or that an earlier run made obsolete.
-  const storedId = (await store.getMeta('embedder_id')) ?? '';
   await store.dropStaleEmbeddings(storedId);
   if (!spec) {
     await store.useEmbedder('');

@@ -128,6 +128,11 @@ export interface ByNameOptions {
   symbolSuffix?: string;
 }
 
+/** Whether `symbol` is the qualified name `qualified` or ends with it (`Base.Or_error.t` for `Or_error.t`). */
+export function symbolEndsWith(symbol: string, qualified: string): boolean {
+  return symbol === qualified || symbol.endsWith(`.${qualified}`);
+}
+
 /** A full-text match over one of the token columns, as `matchIds` and the hit readers run it. */
 export type TextMatch =
   | { column: 'fulltext'; tokens: readonly string[]; boosts: { name: number; body: number } }

@@ -90,7 +90,7 @@ export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>, 
     if (c.tokens && tokens.size > 0) {
       // Searched in place: splitting every candidate's tokens into a set cost more than the rest of fusion.
       let covered = 0;
-      for (const t of tokens) if (hasToken(c.tokens!, t)) covered++;
+      for (const t of tokens) if (hasToken(c.tokens, t)) covered++;
       bonus.push(['coverage', (COVERAGE * covered) / tokens.size]);
     }
     if (!query.isSymbol) {

@@ -29,6 +29,11 @@ export interface ParsedQuery {
   asksWhere: boolean;
 }
 
+/** A reference as typed, qualifiers and name: `List.concat_map`. */
+export function qualifiedName(ref: IdentifierRef): string {
+  return [...ref.qualifiers, ref.name].join('.');
+}
+
 const QUALIFIED = /[A-Za-z_][\w']*(?:\.[A-Za-z_][\w']*)*/g;
 /**
  * The most distinct identifiers one query looks up: each costs index lookups (a fuzzy one tens

@@ -3,7 +3,7 @@
 // is what a query paid for: 200 full-text hits cost 12 ms of LanceDB time as rows and 3 ms as ids
 // (full corpus, 2 cores), and under 8 concurrent clients LanceDB's threads were the bottleneck.
 // Every method answers as IndexStore's would, so one-shot and resident searches rank alike.
-import type { ByNameOptions, ChunkHit, ChunkReader, ChunkRecord, IndexStore, TextMatch, VectorHit } from '../indexer/store.js';
+import { symbolEndsWith, type ByNameOptions, type ChunkHit, type ChunkReader, type ChunkRecord, type IndexStore, type TextMatch, type VectorHit } from '../indexer/store.js';
 
 /** Past this many changed files, a new version is read whole: one scan beats long id lists. */
 const MAX_FILES_REREAD = 500;
@@ -200,7 +200,7 @@ export class ResidentChunks implements ChunkReader {
     const prefix = options.pathPrefix?.replace(/[%_]/g, '');
     const lists = [...new Set(names.map((n) => n.toLowerCase()))].map((name) => this.lookups.named.get(name) ?? []);
     const keep = ({ chunk: c }: HeldRecord) =>
-      (!prefix || c.path.startsWith(prefix)) && (!kinds || kinds.includes(c.kind)) && (!lang || c.lang === lang) && (!suffix || c.symbol === suffix || c.symbol.endsWith(`.${suffix}`));
+      (!prefix || c.path.startsWith(prefix)) && (!kinds || kinds.includes(c.kind)) && (!lang || c.lang === lang) && (!suffix || symbolEndsWith(c.symbol, suffix));
     // Each list is in table order, so the first `limit` of each hold the first `limit` of all.
     let found = lists.flatMap((list) => firstOf(list, limit, keep));
     // In table order, as a scan returns them: the same `limit` keeps the same definitions.

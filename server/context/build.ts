@@ -3,7 +3,7 @@
 // a change that applies and type-checks, exactly within a token budget.
 import type { ChunkReader, ChunkHit } from '../../indexer/store.js';
 import type { IndexView, Searcher, SearchMode } from '../search.js';
-import { parseQuery, type IdentifierRef } from '../query.js';
+import { parseQuery, qualifiedName, type IdentifierRef } from '../query.js';
 import { compound } from '../../indexer/text.js';
 import { BODY_BOOST, NAME_BOOST } from '../retrieve/fulltext.js';
 import { literalFragments } from '../retrieve/literal.js';
@@ -99,7 +99,7 @@ export class ContextBuilder {
       score:
         (h.score / top) *
         (dir !== undefined && h.chunk.path.startsWith(dir) ? SAME_DIRECTORY : 1) *
-        (named.some((id) => id.name === h.chunk.name && h.chunk.symbol.endsWith([...id.qualifiers, id.name].join('.'))) ? NAMED_IN_PROMPT : 1),
+        (named.some((id) => id.name === h.chunk.name && h.chunk.symbol.endsWith(qualifiedName(id))) ? NAMED_IN_PROMPT : 1),
     }));
     seeds.sort((a, b) => b.score - a.score);
     seeds.push(...(await siblingSeeds(store, named, seeds)), ...(await constructorSites(store, phrases, seeds)));

@@ -1,8 +1,8 @@
 // Exact and fuzzy lookup of the identifiers a query names, with their qualifiers checked
 // against the module path and directories of each definition: `String.split` prefers
 // `Base.String.split` to `Base.List.split`, and `pp_print_lsit` finds `pp_print_list`.
-import type { ChunkHit, ChunkReader } from '../../indexer/store.js';
-import type { IdentifierRef } from '../query.js';
+import { symbolEndsWith, type ChunkHit, type ChunkReader } from '../../indexer/store.js';
+import { qualifiedName, type IdentifierRef } from '../query.js';
 import type { Candidate, Retriever } from './types.js';
 
 const EXACT = 0.8;
@@ -51,8 +51,7 @@ export function maxEdits(name: string): number {
 /** How well a definition's place fits the qualifiers typed before the name. */
 function qualifierFit(chunk: ChunkHit, ref: IdentifierRef): number {
   if (ref.qualifiers.length === 0) return 0;
-  const typed = [...ref.qualifiers, ref.name].join('.');
-  if (chunk.symbol === typed || chunk.symbol.endsWith(`.${typed}`)) return QUALIFIED_SUFFIX;
+  if (symbolEndsWith(chunk.symbol, qualifiedName(ref))) return QUALIFIED_SUFFIX;
   const places = new Set([
     ...chunk.symbol.toLowerCase().split('.'),
     ...chunk.path.toLowerCase().replace(/\.mli?$/, '').split(/[/_\-.]/),
@@ -88,7 +87,7 @@ function scoreDefinition(chunk: ChunkHit, ref: IdentifierRef): number | undefine
  * qualifiers more loosely (found in the path): when typed ones exist, fewer of them are read.
  */
 async function definitionsOf(store: ChunkReader, ref: IdentifierRef, limit: number): Promise<ChunkHit[]> {
-  const qualified = ref.qualifiers.length > 0 ? await store.byName([ref.name], MAX_SAME_NAME, { symbolSuffix: [...ref.qualifiers, ref.name].join('.') }) : [];
+  const qualified = ref.qualifiers.length > 0 ? await store.byName([ref.name], MAX_SAME_NAME, { symbolSuffix: qualifiedName(ref) }) : [];
   const seen = new Set(qualified.map((h) => h.id));
   const others = await store.byName([ref.name], qualified.length > 0 ? limit : MAX_SAME_NAME);
   const hits = [...qualified, ...others.filter((h) => !seen.has(h.id))];
