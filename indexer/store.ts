@@ -143,8 +143,9 @@ export type TextMatch =
 /** One chunk row as a resident reader keeps it: the chunk, its indexed tokens and its references. */
 export interface ChunkRecord {
   chunk: Chunk;
-  /** `distinctTokens` of its name and body. */
-  tokens: string;
+  /** The full-text columns as stored: name and body tokens, space-separated. */
+  nameTokens: string;
+  bodyTokens: string;
   /** The value names its code uses, as identifier compounds. */
   refs: string[];
 }
@@ -999,7 +1000,7 @@ export class IndexStore implements ChunkReader {
     const queries = paths ? chunked(paths, 500).map((part) => this.chunks!.query().where(inList('path', part))) : [this.chunks.query()];
     for (const query of queries) {
       for await (const batch of query.select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS, REFS])) {
-        yield plainRows(batch).map((r) => ({ chunk: rowToChunk(r), tokens: distinctTokens(r[NAME_TOKENS] as string, r[BODY_TOKENS] as string), refs: splitRefs(r[REFS] as string) }));
+        yield plainRows(batch).map((r) => ({ chunk: rowToChunk(r), nameTokens: r[NAME_TOKENS] as string, bodyTokens: r[BODY_TOKENS] as string, refs: splitRefs(r[REFS] as string) }));
       }
     }
   }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { indexRepo } from '../indexer/pipeline.js';
 import { IndexMissingError, IndexStore } from '../indexer/store.js';
 import { ResidentChunks } from '../server/resident.js';
+import { queryTokens } from '../indexer/text.js';
 import { Searcher, type IndexView, type SearchResult } from '../server/search.js';
 import { cleanupTempDirs, copyFixture, indexedFixture, makeTempDir, writeFiles } from './helpers.js';
 
@@ -191,15 +192,20 @@ describe('Searcher: result shape', () => {
 
 describe('Searcher: resident chunks (a server keeps them in memory)', () => {
   let resident: Searcher;
+  let residentInMemory: Searcher;
   let store: IndexStore;
   let chunks: ResidentChunks;
+  let inMemory: ResidentChunks;
   beforeAll(async () => {
     resident = await Searcher.open(db, { resident: true });
+    residentInMemory = await Searcher.open(db, { resident: true, fullTextInMemory: true });
     store = await IndexStore.openForSearch(db);
     chunks = await ResidentChunks.load(store);
+    inMemory = await ResidentChunks.load(store, undefined, { fullTextInMemory: true });
   });
   afterAll(() => {
     resident?.close();
+    residentInMemory?.close();
     store?.close();
   });
 
@@ -209,6 +215,7 @@ describe('Searcher: resident chunks (a server keeps them in memory)', () => {
       const expected = await searcher.search(query, { k: 20 });
       expect(expected.length).toBeGreaterThan(0);
       expect(await resident.search(query, { k: 20 })).toEqual(expected);
+      expect(await residentInMemory.search(query, { k: 20 }), 'full text ranked in memory').toEqual(expected);
     },
   );
 
@@ -244,14 +251,33 @@ describe('Searcher: resident chunks (a server keeps them in memory)', () => {
     }
   });
 
+  it("scores full-text matches as LanceDB's index does (to its float32 rounding)", async () => {
+    for (const tokens of [['split', 'char'], ['string', 'point', 'distance', 'trim'], ['shape'], queryTokens('remove leading and trailing whitespace')]) {
+      // Every match (the fixture has a few dozen): a cut could fall between equal scores.
+      const expected = await store.fullText(tokens, 1000, { name: 2, body: 1 });
+      const actual = await inMemory.fullText(tokens, 1000, { name: 2, body: 1 });
+      expect(expected.length, tokens.join(' ')).toBeGreaterThan(0);
+      // Equal scores (within rounding) may come in either order: compare hits by id.
+      const byId = new Map(actual.map((h) => [h.id, h]));
+      expect(actual.map((h) => h.id).sort(), tokens.join(' ')).toEqual(expected.map((h) => h.id).sort());
+      for (const want of expected) {
+        const { rawScore, ...rest } = byId.get(want.id)!;
+        const { rawScore: wantedScore, ...wanted } = want;
+        expect(rest).toEqual(wanted);
+        expect(Math.abs(rawScore - wantedScore) / wantedScore).toBeLessThan(1e-5);
+      }
+      for (let i = 1; i < actual.length; i++) expect(actual[i]!.rawScore).toBeLessThanOrEqual(actual[i - 1]!.rawScore);
+    }
+  });
+
   it('reads only the changed files of a new version, and ends up with what a full read gives', async () => {
     const root = copyFixture('mini');
     const liveDb = path.join(makeTempDir('cs-db-'), 'index');
     await indexRepo({ root, db: liveDb });
     const before = await IndexStore.openForSearch(liveDb);
-    const earlier = await ResidentChunks.load(before);
+    const earlier = await ResidentChunks.load(before, undefined, { fullTextInMemory: true });
     // Lookups that keep what they worked out (ranked callers, sorted names), asked once before the update.
-    const lookups = (r: ResidentChunks) => Promise.all([r.usersOf('distance', 10), r.siblings('Shapes', 'added', 10), r.byName(['added_later', 'distance'], 10), r.chunksContaining(['distance'], 50)]);
+    const lookups = (r: ResidentChunks) => Promise.all([r.usersOf('distance', 10), r.siblings('Shapes', 'added', 10), r.byName(['added_later', 'distance'], 10), r.chunksContaining(['distance'], 50), r.fullText(['distance', 'added', 'later', 'point'], 50, { name: 2, body: 1 })]);
     await lookups(earlier);
     fs.appendFileSync(path.join(root, 'src/shapes.ml'), '\nlet added_later a b = Geometry.Point.distance a b\n');
     fs.rmSync(path.join(root, 'src/broken.ml'));
@@ -260,18 +286,20 @@ describe('Searcher: resident chunks (a server keeps them in memory)', () => {
     await indexRepo({ root, db: liveDb });
     const after = await IndexStore.openForSearch(liveDb);
     try {
-      const [updated, whole] = [await ResidentChunks.load(after, earlier), await ResidentChunks.load(after)];
+      const [updated, whole] = [await ResidentChunks.load(after, earlier, { fullTextInMemory: true }), await ResidentChunks.load(after, undefined, { fullTextInMemory: true })];
       expect(updated.size).toBe(whole.size);
       const everything = async (r: ResidentChunks) => (await Promise.all([...(await after.fileVersions()).keys()].sort().map((p) => r.chunksOfFile(p)))).flat();
       const all = await everything(whole);
       expect(all.some((c) => c.name === 'added_later')).toBe(true);
       expect(all.every((c) => c.symbol.startsWith('Strkit2.') && c.path !== 'src/broken.ml')).toBe(true);
       expect(await everything(updated)).toEqual(all);
-      const [users, siblings] = await lookups(whole);
+      const [users, siblings, , , matches] = await lookups(whole);
       expect(users.map((c) => c.name)).toContain('added_later');
       expect(siblings.map((c) => c.name)).toEqual(['added_later']);
-      // Table order too: a scan of the patched lookups meets the re-read file's chunks last, as a full read does.
-      expect(await lookups(updated)).toEqual([users, siblings, await whole.byName(['added_later', 'distance'], 10), await whole.chunksContaining(['distance'], 50)]);
+      expect(matches.map((c) => c.name)).toContain('added_later');
+      // Table order too: a scan of the patched lookups meets the re-read file's chunks last, as a full
+      // read does; BM25 over the patched postings (changed ones gone, new ones beside) scores as a full read's.
+      expect(await lookups(updated)).toEqual([users, siblings, await whole.byName(['added_later', 'distance'], 10), await whole.chunksContaining(['distance'], 50), matches]);
     } finally {
       before.close();
       after.close();

@@ -1,0 +1,392 @@
+// BM25 over a resident reader's definitions, in memory: what LanceDB's full-text index answers
+// for the name and body token columns, scored as Lance scores them (measured against it on the
+// full corpus: same scores to 1e-5, the float32 rounding of Lance's). LanceDB took 12 ms of its
+// threads per search there (2 cores), the largest part of an HTTP search under load.
+//
+// Lance's BM25, per column: k1 1.2, b 0.75, idf ln(1 + (N − n + 0.5) / (n + 0.5)), where N and
+// the average length count only the documents with at least one token in that column; a query
+// over several columns scores a document by its best column, boost applied.
+
+const K1 = 1.2;
+const B = 0.75;
+/** Lance's tokenizer drops longer tokens: they count neither as terms nor in a column's length. */
+const MAX_TOKEN_LENGTH = 40;
+/** A term's count in one column saturates long before this: BM25 flattens it past a few. */
+const MAX_COUNT = 0xffff;
+
+/** A document as indexed: its name and body tokens, space-separated, as the store holds them. */
+export interface TermDocument<T> {
+  doc: T;
+  name: string;
+  body: string;
+}
+
+/** What the index needs of a document it holds: all its tokens, each once (space-separated). */
+export interface Tokened {
+  readonly tokens: string;
+}
+
+/**
+ * Numbers appended in fixed blocks: a typed array that doubled as it filled held up to twice
+ * its entries, plus a copy at each doubling, which a full load's peak memory paid for.
+ */
+class Appended {
+  private static readonly BLOCK = 1 << 16;
+  private readonly blocks: Uint32Array[] = [];
+  length = 0;
+
+  push(x: number): void {
+    const at = this.length % Appended.BLOCK;
+    if (at === 0) this.blocks.push(new Uint32Array(Appended.BLOCK));
+    this.blocks[this.blocks.length - 1]![at] = x;
+    this.length++;
+  }
+
+  /** Calls `each` with every number in order, and its place. */
+  forEach(each: (x: number, i: number) => void): void {
+    this.blocks.forEach((block, b) => {
+      const n = Math.min(Appended.BLOCK, this.length - b * Appended.BLOCK);
+      for (let i = 0; i < n; i++) each(block[i]!, b * Appended.BLOCK + i);
+    });
+  }
+
+  toArray(): Uint32Array {
+    const out = new Uint32Array(this.length);
+    this.blocks.forEach((block, b) => out.set(block.subarray(0, Math.min(Appended.BLOCK, this.length - b * Appended.BLOCK)), b * Appended.BLOCK));
+    return out;
+  }
+}
+
+/** Postings of one set of documents, by term; documents are numbered in the order they were added. */
+class Postings {
+  /** Per-query score accumulators, reused: a search runs to its end without yielding. */
+  private scratch?: { scores: Float64Array; touched: Uint32Array };
+
+  private constructor(
+    private readonly terms: Map<string, number>,
+    /** Term t's entries are offsets[t] .. offsets[t + 1], by ascending document. */
+    private readonly offsets: Uint32Array,
+    private readonly docs: Uint32Array,
+    private readonly nameCounts: Uint16Array,
+    private readonly bodyCounts: Uint16Array,
+    /** Per document, the lengths of its name and of its body, side by side. */
+    private readonly lengths: Uint32Array,
+    /** Per term, the documents holding it in their name, and in their body. */
+    private readonly inNames: Uint32Array,
+    private readonly inBodies: Uint32Array,
+  ) {}
+
+  /** `add` returns the document's distinct tokens, name's first, as `distinctTokens` gives them. */
+  static builder(): { add(name: string, body: string): string; build(): Postings } {
+    const terms = new Map<string, number>();
+    const termStrings: string[] = [];
+    // A document's entries follow its predecessor's: term ids and counts (name's in the low 16
+    // bits, body's above), and where each document's entries end.
+    const [entryTerm, entryCounts, docEnds, lengths] = [new Appended(), new Appended(), new Appended(), new Appended()];
+    // One document's counts by term id, name's in the low 16 bits and body's above, and the terms
+    // it holds: reused for every document (a map and a pair per term and document, then a set
+    // for the distinct tokens, made a full load take seconds longer).
+    let counts = new Uint32Array(1024);
+    const seen: number[] = [];
+    return {
+      add(name, body) {
+        seen.length = 0;
+        for (const [text, unit] of [[name, 1], [body, 0x10000]] as const) {
+          let length = 0;
+          for (const token of text.split(' ')) {
+            if (!token) continue;
+            let t = terms.get(token);
+            if (t === undefined) {
+              // A copy: a token split from a long column is a slice that would keep it all alive.
+              const own = Buffer.from(token, 'latin1').toString('latin1');
+              terms.set(own, (t = termStrings.length));
+              termStrings.push(own);
+              if (t === counts.length) {
+                const bigger = new Uint32Array(2 * counts.length);
+                bigger.set(counts);
+                counts = bigger;
+              }
+            }
+            const c = counts[t]!;
+            if (c === 0) seen.push(t);
+            if (token.length > MAX_TOKEN_LENGTH) {
+              counts[t] = c | 0x80000000; // seen, but neither counted nor indexed
+              continue;
+            }
+            length++;
+            // Saturated at MAX_COUNT, which BM25 flattens long before.
+            if (((c / unit) & MAX_COUNT) < MAX_COUNT) counts[t] = c + unit;
+          }
+          lengths.push(length);
+        }
+        for (const t of seen) {
+          const c = counts[t]!;
+          counts[t] = 0;
+          if (c & 0x80000000) continue;
+          entryTerm.push(t);
+          entryCounts.push(c);
+        }
+        docEnds.push(entryTerm.length);
+        return seen.map((t) => termStrings[t]!).join(' ');
+      },
+      build() {
+        // Entries regrouped by term; a counting sort keeps each term's documents ascending.
+        const n = entryTerm.length;
+        const offsets = new Uint32Array(terms.size + 1);
+        entryTerm.forEach((t) => offsets[t + 1]!++);
+        for (let t = 0; t < terms.size; t++) offsets[t + 1]! += offsets[t]!;
+        const fill = offsets.slice(0, terms.size);
+        const [docs, nameCounts, bodyCounts] = [new Uint32Array(n), new Uint16Array(n), new Uint16Array(n)];
+        const [inNames, inBodies] = [new Uint32Array(terms.size), new Uint32Array(terms.size)];
+        const term = entryTerm.toArray();
+        let doc = 0;
+        let docEnd = 0;
+        const ends = docEnds.toArray();
+        entryCounts.forEach((c, i) => {
+          while (i >= docEnd) docEnd = ends[doc++]!;
+          const t = term[i]!;
+          const at = fill[t]!++;
+          docs[at] = doc - 1;
+          nameCounts[at] = c & MAX_COUNT;
+          bodyCounts[at] = c >>> 16;
+          if (nameCounts[at]) inNames[t]!++;
+          if (bodyCounts[at]) inBodies[t]!++;
+        });
+        return new Postings(terms, offsets, docs, nameCounts, bodyCounts, lengths.toArray(), inNames, inBodies);
+      },
+    };
+  }
+
+  static of(documents: readonly { name: string; body: string }[]): Postings {
+    const builder = Postings.builder();
+    for (const d of documents) builder.add(d.name, d.body);
+    return builder.build();
+  }
+
+  get size(): number {
+    return this.lengths.length / 2;
+  }
+
+  /** Document `doc`'s name and body lengths. */
+  lengthsOf(doc: number): [name: number, body: number] {
+    return [this.lengths[2 * doc]!, this.lengths[2 * doc + 1]!];
+  }
+
+  /** How many documents hold `term` in their name, and in their body. */
+  frequency(term: string): [name: number, body: number] {
+    const t = this.terms.get(term);
+    return t === undefined ? [0, 0] : [this.inNames[t]!, this.inBodies[t]!];
+  }
+
+  /** `term`'s counts in document `doc`'s name and body ([0, 0] when it has none). */
+  countsIn(term: string, doc: number): [name: number, body: number] {
+    const t = this.terms.get(term);
+    if (t === undefined) return [0, 0];
+    let [lo, hi] = [this.offsets[t]!, this.offsets[t + 1]!];
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.docs[mid]! < doc) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < this.offsets[t + 1]! && this.docs[lo] === doc ? [this.nameCounts[lo]!, this.bodyCounts[lo]!] : [0, 0];
+  }
+
+  /**
+   * Adds each document's BM25 score for `terms` (weights: each term's idf times its column's
+   * boost) to `best`, skipping documents `gone` marks; `first` numbers this set's documents
+   * after the sets before it.
+   */
+  score(terms: readonly string[], weights: readonly { name: number; body: number }[], average: { name: number; body: number }, gone: Uint8Array | undefined, best: BestHits, first: number): void {
+    const size = this.size;
+    // A document's two column scores side by side, and its two lengths: one cache line each,
+    // where separate arrays cost two (postings hit documents all over the corpus).
+    // The documents scored, in a typed array: pushing onto a growing JS array cost 96 ns each.
+    const { scores, touched } = (this.scratch ??= { scores: new Float64Array(2 * size), touched: new Uint32Array(size) });
+    let hits = 0;
+    const lengths = this.lengths;
+    const { docs, nameCounts, bodyCounts } = this;
+    // BM25's length normalisation, k1·(1 − b + b·len/avg) = normA + normB·len, per column.
+    const [nameA, nameB] = [K1 * (1 - B), (K1 * B) / average.name];
+    const [bodyA, bodyB] = [K1 * (1 - B), (K1 * B) / average.body];
+    for (let k = 0; k < terms.length; k++) {
+      const t = this.terms.get(terms[k]!);
+      if (t === undefined) continue;
+      const wName = weights[k]!.name * (K1 + 1);
+      const wBody = weights[k]!.body * (K1 + 1);
+      for (let i = this.offsets[t]!, end = this.offsets[t + 1]!; i < end; i++) {
+        const doc = docs[i]!;
+        if (gone !== undefined && gone[doc] === 1) continue;
+        const at = 2 * doc;
+        if (scores[at] === 0 && scores[at + 1] === 0) touched[hits++] = doc;
+        const n = nameCounts[i]!;
+        const b = bodyCounts[i]!;
+        if (n !== 0) scores[at]! += (wName * n) / (n + nameA + nameB * lengths[at]!);
+        if (b !== 0) scores[at + 1]! += (wBody * b) / (b + bodyA + bodyB * lengths[at + 1]!);
+      }
+    }
+    for (let h = 0; h < hits; h++) {
+      const doc = touched[h]!;
+      best.offer(first + doc, Math.max(scores[2 * doc]!, scores[2 * doc + 1]!));
+      scores[2 * doc] = 0;
+      scores[2 * doc + 1] = 0;
+    }
+  }
+}
+
+export interface TermHit<T> {
+  doc: T;
+  score: number;
+}
+
+/** Per column, as Lance counts them: the documents with at least one token in it, and their tokens. */
+interface Totals {
+  withName: number;
+  withBody: number;
+  nameLength: number;
+  bodyLength: number;
+}
+
+/**
+ * The documents of one index version. After a full load, one set of postings; a version patched
+ * for a few changed files keeps the earlier postings with the changed documents marked gone, and
+ * indexes the newer documents beside them (again at each patch: they are few).
+ */
+export class TermIndex<T extends Tokened> {
+  private constructor(
+    private readonly base: Postings,
+    private readonly baseDocs: readonly T[],
+    /** 1 for a base document no longer in this version; undefined while none is gone. */
+    private readonly gone: Uint8Array | undefined,
+    /** Per term, the gone base documents holding it in their name, and in their body. */
+    private readonly goneFrequency: ReadonlyMap<string, [name: number, body: number]>,
+    private readonly added: Postings,
+    /** The added documents with their tokens: the next patch indexes them again. */
+    private readonly addedDocs: readonly TermDocument<T>[],
+    private readonly totals: Totals,
+  ) {}
+
+  /** An index of the documents added, in order. */
+  /** `add` returns the document's distinct tokens, as `distinctTokens` gives them. */
+  static builder<T extends Tokened>(): { add(d: TermDocument<T>): string; build(): TermIndex<T> } {
+    const docs: T[] = [];
+    const postings = Postings.builder();
+    return {
+      add({ doc, name, body }) {
+        docs.push(doc);
+        return postings.add(name, body);
+      },
+      build() {
+        const base = postings.build();
+        return new TermIndex(base, docs, undefined, new Map(), Postings.of([]), [], totalsOf([base], [undefined]));
+      },
+    };
+  }
+
+  /** This index without the documents `drop` picks, with `fresh` added. The receiver is unchanged. */
+  patched(drop: (doc: T) => boolean, fresh: readonly TermDocument<T>[]): TermIndex<T> {
+    const gone = this.gone?.slice() ?? new Uint8Array(this.base.size);
+    const goneFrequency = new Map(this.goneFrequency);
+    this.baseDocs.forEach((d, i) => {
+      if (gone[i] || !drop(d)) return;
+      gone[i] = 1;
+      for (const term of d.tokens.split(' ')) {
+        const [n, b] = this.base.countsIn(term, i);
+        if (!n && !b) continue;
+        const f = goneFrequency.get(term) ?? [0, 0];
+        goneFrequency.set(term, [f[0] + (n ? 1 : 0), f[1] + (b ? 1 : 0)]);
+      }
+    });
+    const addedDocs = [...this.addedDocs.filter((d) => !drop(d.doc)), ...fresh];
+    const added = Postings.of(addedDocs);
+    return new TermIndex(this.base, this.baseDocs, gone, goneFrequency, added, addedDocs, totalsOf([this.base, added], [gone, undefined]));
+  }
+
+  /** The best `limit` documents for `tokens`, best first; equal scores in the order the documents were added. */
+  search(tokens: readonly string[], limit: number, boosts: { name: number; body: number }): TermHit<T>[] {
+    const { totals } = this;
+    if (limit <= 0) return [];
+    const terms = [...new Set(tokens)].filter((t) => t && t.length <= MAX_TOKEN_LENGTH);
+    const weights = terms.map((term) => {
+      const [baseName, baseBody] = this.base.frequency(term);
+      const [goneName, goneBody] = this.goneFrequency.get(term) ?? [0, 0];
+      const [addedName, addedBody] = this.added.frequency(term);
+      return {
+        name: boosts.name * idf(baseName - goneName + addedName, totals.withName),
+        body: boosts.body * idf(baseBody - goneBody + addedBody, totals.withBody),
+      };
+    });
+    const average = { name: totals.nameLength / totals.withName || 1, body: totals.bodyLength / totals.withBody || 1 };
+    const best = new BestHits(limit);
+    this.base.score(terms, weights, average, this.gone, best, 0);
+    this.added.score(terms, weights, average, undefined, best, this.base.size);
+    return best.best().map(({ doc, score }) => ({ doc: doc < this.base.size ? this.baseDocs[doc]! : this.addedDocs[doc - this.base.size]!.doc, score }));
+  }
+}
+
+function idf(matching: number, docs: number): number {
+  return Math.log((docs - matching + 0.5) / (matching + 0.5) + 1);
+}
+
+function totalsOf(parts: readonly Postings[], gone: readonly (Uint8Array | undefined)[]): Totals {
+  const out = { withName: 0, withBody: 0, nameLength: 0, bodyLength: 0 };
+  parts.forEach((p, k) => {
+    for (let d = 0; d < p.size; d++) {
+      if (gone[k]?.[d]) continue;
+      const [name, body] = p.lengthsOf(d);
+      if (name) out.withName++;
+      if (body) out.withBody++;
+      out.nameLength += name;
+      out.bodyLength += body;
+    }
+  });
+  return out;
+}
+
+/**
+ * The `limit` best of the documents offered (numbers, smaller first on equal scores), in a
+ * min-heap: sorting every hit of a common term (tens of thousands) cost more than scoring them.
+ */
+class BestHits {
+  private readonly heap: { doc: number; score: number }[] = [];
+  constructor(private readonly limit: number) {}
+
+  private static before(a: { doc: number; score: number }, b: { doc: number; score: number }): boolean {
+    return a.score > b.score || (a.score === b.score && a.doc < b.doc);
+  }
+
+  offer(doc: number, score: number): void {
+    const h = this.heap;
+    if (h.length === this.limit) {
+      // The root is the worst hit kept.
+      const worst = h[0]!;
+      if (score < worst.score || (score === worst.score && doc > worst.doc)) return;
+      h[0] = { doc, score };
+      this.sink(0);
+      return;
+    }
+    h.push({ doc, score });
+    for (let i = h.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (!BestHits.before(h[parent]!, h[i]!)) break;
+      [h[parent], h[i]] = [h[i]!, h[parent]!];
+      i = parent;
+    }
+  }
+
+  private sink(i: number): void {
+    const h = this.heap;
+    for (;;) {
+      const [l, r] = [2 * i + 1, 2 * i + 2];
+      let worst = i;
+      if (l < h.length && BestHits.before(h[worst]!, h[l]!)) worst = l;
+      if (r < h.length && BestHits.before(h[worst]!, h[r]!)) worst = r;
+      if (worst === i) return;
+      [h[worst], h[i]] = [h[i]!, h[worst]!];
+      i = worst;
+    }
+  }
+
+  best(): { doc: number; score: number }[] {
+    return this.heap.sort((a, b) => (BestHits.before(a, b) ? -1 : 1));
+  }
+}

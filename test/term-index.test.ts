@@ -1,0 +1,87 @@
+// The resident reader's BM25: Lance's formula by hand on a few documents, and a patched index
+// that scores exactly as one built from scratch over the same documents.
+import { describe, it, expect } from 'vitest';
+import { distinctTokens } from '../indexer/store.js';
+import { TermIndex, type TermDocument } from '../server/term-index.js';
+
+interface Doc {
+  id: string;
+  tokens: string;
+}
+
+function indexOf(docs: readonly { id: string; name: string; body: string }[]): { index: TermIndex<Doc>; held: Doc[] } {
+  const builder = TermIndex.builder<Doc>();
+  const held = docs.map(({ id, name, body }) => {
+    const doc: Doc = { id, tokens: '' };
+    doc.tokens = builder.add({ doc, name, body });
+    return doc;
+  });
+  return { index: builder.build(), held };
+}
+
+const search = (index: TermIndex<Doc>, tokens: string[], limit = 10, boosts = { name: 2, body: 1 }) => index.search(tokens, limit, boosts).map(({ doc, score }) => ({ id: doc.id, score }));
+
+/** Lance's per-column BM25 of one term. */
+function bm25(count: number, length: number, average: number, matching: number, docs: number): number {
+  const idf = Math.log((docs - matching + 0.5) / (matching + 0.5) + 1);
+  return (idf * 2.2 * count) / (count + 1.2 * (0.25 + (0.75 * length) / average));
+}
+
+describe('TermIndex', () => {
+  const docs = [
+    { id: 'a', name: 'split on char', body: 'split string char split' },
+    { id: 'b', name: 'concat', body: 'concat string list sep' },
+    { id: 'c', name: 'trim', body: '' },
+    { id: 'd', name: 'split', body: 'cut string' },
+  ];
+
+  it("scores each column as Lance does, a document by its better column, and counts only documents with a body in the body's statistics", () => {
+    const { index } = indexOf(docs);
+    // Names: 4 documents, 6 tokens; bodies: 3 documents (c has none), 10 tokens.
+    const [nameAverage, bodyAverage] = [6 / 4, 10 / 3];
+    const a = Math.max(2 * bm25(1, 3, nameAverage, 2, 4), bm25(2, 4, bodyAverage, 1, 3));
+    const d = Math.max(2 * bm25(1, 1, nameAverage, 2, 4), 0);
+    const hits = search(index, ['split']);
+    expect(hits.map((h) => h.id)).toEqual(['d', 'a']);
+    expect(hits[0]!.score).toBeCloseTo(d, 10);
+    expect(hits[1]!.score).toBeCloseTo(a, 10);
+    // Two terms add up within a column.
+    const string = search(index, ['string', 'char']).find((h) => h.id === 'a')!;
+    expect(string.score).toBeCloseTo(Math.max(2 * bm25(1, 3, nameAverage, 1, 4), bm25(1, 4, bodyAverage, 3, 3) + bm25(1, 4, bodyAverage, 1, 3)), 10);
+  });
+
+  it('keeps the best `limit`, ties in the order documents were added, and ignores unknown and overlong tokens', () => {
+    const same = Array.from({ length: 30 }, (_, i) => ({ id: `d${i}`, name: `n${i}`, body: 'shared word' }));
+    const { index } = indexOf(same);
+    expect(search(index, ['shared'], 5).map((h) => h.id)).toEqual(['d0', 'd1', 'd2', 'd3', 'd4']);
+    expect(search(index, ['missing'])).toEqual([]);
+    const long = 'x'.repeat(41);
+    const { index: withLong } = indexOf([{ id: 'l', name: 'long', body: `${long} word` }, ...same.slice(0, 2)]);
+    expect(search(withLong, [long])).toEqual([]);
+  });
+
+  it("returns each document's distinct tokens as the store's reader computes them", () => {
+    const { held } = indexOf(docs);
+    expect(held.map((d) => d.tokens)).toEqual(docs.map((d) => distinctTokens(d.name, d.body)));
+  });
+
+  it('patched for removed, changed and added documents, scores exactly as an index built over the result', () => {
+    const { index, held } = indexOf(docs);
+    const dropped = new Set(['b', 'd']);
+    const fresh: TermDocument<Doc>[] = [
+      { doc: { id: 'd2', tokens: 'split cut string list' }, name: 'split', body: 'cut string string list' },
+      { doc: { id: 'e', tokens: 'join string list sep' }, name: 'join', body: 'string list sep' },
+    ];
+    const patched = index.patched((d) => dropped.has(d.id), fresh);
+    const rebuilt = indexOf([...docs.filter((d) => !dropped.has(d.id)), { id: 'd2', name: 'split', body: 'cut string string list' }, { id: 'e', name: 'join', body: 'string list sep' }]).index;
+    for (const query of [['split'], ['string', 'list'], ['sep', 'join', 'char'], ['concat']]) {
+      expect(search(patched, query), query.join(' ')).toEqual(search(rebuilt, query));
+    }
+    // Patched again: the earlier additions are indexed anew, the original index is unchanged.
+    const twice = patched.patched((d) => d.id === 'e' || d.id === 'a', []);
+    const rebuiltTwice = indexOf([docs[2]!, { id: 'd2', name: 'split', body: 'cut string string list' }]).index;
+    expect(search(twice, ['string', 'split', 'trim'])).toEqual(search(rebuiltTwice, ['string', 'split', 'trim']));
+    expect(search(index, ['concat']).map((h) => h.id)).toEqual(['b']);
+    expect(held).toHaveLength(4);
+  });
+});
