@@ -88,7 +88,6 @@ program
   .option('--rate-limit <n>', 'requests a minute per client (its bearer token, else its address), 429 beyond; 0: no limit (default: 3000 beyond loopback, none on loopback)')
   .option('--refresh <ms>', 'look for a newer index version (another process indexed) at most every MS milliseconds while answering (default 1000)')
   .option('--no-resident', "read each answer's definitions from the index instead of keeping every chunk in memory (less memory, slower answers: for very large indexes)")
-  .option('--fulltext-in-memory', 'rank full-text matches in memory instead of in the index: more searches a second under load, for more memory (about 45 MB on a million lines)')
   .option('-q, --quiet', 'no request log')
   .action(async (opts) => (await import('./commands/serve.js')).runServe(opts));
 

@@ -92,8 +92,30 @@ export interface VectorHit {
 export interface ChunkHit extends Chunk {
   /** Retriever-specific raw score (BM25 for full text). */
   rawScore: number;
-  /** The distinct indexed tokens of name and body (full-text hits only), for query-coverage scoring. */
-  tokens?: string;
+  /** The indexed tokens of name and body (full-text hits only), for query-coverage scoring. */
+  tokens?: TokenSet;
+}
+
+/** What ranking asks of a definition's indexed tokens: whether one is there. */
+export interface TokenSet {
+  has(token: string): boolean;
+}
+
+/**
+ * Distinct tokens, space-separated (`distinctTokens`), searched in place: splitting every
+ * candidate's tokens into a set cost more than the rest of fusion.
+ */
+export class TokenString implements TokenSet {
+  constructor(private readonly tokens: string) {}
+
+  has(token: string): boolean {
+    const { tokens } = this;
+    for (let at = tokens.indexOf(token); at >= 0; at = tokens.indexOf(token, at + 1)) {
+      const end = at + token.length;
+      if ((at === 0 || tokens.charCodeAt(at - 1) === 32) && (end === tokens.length || tokens.charCodeAt(end) === 32)) return true;
+    }
+    return false;
+  }
 }
 
 /**
@@ -306,10 +328,6 @@ function plainRows(table: Pick<ArrowTable, 'schema' | 'numRows' | 'getChild'>): 
 }
 
 /**
- * A chunk query's rows as hits: `_score` becomes `rawScore` (0 without one), the token columns
- * become `tokens` when selected, and `doc`/`text` are '' when left out of the selection.
- */
-/**
  * LanceDB's cleanup deletes a superseded index's files but leaves its directory (lance#8320):
  * one per index per update, without bound under a live index.
  */
@@ -330,11 +348,15 @@ function removeEmptyIndexDirs(dir: string): void {
   }
 }
 
+/**
+ * A chunk query's rows as hits: `_score` becomes `rawScore` (0 without one), the token columns
+ * become `tokens` when selected, and `doc`/`text` are '' when left out of the selection.
+ */
 async function readHits(query: { toArrow(): Promise<ArrowTable> }): Promise<ChunkHit[]> {
   return plainRows(await query.toArrow()).map((r) => ({
     ...rowToChunk({ doc: '', text: '', ...r }),
     rawScore: (r._score as number | undefined) ?? 0,
-    ...(NAME_TOKENS in r ? { tokens: distinctTokens(r[NAME_TOKENS] as string, r[BODY_TOKENS] as string) } : {}),
+    ...(NAME_TOKENS in r ? { tokens: new TokenString(distinctTokens(r[NAME_TOKENS] as string, r[BODY_TOKENS] as string)) } : {}),
   }));
 }
 

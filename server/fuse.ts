@@ -88,9 +88,8 @@ export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>, 
     const bonus: [string, number][] = [];
     if (c.doc) bonus.push(['doc', HAS_DOC]);
     if (c.tokens && tokens.size > 0) {
-      // Searched in place: splitting every candidate's tokens into a set cost more than the rest of fusion.
       let covered = 0;
-      for (const t of tokens) if (hasToken(c.tokens, t)) covered++;
+      for (const t of tokens) if (c.tokens.has(t)) covered++;
       bonus.push(['coverage', (COVERAGE * covered) / tokens.size]);
     }
     if (!query.isSymbol) {
@@ -118,15 +117,6 @@ export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>, 
     }
   }
   return [...hits.values()].sort((a, b) => b.score - a.score || a.chunk.path.localeCompare(b.chunk.path) || a.chunk.startLine - b.chunk.startLine);
-}
-
-/** Whether space-separated `tokens` hold `token` as a whole token. */
-function hasToken(tokens: string, token: string): boolean {
-  for (let at = tokens.indexOf(token); at >= 0; at = tokens.indexOf(token, at + 1)) {
-    const end = at + token.length;
-    if ((at === 0 || tokens.charCodeAt(at - 1) === 32) && (end === tokens.length || tokens.charCodeAt(end) === 32)) return true;
-  }
-  return false;
 }
 
 function nameTokenSet(name: string): Set<string> {

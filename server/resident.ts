@@ -3,7 +3,7 @@
 // is what a query paid for: 200 full-text hits cost 12 ms of LanceDB time as rows and 3 ms as ids
 // (full corpus, 2 cores), and under 8 concurrent clients LanceDB's threads were the bottleneck.
 // Every method answers as IndexStore's would, so one-shot and resident searches rank alike.
-import { distinctTokens, symbolEndsWith, type ByNameOptions, type ChunkHit, type ChunkReader, type ChunkRecord, type IndexStore, type TextMatch, type VectorHit } from '../indexer/store.js';
+import { symbolEndsWith, type ByNameOptions, type ChunkHit, type ChunkReader, type ChunkRecord, type IndexStore, type TextMatch, type VectorHit } from '../indexer/store.js';
 import { TermIndex, type TermDocument } from './term-index.js';
 
 /** Past this many changed files, a new version is read whole: one scan beats long id lists. */
@@ -12,10 +12,10 @@ const MAX_FILES_REREAD = 500;
 /** A record as held here, with its place in table order (records of later versions come after). */
 interface HeldRecord {
   chunk: ChunkRecord['chunk'];
-  /** `distinctTokens` of its name and body: what query coverage asks of them. */
-  tokens: string;
   refs: string[];
   position: number;
+  /** Its number in a term index's postings (term-index.ts). */
+  termDoc: number;
 }
 
 /** The lookups over one version's records; a new version's are the old ones patched. */
@@ -57,21 +57,15 @@ interface RowLookups {
   vectors: Map<bigint, string>;
 }
 
-export interface ResidentOptions {
-  /**
-   * Rank full-text matches here (term-index.ts) rather than in LanceDB's index. Full corpus,
-   * 2 cores, 8 HTTP clients: searches 105/s instead of 75/s, for about 45 MB more memory (it
-   * grows with the corpus, where LanceDB's index stays on disk): off unless asked for.
-   */
-  fullTextInMemory?: boolean;
-}
-
 export class ResidentChunks implements ChunkReader {
   private constructor(
     private readonly store: IndexStore,
     private lookups: Lookups,
-    /** BM25 over the name and body tokens, answered here instead of by LanceDB (an option). */
-    private terms: TermIndex<HeldRecord> | undefined,
+    /**
+     * BM25 over the name and body tokens, and whether a definition holds a token: answered here
+     * instead of by LanceDB's index (term-index.ts).
+     */
+    private terms: TermIndex<HeldRecord>,
     /** Each file's version (content hash and last chunking) as these records have it. */
     private readonly files: ReadonlyMap<string, string>,
     private readonly rows?: RowLookups,
@@ -82,36 +76,33 @@ export class ResidentChunks implements ChunkReader {
    * changed since are read again and the earlier lookups are patched in place, taken over from
    * it (a saved file costs tens of milliseconds instead of a two-second scan).
    */
-  static async load(store: IndexStore, earlier?: ResidentChunks, options: ResidentOptions = {}): Promise<ResidentChunks> {
+  static async load(store: IndexStore, earlier?: ResidentChunks): Promise<ResidentChunks> {
     const files = await store.fileVersions();
     const changed = earlier ? [...new Set([...files.keys(), ...earlier.files.keys()])].filter((p) => files.get(p) !== earlier.files.get(p)) : undefined;
     const fresh: HeldRecord[] = [];
     const reread = earlier && changed && changed.length <= MAX_FILES_REREAD;
     const share = reread ? undefined : repeatedStringSharer();
     // A full load indexes each record's tokens as it comes; a patch keeps them for its few records.
-    const terms = options.fullTextInMemory && !reread ? TermIndex.builder<HeldRecord>() : undefined;
+    const terms = reread ? undefined : TermIndex.builder<HeldRecord>();
     const freshTokens: TermDocument<HeldRecord>[] = [];
     for await (const batch of store.chunkRecords(reread ? changed.filter((p) => files.has(p)) : undefined)) {
       for (const r of batch) {
         const { chunk, nameTokens, bodyTokens, refs } = share ? share(r) : r;
-        const held = { chunk, tokens: '', refs, position: 0 };
+        const held: HeldRecord = { chunk, refs, position: 0, termDoc: -1 };
         const indexed = { doc: held, name: nameTokens, body: bodyTokens };
-        if (terms) held.tokens = terms.add(indexed);
-        else {
-          held.tokens = distinctTokens(nameTokens, bodyTokens);
-          if (earlier?.terms) freshTokens.push(indexed);
-        }
+        if (terms) terms.add(indexed);
+        else freshTokens.push(indexed);
         fresh.push(held);
       }
     }
     let lookups: Lookups;
-    let index: TermIndex<HeldRecord> | undefined;
+    let index: TermIndex<HeldRecord>;
     if (reread) {
       const gone = new Set(changed);
-      index = earlier.terms?.patched((r) => gone.has(r.chunk.path), freshTokens);
+      index = earlier.terms.patched((r) => gone.has(r.chunk.path), freshTokens);
       lookups = patched(earlier.lookups, changed, fresh);
     } else {
-      index = terms?.build();
+      index = terms!.build();
       lookups = compacted(withRecords(emptyLookups(), fresh));
     }
     return new ResidentChunks(store, lookups, index, files, store.isLocal ? undefined : await rowLookups(store, lookups));
@@ -120,7 +111,7 @@ export class ResidentChunks implements ChunkReader {
   /** Drops this version's hold on the lookups (a newer version may share them). */
   release(): void {
     this.lookups = emptyLookups();
-    this.terms = undefined;
+    this.terms = TermIndex.builder<HeldRecord>().build();
   }
 
   get size(): number {
@@ -128,8 +119,7 @@ export class ResidentChunks implements ChunkReader {
   }
 
   async fullText(tokens: readonly string[], limit: number, boosts: { name: number; body: number }): Promise<ChunkHit[]> {
-    if (!this.terms) return this.matched({ column: 'fulltext', tokens, boosts }, limit, true);
-    return this.terms.search(tokens, limit, boosts).map(({ doc, score }) => hit(doc, score, true));
+    return this.terms.search(tokens, limit, boosts).map(({ doc, score }) => this.hit(doc, score, true));
   }
 
   typeCandidates(tokens: readonly string[], limit: number): Promise<ChunkHit[]> {
@@ -138,7 +128,7 @@ export class ResidentChunks implements ChunkReader {
 
   async usersOf(nameCompound: string, limit: number, options: { pathContains?: string } = {}): Promise<ChunkHit[]> {
     const inPath = options.pathContains?.replace(/[%_]/g, '');
-    return firstOf(this.rankedUsers(nameCompound), limit, (r) => !inPath || r.chunk.path.includes(inPath)).map((r) => hit(r, 0, false));
+    return firstOf(this.rankedUsers(nameCompound), limit, (r) => !inPath || r.chunk.path.includes(inPath)).map((r) => this.hit(r, 0, false));
   }
 
   /** BM25's order for one term that each document holds once: the shortest documents first. */
@@ -167,12 +157,12 @@ export class ResidentChunks implements ChunkReader {
   async chunksByIds(ids: readonly string[]): Promise<ChunkHit[]> {
     return ids.flatMap((id) => {
       const r = this.lookups.byId.get(id);
-      return r ? [hit(r, 0, true)] : [];
+      return r ? [this.hit(r, 0, true)] : [];
     });
   }
 
   async chunksOfFile(path: string): Promise<ChunkHit[]> {
-    return (this.lookups.byPath.get(path) ?? []).map((r) => hit(r, 0, false)).sort((a, b) => a.startLine - b.startLine || b.endLine - a.endLine);
+    return (this.lookups.byPath.get(path) ?? []).map((r) => this.hit(r, 0, false)).sort((a, b) => a.startLine - b.startLine || b.endLine - a.endLine);
   }
 
   async referencesOf(ids: readonly string[]): Promise<Map<string, string[]>> {
@@ -196,7 +186,7 @@ export class ResidentChunks implements ChunkReader {
     return pool
       .filter(({ chunk: c }) => c.kind === 'type' && c.name.toLowerCase() === lower && (!symbolSuffix || c.symbol.endsWith(symbolSuffix)))
       .slice(0, limit)
-      .map((r) => hit(r, 0, false));
+      .map((r) => this.hit(r, 0, false));
   }
 
   async chunksContaining(fragments: readonly string[], limit: number): Promise<ChunkHit[]> {
@@ -204,7 +194,7 @@ export class ResidentChunks implements ChunkReader {
     const wanted = fragments.map((f) => f.replace(/%/g, ''));
     const out: ChunkHit[] = [];
     for (const r of this.lookups.byId.values()) {
-      if (wanted.every((f) => r.chunk.text.includes(f))) out.push(hit(r, 0, true));
+      if (wanted.every((f) => r.chunk.text.includes(f))) out.push(this.hit(r, 0, true));
       if (out.length >= limit) break;
     }
     return out;
@@ -228,7 +218,7 @@ export class ResidentChunks implements ChunkReader {
     // In table order, as a scan returns them.
     return byKey(found, (r) => r.position)
       .slice(0, limit)
-      .map((r) => hit(r, 0, false));
+      .map((r) => this.hit(r, 0, false));
   }
 
   async byName(names: readonly string[], limit: number, options: ByNameOptions = {}): Promise<ChunkHit[]> {
@@ -242,20 +232,26 @@ export class ResidentChunks implements ChunkReader {
     let found = lists.flatMap((list) => firstOf(list, limit, keep));
     // In table order, as a scan returns them: the same `limit` keeps the same definitions.
     if (lists.length > 1) found = byKey(found, (r) => r.position).slice(0, limit);
-    return found.map((r) => (withText ? hit(r, 0, false) : { ...r.chunk, doc: '', text: '', rawScore: 0 }));
+    return found.map((r) => (withText ? this.hit(r, 0, false) : { ...r.chunk, doc: '', text: '', rawScore: 0 }));
+  }
+
+  /** A fresh hit per call: callers may annotate their hits. Tokens only where IndexStore selects them. */
+  private hit(r: HeldRecord, rawScore: number, withTokens: boolean): ChunkHit {
+    if (!withTokens) return { ...r.chunk, rawScore };
+    return { ...r.chunk, rawScore, tokens: this.terms.tokensOf(r) };
   }
 
   private async matched(match: TextMatch, limit: number, withTokens: boolean): Promise<ChunkHit[]> {
     if (this.rows) {
       return (await this.store.matchRowIds(match, limit)).flatMap(({ rowId, score }) => {
         const r = this.rows!.chunks.get(rowId);
-        return r ? [hit(r, score, withTokens)] : [];
+        return r ? [this.hit(r, score, withTokens)] : [];
       });
     }
     const ids = await this.store.matchIds(match, limit);
     return ids.flatMap(({ id, score }) => {
       const r = this.lookups.byId.get(id);
-      return r ? [hit(r, score, withTokens)] : [];
+      return r ? [this.hit(r, score, withTokens)] : [];
     });
   }
 }
@@ -303,10 +299,6 @@ async function rowLookups(store: IndexStore, lookups: Lookups): Promise<RowLooku
   return rows;
 }
 
-/** A fresh hit per call: callers may annotate their hits. Tokens only where IndexStore selects them. */
-function hit(r: HeldRecord, rawScore: number, withTokens: boolean): ChunkHit {
-  return withTokens ? { ...r.chunk, rawScore, tokens: r.tokens } : { ...r.chunk, rawScore };
-}
 
 function emptyLookups(): Lookups {
   return { byId: new Map(), named: new Map(), byPath: new Map(), users: new Map(), types: new Map(), next: 0, usersRanked: new Map() };

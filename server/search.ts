@@ -2,7 +2,7 @@
 import { availableParallelism } from 'node:os';
 import pLimit from 'p-limit';
 import { IndexMissingError, IndexStore, type ChunkReader } from '../indexer/store.js';
-import { ResidentChunks, type ResidentOptions } from './resident.js';
+import { ResidentChunks } from './resident.js';
 import { fingerprint } from '../indexer/fingerprint.js';
 import { parseQuery } from './query.js';
 import { fuse, type FuseContext, type RankedHit } from './fuse.js';
@@ -75,11 +75,8 @@ export class IndexView {
     readonly indexedAt: string,
   ) {}
 
-  /**
-   * `resident`: keep the chunks in memory, with these options (undefined: read them from the store). `earlier`:
-   * the view this one replaces, whose chunks in memory are reused where unchanged.
-   */
-  static async open(db: string, resident: ResidentOptions | undefined, earlier?: IndexView): Promise<IndexView> {
+  /** `earlier`: the view this one replaces, whose chunks in memory are reused where unchanged. */
+  static async open(db: string, resident: boolean, earlier?: IndexView): Promise<IndexView> {
     const store = await IndexStore.openForSearch(db);
     try {
       if ((await store.getMeta('fingerprint')) !== fingerprint()) {
@@ -87,7 +84,7 @@ export class IndexView {
       }
       const [spec, id, indexedAt] = await Promise.all([store.getMeta('embedder_spec'), store.getMeta('embedder_id'), store.getMeta('indexedAt')]);
       const embedding = spec && spec !== 'null' && id && store.hasVectors() ? { spec: JSON.parse(spec) as EmbedderSpec, id } : undefined;
-      const reader = resident ? await ResidentChunks.load(store, earlier?.reader instanceof ResidentChunks ? earlier.reader : undefined, resident) : store;
+      const reader = resident ? await ResidentChunks.load(store, earlier?.reader instanceof ResidentChunks ? earlier.reader : undefined) : store;
       return new IndexView(store, reader, { directories: await store.directoryNames() }, embedding, indexedAt ?? '');
     } catch (err) {
       store.close();
@@ -137,11 +134,11 @@ export const REFRESH_INTERVAL_MS = 1000;
  */
 const READERS_AT_ONCE = availableParallelism();
 /**
- * With full-text ranking in memory a request asks LanceDB for its nearest vectors only, and
- * waits on it while others run here: 8 HTTP clients on 2 cores, 2 / 4 / 8 at once answered
- * 70 / 79 / 105 searches a second (LanceDB's own full text: 75 / 78 / 70).
+ * Resident chunks rank full text in memory: a request asks LanceDB for its nearest vectors only,
+ * and waits on it while others run here. 8 HTTP clients on 2 cores, 2 / 4 / 8 at once answered
+ * 70 / 79 / 105 searches a second (with LanceDB's full-text index: 75 / 78 / 70).
  */
-const READERS_AT_ONCE_IN_MEMORY = 4 * availableParallelism();
+const READERS_AT_ONCE_RESIDENT = 4 * availableParallelism();
 
 export interface SearcherOptions {
   /**
@@ -150,8 +147,6 @@ export interface SearcherOptions {
    * run reads its few rows from LanceDB instead.
    */
   resident?: boolean;
-  /** With `resident`: rank full-text matches in memory too (ResidentOptions). */
-  fullTextInMemory?: boolean;
   /**
    * Look for a newer version at most this often (milliseconds). On an object store each look
    * is a few requests, so replicas of a busy shared index may look less often.
@@ -168,16 +163,16 @@ export class Searcher {
 
   private constructor(
     private readonly db: string,
-    private readonly resident: ResidentOptions | undefined,
+    private readonly resident: boolean,
     private view: IndexView,
     private readonly refreshIntervalMs: number,
   ) {
-    this.readersAtOnce = resident?.fullTextInMemory ? READERS_AT_ONCE_IN_MEMORY : READERS_AT_ONCE;
+    this.readersAtOnce = resident ? READERS_AT_ONCE_RESIDENT : READERS_AT_ONCE;
     this.turns = pLimit(this.readersAtOnce);
   }
 
   static async open(db: string, options: SearcherOptions = {}): Promise<Searcher> {
-    const resident = options.resident ? { fullTextInMemory: options.fullTextInMemory } : undefined;
+    const resident = options.resident ?? false;
     return new Searcher(db, resident, await IndexView.open(db, resident), options.refreshIntervalMs ?? REFRESH_INTERVAL_MS);
   }
 

@@ -7,9 +7,14 @@
 // the average length count only the documents with at least one token in that column; a query
 // over several columns scores a document by its best column, boost applied.
 
+import type { TokenSet } from '../indexer/store.js';
+
 const K1 = 1.2;
 const B = 0.75;
-/** Lance's tokenizer drops longer tokens: they count neither as terms nor in a column's length. */
+/**
+ * Lance's tokenizer drops longer tokens: they count neither as terms nor in a column's length.
+ * They are indexed here all the same, for `TokenSet.has`, but never searched.
+ */
 const MAX_TOKEN_LENGTH = 40;
 /** A term's count in one column saturates long before this: BM25 flattens it past a few. */
 const MAX_COUNT = 0xffff;
@@ -21,9 +26,9 @@ export interface TermDocument<T> {
   body: string;
 }
 
-/** What the index needs of a document it holds: all its tokens, each once (space-separated). */
-export interface Tokened {
-  readonly tokens: string;
+/** What the index needs of a document it holds: its number in the postings built by `builder` (−1 for one added later). */
+export interface Numbered {
+  termDoc: number;
 }
 
 /**
@@ -76,16 +81,14 @@ class Postings {
     private readonly inBodies: Uint32Array,
   ) {}
 
-  /** `add` returns the document's distinct tokens, name's first, as `distinctTokens` gives them. */
-  static builder(): { add(name: string, body: string): string; build(): Postings } {
+  static builder(): { add(name: string, body: string): void; build(): Postings } {
     const terms = new Map<string, number>();
-    const termStrings: string[] = [];
     // A document's entries follow its predecessor's: term ids and counts (name's in the low 16
     // bits, body's above), and where each document's entries end.
     const [entryTerm, entryCounts, docEnds, lengths] = [new Appended(), new Appended(), new Appended(), new Appended()];
     // One document's counts by term id, name's in the low 16 bits and body's above, and the terms
-    // it holds: reused for every document (a map and a pair per term and document, then a set
-    // for the distinct tokens, made a full load take seconds longer).
+    // it holds: reused for every document (a map and a pair per term and document made a full
+    // load take seconds longer).
     let counts = new Uint32Array(1024);
     const seen: number[] = [];
     return {
@@ -98,9 +101,7 @@ class Postings {
             let t = terms.get(token);
             if (t === undefined) {
               // A copy: a token split from a long column is a slice that would keep it all alive.
-              const own = Buffer.from(token, 'latin1').toString('latin1');
-              terms.set(own, (t = termStrings.length));
-              termStrings.push(own);
+              terms.set(Buffer.from(token, 'latin1').toString('latin1'), (t = terms.size));
               if (t === counts.length) {
                 const bigger = new Uint32Array(2 * counts.length);
                 bigger.set(counts);
@@ -109,25 +110,18 @@ class Postings {
             }
             const c = counts[t]!;
             if (c === 0) seen.push(t);
-            if (token.length > MAX_TOKEN_LENGTH) {
-              counts[t] = c | 0x80000000; // seen, but neither counted nor indexed
-              continue;
-            }
-            length++;
+            if (token.length <= MAX_TOKEN_LENGTH) length++;
             // Saturated at MAX_COUNT, which BM25 flattens long before.
             if (((c / unit) & MAX_COUNT) < MAX_COUNT) counts[t] = c + unit;
           }
           lengths.push(length);
         }
         for (const t of seen) {
-          const c = counts[t]!;
-          counts[t] = 0;
-          if (c & 0x80000000) continue;
           entryTerm.push(t);
-          entryCounts.push(c);
+          entryCounts.push(counts[t]!);
+          counts[t] = 0;
         }
         docEnds.push(entryTerm.length);
-        return seen.map((t) => termStrings[t]!).join(' ');
       },
       build() {
         // Entries regrouped by term; a counting sort keeps each term's documents ascending.
@@ -172,23 +166,40 @@ class Postings {
     return [this.lengths[2 * doc]!, this.lengths[2 * doc + 1]!];
   }
 
+  termId(term: string): number | undefined {
+    return this.terms.get(term);
+  }
+
   /** How many documents hold `term` in their name, and in their body. */
   frequency(term: string): [name: number, body: number] {
     const t = this.terms.get(term);
     return t === undefined ? [0, 0] : [this.inNames[t]!, this.inBodies[t]!];
   }
 
-  /** `term`'s counts in document `doc`'s name and body ([0, 0] when it has none). */
-  countsIn(term: string, doc: number): [name: number, body: number] {
+  /** Per term id, how many of the documents `gone` marks hold it in their name, and in their body: a pass over every entry. */
+  frequencyAmong(gone: Uint8Array): { inNames: Uint32Array; inBodies: Uint32Array } {
+    const [inNames, inBodies] = [new Uint32Array(this.terms.size), new Uint32Array(this.terms.size)];
+    for (let t = 0; t < this.terms.size; t++) {
+      for (let i = this.offsets[t]!, end = this.offsets[t + 1]!; i < end; i++) {
+        if (gone[this.docs[i]!] !== 1) continue;
+        if (this.nameCounts[i]) inNames[t]!++;
+        if (this.bodyCounts[i]) inBodies[t]!++;
+      }
+    }
+    return { inNames, inBodies };
+  }
+
+  /** Whether document `doc` holds `term` (a binary search of the term's postings). */
+  holds(term: string, doc: number): boolean {
     const t = this.terms.get(term);
-    if (t === undefined) return [0, 0];
+    if (t === undefined) return false;
     let [lo, hi] = [this.offsets[t]!, this.offsets[t + 1]!];
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (this.docs[mid]! < doc) lo = mid + 1;
       else hi = mid;
     }
-    return lo < this.offsets[t + 1]! && this.docs[lo] === doc ? [this.nameCounts[lo]!, this.bodyCounts[lo]!] : [0, 0];
+    return lo < this.offsets[t + 1]! && this.docs[lo] === doc;
   }
 
   /**
@@ -251,54 +262,53 @@ interface Totals {
  * for a few changed files keeps the earlier postings with the changed documents marked gone, and
  * indexes the newer documents beside them (again at each patch: they are few).
  */
-export class TermIndex<T extends Tokened> {
+export class TermIndex<T extends Numbered> {
   private constructor(
     private readonly base: Postings,
     private readonly baseDocs: readonly T[],
     /** 1 for a base document no longer in this version; undefined while none is gone. */
     private readonly gone: Uint8Array | undefined,
-    /** Per term, the gone base documents holding it in their name, and in their body. */
-    private readonly goneFrequency: ReadonlyMap<string, [name: number, body: number]>,
+    /** Per base term id, the gone documents holding it in their name, and in their body. */
+    private readonly goneFrequency: { inNames: Uint32Array; inBodies: Uint32Array } | undefined,
     private readonly added: Postings,
     /** The added documents with their tokens: the next patch indexes them again. */
     private readonly addedDocs: readonly TermDocument<T>[],
+    /** Each added document's number in `added`. */
+    private readonly addedNumbers: ReadonlyMap<T, number>,
     private readonly totals: Totals,
   ) {}
 
-  /** An index of the documents added, in order. */
-  /** `add` returns the document's distinct tokens, as `distinctTokens` gives them. */
-  static builder<T extends Tokened>(): { add(d: TermDocument<T>): string; build(): TermIndex<T> } {
+  /** An index of the documents added, in order; each is given its number (`termDoc`). */
+  static builder<T extends Numbered>(): { add(d: TermDocument<T>): void; build(): TermIndex<T> } {
     const docs: T[] = [];
     const postings = Postings.builder();
     return {
       add({ doc, name, body }) {
+        doc.termDoc = docs.length;
         docs.push(doc);
-        return postings.add(name, body);
+        postings.add(name, body);
       },
       build() {
         const base = postings.build();
-        return new TermIndex(base, docs, undefined, new Map(), Postings.of([]), [], totalsOf([base], [undefined]));
+        return new TermIndex(base, docs, undefined, undefined, Postings.of([]), [], new Map(), totalsOf([base], [undefined]));
       },
     };
   }
 
-  /** This index without the documents `drop` picks, with `fresh` added. The receiver is unchanged. */
+  /**
+   * This index without the documents `drop` picks, with `fresh` added (numbered −1: they are not
+   * in the base postings). The receiver is unchanged.
+   */
   patched(drop: (doc: T) => boolean, fresh: readonly TermDocument<T>[]): TermIndex<T> {
     const gone = this.gone?.slice() ?? new Uint8Array(this.base.size);
-    const goneFrequency = new Map(this.goneFrequency);
     this.baseDocs.forEach((d, i) => {
-      if (gone[i] || !drop(d)) return;
-      gone[i] = 1;
-      for (const term of d.tokens.split(' ')) {
-        const [n, b] = this.base.countsIn(term, i);
-        if (!n && !b) continue;
-        const f = goneFrequency.get(term) ?? [0, 0];
-        goneFrequency.set(term, [f[0] + (n ? 1 : 0), f[1] + (b ? 1 : 0)]);
-      }
+      if (drop(d)) gone[i] = 1;
     });
+    for (const { doc } of fresh) doc.termDoc = -1;
     const addedDocs = [...this.addedDocs.filter((d) => !drop(d.doc)), ...fresh];
     const added = Postings.of(addedDocs);
-    return new TermIndex(this.base, this.baseDocs, gone, goneFrequency, added, addedDocs, totalsOf([this.base, added], [gone, undefined]));
+    const addedNumbers = new Map(addedDocs.map((d, i) => [d.doc, i]));
+    return new TermIndex(this.base, this.baseDocs, gone, this.base.frequencyAmong(gone), added, addedDocs, addedNumbers, totalsOf([this.base, added], [gone, undefined]));
   }
 
   /** The best `limit` documents for `tokens`, best first; equal scores in the order the documents were added. */
@@ -307,12 +317,16 @@ export class TermIndex<T extends Tokened> {
     if (limit <= 0) return [];
     const terms = [...new Set(tokens)].filter((t) => t && t.length <= MAX_TOKEN_LENGTH);
     const weights = terms.map((term) => {
-      const [baseName, baseBody] = this.base.frequency(term);
-      const [goneName, goneBody] = this.goneFrequency.get(term) ?? [0, 0];
-      const [addedName, addedBody] = this.added.frequency(term);
+      let [inNames, inBodies] = this.base.frequency(term);
+      const t = this.base.termId(term);
+      if (t !== undefined && this.goneFrequency) {
+        inNames -= this.goneFrequency.inNames[t]!;
+        inBodies -= this.goneFrequency.inBodies[t]!;
+      }
+      const [addedNames, addedBodies] = this.added.frequency(term);
       return {
-        name: boosts.name * idf(baseName - goneName + addedName, totals.withName),
-        body: boosts.body * idf(baseBody - goneBody + addedBody, totals.withBody),
+        name: boosts.name * idf(inNames + addedNames, totals.withName),
+        body: boosts.body * idf(inBodies + addedBodies, totals.withBody),
       };
     });
     const average = { name: totals.nameLength / totals.withName || 1, body: totals.bodyLength / totals.withBody || 1 };
@@ -320,6 +334,13 @@ export class TermIndex<T extends Tokened> {
     this.base.score(terms, weights, average, this.gone, best, 0);
     this.added.score(terms, weights, average, undefined, best, this.base.size);
     return best.best().map(({ doc, score }) => ({ doc: doc < this.base.size ? this.baseDocs[doc]! : this.addedDocs[doc - this.base.size]!.doc, score }));
+  }
+
+  /** The tokens of `doc`, a document of this index, as ranking asks of them. */
+  tokensOf(doc: T): TokenSet {
+    if (doc.termDoc >= 0 && this.baseDocs[doc.termDoc] === doc) return { has: (token) => this.base.holds(token, doc.termDoc) };
+    const n = this.addedNumbers.get(doc);
+    return { has: (token) => n !== undefined && this.added.holds(token, n) };
   }
 }
 

@@ -246,7 +246,7 @@ describe('auth', () => {
     }
   });
 
-  it('codesearch serve --no-resident answers the same from the index without keeping the chunks in memory, and --fulltext-in-memory the same with a term index', async () => {
+  it('codesearch serve --no-resident answers the same from the index without keeping the chunks in memory', async () => {
     const answers = async (args: string[]) => {
       const { child, match } = await startCli(['serve', '--db', db, '--port', '0', '-q', ...args], SERVING);
       try {
@@ -262,10 +262,5 @@ describe('auth', () => {
     const [search, context] = await answers(['--no-resident']);
     expect((search as { results: { symbol: string }[] }).results.length).toBeGreaterThan(0);
     expect(await answers([])).toEqual([search, context]);
-    // Full-text ranking in memory (a term index beside the chunks) answers the same too.
-    expect(await answers(['--fulltext-in-memory'])).toEqual([search, context]);
-    const refused = await runCli(['serve', '--db', db, '--port', '0', '--no-resident', '--fulltext-in-memory'], { cwd: root });
-    expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/cannot go with --no-resident/);
   });
 });

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { indexRepo } from '../indexer/pipeline.js';
-import { IndexMissingError, IndexStore } from '../indexer/store.js';
+import { IndexMissingError, IndexStore, type ChunkHit } from '../indexer/store.js';
 import { ResidentChunks } from '../server/resident.js';
 import { queryTokens } from '../indexer/text.js';
 import { Searcher, type IndexView, type SearchResult } from '../server/search.js';
@@ -192,22 +192,19 @@ describe('Searcher: result shape', () => {
 
 describe('Searcher: resident chunks (a server keeps them in memory)', () => {
   let resident: Searcher;
-  let residentInMemory: Searcher;
   let store: IndexStore;
   let chunks: ResidentChunks;
-  let inMemory: ResidentChunks;
   beforeAll(async () => {
     resident = await Searcher.open(db, { resident: true });
-    residentInMemory = await Searcher.open(db, { resident: true, fullTextInMemory: true });
     store = await IndexStore.openForSearch(db);
     chunks = await ResidentChunks.load(store);
-    inMemory = await ResidentChunks.load(store, undefined, { fullTextInMemory: true });
   });
   afterAll(() => {
     resident?.close();
-    residentInMemory?.close();
     store?.close();
   });
+  /** Hits with their tokens as those they hold among a few: the store and the term index answer through different objects. */
+  const held = (hits: ChunkHit[]) => hits.map(({ tokens, ...h }) => ({ ...h, holds: tokens && ['split', 'char', 'string', 'bool', 'distance', 'added', 'later', 'point', 'geometry', 'hypot', 'nowhere'].filter((t) => tokens.has(t)) }));
 
   it.each(['split_on_char', 'split_on_chr', 'Point.distance', 'concatMap', 'remove leading and trailing whitespace', 'string -> bool', '"caml_hypot_float"', 'string character point shape'])(
     'ranks %s exactly as the one-shot searcher does',
@@ -215,7 +212,6 @@ describe('Searcher: resident chunks (a server keeps them in memory)', () => {
       const expected = await searcher.search(query, { k: 20 });
       expect(expected.length).toBeGreaterThan(0);
       expect(await resident.search(query, { k: 20 })).toEqual(expected);
-      expect(await residentInMemory.search(query, { k: 20 }), 'full text ranked in memory').toEqual(expected);
     },
   );
 
@@ -226,7 +222,6 @@ describe('Searcher: resident chunks (a server keeps them in memory)', () => {
   it('answers every chunk read as the store does', async () => {
     const ids = (await store.byName(['split_on_char', 'distance'], 10)).map((c) => c.id);
     const reads: [string, (r: IndexStore | ResidentChunks) => Promise<unknown>][] = [
-      ['fullText', (r) => r.fullText(['split', 'char'], 10, { name: 2, body: 1 })],
       ['typeCandidates', (r) => r.typeCandidates(['string', 'bool'], 10)],
       ['fuzzyName', (r) => r.fuzzyName('splitonchr', 10, 2)],
       // Callers are looked up in memory, in BM25's order; their score is not used.
@@ -247,7 +242,8 @@ describe('Searcher: resident chunks (a server keeps them in memory)', () => {
     for (const [what, read] of reads) {
       const expected = await read(store);
       expect(expected instanceof Map ? expected.size : (expected as unknown[]).length, what).toBeGreaterThan(0);
-      expect(await read(chunks), what).toEqual(expected);
+      const comparable = (x: unknown) => (Array.isArray(x) ? held(x as ChunkHit[]) : x);
+      expect(comparable(await read(chunks)), what).toEqual(comparable(expected));
     }
   });
 
@@ -255,16 +251,18 @@ describe('Searcher: resident chunks (a server keeps them in memory)', () => {
     for (const tokens of [['split', 'char'], ['string', 'point', 'distance', 'trim'], ['shape'], queryTokens('remove leading and trailing whitespace')]) {
       // Every match (the fixture has a few dozen): a cut could fall between equal scores.
       const expected = await store.fullText(tokens, 1000, { name: 2, body: 1 });
-      const actual = await inMemory.fullText(tokens, 1000, { name: 2, body: 1 });
+      const actual = await chunks.fullText(tokens, 1000, { name: 2, body: 1 });
       expect(expected.length, tokens.join(' ')).toBeGreaterThan(0);
       // Equal scores (within rounding) may come in either order: compare hits by id.
       const byId = new Map(actual.map((h) => [h.id, h]));
       expect(actual.map((h) => h.id).sort(), tokens.join(' ')).toEqual(expected.map((h) => h.id).sort());
       for (const want of expected) {
-        const { rawScore, ...rest } = byId.get(want.id)!;
-        const { rawScore: wantedScore, ...wanted } = want;
+        const { rawScore, tokens: held, ...rest } = byId.get(want.id)!;
+        const { rawScore: wantedScore, tokens: stored, ...wanted } = want;
         expect(rest).toEqual(wanted);
         expect(Math.abs(rawScore - wantedScore) / wantedScore).toBeLessThan(1e-5);
+        // The index answers for the tokens it holds as the stored ones do.
+        for (const t of [...tokens, 'string', 'char', 'nowhere']) expect(held?.has(t), `${want.id} ${t}`).toBe(stored?.has(t));
       }
       for (let i = 1; i < actual.length; i++) expect(actual[i]!.rawScore).toBeLessThanOrEqual(actual[i - 1]!.rawScore);
     }
@@ -275,9 +273,15 @@ describe('Searcher: resident chunks (a server keeps them in memory)', () => {
     const liveDb = path.join(makeTempDir('cs-db-'), 'index');
     await indexRepo({ root, db: liveDb });
     const before = await IndexStore.openForSearch(liveDb);
-    const earlier = await ResidentChunks.load(before, undefined, { fullTextInMemory: true });
+    const earlier = await ResidentChunks.load(before);
     // Lookups that keep what they worked out (ranked callers, sorted names), asked once before the update.
-    const lookups = (r: ResidentChunks) => Promise.all([r.usersOf('distance', 10), r.siblings('Shapes', 'added', 10), r.byName(['added_later', 'distance'], 10), r.chunksContaining(['distance'], 50), r.fullText(['distance', 'added', 'later', 'point'], 50, { name: 2, body: 1 })]);
+    const lookups = async (r: ResidentChunks) => [
+      await r.usersOf('distance', 10),
+      await r.siblings('Shapes', 'added', 10),
+      await r.byName(['added_later', 'distance'], 10),
+      held(await r.chunksContaining(['distance'], 50)),
+      held(await r.fullText(['distance', 'added', 'later', 'point'], 50, { name: 2, body: 1 })),
+    ];
     await lookups(earlier);
     fs.appendFileSync(path.join(root, 'src/shapes.ml'), '\nlet added_later a b = Geometry.Point.distance a b\n');
     fs.rmSync(path.join(root, 'src/broken.ml'));
@@ -286,7 +290,7 @@ describe('Searcher: resident chunks (a server keeps them in memory)', () => {
     await indexRepo({ root, db: liveDb });
     const after = await IndexStore.openForSearch(liveDb);
     try {
-      const [updated, whole] = [await ResidentChunks.load(after, earlier, { fullTextInMemory: true }), await ResidentChunks.load(after, undefined, { fullTextInMemory: true })];
+      const [updated, whole] = [await ResidentChunks.load(after, earlier), await ResidentChunks.load(after)];
       expect(updated.size).toBe(whole.size);
       const everything = async (r: ResidentChunks) => (await Promise.all([...(await after.fileVersions()).keys()].sort().map((p) => r.chunksOfFile(p)))).flat();
       const all = await everything(whole);
@@ -299,7 +303,7 @@ describe('Searcher: resident chunks (a server keeps them in memory)', () => {
       expect(matches.map((c) => c.name)).toContain('added_later');
       // Table order too: a scan of the patched lookups meets the re-read file's chunks last, as a full
       // read does; BM25 over the patched postings (changed ones gone, new ones beside) scores as a full read's.
-      expect(await lookups(updated)).toEqual([users, siblings, await whole.byName(['added_later', 'distance'], 10), await whole.chunksContaining(['distance'], 50), matches]);
+      expect(await lookups(updated)).toEqual([users, siblings, await whole.byName(['added_later', 'distance'], 10), held(await whole.chunksContaining(['distance'], 50)), matches]);
     } finally {
       before.close();
       after.close();

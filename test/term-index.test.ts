@@ -6,17 +6,23 @@ import { TermIndex, type TermDocument } from '../server/term-index.js';
 
 interface Doc {
   id: string;
-  tokens: string;
+  termDoc: number;
 }
 
 function indexOf(docs: readonly { id: string; name: string; body: string }[]): { index: TermIndex<Doc>; held: Doc[] } {
   const builder = TermIndex.builder<Doc>();
   const held = docs.map(({ id, name, body }) => {
-    const doc: Doc = { id, tokens: '' };
-    doc.tokens = builder.add({ doc, name, body });
+    const doc: Doc = { id, termDoc: -1 };
+    builder.add({ doc, name, body });
     return doc;
   });
   return { index: builder.build(), held };
+}
+
+/** Every token of `docs` and a few that are in none, each asked of each document. */
+function tokenAnswers(index: TermIndex<Doc>, docs: readonly { doc: Doc; name: string; body: string }[]) {
+  const asked = [...new Set(docs.flatMap((d) => `${d.name} ${d.body}`.split(' ').filter(Boolean))), 'absent', 'spl'];
+  return docs.map((d) => ({ id: d.doc.id, holds: asked.filter((t) => index.tokensOf(d.doc).has(t)), expected: asked.filter((t) => distinctTokens(d.name, d.body).split(' ').includes(t)) }));
 }
 
 const search = (index: TermIndex<Doc>, tokens: string[], limit = 10, boosts = { name: 2, body: 1 }) => index.search(tokens, limit, boosts).map(({ doc, score }) => ({ id: doc.id, score }));
@@ -60,17 +66,24 @@ describe('TermIndex', () => {
     expect(search(withLong, [long])).toEqual([]);
   });
 
-  it("returns each document's distinct tokens as the store's reader computes them", () => {
-    const { held } = indexOf(docs);
-    expect(held.map((d) => d.tokens)).toEqual(docs.map((d) => distinctTokens(d.name, d.body)));
+  it("answers whether a document holds a token as its stored distinct tokens do, overlong ones too, before and after a patch", () => {
+    const long = 'y'.repeat(45);
+    const withLong = [...docs, { id: 'l', name: 'long', body: `${long} word` }];
+    const { index, held } = indexOf(withLong);
+    const asDocs = withLong.map((d, i) => ({ doc: held[i]!, name: d.name, body: d.body }));
+    for (const answer of tokenAnswers(index, asDocs)) expect(answer.holds, answer.id).toEqual(answer.expected);
+    const fresh = { doc: { id: 'f', termDoc: 7 }, name: 'fresh', body: 'split word' };
+    const patched = index.patched((d) => d.id === 'a', [fresh]);
+    expect(fresh.doc.termDoc).toBe(-1);
+    for (const answer of tokenAnswers(patched, [...asDocs.slice(1), fresh])) expect(answer.holds, answer.id).toEqual(answer.expected);
   });
 
   it('patched for removed, changed and added documents, scores exactly as an index built over the result', () => {
     const { index, held } = indexOf(docs);
     const dropped = new Set(['b', 'd']);
     const fresh: TermDocument<Doc>[] = [
-      { doc: { id: 'd2', tokens: 'split cut string list' }, name: 'split', body: 'cut string string list' },
-      { doc: { id: 'e', tokens: 'join string list sep' }, name: 'join', body: 'string list sep' },
+      { doc: { id: 'd2', termDoc: -1 }, name: 'split', body: 'cut string string list' },
+      { doc: { id: 'e', termDoc: -1 }, name: 'join', body: 'string list sep' },
     ];
     const patched = index.patched((d) => dropped.has(d.id), fresh);
     const rebuilt = indexOf([...docs.filter((d) => !dropped.has(d.id)), { id: 'd2', name: 'split', body: 'cut string string list' }, { id: 'e', name: 'join', body: 'string list sep' }]).index;

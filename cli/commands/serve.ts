@@ -33,8 +33,6 @@ export interface ServeCommandOptions {
   refresh?: string;
   /** Keep the chunks in memory (default); `--no-resident` reads them from the index per request. */
   resident?: boolean;
-  /** Rank full-text matches in memory (a term index beside the resident chunks). */
-  fulltextInMemory?: boolean;
 }
 
 /**
@@ -56,8 +54,7 @@ export async function runServe(opts: ServeCommandOptions): Promise<void> {
   const strategies = strategyConfig(opts);
   keepHeapTight();
   const refreshIntervalMs = opts.refresh === undefined ? undefined : parsePositiveInt(opts.refresh, '--refresh', 3_600_000);
-  if (opts.fulltextInMemory && opts.resident === false) throw new CliError('--fulltext-in-memory ranks the chunks kept in memory: it cannot go with --no-resident');
-  const searcher = await openSearcher(db, { resident: opts.resident !== false, fullTextInMemory: opts.fulltextInMemory, refreshIntervalMs });
+  const searcher = await openSearcher(db, { resident: opts.resident !== false, refreshIntervalMs });
   const root = (await searcher.store.getMeta('root')) ?? process.cwd();
   const builder = await ContextBuilder.create(searcher);
   const providers = await thirdPartyProviders(opts.provider ?? [], indexProvider(searcher, builder), searcher);
