@@ -427,9 +427,12 @@ describe('Searcher: a replaced version', () => {
     }
   });
 
-  it('reads one request fewer at a time while an update runs beside it, and every core again after', async () => {
+  it.each([
+    ['one per core', false, 1],
+    ['four per core with resident chunks (LanceDB then answers only their nearest vectors)', true, 4],
+  ])('reads %s at a time, one request fewer than the cores while an update runs beside it, and as many again after', async (_label, resident, perCore) => {
     const { db } = await indexedFixture('mini');
-    const searcher = await Searcher.open(db);
+    const searcher = await Searcher.open(db, { resident });
     try {
       const cores = os.availableParallelism();
       /** How many of `n` requests, each held until the next tick of a timer, read at once at most. */
@@ -447,10 +450,11 @@ describe('Searcher: a replaced version', () => {
         );
         return most;
       };
+      expect(await mostAtOnce(perCore * cores + 1)).toBe(perCore * cores);
       searcher.yieldToWriter(true);
-      expect(await mostAtOnce(cores + 1)).toBe(Math.max(1, cores - 1));
+      expect(await mostAtOnce(perCore * cores + 1)).toBe(Math.max(1, cores - 1));
       searcher.yieldToWriter(false);
-      expect(await mostAtOnce(cores + 1)).toBe(cores);
+      expect(await mostAtOnce(perCore * cores + 1)).toBe(perCore * cores);
     } finally {
       searcher.close();
     }
