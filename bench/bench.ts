@@ -250,8 +250,8 @@ async function staticEmbedding(db: string) {
   }
 }
 
-async function searchInProcess(db: string, queries: string[], mode: SearchMode) {
-  const searcher = await Searcher.open(db);
+async function searchInProcess(db: string, queries: string[], mode: SearchMode, options: { resident?: boolean } = {}) {
+  const searcher = await Searcher.open(db, options);
   try {
     for (const q of queries) await searcher.search(q, { mode }); // warm-up pass
     const samples: number[] = [];
@@ -455,6 +455,10 @@ async function main(): Promise<void> {
       byMode[mode] = await searchInProcess(db, queries, mode);
       log(`search (in-process, ${mode}): p50 ${fmtMs(percentile(byMode[mode], 50))}, p95 ${fmtMs(percentile(byMode[mode], 95))}`);
     }
+    // The searcher long-lived processes hold (serve, mcp, a sidecar's provider): chunks and term index in memory.
+    log(`search (in-process, hybrid, resident): warm-up + ${SEARCH_PASSES} passes over ${queries.length} queries`);
+    const residentHybrid = await searchInProcess(db, queries, 'hybrid', { resident: true });
+    log(`search (in-process, hybrid, resident): p50 ${fmtMs(percentile(residentHybrid, 50))}, p95 ${fmtMs(percentile(residentHybrid, 95))}`);
     const inProc = byMode.lexical;
     const cliQueries = queries.slice(0, CLI_QUERIES);
     log(`search (CLI): one process per query, ${cliQueries.length} queries`);
@@ -564,6 +568,7 @@ async function main(): Promise<void> {
       ['in-process vector p50 / p95', `${fmtMs(percentile(byMode.vector, 50))} / ${fmtMs(percentile(byMode.vector, 95))}`],
       ['in-process hybrid p50', fmtMs(percentile(byMode.hybrid, 50))],
       ['in-process hybrid p95', fmtMs(hybridP95), `<= ${TARGETS.hybridP95Ms} ms`, passOf('in-process hybrid search p95 ms')],
+      ['in-process hybrid, resident (serve, mcp) p50 / p95', `${fmtMs(percentile(residentHybrid, 50))} / ${fmtMs(percentile(residentHybrid, 95))}`],
       [`CLI p50 (${viaCli.length} processes)`, fmtMs(percentile(viaCli, 50))],
       ['CLI p95', fmtMs(percentile(viaCli, 95))],
     ];
@@ -623,6 +628,7 @@ async function main(): Promise<void> {
         oneFileChange: { file: touchFile.path, fileBytes: touchFile.size, seconds: round(change.touched.seconds), summary: change.touched.summary, restoreSeconds: round(change.back.seconds) },
         search: {
           inProcess: Object.fromEntries(SEARCH_MODES.map((m) => [m, { queries: queries.length, passes: SEARCH_PASSES, runs: byMode[m].length, p50Ms: round(percentile(byMode[m], 50)), p95Ms: round(percentile(byMode[m], 95)), meanMs: round(mean(byMode[m])) }])),
+          inProcessResidentHybrid: { queries: queries.length, passes: SEARCH_PASSES, runs: residentHybrid.length, p50Ms: round(percentile(residentHybrid, 50)), p95Ms: round(percentile(residentHybrid, 95)), meanMs: round(mean(residentHybrid)) },
           cli: { queries: viaCli.length, p50Ms: round(percentile(viaCli, 50)), p95Ms: round(percentile(viaCli, 95)), meanMs: round(mean(viaCli)) },
         },
         ripgrep: rg
