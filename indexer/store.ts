@@ -162,7 +162,7 @@ export type TextMatch =
   | { column: 'refs'; compound: string; pathContains?: string }
   | { column: 'name'; token: string; fuzziness: number };
 
-/** One chunk row as a resident reader keeps it: the chunk, its indexed tokens and its references. */
+/** One chunk row as a resident reader reads it: the chunk, its full-text columns and its references. */
 export interface ChunkRecord {
   chunk: Chunk;
   /** The full-text columns as stored: name and body tokens, space-separated. */
@@ -362,7 +362,7 @@ async function readHits(query: { toArrow(): Promise<ArrowTable> }): Promise<Chun
 
 /**
  * A definition's name and body tokens, each once: all that ranking asks of them is whether a
- * query token is there. A server holds one per definition (full corpus: 17 MB instead of 36).
+ * query token is there (a server asks its term index instead).
  */
 export function distinctTokens(name: string, body: string): string {
   const seen = new Set<string>();

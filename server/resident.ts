@@ -1,4 +1,5 @@
-// A long-lived reader's chunks, held in memory. LanceDB still ranks (BM25, nearest vectors) but
+// A long-lived reader's chunks, held in memory, with a term index that ranks full text here
+// (term-index.ts). LanceDB still ranks nearest vectors (and type and fuzzy-name matches) but
 // returns only ids and scores; rows, names, files and references come from here. Reading rows
 // is what a query paid for: 200 full-text hits cost 12 ms of LanceDB time as rows and 3 ms as ids
 // (full corpus, 2 cores), and under 8 concurrent clients LanceDB's threads were the bottleneck.
@@ -298,7 +299,6 @@ async function rowLookups(store: IndexStore, lookups: Lookups): Promise<RowLooku
   }
   return rows;
 }
-
 
 function emptyLookups(): Lookups {
   return { byId: new Map(), named: new Map(), byPath: new Map(), users: new Map(), types: new Map(), next: 0, usersRanked: new Map() };

@@ -166,14 +166,11 @@ class Postings {
     return [this.lengths[2 * doc]!, this.lengths[2 * doc + 1]!];
   }
 
-  termId(term: string): number | undefined {
-    return this.terms.get(term);
-  }
-
-  /** How many documents hold `term` in their name, and in their body. */
-  frequency(term: string): [name: number, body: number] {
+  /** How many documents hold `term` in their name, and in their body, less those counted in `gone` (`frequencyAmong`). */
+  frequency(term: string, gone?: { inNames: Uint32Array; inBodies: Uint32Array }): [name: number, body: number] {
     const t = this.terms.get(term);
-    return t === undefined ? [0, 0] : [this.inNames[t]!, this.inBodies[t]!];
+    if (t === undefined) return [0, 0];
+    return [this.inNames[t]! - (gone?.inNames[t] ?? 0), this.inBodies[t]! - (gone?.inBodies[t] ?? 0)];
   }
 
   /** Per term id, how many of the documents `gone` marks hold it in their name, and in their body: a pass over every entry. */
@@ -317,12 +314,7 @@ export class TermIndex<T extends Numbered> {
     if (limit <= 0) return [];
     const terms = [...new Set(tokens)].filter((t) => t && t.length <= MAX_TOKEN_LENGTH);
     const weights = terms.map((term) => {
-      let [inNames, inBodies] = this.base.frequency(term);
-      const t = this.base.termId(term);
-      if (t !== undefined && this.goneFrequency) {
-        inNames -= this.goneFrequency.inNames[t]!;
-        inBodies -= this.goneFrequency.inBodies[t]!;
-      }
+      const [inNames, inBodies] = this.base.frequency(term, this.goneFrequency);
       const [addedNames, addedBodies] = this.added.frequency(term);
       return {
         name: boosts.name * idf(inNames + addedNames, totals.withName),
