@@ -13,7 +13,7 @@ export interface ChunkContext {
 }
 
 /** What a definition node says about itself, before it becomes one chunk or several. */
-type Definition = Pick<Chunk, 'startLine' | 'endLine' | 'name' | 'symbol' | 'kind' | 'doc' | 'depth'>;
+type Definition = Pick<Chunk, 'startLine' | 'endLine' | 'name' | 'symbol' | 'kind' | 'doc' | 'depth'> & { moduleDoc: string };
 
 export interface ChunkResult {
   chunks: Chunk[];
@@ -55,8 +55,13 @@ interface Frame {
    */
   prefix: string;
   depth: number;
+  /** The container's preamble (see `Chunk.moduleDoc`). */
+  preamble: string;
   definition?: { item: SyntaxNode; rule: DefinitionRule; doc: string };
 }
+
+/** A module's description is one paragraph or a few; past this it is a tutorial, not a summary. */
+const MAX_PREAMBLE_CHARS = 1200;
 
 export function chunkTree(tree: Tree, source: string, ctx: ChunkContext, spec: GrammarSpec = grammarSpec()): ChunkResult {
   // Line start offsets: a chunk's text is one slice of the source, not a join of split lines.
@@ -96,6 +101,7 @@ export function chunkTree(tree: Tree, source: string, ctx: ChunkContext, spec: G
       symbol: base.symbol,
       kind: base.kind,
       doc: base.doc,
+      moduleDoc: base.moduleDoc,
       text,
       part,
       parts,
@@ -138,14 +144,14 @@ export function chunkTree(tree: Tree, source: string, ctx: ChunkContext, spec: G
       return;
     }
     if (type === spec.errorNode) {
-      stack.push({ nodes: item.namedChildren, next: 0, prefix: frame.prefix, depth: frame.depth });
+      stack.push({ nodes: item.namedChildren, next: 0, prefix: frame.prefix, depth: frame.depth, preamble: frame.preamble });
       return;
     }
     const rule = spec.definitions[type];
     if (!rule) return;
     const doc = docCommentOf(frame.nodes, i, spec);
     const bindings = rule.each ? item.namedChildren.filter((c) => c.type === rule.each) : [item];
-    stack.push({ nodes: bindings, next: 0, prefix: frame.prefix, depth: frame.depth, definition: { item, rule, doc } });
+    stack.push({ nodes: bindings, next: 0, prefix: frame.prefix, depth: frame.depth, preamble: frame.preamble, definition: { item, rule, doc } });
   }
 
   /** One binding: its chunk, then (before the next binding) the items of its bodies. */
@@ -161,15 +167,20 @@ export function chunkTree(tree: Tree, source: string, ctx: ChunkContext, spec: G
     const firstInner = bodies[0]?.namedChildren[0];
     const inner = bodies.length === 0 ? undefined : { line: firstInner ? firstInner.startPosition.row + 1 : endLine, index: firstInner?.startIndex ?? binding.endIndex };
     const symbol = frame.prefix + name;
-    emit({ startLine, endLine, name, symbol, kind: rule.kind, doc: j === 0 ? doc : '', depth: frame.depth }, first.startIndex, binding.endIndex, inner);
+    const own = j === 0 ? doc : '';
+    const preamble = bodies[0] ? preambleOf(bodies[0].namedChildren, spec) : '';
+    const moduleDoc = rule.kind === 'type' && name === 't' ? frame.preamble : own ? '' : preamble;
+    emit({ startLine, endLine, name, symbol, kind: rule.kind, doc: own, moduleDoc, depth: frame.depth }, first.startIndex, binding.endIndex, inner);
     // Pushed last first, so the first body is walked first.
-    for (let b = bodies.length - 1; b >= 0; b--) stack.push({ nodes: bodies[b]!.namedChildren, next: 0, prefix: `${symbol}.`, depth: frame.depth + 1 });
+    for (let b = bodies.length - 1; b >= 0; b--) {
+      stack.push({ nodes: bodies[b]!.namedChildren, next: 0, prefix: `${symbol}.`, depth: frame.depth + 1, preamble: b === 0 ? preamble : '' });
+    }
   }
 
   // An explicit stack rather than recursion: modules nested thousands deep must not overflow
   // the call stack. Frames are taken in the order recursion would (ids are `path#ordinal`).
   const root = tree.rootNode;
-  const stack: Frame[] = [{ nodes: root.namedChildren, next: 0, prefix: ctx.qualifier.map((q) => `${q}.`).join(''), depth: 0 }];
+  const stack: Frame[] = [{ nodes: root.namedChildren, next: 0, prefix: ctx.qualifier.map((q) => `${q}.`).join(''), depth: 0, preamble: preambleOf(root.namedChildren, spec) }];
   while (stack.length > 0) {
     const frame = stack[stack.length - 1]!;
     if (frame.next >= frame.nodes.length) {
@@ -230,13 +241,40 @@ function nestedBodies(binding: SyntaxNode, containers: Set<string>, through: Set
 }
 
 /**
+ * A container's leading doc comments, before its first definition and not attached to it: odoc's
+ * preamble, the module's own description (`(** Concrete syntax tree of s-expressions *)`).
+ */
+function preambleOf(items: SyntaxNode[], spec: GrammarSpec): string {
+  const docs: string[] = [];
+  let length = 0;
+  for (let i = 0; i < items.length && length < MAX_PREAMBLE_CHARS; i++) {
+    const item = items[i]!;
+    if (spec.definitions[item.type]) break;
+    if (!isDocComment(item, spec) || claims(items, i + 1, item, spec)) continue;
+    const text = stripComment(item.text).slice(0, MAX_PREAMBLE_CHARS - length);
+    docs.push(text);
+    length += text.length;
+  }
+  return docs.join('\n\n');
+}
+
+/** Whether `items[i]` is a definition that the doc comment right above it belongs to. */
+function claims(items: SyntaxNode[], i: number, comment: SyntaxNode, spec: GrammarSpec): boolean {
+  const next = items[i];
+  return !!next && !!spec.definitions[next.type] && next.startPosition.row <= comment.endPosition.row + 1;
+}
+
+function isDocComment(n: SyntaxNode | undefined, spec: GrammarSpec): n is SyntaxNode {
+  return !!n && n.type === spec.docComment.node && n.text.startsWith(spec.docComment.prefix) && !n.text.startsWith(spec.docComment.notPrefix);
+}
+
+/**
  * odoc's attachment: a `(** *)` right before an item (no blank line) is its doc; failing that,
  * one right after it, unless that comment sits right before the next item.
  */
 function docCommentOf(items: SyntaxNode[], i: number, spec: GrammarSpec): string {
   const item = items[i]!;
-  const isDoc = (n: SyntaxNode | undefined): n is SyntaxNode =>
-    !!n && n.type === spec.docComment.node && n.text.startsWith(spec.docComment.prefix) && !n.text.startsWith(spec.docComment.notPrefix);
+  const isDoc = (n: SyntaxNode | undefined): n is SyntaxNode => isDocComment(n, spec);
   const prev = items[i - 1];
   if (isDoc(prev) && prev.endPosition.row >= item.startPosition.row - 1) return stripComment(prev.text);
   const next = items[i + 1];

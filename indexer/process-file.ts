@@ -130,16 +130,20 @@ function linkCounterparts(a: Chunk[], b: Chunk[]): void {
   }
 }
 
-function withTokens(chunk: Chunk, counterpartDoc: string, dirTokens: readonly string[]): StoredChunk {
+function withTokens(chunk: Chunk, counterpart: Chunk | undefined, dirTokens: readonly string[]): StoredChunk {
   // Qualifiers and directories go into the name column too, so `String.split` finds
   // `Base.String.split` and "coq kernel" finds `coq-core/kernel/...`.
   const nameTokens = [...tokenize(chunk.symbol), ...dirTokens].join(' ');
   // Doc comments count twice: they describe the code in prose. A definition without one
-  // borrows its declaration's, which is where OCaml code keeps its documentation.
-  const doc = chunk.doc || counterpartDoc;
+  // borrows its declaration's, which is where OCaml code keeps its documentation. A module's
+  // description counts the same for its type `t` (body only: taught to the static model as a
+  // doc, it made the vectors worse on the dev cases).
+  const doc = chunk.doc || counterpart?.doc || '';
+  const moduleDoc = chunk.moduleDoc || counterpart?.moduleDoc || '';
   const docTokens = tokenize(doc).join(' ');
-  const bodyTokens = `${docTokens} ${docTokens} ${tokenize(chunk.text).join(' ')}`;
-  const contentHash = createHash('sha1').update(`${chunk.kind}\0${chunk.symbol}\0${doc}\0${chunk.text}`).digest('hex').slice(0, 20);
+  const moduleDocTokens = tokenize(moduleDoc).join(' ');
+  const bodyTokens = `${docTokens} ${docTokens} ${moduleDocTokens} ${moduleDocTokens} ${tokenize(chunk.text).join(' ')}`;
+  const contentHash = createHash('sha1').update(`${chunk.kind}\0${chunk.symbol}\0${doc}\0${moduleDoc}\0${chunk.text}`).digest('hex').slice(0, 20);
   // Field by field: spreading the chunk cost more than tokenizing its code.
   return {
     id: chunk.id,
@@ -216,7 +220,7 @@ export async function processUnit(unit: UnitJob, parser: OcamlParser): Promise<F
   return parsed.map((p) => {
     const dirTokens = tokenize(p.path.slice(0, Math.max(0, p.path.lastIndexOf('/'))));
     try {
-      return { ...p, chunks: p.chunks.map((c) => withTokens(c, byId.get(c.counterpart)?.doc ?? '', dirTokens)) };
+      return { ...p, chunks: p.chunks.map((c) => withTokens(c, byId.get(c.counterpart), dirTokens)) };
     } catch (err) {
       return unindexable(p, p.hash, err);
     }

@@ -29,6 +29,12 @@ export interface Chunk {
   kind: ChunkKind;
   /** The attached odoc comment `(** ... *)`, without delimiters; '' when none. */
   doc: string;
+  /**
+   * The enclosing module's preamble (its leading doc comments), for a module's principal type `t`
+   * and for a module whose own doc is empty: by OCaml convention the module's description is
+   * theirs. Searched with a doc's weight, never shown or stored; absent on chunks read back from the index.
+   */
+  moduleDoc?: string;
   /** Exact source text of [startLine, endLine]. */
   text: string;
   /** For split definitions: 1-based part number and the number of parts; 0/0 when whole. */

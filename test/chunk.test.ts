@@ -138,6 +138,56 @@ describe('chunkTree on src/strkit_string.mli', () => {
   });
 });
 
+describe('module preambles', () => {
+  const src = [
+    '(** Concrete syntax trees of s-expressions. *)',
+    '',
+    '(** They keep comments and locations. *)',
+    '',
+    'open! Import',
+    '',
+    '(** How atoms are quoted. *)',
+    'type t = Atom of string | List of t list',
+    '',
+    'val parse : string -> t',
+    '',
+    'module Printer : sig',
+    '  (** Writes trees back to text. *)',
+    '',
+    '  type t',
+    '  val print : t -> string',
+    'end',
+    '',
+    '(** Has its own doc. *)',
+    'module Reader : sig',
+    '  (** Reads trees lazily. *)',
+    '',
+    '  val read : string -> t',
+    'end',
+    '',
+  ].join('\n');
+  const { chunks } = chunkSource(src, 'lib/cst.mli', ['Cst']);
+  const byName = (name: string, nth = 0) => chunks.filter((c) => c.name === name)[nth]!;
+
+  it("gives a module's principal type `t` the module's leading doc comments, beside its own doc", () => {
+    expect(byName('t')).toMatchObject({ doc: 'How atoms are quoted.', moduleDoc: 'Concrete syntax trees of s-expressions.\n\nThey keep comments and locations.' });
+    expect(byName('t', 1)).toMatchObject({ symbol: 'Cst.Printer.t', doc: '', moduleDoc: 'Writes trees back to text.' });
+  });
+
+  it('gives a submodule without a doc of its own the preamble of its signature, and nothing to other items', () => {
+    expect(byName('Printer')).toMatchObject({ doc: '', moduleDoc: 'Writes trees back to text.' });
+    expect(byName('Reader')).toMatchObject({ doc: 'Has its own doc.', moduleDoc: '' });
+    for (const name of ['parse', 'print', 'read']) expect(byName(name).moduleDoc).toBe('');
+  });
+
+  it('leaves a doc comment right above the first definition to that definition', () => {
+    const { chunks: [only] } = chunkSource('(** Answers. *)\nval answer : int\n', 'lib/a.mli', ['A']);
+    expect(only).toMatchObject({ doc: 'Answers.', moduleDoc: '' });
+    const { chunks: [t] } = chunkSource('(** The type. *)\ntype t = int\n', 'lib/b.mli', ['B']);
+    expect(t).toMatchObject({ doc: 'The type.', moduleDoc: '' });
+  });
+});
+
 describe('chunkTree on src/strkit_string.ml', () => {
   it('yields the implementation with multi-line spans', () => {
     const { result } = chunkFixture('src/strkit_string.ml', ['Strkit', 'Strkit_string']);

@@ -104,6 +104,28 @@ describe('Searcher: a name defined thousands of times', () => {
   });
 });
 
+describe("Searcher: a module's description", () => {
+  it("finds the module's type `t` by the words of the file's leading doc comment, in both readers", async () => {
+    const root = makeTempDir('cs-preamble-');
+    writeFiles(root, {
+      'src/cst.mli': '(** Concrete syntax of s-expressions, keeping comments and locations. *)\n\nopen! Stdlib\n\ntype t = Atom of string | List of t list\n\nval atom : string -> t\n',
+      'src/cst.ml': 'type t = Atom of string | List of t list\n\nlet atom s = Atom s\n',
+      'src/other.ml': '(** Keeps a list of things. *)\nlet keep xs = xs\n',
+    });
+    const preambleDb = path.join(makeTempDir('cs-db-'), 'index');
+    await indexRepo({ root, db: preambleDb });
+    for (const resident of [false, true]) {
+      const s = await Searcher.open(preambleDb, { resident });
+      try {
+        const [first] = await s.search('syntax tree that keeps comments', { k: 3 });
+        expect(first, `resident: ${resident}`).toMatchObject({ symbol: 'Cst.t' });
+      } finally {
+        s.close();
+      }
+    }
+  });
+});
+
 describe('Searcher: questions in plain English', () => {
   it('has split_on_char in the top 3 for "split a string at every occurrence of a character"', async () => {
     const results = await searcher.search('split a string at every occurrence of a character');
