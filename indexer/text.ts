@@ -7,7 +7,7 @@
 import stemmer from 'wink-porter2-stemmer';
 
 // No `'`: primes (`x'`) and possessives (`Base's`) are not part of the word.
-const WORD = /[A-Za-z][A-Za-z0-9_]*/g;
+export const WORD = /[A-Za-z][A-Za-z0-9_]*/g;
 const SUBWORD = /[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+/g;
 
 // English function words plus OCaml keywords: frequent everywhere, so they carry no signal.
@@ -59,6 +59,20 @@ function wordTokens(word: string): readonly string[] {
   tokens = out;
   if (wordCache.size < 500_000 && word.length <= MAX_WORD_LENGTH) wordCache.set(word, tokens);
   return tokens;
+}
+
+/**
+ * Tokens of one word's sub-words, without the whole-identifier token: what any text holding the
+ * word holds, even inside a longer identifier (`Buffer` in `Buffer.add_string`, `add` in `addAll`).
+ */
+export function partTokens(word: string): readonly string[] {
+  const tokens = wordTokens(word);
+  return splitIdentifier(word).length > 1 ? tokens.slice(1) : tokens;
+}
+
+/** Tokens of a definition's bare name (`find_opt`), shared with every other use of that name: not to be changed. */
+export function identifierTokens(name: string): readonly string[] {
+  return /^[A-Za-z][A-Za-z0-9_]*$/.test(name) ? wordTokens(name) : tokenize(name);
 }
 
 /** Appends the tokens of `text` to `out`; returns `out`. */

@@ -1,7 +1,7 @@
 // Fusion: one ranked list from every retriever's candidates. Every weight is a named constant,
 // and each hit keeps a trace of what it scored for, so rankings can be explained.
 import type { ChunkHit } from '../indexer/store.js';
-import { tokenize } from '../indexer/text.js';
+import { identifierTokens } from '../indexer/text.js';
 import type { ParsedQuery } from './query.js';
 import type { Candidate } from './retrieve/types.js';
 
@@ -52,26 +52,32 @@ export type TraceEntry = readonly [what: string, points: number];
 export interface RankedHit {
   chunk: ChunkHit;
   score: number;
+  /** Empty unless fusion was asked to explain: the entries were a fifth of a search's allocations. */
   trace: TraceEntry[];
 }
 
 export interface FuseContext {
   /** Directory names present in the index, to recognise scope words. */
   directories: ReadonlySet<string>;
+  /** Keep each hit's trace of what it scored for. */
+  explain?: boolean;
 }
 
 export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>, context: FuseContext): RankedHit[] {
   const scopes = query.scopeWords.filter((w) => context.directories.has(w));
   const hits = new Map<string, RankedHit>();
+  const explain = context.explain ?? false;
+  const score = (hit: RankedHit, what: string, points: number) => {
+    hit.score += points;
+    if (explain) hit.trace.push([what, points]);
+  };
   const add = (c: Candidate, weight: number, what: string) => {
     let hit = hits.get(c.id);
     if (!hit) {
       if (!c.chunk) return;
       hits.set(c.id, (hit = { chunk: c.chunk, score: 0, trace: [] }));
     }
-    const points = weight * c.score;
-    hit.score += points;
-    hit.trace.push([what, points]);
+    score(hit, what, weight * c.score);
   };
   const symbolWeight = query.isSymbol ? SYMBOL_WEIGHT_FOR_SYMBOL_QUERY : SYMBOL_WEIGHT_IN_PROSE;
   for (const c of byRetriever.get('symbol') ?? []) add(c, symbolWeight, 'symbol');
@@ -82,43 +88,35 @@ export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>, 
 
   const queryWords = new Set(query.raw.toLowerCase().match(/[a-z]+/g) ?? []);
   const askedKinds = new Set(Object.entries(KIND_WORDS).filter(([, words]) => words.some((w) => queryWords.has(w))).map(([k]) => k));
-  const tokens = new Set(query.tokens);
+  // An array, not a set: iterating a set makes an iterator object per hit.
+  const tokens = [...new Set(query.tokens)];
   for (const hit of hits.values()) {
     const c = hit.chunk;
-    const bonus: [string, number][] = [];
-    if (c.doc) bonus.push(['doc', HAS_DOC]);
-    if (c.tokens && tokens.size > 0) {
+    if (c.doc) score(hit, 'doc', HAS_DOC);
+    if (c.tokens && tokens.length > 0) {
       let covered = 0;
       for (const t of tokens) if (c.tokens.has(t)) covered++;
-      bonus.push(['coverage', (COVERAGE * covered) / tokens.size]);
+      score(hit, 'coverage', (COVERAGE * covered) / tokens.length);
     }
     if (!query.isSymbol) {
-      if (c.kind === 'method') bonus.push(['method', -METHOD]);
-      if (!c.doc && c.startLine === c.endLine) bonus.push(['one-liner', -UNDOCUMENTED_ONE_LINER]);
+      if (c.kind === 'method') score(hit, 'method', -METHOD);
+      if (!c.doc && c.startLine === c.endLine) score(hit, 'one-liner', -UNDOCUMENTED_ONE_LINER);
     }
-    if (tokens.size > 0) {
-      const nameTokens = nameTokenSet(c.name);
+    if (tokens.length > 0) {
+      const nameTokens = identifierTokens(c.name);
       let shared = 0;
-      for (const t of tokens) if (nameTokens.has(t)) shared++;
-      if (shared > 0) bonus.push(['name', (NAME_OVERLAP * shared) / tokens.size]);
+      for (const t of tokens) if (nameTokens.includes(t)) shared++;
+      if (shared > 0) score(hit, 'name', (NAME_OVERLAP * shared) / tokens.length);
     }
-    if (askedKinds.has(c.kind)) bonus.push(['kind', KIND_ASKED_FOR]);
-    if (c.part > 1) bonus.push(['part', -LATER_PART]);
+    if (askedKinds.has(c.kind)) score(hit, 'kind', KIND_ASKED_FOR);
+    if (c.part > 1) score(hit, 'part', -LATER_PART);
     if (scopes.length > 0) {
       const dirs = c.path.toLowerCase().split('/').slice(0, -1);
       // `js_of_ocaml` also names its sibling packages (`js_of_ocaml-compiler`).
       const inScope = (s: string) => dirs.some((d) => d === s || d.startsWith(`${s}-`) || d.startsWith(`${s}_`));
-      if (scopes.some(inScope)) bonus.push(['scope', IN_NAMED_SCOPE]);
+      if (scopes.some(inScope)) score(hit, 'scope', IN_NAMED_SCOPE);
     }
-    if (/__\.mli?$/.test(c.path)) bonus.push(['generated', -GENERATED_ALIAS]);
-    for (const entry of bonus) {
-      hit.score += entry[1];
-      hit.trace.push(entry);
-    }
+    if (/__\.mli?$/.test(c.path)) score(hit, 'generated', -GENERATED_ALIAS);
   }
   return [...hits.values()].sort((a, b) => b.score - a.score || a.chunk.path.localeCompare(b.chunk.path) || a.chunk.startLine - b.chunk.startLine);
-}
-
-function nameTokenSet(name: string): Set<string> {
-  return new Set(tokenize(name));
 }

@@ -27,6 +27,8 @@ export interface SearchOptions {
   k?: number;
   /** Default `hybrid`, which is `lexical` on an index without vectors. */
   mode?: SearchMode;
+  /** Keep each hit's trace of what it scored for (`RankedHit.trace`), to explain a ranking. */
+  explain?: boolean;
 }
 
 /** A request the index cannot answer as asked (e.g. vector search on an index without vectors). */
@@ -301,7 +303,7 @@ export class Searcher {
     const lists = await Promise.all(names.map((n) => getRetriever(n).retrieve(parsed, sources, limit)));
     const byRetriever = new Map<string, Candidate[]>(names.map((n, i) => [n, lists[i]!]));
     // Vector-only ranks by similarity alone, so the dense signal can be compared with the others.
-    const ranked = mode === 'vector' ? byRetriever.get('vector')!.flatMap(({ chunk }) => (chunk ? [{ chunk, score: chunk.rawScore, trace: [['similarity', chunk.rawScore] as const] }] : [])) : fuse(parsed, byRetriever, view.context);
+    const ranked = mode === 'vector' ? byRetriever.get('vector')!.flatMap(({ chunk }) => (chunk ? [{ chunk, score: chunk.rawScore, trace: [['similarity', chunk.rawScore] as const] }] : [])) : fuse(parsed, byRetriever, { ...view.context, explain: options.explain });
     // A symbol lookup shows the definition and its declaration together; a question, more answers.
     if (parsed.isSymbol && mode !== 'vector') return withCounterpartSecond(ranked).slice(0, k);
     const shown = capPerFile(collapsePairs(ranked)).slice(0, k);

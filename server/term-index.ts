@@ -189,7 +189,27 @@ class Postings {
   /** Whether document `doc` holds `term` (a binary search of the term's postings). */
   holds(term: string, doc: number): boolean {
     const t = this.terms.get(term);
-    if (t === undefined) return false;
+    return t !== undefined && this.holdsTerm(t, doc);
+  }
+
+  /** Calls `each` with every document that holds all of `terms`, ascending: the rarest term's postings, checked against the others'. */
+  holdingAll(terms: readonly string[], each: (doc: number) => void): void {
+    const ids: number[] = [];
+    for (const term of terms) {
+      const t = this.terms.get(term);
+      if (t === undefined) return;
+      ids.push(t);
+    }
+    if (ids.length === 0) return;
+    ids.sort((a, b) => this.offsets[a + 1]! - this.offsets[a]! - (this.offsets[b + 1]! - this.offsets[b]!));
+    const [rarest, ...others] = ids;
+    for (let i = this.offsets[rarest!]!, end = this.offsets[rarest! + 1]!; i < end; i++) {
+      const doc = this.docs[i]!;
+      if (others.every((t) => this.holdsTerm(t, doc))) each(doc);
+    }
+  }
+
+  private holdsTerm(t: number, doc: number): boolean {
     let [lo, hi] = [this.offsets[t]!, this.offsets[t + 1]!];
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
@@ -326,6 +346,16 @@ export class TermIndex<T extends Numbered> {
     this.base.score(terms, weights, average, this.gone, best, 0);
     this.added.score(terms, weights, average, undefined, best, this.base.size);
     return best.best().map(({ doc, score }) => ({ doc: doc < this.base.size ? this.baseDocs[doc]! : this.addedDocs[doc - this.base.size]!.doc, score }));
+  }
+
+  /** The documents that hold every one of `tokens` (none for no tokens), in the order they were added. */
+  holdingAll(tokens: readonly string[]): T[] {
+    const out: T[] = [];
+    this.base.holdingAll(tokens, (d) => {
+      if (this.gone?.[d] !== 1) out.push(this.baseDocs[d]!);
+    });
+    this.added.holdingAll(tokens, (d) => out.push(this.addedDocs[d]!.doc));
+    return out;
   }
 
   /** The tokens of `doc`, a document of this index, as ranking asks of them. */

@@ -91,14 +91,19 @@ describe('context windows for an edit', () => {
 
 describe('quoted messages are looked for literally', () => {
   it('finds the definition that prints a quoted message, placeholders and all', async () => {
-    const [first] = await searcher.searchRanked("who fails with 'negative amount' at checkout");
+    const [first] = await searcher.searchRanked("who fails with 'negative amount' at checkout", { explain: true });
     expect(first?.chunk.symbol).toBe('Shop.Checkout.charge');
     expect(first?.trace.some(([what]) => what === 'literal')).toBe(true);
     // Unquoted, the same words are only words.
-    const [plain] = await searcher.searchRanked('who fails with negative amount at checkout');
+    const [plain] = await searcher.searchRanked('who fails with negative amount at checkout', { explain: true });
     expect(plain?.trace.some(([what]) => what === 'literal')).toBe(false);
     const { literalFragments } = await import('../server/retrieve/literal.js');
     expect(literalFragments('The constructor X expects N argument(s)')).toEqual(['The constructor', 'expects', 'argument(s)']);
+    // Whole words only: the quote's own first and last word may be cut (`nstructor`), not those at placeholders.
+    const { literalWords } = await import('../server/retrieve/literal.js');
+    expect(literalWords('The constructor X expects N argument(s)')).toEqual(['constructor', 'expects', 'argument', 's']);
+    expect(literalWords('nstructor X expects N argumen')).toEqual(['expects']);
+    expect(literalWords('foo X bar baz qux')).toEqual(['bar', 'baz']);
     const { parseQuery } = await import('../server/query.js');
     expect(parseQuery("Base's result type").phrases).toEqual([]);
     expect(parseQuery('fix "Unbound value foo" in the build').phrases).toEqual(['Unbound value foo']);

@@ -255,6 +255,9 @@ describe('Searcher: resident chunks (a server keeps them in memory)', () => {
       ['typesNamed', (r) => r.typesNamed('t', 10, { symbolSuffix: 'Point.t' })],
       ['typesNamed in paths', (r) => r.typesNamed('t', 10, { paths: ['src/shapes.ml'] })],
       ['chunksContaining', (r) => r.chunksContaining(['caml_hypot'], 10)],
+      // The words narrow where a term index looks, never what is found.
+      ['chunksContaining words', (r) => r.chunksContaining(['caml_hypot'], 10, r === store ? [] : ['caml_hypot'])],
+      ['chunksContaining words in identifiers', (r) => r.chunksContaining(['distance between'], 10, r === store ? [] : ['distance', 'between'])],
       ['siblings', (r) => r.siblings('Strkit_string', 'spl', 10)],
       ['byName', (r) => r.byName(['trim', 'is_blank'], 10)],
       ['byName without text', (r) => r.byName(['distance'], 10, { withText: false, pathPrefix: 'src/' })],

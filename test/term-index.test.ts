@@ -78,6 +78,19 @@ describe('TermIndex', () => {
     for (const answer of tokenAnswers(patched, [...asDocs.slice(1), fresh])) expect(answer.holds, answer.id).toEqual(answer.expected);
   });
 
+  it('lists the documents that hold every token, in order, without the gone and with the added after a patch', () => {
+    const { index } = indexOf(docs);
+    const holding = (ix: TermIndex<Doc>, tokens: string[]) => ix.holdingAll(tokens).map((d) => d.id);
+    const expected = (all: readonly { id: string; name: string; body: string }[], tokens: string[]) =>
+      all.filter((d) => tokens.every((t) => distinctTokens(d.name, d.body).split(' ').includes(t))).map((d) => d.id);
+    const asked = [['string'], ['string', 'list'], ['split', 'string'], ['list', 'absent']];
+    expect(holding(index, [])).toEqual([]);
+    for (const tokens of asked) expect(holding(index, tokens), tokens.join(' ')).toEqual(expected(docs, tokens));
+    const fresh = { id: 'f', name: 'fresh', body: 'string list' };
+    const patched = index.patched((d) => d.id === 'a', [{ doc: { id: 'f', termDoc: -1 }, name: fresh.name, body: fresh.body }]);
+    for (const tokens of asked) expect(holding(patched, tokens), tokens.join(' ')).toEqual(expected([...docs.slice(1), fresh], tokens));
+  });
+
   it('patched for removed, changed and added documents, scores exactly as an index built over the result', () => {
     const { index, held } = indexOf(docs);
     const dropped = new Set(['b', 'd']);

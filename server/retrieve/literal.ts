@@ -2,6 +2,7 @@
 // expects N argument(s)") is found where the code prints it, placeholders and all. The phrase is
 // cut at what are likely placeholders (single capitals, `...`, format directives), and every
 // remaining fragment must occur in the definition.
+import { WORD } from '../../indexer/text.js';
 import type { Retriever } from './types.js';
 
 const MAX_PHRASES = 2;
@@ -14,10 +15,24 @@ export function literalFragments(phrase: string): string[] {
     .filter((f) => f.length >= 4);
 }
 
+/**
+ * The words of the fragments that the quoted text holds whole: a reader with a term index looks
+ * only at the definitions that hold them all. The quote's own first and last word may have been
+ * cut mid-word, unless a non-word character ends it; the fragments' edges at placeholders may not.
+ */
+export function literalWords(phrase: string): string[] {
+  const fragments = literalFragments(phrase);
+  const words = fragments.flatMap((f) => f.match(WORD) ?? []);
+  const text = phrase.trim();
+  if (/^\w/.test(text) && fragments.length > 0 && text.startsWith(fragments[0]!)) words.shift();
+  if (/\w$/.test(text) && fragments.length > 0 && text.endsWith(fragments[fragments.length - 1]!)) words.pop();
+  return words;
+}
+
 export const literalRetriever: Retriever = {
   name: 'literal',
   async retrieve(query, { store }) {
-    const found = await Promise.all(query.phrases.slice(0, MAX_PHRASES).map((p) => store.chunksContaining(literalFragments(p), HITS_PER_PHRASE)));
+    const found = await Promise.all(query.phrases.slice(0, MAX_PHRASES).map((p) => store.chunksContaining(literalFragments(p), HITS_PER_PHRASE, literalWords(p))));
     const seen = new Set<string>();
     return found.flat().flatMap((chunk) => (seen.has(chunk.id) ? [] : (seen.add(chunk.id), [{ id: chunk.id, chunk, score: 1 }])));
   },

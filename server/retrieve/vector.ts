@@ -1,6 +1,7 @@
 // Nearest definitions by embedding: finds code by meaning when the question's words are not the
 // code's. Similarities are rescaled within the retrieved list (best 1, the last 0): raw cosines
 // of a static model sit in a narrow band that says little across queries.
+import { chunkHit } from '../../indexer/store.js';
 import type { Retriever } from './types.js';
 
 /**
@@ -26,7 +27,7 @@ export const vectorRetriever: Retriever = {
     return hits.map((h) => {
       const chunk = chunks.get(h.id);
       const score = (h.similarity - floor) / (best - floor || 1);
-      return chunk ? { id: h.id, chunk: { ...chunk, rawScore: h.similarity }, score } : { id: h.id, score };
+      return chunk ? { id: h.id, chunk: chunkHit(chunk, h.similarity, chunk.tokens), score } : { id: h.id, score };
     });
   },
 };
