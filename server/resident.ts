@@ -49,14 +49,36 @@ function typeKey(symbol: string): string {
 }
 
 /**
- * LanceDB row ids of this version's rows, for an index on an object store: there a query that
- * selects its hits' ids reads a data page per hit over the network (a full-text query of 200
- * hits: p50 57 ms through radosgw, 2.2 ms with row ids alone). Rescanned for each version (0.5 s
- * on the full corpus from disk), so a local index, where ids cost 2 ms, does without.
+ * Values by LanceDB row id: the fragment in the high 32 bits, the row's offset in it in the low
+ * ones, so each fragment's values are an array (a map keyed by 148k bigints held 7 MB more).
+ */
+class ByRowId<T> {
+  private readonly fragments = new Map<number, T[]>();
+
+  set(rowId: bigint, value: T): void {
+    const fragment = Number(rowId >> 32n);
+    let values = this.fragments.get(fragment);
+    if (!values) this.fragments.set(fragment, (values = []));
+    values[Number(rowId & 0xffffffffn)] = value;
+  }
+
+  get(rowId: bigint): T | undefined {
+    return this.fragments.get(Number(rowId >> 32n))?.[Number(rowId & 0xffffffffn)];
+  }
+}
+
+/**
+ * LanceDB row ids of this version's rows, so that queries ask for row ids and scores alone. On an
+ * object store a query that selects its hits' ids reads a data page per hit over the network (a
+ * full-text query of 200 hits: p50 57 ms through radosgw, 2.2 ms with row ids alone), so both
+ * tables' are read before the version answers. From a local disk, reading the ids of 200 nearest
+ * vectors still cost 3.9 of a vector query's 6.3 ms of CPU (full corpus), the largest part of a
+ * search's LanceDB time under load; there the vectors' row ids (0.2 s a version) are read after
+ * the version opens, and vector queries select ids until they are in.
  */
 interface RowLookups {
-  chunks: Map<bigint, HeldRecord>;
-  vectors: Map<bigint, string>;
+  chunks?: ByRowId<HeldRecord>;
+  vectors?: ByRowId<string>;
 }
 
 export class ResidentChunks implements ChunkReader {
@@ -70,8 +92,11 @@ export class ResidentChunks implements ChunkReader {
     private terms: TermIndex<HeldRecord>,
     /** Each file's version (content hash and last chunking) as these records have it. */
     private readonly files: ReadonlyMap<string, string>,
-    private readonly rows?: RowLookups,
+    private readonly rows: RowLookups,
   ) {}
+
+  /** Settles once the row ids this version reads in the background are in (never rejects). */
+  rowsRead: Promise<void> = Promise.resolve();
 
   /**
    * Reads the chunks of `store`'s version. Given the chunks of an earlier version, only the files
@@ -107,7 +132,14 @@ export class ResidentChunks implements ChunkReader {
       index = terms!.build();
       lookups = compacted(withRecords(emptyLookups(), fresh));
     }
-    return new ResidentChunks(store, lookups, index, files, store.isLocal ? undefined : await rowLookups(store, lookups));
+    if (!store.isLocal) return new ResidentChunks(store, lookups, index, files, { chunks: await chunkRows(store, lookups), vectors: await vectorRows(store, lookups) });
+    const reader = new ResidentChunks(store, lookups, index, files, {});
+    // Not awaited: until they are in, vector queries select ids. A failed read only leaves them so.
+    reader.rowsRead = vectorRows(store, lookups).then(
+      (vectors) => void (reader.rows.vectors = vectors),
+      () => undefined,
+    );
+    return reader;
   }
 
   /** Drops this version's hold on the lookups (a newer version may share them). */
@@ -149,9 +181,10 @@ export class ResidentChunks implements ChunkReader {
   }
 
   async nearest(vector: Float32Array, limit: number): Promise<VectorHit[]> {
-    if (!this.rows) return this.store.nearest(vector, limit);
+    const rows = this.rows.vectors;
+    if (!rows) return this.store.nearest(vector, limit);
     return (await this.store.nearestRowIds(vector, limit)).flatMap(({ rowId, similarity }) => {
-      const id = this.rows!.vectors.get(rowId);
+      const id = rows.get(rowId);
       return id === undefined ? [] : [{ id, similarity }];
     });
   }
@@ -246,9 +279,10 @@ export class ResidentChunks implements ChunkReader {
   }
 
   private async matched(match: TextMatch, limit: number, withTokens: boolean): Promise<ChunkHit[]> {
-    if (this.rows) {
+    const rows = this.rows.chunks;
+    if (rows) {
       return (await this.store.matchRowIds(match, limit)).flatMap(({ rowId, score }) => {
-        const r = this.rows!.chunks.get(rowId);
+        const r = rows.get(rowId);
         return r ? [this.hit(r, score, withTokens)] : [];
       });
     }
@@ -285,19 +319,25 @@ function repeatedStringSharer(): (r: ChunkRecord) => ChunkRecord {
   };
 }
 
-/** Row ids of the version `store` reads, onto its records (and their id strings). */
-async function rowLookups(store: IndexStore, lookups: Lookups): Promise<RowLookups> {
-  const rows: RowLookups = { chunks: new Map(), vectors: new Map() };
+/** Row ids of the chunks table in the version `store` reads, onto its records. */
+async function chunkRows(store: IndexStore, lookups: Lookups): Promise<ByRowId<HeldRecord>> {
+  const rows = new ByRowId<HeldRecord>();
   for await (const { rowIds, ids } of store.rowIds('chunks')) {
     for (let i = 0; i < ids.length; i++) {
       const r = lookups.byId.get(ids[i]!);
-      if (r) rows.chunks.set(rowIds[i]!, r);
+      if (r) rows.set(rowIds[i]!, r);
     }
   }
+  return rows;
+}
+
+/** Row ids of the vectors table, onto the records' id strings (not a copy per row). */
+async function vectorRows(store: IndexStore, lookups: Lookups): Promise<ByRowId<string>> {
+  const rows = new ByRowId<string>();
   for await (const { rowIds, ids } of store.rowIds('vectors')) {
     for (let i = 0; i < ids.length; i++) {
       const r = lookups.byId.get(ids[i]!);
-      if (r) rows.vectors.set(rowIds[i]!, r.chunk.id);
+      if (r) rows.set(rowIds[i]!, r.chunk.id);
     }
   }
   return rows;

@@ -243,6 +243,9 @@ describe('Searcher: resident chunks (a server keeps them in memory)', () => {
 
   it('answers every chunk read as the store does', async () => {
     const ids = (await store.byName(['split_on_char', 'distance'], 10)).map((c) => c.id);
+    // The nearest vectors by row id, once this version's row ids are read.
+    await chunks.rowsRead;
+    const vector = await searcher.readFresh(async (view) => (await view.queryEmbedder()).embedQuery('split a string at a character'));
     const reads: [string, (r: IndexStore | ResidentChunks) => Promise<unknown>][] = [
       ['typeCandidates', (r) => r.typeCandidates(['string', 'bool'], 10)],
       ['fuzzyName', (r) => r.fuzzyName('splitonchr', 10, 2)],
@@ -250,6 +253,7 @@ describe('Searcher: resident chunks (a server keeps them in memory)', () => {
       ['usersOf', async (r) => (await r.usersOf('trim', 10)).map((c) => ({ ...c, rawScore: 0 }))],
       ['usersOf in paths', async (r) => (await r.usersOf('trim', 10, { pathContains: 'strkit' })).map((c) => ({ ...c, rawScore: 0 }))],
       ['chunksByIds', (r) => r.chunksByIds(ids)],
+      ['nearest', (r) => r.nearest(vector, 10)],
       ['chunksOfFile', (r) => r.chunksOfFile('src/shapes.ml')],
       ['referencesOf', (r) => r.referencesOf(ids)],
       ['typesNamed', (r) => r.typesNamed('t', 10, { symbolSuffix: 'Point.t' })],
