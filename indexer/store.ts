@@ -303,6 +303,11 @@ export function sqlString(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
 }
 
+/** `s` inside a LIKE pattern as itself: `_` and `%` are wildcards there, `\\` escapes them. */
+function likeLiteral(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
 function chunked<T>(xs: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size));
@@ -1034,7 +1039,7 @@ export class IndexStore implements ChunkReader {
         break;
       case 'refs':
         query = new lancedb.MatchQuery(match.compound, REFS);
-        if (match.pathContains) where = `path LIKE ${sqlString(`%${match.pathContains.replace(/[%_]/g, '')}%`)}`;
+        if (match.pathContains) where = `path LIKE ${sqlString(`%${likeLiteral(match.pathContains)}%`)}`;
         break;
       case 'name':
         query = new lancedb.MatchQuery(match.token, NAME_TOKENS, { fuzziness: match.fuzziness, prefixLength: 1, maxExpansions: 20 });
@@ -1118,7 +1123,7 @@ export class IndexStore implements ChunkReader {
   async chunksContaining(fragments: readonly string[], limit: number): Promise<ChunkHit[]> {
     if (!this.chunks || fragments.length === 0) return [];
     // `%` would be a wildcard of its own; `_` over-matches harmlessly.
-    const where = fragments.map((f) => `text LIKE ${sqlString(`%${f.replace(/%/g, '')}%`)}`).join(' AND ');
+    const where = fragments.map((f) => `text LIKE ${sqlString(`%${likeLiteral(f)}%`)}`).join(' AND ');
     return readHits(this.chunks.query().where(where).select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS]).limit(limit));
   }
 
@@ -1148,7 +1153,7 @@ export class IndexStore implements ChunkReader {
     if (!this.chunks || names.length === 0) return [];
     const withText = options.withText ?? true;
     let where = inList('name_lc', names.map((n) => n.toLowerCase()));
-    if (options.pathPrefix) where += ` AND path LIKE ${sqlString(`${options.pathPrefix.replace(/[%_]/g, '')}%`)}`;
+    if (options.pathPrefix) where += ` AND path LIKE ${sqlString(`${likeLiteral(options.pathPrefix)}%`)}`;
     if (options.kinds) where += ` AND ${inList('kind', options.kinds)}`;
     if (options.lang) where += ` AND lang = ${sqlString(options.lang)}`;
     if (options.symbolSuffix) where += ` AND (symbol = ${sqlString(options.symbolSuffix)} OR ends_with(symbol, ${sqlString(`.${options.symbolSuffix}`)}))`;

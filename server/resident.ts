@@ -161,7 +161,7 @@ export class ResidentChunks implements ChunkReader {
   }
 
   async usersOf(nameCompound: string, limit: number, options: { pathContains?: string } = {}): Promise<ChunkHit[]> {
-    const inPath = options.pathContains?.replace(/[%_]/g, '');
+    const inPath = options.pathContains;
     return firstOf(this.rankedUsers(nameCompound), limit, (r) => !inPath || r.chunk.path.includes(inPath)).map((r) => this.hit(r, 0, false));
   }
 
@@ -226,13 +226,12 @@ export class ResidentChunks implements ChunkReader {
 
   async chunksContaining(fragments: readonly string[], limit: number, words: readonly string[] = []): Promise<ChunkHit[]> {
     if (fragments.length === 0) return [];
-    const wanted = fragments.map((f) => f.replace(/%/g, ''));
     // Only the definitions that hold the words: a scan of every text took 13–30 ms a query.
     const tokens = unique(words.flatMap((w) => partTokens(w)));
     const candidates = tokens.length > 0 ? this.terms.holdingAll(tokens) : this.lookups.byId.values();
     const out: ChunkHit[] = [];
     for (const r of candidates) {
-      if (wanted.every((f) => r.chunk.text.includes(f))) out.push(this.hit(r, 0, true));
+      if (fragments.every((f) => r.chunk.text.includes(f))) out.push(this.hit(r, 0, true));
       if (out.length >= limit) break;
     }
     return out;
@@ -262,7 +261,7 @@ export class ResidentChunks implements ChunkReader {
   async byName(names: readonly string[], limit: number, options: ByNameOptions = {}): Promise<ChunkHit[]> {
     const { kinds, lang, symbolSuffix: suffix } = options;
     const withText = options.withText ?? true;
-    const prefix = options.pathPrefix?.replace(/[%_]/g, '');
+    const prefix = options.pathPrefix;
     const lists = [...new Set(names.map((n) => n.toLowerCase()))].map((name) => this.lookups.named.get(name) ?? []);
     const keep = ({ chunk: c }: HeldRecord) =>
       (!prefix || c.path.startsWith(prefix)) && (!kinds || kinds.includes(c.kind)) && (!lang || c.lang === lang) && (!suffix || symbolEndsWith(c.symbol, suffix));

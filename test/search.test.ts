@@ -104,6 +104,30 @@ describe('Searcher: a name defined thousands of times', () => {
   });
 });
 
+describe('Searcher: paths with LIKE wildcards in them', () => {
+  it('looks names up under a directory whose name holds `_`, and only under it, in both readers', async () => {
+    const root = makeTempDir('cs-underscore-');
+    writeFiles(root, {
+      'my_lib/a.ml': 'let helper x = x + 1\n',
+      'myXlib/b.ml': 'let helper x = x - 1\n',
+      'test_suite/t.ml': 'let check () = assert (My_lib.A.helper 1 = 2)\n',
+      'testXsuite/u.ml': 'let other () = My_lib.A.helper 2\n',
+    });
+    const likeDb = path.join(makeTempDir('cs-db-'), 'index');
+    await indexRepo({ root, db: likeDb });
+    const store = await IndexStore.openForSearch(likeDb);
+    const resident = await ResidentChunks.load(store);
+    try {
+      for (const reader of [store, resident]) {
+        expect((await reader.byName(['helper'], 10, { pathPrefix: 'my_lib/' })).map((c) => c.path)).toEqual(['my_lib/a.ml']);
+        expect((await reader.usersOf('helper', 10, { pathContains: 'test_' })).map((c) => c.path)).toEqual(['test_suite/t.ml']);
+      }
+    } finally {
+      store.close();
+    }
+  });
+});
+
 describe("Searcher: a module's description", () => {
   it("finds the module's type `t` by the words of the file's leading doc comment, in both readers", async () => {
     const root = makeTempDir('cs-preamble-');
