@@ -39,7 +39,16 @@ interface Lookups {
   usersRanked: Map<string, HeldRecord[]>;
   /** The keys of `named`, sorted when first asked for a prefix: the names a prefix starts. */
   sortedNames?: string[];
+  /**
+   * Long `named` lists by path, sorted when first asked for a path prefix: a directory's few
+   * definitions of a common name (`map`: thousands) without reading them all (a context window
+   * spent a tenth of its main-thread time filtering such lists).
+   */
+  namedByPath: Map<string, HeldRecord[]>;
 }
+
+/** Lists at least this long are looked up under a path prefix through `namedByPath`. */
+const PATH_SORTED_MIN = 64;
 
 /** `Module.name` of a symbol (`Base.Error.t` → `Error.t`), the name lower-cased. */
 function typeKey(symbol: string): string {
@@ -262,14 +271,28 @@ export class ResidentChunks implements ChunkReader {
     const { kinds, lang, symbolSuffix: suffix } = options;
     const withText = options.withText ?? true;
     const prefix = options.pathPrefix;
-    const lists = [...new Set(names.map((n) => n.toLowerCase()))].map((name) => this.lookups.named.get(name) ?? []);
     const keep = ({ chunk: c }: HeldRecord) =>
       (!prefix || c.path.startsWith(prefix)) && (!kinds || kinds.includes(c.kind)) && (!lang || c.lang === lang) && (!suffix || symbolEndsWith(c.symbol, suffix));
     // Each list is in table order, so the first `limit` of each hold the first `limit` of all.
-    let found = lists.flatMap((list) => firstOf(list, limit, keep));
+    const wanted = [...new Set(names.map((n) => n.toLowerCase()))];
+    let found = wanted.flatMap((name) => {
+      const list = this.lookups.named.get(name) ?? [];
+      return prefix && list.length >= PATH_SORTED_MIN ? this.namedUnder(name, list, prefix, limit, keep) : firstOf(list, limit, keep);
+    });
     // In table order, as a scan returns them: the same `limit` keeps the same definitions.
-    if (lists.length > 1) found = byKey(found, (r) => r.position).slice(0, limit);
+    if (wanted.length > 1) found = byKey(found, (r) => r.position).slice(0, limit);
     return found.map((r) => chunkHit(r.chunk, 0, undefined, withText));
+  }
+
+  /** What `firstOf(list, limit, keep)` finds when `keep` asks for paths starting with `prefix`, through the list by path. */
+  private namedUnder(name: string, list: readonly HeldRecord[], prefix: string, limit: number, keep: (r: HeldRecord) => boolean): HeldRecord[] {
+    let byPath = this.lookups.namedByPath.get(name);
+    if (!byPath) this.lookups.namedByPath.set(name, (byPath = [...list].sort((a, b) => (a.chunk.path < b.chunk.path ? -1 : a.chunk.path > b.chunk.path ? 1 : 0))));
+    const under: HeldRecord[] = [];
+    for (let i = lowerBound(byPath, prefix, (r) => r.chunk.path); i < byPath.length && byPath[i]!.chunk.path.startsWith(prefix); i++) {
+      if (keep(byPath[i]!)) under.push(byPath[i]!);
+    }
+    return byKey(under, (r) => r.position).slice(0, limit);
   }
 
   /** A fresh hit per call: callers may annotate their hits. Tokens only where IndexStore selects them. */
@@ -343,7 +366,7 @@ async function vectorRows(store: IndexStore, lookups: Lookups): Promise<ByRowId<
 }
 
 function emptyLookups(): Lookups {
-  return { byId: new Map(), named: new Map(), byPath: new Map(), users: new Map(), types: new Map(), next: 0, usersRanked: new Map() };
+  return { byId: new Map(), named: new Map(), byPath: new Map(), users: new Map(), types: new Map(), next: 0, usersRanked: new Map(), namedByPath: new Map() };
 }
 
 /** Positions stay below this: `refs.length * POSITIONS + position` orders by both at once. */
@@ -366,12 +389,12 @@ function firstOf(list: readonly HeldRecord[], limit: number, keep: (r: HeldRecor
   return out;
 }
 
-/** The first index of sorted `names` not before `key`. */
-function lowerBound(names: readonly string[], key: string): number {
-  let [lo, hi] = [0, names.length];
+/** The first index of `sorted` (by `of`, or as strings) whose key is not before `key`. */
+function lowerBound<T>(sorted: readonly T[], key: string, of: (x: T) => string = String): number {
+  let [lo, hi] = [0, sorted.length];
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (names[mid]! < key) lo = mid + 1;
+    if (of(sorted[mid]!) < key) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -409,6 +432,7 @@ function patched(lookups: Lookups, changedPaths: readonly string[], fresh: reado
   }
   for (const p of changedPaths) lookups.byPath.delete(p);
   for (const key of touched.users) lookups.usersRanked.delete(key);
+  for (const key of touched.named) lookups.namedByPath.delete(key);
   lookups.sortedNames = undefined;
   // The lists that change, without the stale records; `withRecords` then appends.
   for (const [map, keys] of [[lookups.named, touched.named], [lookups.users, touched.users], [lookups.types, touched.types]] as const) {

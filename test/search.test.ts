@@ -101,6 +101,28 @@ describe('Searcher: a name defined thousands of times', () => {
         s.close();
       }
     }
+    // Under a path prefix, such a list is read by path: the same definitions, in table order.
+    const store = await IndexStore.openForSearch(manyDb);
+    const chunks = await ResidentChunks.load(store);
+    try {
+      for (const [prefix, limit] of [['src/', 3], ['src/wanted', 10], ['src/many', 2200], ['src/none', 5]] as const) {
+        const expected = (await store.byName(['t'], limit, { pathPrefix: prefix })).map((c) => c.id);
+        expect((await chunks.byName(['t'], limit, { pathPrefix: prefix })).map((c) => c.id), prefix).toEqual(expected);
+      }
+      expect((await chunks.byName(['t'], 10, { pathPrefix: 'src/wanted' })).map((c) => c.path)).toEqual(['src/wanted_err.ml']);
+      // A version patched for a new file of the directory: the sorted list is not the earlier one.
+      writeFiles(root, { 'src/wanted_more.ml': 'type t = string\n' });
+      await indexRepo({ root, db: manyDb });
+      const newer = await IndexStore.openForSearch(manyDb);
+      try {
+        const patched = await ResidentChunks.load(newer, chunks);
+        expect((await patched.byName(['t'], 10, { pathPrefix: 'src/wanted' })).map((c) => c.path)).toEqual(['src/wanted_err.ml', 'src/wanted_more.ml']);
+      } finally {
+        newer.close();
+      }
+    } finally {
+      store.close();
+    }
   });
 });
 
