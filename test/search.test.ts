@@ -126,6 +126,27 @@ describe('Searcher: a name defined thousands of times', () => {
   });
 });
 
+describe('Searcher: a library named in a question', () => {
+  it('is not looked up as a misspelt identifier, while a misspelt name still is', async () => {
+    const root = makeTempDir('cs-libname-');
+    writeFiles(root, {
+      'strkit_lib/trim.ml': '(** Removes blanks at both ends. *)\nlet trim_blanks s = String.trim s\n',
+      'other/near.ml': 'let strkit_lab x = x\n',
+    });
+    const libDb = path.join(makeTempDir('cs-db-'), 'index');
+    await indexRepo({ root, db: libDb });
+    const s = await Searcher.open(libDb);
+    try {
+      const symbolHits = async (query: string) =>
+        (await s.searchRanked(query, { explain: true })).filter((h) => h.trace.some(([what]) => what === 'symbol')).map((h) => h.chunk.name);
+      expect(await symbolHits('strkit_lib: remove blanks at both ends')).toEqual([]);
+      expect(await symbolHits('strkit_lob')).toEqual(['strkit_lab']);
+    } finally {
+      s.close();
+    }
+  });
+});
+
 describe('Searcher: paths with LIKE wildcards in them', () => {
   it('looks names up under a directory whose name holds `_`, and only under it, in both readers', async () => {
     const root = makeTempDir('cs-underscore-');

@@ -86,21 +86,23 @@ function scoreDefinition(chunk: ChunkHit, ref: IdentifierRef): number | undefine
  * 5,107 on the full corpus), which come in table order. The others of that name fit the
  * qualifiers more loosely (found in the path): when typed ones exist, fewer of them are read.
  */
-async function definitionsOf(store: ChunkReader, ref: IdentifierRef, limit: number): Promise<ChunkHit[]> {
+async function definitionsOf(store: ChunkReader, ref: IdentifierRef, limit: number, directories: ReadonlySet<string>): Promise<ChunkHit[]> {
   const qualified = ref.qualifiers.length > 0 ? await store.byName([ref.name], MAX_SAME_NAME, { symbolSuffix: qualifiedName(ref) }) : [];
   const seen = new Set(qualified.map((h) => h.id));
   const others = await store.byName([ref.name], qualified.length > 0 ? limit : MAX_SAME_NAME);
   const hits = [...qualified, ...others.filter((h) => !seen.has(h.id))];
-  if (hits.length > 0 || maxEdits(ref.name) === 0) return hits;
+  // A library's name in a question (`js_of_ocaml`) is no typo: its fuzzy lookup cost 6–12 ms.
+  const namesLibrary = ref.qualifiers.length === 0 && directories.has(ref.name.toLowerCase());
+  if (hits.length > 0 || maxEdits(ref.name) === 0 || namesLibrary) return hits;
   return store.fuzzyName(ref.name.toLowerCase().replace(/_/g, ''), limit * 4, maxEdits(ref.name));
 }
 
 export const symbolRetriever: Retriever = {
   name: 'symbol',
-  async retrieve(query, { store }, limit) {
+  async retrieve(query, { store, directories = new Set() }, limit) {
     // Looked up together (a prose request names several: a CLI run waited for each in turn),
     // scored in the order they were typed.
-    const found = await Promise.all(query.identifiers.map((ref) => definitionsOf(store, ref, limit)));
+    const found = await Promise.all(query.identifiers.map((ref) => definitionsOf(store, ref, limit, directories)));
     const best = new Map<string, Candidate>();
     query.identifiers.forEach((ref, i) => {
       for (const chunk of found[i]!) {

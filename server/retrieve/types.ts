@@ -15,6 +15,8 @@ export interface RetrievalSources {
    * at the hybrid weight (Recall@10 and MRR identical without them).
    */
   rerankOnly?: boolean;
+  /** The index's directory names: a word that names one is a library (`js_of_ocaml`), not a misspelt identifier. */
+  directories?: ReadonlySet<string>;
 }
 
 export interface Candidate {
