@@ -48,20 +48,32 @@ export function maxEdits(name: string): number {
   return name.length >= 8 ? 2 : name.length >= 4 ? 1 : 0;
 }
 
-/** How well a definition's place fits the qualifiers typed before the name. */
-function qualifierFit(chunk: ChunkHit, ref: IdentifierRef): number {
+/** How well a definition's place fits the qualifiers typed before the name (`qualified`: them and the name, joined). */
+function qualifierFit(chunk: ChunkHit, ref: IdentifierRef, qualified: string): number {
   if (ref.qualifiers.length === 0) return 0;
-  if (symbolEndsWith(chunk.symbol, qualifiedName(ref))) return QUALIFIED_SUFFIX;
-  const places = new Set([
-    ...chunk.symbol.toLowerCase().split('.'),
-    ...chunk.path.toLowerCase().replace(/\.mli?$/, '').split(/[/_\-.]/),
-  ]);
+  if (symbolEndsWith(chunk.symbol, qualified)) return QUALIFIED_SUFFIX;
+  // Read in place: a set of each definition's places cost milliseconds for a common name.
+  const symbol = chunk.symbol.toLowerCase();
+  const path = chunk.path.toLowerCase().replace(/\.mli?$/, '');
   let fit = 0;
-  for (const q of ref.qualifiers) fit += places.has(q.toLowerCase()) ? QUALIFIER_FOUND : -QUALIFIER_MISSING;
+  for (const q of ref.qualifiers) {
+    const lower = q.toLowerCase();
+    fit += hasPart(symbol, lower, '.') || hasPart(path, lower, '/_-.') ? QUALIFIER_FOUND : -QUALIFIER_MISSING;
+  }
   return fit;
 }
 
-function scoreDefinition(chunk: ChunkHit, ref: IdentifierRef): number | undefined {
+/** Whether `part` is one of the pieces of `text` split at any of the `separators` characters. */
+function hasPart(text: string, part: string, separators: string): boolean {
+  if (!part) return false; // qualifiers are never empty; `indexOf('')` would not advance past the end
+  for (let at = text.indexOf(part); at >= 0; at = text.indexOf(part, at + 1)) {
+    const end = at + part.length;
+    if ((at === 0 || separators.includes(text[at - 1]!)) && (end === text.length || separators.includes(text[end]!))) return true;
+  }
+  return false;
+}
+
+function scoreDefinition(chunk: ChunkHit, ref: IdentifierRef, qualified: string): number | undefined {
   let base: number;
   if (chunk.name === ref.name) base = EXACT;
   else if (chunk.name.toLowerCase() === ref.name.toLowerCase()) base = EXACT_IGNORING_CASE;
@@ -73,11 +85,17 @@ function scoreDefinition(chunk: ChunkHit, ref: IdentifierRef): number | undefine
   }
   return (
     base +
-    qualifierFit(chunk, ref) -
+    qualifierFit(chunk, ref, qualified) -
     PER_NESTING_LEVEL * chunk.depth -
-    PER_SYMBOL_COMPONENT * chunk.symbol.split('.').length -
+    PER_SYMBOL_COMPONENT * componentCount(chunk.symbol) -
     (chunk.part > 1 ? LATER_PART : 0)
   );
+}
+
+function componentCount(symbol: string): number {
+  let n = 1;
+  for (let at = symbol.indexOf('.'); at >= 0; at = symbol.indexOf('.', at + 1)) n++;
+  return n;
 }
 
 /**
@@ -105,8 +123,9 @@ export const symbolRetriever: Retriever = {
     const found = await Promise.all(query.identifiers.map((ref) => definitionsOf(store, ref, limit, directories)));
     const best = new Map<string, Candidate>();
     query.identifiers.forEach((ref, i) => {
+      const qualified = qualifiedName(ref);
       for (const chunk of found[i]!) {
-        const score = scoreDefinition(chunk, ref);
+        const score = scoreDefinition(chunk, ref, qualified);
         if (score === undefined) continue;
         const seen = best.get(chunk.id);
         if (!seen || seen.score < score) best.set(chunk.id, { id: chunk.id, chunk, score: Math.max(0, Math.min(1, score)) });
