@@ -33,7 +33,26 @@ const MAX_WORD_LENGTH = 64;
 
 const STOP_STEMS = new Set([...STOP_WORDS].map((w) => (w.length > 3 ? stemmer(w) : w)));
 function stem(word: string): string {
-  return word.length > 3 && word.length <= MAX_WORD_LENGTH ? stemmer(word) : word;
+  return word.length > 3 && word.length <= MAX_WORD_LENGTH ? stemmer(americanSpelling(word)) : word;
+}
+
+/**
+ * British spellings as American ones, before stemming: Porter2 makes `specialized` and
+ * `specialization` one stem but leaves `specialised` apart, and OCaml code and its docs are
+ * written in both ("normalise", `initialise_state`, "behaviour"). At least three letters must
+ * precede the ending (`raise`, `four`, `rogue` stay); the few words the rules also reach
+ * (`promise` → `promize`) are rewritten alike wherever they occur, so nothing is lost.
+ */
+const BRITISH_ENDINGS: readonly [RegExp, string][] = [
+  [/^(.{3,})is(e|es|ed|ing|er|ers|ation|ations|able)$/, '$1iz$2'],
+  [/^(.{3,})our(s|ed|ing|ite|ites|able|ably)?$/, '$1or$2'],
+  [/^(.{2,})ys(e|es|ed|ing|er|ers)$/, '$1yz$2'],
+  [/^(.{4,})ogue(s)?$/, '$1og$2'],
+];
+
+function americanSpelling(word: string): string {
+  for (const [ending, american] of BRITISH_ENDINGS) if (ending.test(word)) return word.replace(ending, american);
+  return word;
 }
 
 /** Sub-words of one identifier, lower-cased: `concatMap` → [concat, map]. */
@@ -50,7 +69,7 @@ function wordTokens(word: string): readonly string[] {
   const parts = splitIdentifier(word);
   const out: string[] = [];
   // The whole identifier as one token (the FTS tokenizer would split on `_`).
-  if (parts.length > 1) out.push(parts.join(''));
+  if (parts.length > 1) out.push(parts.map(americanSpelling).join(''));
   for (const p of parts) {
     if (STOP_WORDS.has(p) || p.length < 2) continue;
     const s = stem(p);
@@ -101,7 +120,7 @@ export function compoundTokens(query: string): string[] {
   for (let i = 0; i + 1 < words.length; i++) {
     if (words[i]!.length < 3 || words[i + 1]!.length < 3) continue;
     if (STOP_WORDS.has(words[i]!) && STOP_WORDS.has(words[i + 1]!)) continue;
-    out.push(words[i]! + words[i + 1]!);
+    out.push(americanSpelling(words[i]!) + americanSpelling(words[i + 1]!));
   }
   return out;
 }

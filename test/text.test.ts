@@ -1,6 +1,6 @@
 // Identifier-aware tokens: the indexer and the query side must agree on them.
 import { describe, it, expect } from 'vitest';
-import { tokenize, queryTokens, splitIdentifier } from '../indexer/text.js';
+import { compoundTokens, tokenize, queryTokens, splitIdentifier } from '../indexer/text.js';
 
 describe('splitIdentifier', () => {
   it('splits snake_case, camelCase, acronyms and digits, lower-cased', () => {
@@ -38,6 +38,15 @@ describe('tokenize', () => {
     expect(tokenize('generalized')).toEqual(tokenize('generalize'));
     expect(tokenize('generalized')).not.toEqual(tokenize('generate'));
     expect(tokenize('generic')).not.toEqual(tokenize('generate'));
+  });
+
+  it('reads British spellings as American ones: "specialised" meets "specialization", "colour" meets `color`', () => {
+    for (const [british, american] of [['specialised', 'specialization'], ['normalise_path', 'normalize_path'], ['colour', 'color'], ['behaviours', 'behaviors'], ['analyse', 'analyze'], ['catalogue', 'catalog'], ['serialisation', 'serialize']]) {
+      expect(tokenize(british!), british).toEqual(tokenize(american!));
+    }
+    expect(compoundTokens('normalise path')).toEqual(compoundTokens('normalize path'));
+    // Short words keep their ending: `raise` is not `raize`, "four" not "for".
+    expect(tokenize('raise four rogue')).toEqual(['rais', 'four', 'rogu']);
   });
 
   it('appends to the array it is given', () => {
