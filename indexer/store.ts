@@ -42,6 +42,9 @@ export function searchCacheBytes(): number {
   return Number(querySession?.sizeBytes() ?? 0n);
 }
 
+/** How many name terms a fuzzy match expands to (the resident reader's term index does the same). */
+export const FUZZY_EXPANSIONS = 20;
+
 /** Below this many vectors, exact search is fast enough and needs no index. */
 const ANN_MIN_ROWS = 20_000;
 const NPROBES = 20;
@@ -1042,7 +1045,7 @@ export class IndexStore implements ChunkReader {
         if (match.pathContains) where = `path LIKE ${sqlString(`%${likeLiteral(match.pathContains)}%`)}`;
         break;
       case 'name':
-        query = new lancedb.MatchQuery(match.token, NAME_TOKENS, { fuzziness: match.fuzziness, prefixLength: 1, maxExpansions: 20 });
+        query = new lancedb.MatchQuery(match.token, NAME_TOKENS, { fuzziness: match.fuzziness, prefixLength: 1, maxExpansions: FUZZY_EXPANSIONS });
         break;
     }
     const search = this.chunks!.query().fullTextSearch(query);

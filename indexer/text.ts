@@ -133,3 +133,28 @@ export function unique<T>(xs: readonly T[]): T[] {
 export function compound(identifier: string): string {
   return identifier.toLowerCase().replace(/[^a-z0-9]/g, '');
 }
+
+/** Levenshtein distance of `a` and `b`, or `max + 1` as soon as it must exceed `max`. */
+export function editDistance(a: string, b: string, max: number): number {
+  if (Math.abs(a.length - b.length) > max) return max + 1;
+  // Two rows, reused: fuzzy lookups compare a name with thousands of terms.
+  if (row.length < 2 * (b.length + 1)) row = new Int32Array(4 * (b.length + 1));
+  const width = b.length + 1;
+  let [prev, cur] = [0, width];
+  for (let j = 0; j <= b.length; j++) row[j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    row[cur] = i;
+    let best = i;
+    const ai = a.charCodeAt(i - 1);
+    for (let j = 1; j <= b.length; j++) {
+      const v = Math.min(row[prev + j]! + 1, row[cur + j - 1]! + 1, row[prev + j - 1]! + (ai === b.charCodeAt(j - 1) ? 0 : 1));
+      row[cur + j] = v;
+      if (v < best) best = v;
+    }
+    if (best > max) return max + 1;
+    [prev, cur] = [cur, prev];
+  }
+  return row[prev + b.length]!;
+}
+
+let row = new Int32Array(64);

@@ -185,8 +185,8 @@ export class ResidentChunks implements ChunkReader {
     return ranked;
   }
 
-  fuzzyName(token: string, limit: number, fuzziness: number): Promise<ChunkHit[]> {
-    return this.matched({ column: 'name', token, fuzziness }, limit, false);
+  async fuzzyName(token: string, limit: number, fuzziness: number): Promise<ChunkHit[]> {
+    return this.terms.fuzzyNames(token, limit, fuzziness).map(({ doc, score }) => this.hit(doc, score, false));
   }
 
   async nearest(vector: Float32Array, limit: number): Promise<VectorHit[]> {

@@ -7,7 +7,8 @@
 // the average length count only the documents with at least one token in that column; a query
 // over several columns scores a document by its best column, boost applied.
 
-import type { TokenSet } from '../indexer/store.js';
+import { FUZZY_EXPANSIONS, type TokenSet } from '../indexer/store.js';
+import { editDistance } from '../indexer/text.js';
 
 const K1 = 1.2;
 const B = 0.75;
@@ -66,6 +67,7 @@ class Appended {
 class Postings {
   /** Per-query score accumulators, reused: a search runs to its end without yielding. */
   private scratch?: { scores: Float64Array; touched: Uint32Array };
+  private byInitial?: Map<number, string[]>;
 
   private constructor(
     private readonly terms: Map<string, number>,
@@ -184,6 +186,21 @@ class Postings {
       }
     }
     return { inNames, inBodies };
+  }
+
+  /** The terms that start with the character `code`, grouped on first use (a fuzzy lookup's candidates). */
+  termsStartingWith(code: number): readonly string[] {
+    if (!this.byInitial) {
+      const groups = new Map<number, string[]>();
+      for (const term of this.terms.keys()) {
+        const initial = term.charCodeAt(0);
+        const group = groups.get(initial);
+        if (group) group.push(term);
+        else groups.set(initial, [term]);
+      }
+      this.byInitial = groups;
+    }
+    return this.byInitial.get(code) ?? [];
   }
 
   /** Whether document `doc` holds `term` (a binary search of the term's postings). */
@@ -341,11 +358,39 @@ export class TermIndex<T extends Numbered> {
         body: boosts.body * idf(inBodies + addedBodies, totals.withBody),
       };
     });
+    return this.scored(terms, weights, limit);
+  }
+
+  /** The best `limit` documents by BM25 over `terms`, each weighted per column. */
+  private scored(terms: readonly string[], weights: readonly { name: number; body: number }[], limit: number): TermHit<T>[] {
+    const { totals } = this;
     const average = { name: totals.nameLength / totals.withName || 1, body: totals.bodyLength / totals.withBody || 1 };
     const best = new BestHits(limit);
     this.base.score(terms, weights, average, this.gone, best, 0);
     this.added.score(terms, weights, average, undefined, best, this.base.size);
     return best.best().map(({ doc, score }) => ({ doc: doc < this.base.size ? this.baseDocs[doc]! : this.addedDocs[doc - this.base.size]!.doc, score }));
+  }
+
+  /**
+   * The best `limit` documents for the name terms within `fuzziness` edits of `token`, as LanceDB's
+   * fuzzy match on the name column finds and scores them: the first `FUZZY_EXPANSIONS` such terms
+   * in lexicographic order that share the token's first letter, each by its BM25 over names.
+   * Measured on the full corpus: the same documents and scores (to 1e-5); LanceDB orders equal
+   * scores its own way. Asked of LanceDB, such a lookup cost 6–12 ms and 11 MB of cached index.
+   */
+  fuzzyNames(token: string, limit: number, fuzziness: number): TermHit<T>[] {
+    if (!token || limit <= 0) return [];
+    const inName = (term: string) => this.base.frequency(term, this.goneFrequency)[0] + this.added.frequency(term)[0];
+    const near = new Set<string>();
+    for (const postings of [this.base, this.added]) {
+      for (const term of postings.termsStartingWith(token.charCodeAt(0))) {
+        if (term.length > MAX_TOKEN_LENGTH || Math.abs(term.length - token.length) > fuzziness) continue;
+        if (editDistance(term, token, fuzziness) <= fuzziness && inName(term) > 0) near.add(term);
+      }
+    }
+    const terms = [...near].sort().slice(0, FUZZY_EXPANSIONS);
+    const weights = terms.map((term) => ({ name: idf(inName(term), this.totals.withName), body: 0 }));
+    return this.scored(terms, weights, limit).filter((h) => h.score > 0);
   }
 
   /** The documents that hold every one of `tokens` (none for no tokens), in the order they were added. */

@@ -147,6 +147,25 @@ describe('Searcher: a library named in a question', () => {
   });
 });
 
+describe('Searcher: a misspelt name close to many', () => {
+  it('expands it to the same first 20 names as LanceDB does, in memory', async () => {
+    const root = makeTempDir('cs-fuzzy-');
+    const names = 'bcdefghijklmnopqrstuvwxyz'.split('').map((c) => `ka${c}`);
+    writeFiles(root, { 'src/many.ml': names.map((n) => `let ${n} x = x\n`).join('') });
+    const fuzzyDb = path.join(makeTempDir('cs-db-'), 'index');
+    await indexRepo({ root, db: fuzzyDb });
+    const store = await IndexStore.openForSearch(fuzzyDb);
+    try {
+      const resident = await ResidentChunks.load(store);
+      const [expected, actual] = [await store.fuzzyName('kaa', 100, 1), await resident.fuzzyName('kaa', 100, 1)];
+      expect(expected.map((h) => h.name).sort()).toEqual(names.slice(0, 20));
+      expect(actual.map((h) => h.name).sort()).toEqual(names.slice(0, 20));
+    } finally {
+      store.close();
+    }
+  });
+});
+
 describe('Searcher: paths with LIKE wildcards in them', () => {
   it('looks names up under a directory whose name holds `_`, and only under it, in both readers', async () => {
     const root = makeTempDir('cs-underscore-');
@@ -315,7 +334,6 @@ describe('Searcher: resident chunks (a server keeps them in memory)', () => {
     const vector = await searcher.readFresh(async (view) => (await view.queryEmbedder()).embedQuery('split a string at a character'));
     const reads: [string, (r: IndexStore | ResidentChunks) => Promise<unknown>][] = [
       ['typeCandidates', (r) => r.typeCandidates(['string', 'bool'], 10)],
-      ['fuzzyName', (r) => r.fuzzyName('splitonchr', 10, 2)],
       // Callers are looked up in memory, in BM25's order; their score is not used.
       ['usersOf', async (r) => (await r.usersOf('trim', 10)).map((c) => ({ ...c, rawScore: 0 }))],
       ['usersOf in paths', async (r) => (await r.usersOf('trim', 10, { pathContains: 'strkit' })).map((c) => ({ ...c, rawScore: 0 }))],
@@ -343,24 +361,35 @@ describe('Searcher: resident chunks (a server keeps them in memory)', () => {
     }
   });
 
+  /** The same hits with the same scores (to LanceDB's float32 rounding); equal scores may come in either order. */
+  function expectSameScoredHits(actual: ChunkHit[], expected: ChunkHit[], label: string, tokens: readonly string[]) {
+    const byId = new Map(actual.map((h) => [h.id, h]));
+    expect(actual.map((h) => h.id).sort(), label).toEqual(expected.map((h) => h.id).sort());
+    for (const want of expected) {
+      const { rawScore, tokens: held, ...rest } = byId.get(want.id)!;
+      const { rawScore: wantedScore, tokens: stored, ...wanted } = want;
+      expect(rest).toEqual(wanted);
+      expect(Math.abs(rawScore - wantedScore) / wantedScore).toBeLessThan(1e-5);
+      // The index answers for the tokens it holds as the stored ones do.
+      for (const t of [...tokens, 'string', 'char', 'nowhere']) expect(held?.has(t), `${want.id} ${t}`).toBe(stored?.has(t));
+    }
+    for (let i = 1; i < actual.length; i++) expect(actual[i]!.rawScore).toBeLessThanOrEqual(actual[i - 1]!.rawScore);
+  }
+
   it("scores full-text matches as LanceDB's index does (to its float32 rounding)", async () => {
     for (const tokens of [['split', 'char'], ['string', 'point', 'distance', 'trim'], ['shape'], queryTokens('remove leading and trailing whitespace')]) {
       // Every match (the fixture has a few dozen): a cut could fall between equal scores.
       const expected = await store.fullText(tokens, 1000, { name: 2, body: 1 });
-      const actual = await chunks.fullText(tokens, 1000, { name: 2, body: 1 });
       expect(expected.length, tokens.join(' ')).toBeGreaterThan(0);
-      // Equal scores (within rounding) may come in either order: compare hits by id.
-      const byId = new Map(actual.map((h) => [h.id, h]));
-      expect(actual.map((h) => h.id).sort(), tokens.join(' ')).toEqual(expected.map((h) => h.id).sort());
-      for (const want of expected) {
-        const { rawScore, tokens: held, ...rest } = byId.get(want.id)!;
-        const { rawScore: wantedScore, tokens: stored, ...wanted } = want;
-        expect(rest).toEqual(wanted);
-        expect(Math.abs(rawScore - wantedScore) / wantedScore).toBeLessThan(1e-5);
-        // The index answers for the tokens it holds as the stored ones do.
-        for (const t of [...tokens, 'string', 'char', 'nowhere']) expect(held?.has(t), `${want.id} ${t}`).toBe(stored?.has(t));
-      }
-      for (let i = 1; i < actual.length; i++) expect(actual[i]!.rawScore).toBeLessThanOrEqual(actual[i - 1]!.rawScore);
+      expectSameScoredHits(await chunks.fullText(tokens, 1000, { name: 2, body: 1 }), expected, tokens.join(' '), tokens);
+    }
+  });
+
+  it("finds and scores misspelt names as LanceDB's fuzzy match does", async () => {
+    for (const [token, edits, found] of [['splitonchr', 2, true], ['distanse', 2, true], ['trm', 1, true], ['pont', 1, true], ['xplitonchar', 2, false], ['zzzzzz', 2, false]] as const) {
+      const expected = await store.fuzzyName(token, 1000, edits);
+      expect(expected.length > 0, token).toBe(found);
+      expectSameScoredHits(await chunks.fuzzyName(token, 1000, edits), expected, token, []);
     }
   });
 
@@ -428,6 +457,9 @@ describe('Searcher: a reader whose version an update cleaned up', () => {
       await indexRepo({ root, db });
       const dataFiles = fs.readdirSync(path.join(db, 'chunks.lance', 'data'));
       expect(dataFiles.length).toBeGreaterThan(0);
+      // A resident reader answers a name from memory, never reading the cleaned-up files: it
+      // moves to the newest version when it next looks.
+      if (resident) await searcher.refresh({ now: true });
       expect((await searcher.search('pad_11_7'))[0]?.symbol).toMatch(/pad_11_7$/);
       expect(await searcher.search('pad_5_7')).not.toContainEqual(expect.objectContaining({ symbol: expect.stringMatching(/pad_5_7$/) }));
     } finally {

@@ -2,6 +2,7 @@
 // against the module path and directories of each definition: `String.split` prefers
 // `Base.String.split` to `Base.List.split`, and `pp_print_lsit` finds `pp_print_list`.
 import { symbolEndsWith, type ChunkHit, type ChunkReader } from '../../indexer/store.js';
+import { editDistance } from '../../indexer/text.js';
 import { qualifiedName, type IdentifierRef } from '../query.js';
 import type { Candidate, Retriever } from './types.js';
 
@@ -19,23 +20,6 @@ const MAX_TWO_EDIT_NAME = 32;
 const MAX_FUZZY_NAME = 100;
 /** The most definitions one name may bring back (`find` is defined hundreds of times). */
 const MAX_SAME_NAME = 2000;
-
-export function editDistance(a: string, b: string, max: number): number {
-  if (Math.abs(a.length - b.length) > max) return max + 1;
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    let best = i;
-    for (let j = 1; j <= b.length; j++) {
-      const v = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-      cur.push(v);
-      best = Math.min(best, v);
-    }
-    if (best > max) return max + 1;
-    prev = cur;
-  }
-  return prev[b.length]!;
-}
 
 /**
  * Typos tolerated in a name. LanceDB's fuzzy match builds a Levenshtein automaton that fails past
