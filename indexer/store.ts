@@ -13,6 +13,7 @@ import type { Chunk, ChunkKind, FileRelation, SourceLang } from './types.js';
 import type { EmbedInput } from './embed/embedder.js';
 import { StaticModel } from './embed/static-model.js';
 import { phaseClock } from './timings.js';
+import { partTokens } from './text.js';
 
 export const CHUNKS = 'chunks';
 export const FILES = 'files';
@@ -41,6 +42,11 @@ let querySession: lancedb.Session | undefined;
 export function searchCacheBytes(): number {
   return Number(querySession?.sizeBytes() ?? 0n);
 }
+
+/** Lance's full-text tokenizer drops longer tokens: they are neither indexed nor searched. */
+export const FTS_MAX_TOKEN_LENGTH = 40;
+/** Past this many definitions holding a quoted message's words, its text is scanned in full. */
+const LITERAL_CANDIDATES = 1000;
 
 /** How many name terms a fuzzy match expands to (the resident reader's term index does the same). */
 export const FUZZY_EXPANSIONS = 20;
@@ -1122,11 +1128,22 @@ export class IndexStore implements ChunkReader {
     return hits.filter((c) => !symbolSuffix || c.symbol.endsWith(symbolSuffix));
   }
 
-  /** Definitions whose text contains every fragment, case-sensitively (a scan: for quoted messages only). */
-  async chunksContaining(fragments: readonly string[], limit: number): Promise<ChunkHit[]> {
+  /**
+   * Definitions whose text contains every fragment, case-sensitively (for quoted messages). With
+   * `words`, only the definitions whose body holds all their tokens are scanned, found through the
+   * full-text index: a scan of every text took 260 ms on the full corpus.
+   */
+  async chunksContaining(fragments: readonly string[], limit: number, words: readonly string[] = []): Promise<ChunkHit[]> {
     if (!this.chunks || fragments.length === 0) return [];
-    // `%` would be a wildcard of its own; `_` over-matches harmlessly.
-    const where = fragments.map((f) => `text LIKE ${sqlString(`%${likeLiteral(f)}%`)}`).join(' AND ');
+    let where = fragments.map((f) => `text LIKE ${sqlString(`%${likeLiteral(f)}%`)}`).join(' AND ');
+    const tokens = [...new Set(words.flatMap((w) => partTokens(w)))].filter((t) => t.length <= FTS_MAX_TOKEN_LENGTH);
+    if (tokens.length > 0) {
+      const all = new lancedb.MatchQuery(tokens.join(' '), BODY_TOKENS, { operator: lancedb.Operator.And });
+      const holding = (await this.chunks.query().fullTextSearch(all).select(['id', '_score']).limit(LITERAL_CANDIDATES).toArray()) as { id: string }[];
+      if (holding.length === 0) return [];
+      // As many as were asked for: there may be more, so the scan stays whole.
+      if (holding.length < LITERAL_CANDIDATES) where = `${inList('id', holding.map((r) => r.id))} AND ${where}`;
+    }
     return readHits(this.chunks.query().where(where).select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS]).limit(limit));
   }
 

@@ -7,7 +7,7 @@
 // the average length count only the documents with at least one token in that column; a query
 // over several columns scores a document by its best column, boost applied.
 
-import { FUZZY_EXPANSIONS, type TokenSet } from '../indexer/store.js';
+import { FTS_MAX_TOKEN_LENGTH, FUZZY_EXPANSIONS, type TokenSet } from '../indexer/store.js';
 import { editDistance } from '../indexer/text.js';
 
 const K1 = 1.2;
@@ -16,7 +16,7 @@ const B = 0.75;
  * Lance's tokenizer drops longer tokens: they count neither as terms nor in a column's length.
  * They are indexed here all the same, for `TokenSet.has`, but never searched.
  */
-const MAX_TOKEN_LENGTH = 40;
+const MAX_TOKEN_LENGTH = FTS_MAX_TOKEN_LENGTH;
 /** A term's count in one column saturates long before this: BM25 flattens it past a few. */
 const MAX_COUNT = 0xffff;
 

@@ -359,6 +359,10 @@ describe('Searcher: resident chunks (a server keeps them in memory)', () => {
       const comparable = (x: unknown) => (Array.isArray(x) ? held(x as ChunkHit[]) : x);
       expect(comparable(await read(chunks)), what).toEqual(comparable(expected));
     }
+    // The store narrows its scan by the words (through its full-text index) to the same answer.
+    for (const [fragments, words] of [[['caml_hypot'], ['caml_hypot']], [['distance between'], ['distance', 'between']], [['nowhere at all'], ['nowhere', 'all']]]) {
+      expect(held(await store.chunksContaining(fragments!, 10, words)), fragments![0]).toEqual(held(await store.chunksContaining(fragments!, 10)));
+    }
   });
 
   /** The same hits with the same scores (to LanceDB's float32 rounding); equal scores may come in either order. */
