@@ -13,7 +13,7 @@ import type { Chunk, ChunkKind, FileRelation, SourceLang } from './types.js';
 import type { EmbedInput } from './embed/embedder.js';
 import { StaticModel } from './embed/static-model.js';
 import { phaseClock } from './timings.js';
-import { partTokens } from './text.js';
+import { hasPart, wholeWordTokens } from './text.js';
 
 export const CHUNKS = 'chunks';
 export const FILES = 'files';
@@ -118,12 +118,7 @@ export class TokenString implements TokenSet {
   constructor(private readonly tokens: string) {}
 
   has(token: string): boolean {
-    const { tokens } = this;
-    for (let at = tokens.indexOf(token); at >= 0; at = tokens.indexOf(token, at + 1)) {
-      const end = at + token.length;
-      if ((at === 0 || tokens.charCodeAt(at - 1) === 32) && (end === tokens.length || tokens.charCodeAt(end) === 32)) return true;
-    }
-    return false;
+    return hasPart(this.tokens, token, ' ');
   }
 }
 
@@ -1136,7 +1131,7 @@ export class IndexStore implements ChunkReader {
   async chunksContaining(fragments: readonly string[], limit: number, words: readonly string[] = []): Promise<ChunkHit[]> {
     if (!this.chunks || fragments.length === 0) return [];
     let where = fragments.map((f) => `text LIKE ${sqlString(`%${likeLiteral(f)}%`)}`).join(' AND ');
-    const tokens = [...new Set(words.flatMap((w) => partTokens(w)))].filter((t) => t.length <= FTS_MAX_TOKEN_LENGTH);
+    const tokens = wholeWordTokens(words).filter((t) => t.length <= FTS_MAX_TOKEN_LENGTH);
     if (tokens.length > 0) {
       const all = new lancedb.MatchQuery(tokens.join(' '), BODY_TOKENS, { operator: lancedb.Operator.And });
       const holding = (await this.chunks.query().fullTextSearch(all).select(['id', '_score']).limit(LITERAL_CANDIDATES).toArray()) as { id: string }[];

@@ -134,6 +134,22 @@ export function compound(identifier: string): string {
   return identifier.toLowerCase().replace(/[^a-z0-9]/g, '');
 }
 
+/** Whether `part` is one of the pieces of `text` split at any of the `separators` characters. */
+export function hasPart(text: string, part: string, separators: string): boolean {
+  // Never asked for an empty piece; `indexOf('')` would not advance past the end.
+  if (!part) return false;
+  for (let at = text.indexOf(part); at >= 0; at = text.indexOf(part, at + 1)) {
+    const end = at + part.length;
+    if ((at === 0 || separators.includes(text[at - 1]!)) && (end === text.length || separators.includes(text[end]!))) return true;
+  }
+  return false;
+}
+
+/** The tokens that any text holding all of `words`, whole, holds: each word's sub-word tokens, once. */
+export function wholeWordTokens(words: readonly string[]): string[] {
+  return unique(words.flatMap((w) => partTokens(w)));
+}
+
 /** Levenshtein distance of `a` and `b`, or `max + 1` as soon as it must exceed `max`. */
 export function editDistance(a: string, b: string, max: number): number {
   if (Math.abs(a.length - b.length) > max) return max + 1;

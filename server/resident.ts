@@ -1,12 +1,12 @@
-// A long-lived reader's chunks, held in memory, with a term index that ranks full text here
-// (term-index.ts). LanceDB still ranks nearest vectors (and type and fuzzy-name matches) but
+// A long-lived reader's chunks, held in memory, with a term index that ranks full text and
+// misspelt names here (term-index.ts). LanceDB still ranks nearest vectors (and type matches) but
 // returns only ids and scores; rows, names, files and references come from here. Reading rows
 // is what a query paid for: 200 full-text hits cost 12 ms of LanceDB time as rows and 3 ms as ids
 // (full corpus, 2 cores), and under 8 concurrent clients LanceDB's threads were the bottleneck.
 // Every method answers as IndexStore's would, so one-shot and resident searches rank alike.
 import { chunkHit, symbolEndsWith, type ByNameOptions, type ChunkHit, type ChunkReader, type ChunkRecord, type IndexStore, type TextMatch, type VectorHit } from '../indexer/store.js';
 import { TermIndex, type TermDocument } from './term-index.js';
-import { partTokens, unique } from '../indexer/text.js';
+import { wholeWordTokens } from '../indexer/text.js';
 
 /** Past this many changed files, a new version is read whole: one scan beats long id lists. */
 const MAX_FILES_REREAD = 500;
@@ -236,7 +236,7 @@ export class ResidentChunks implements ChunkReader {
   async chunksContaining(fragments: readonly string[], limit: number, words: readonly string[] = []): Promise<ChunkHit[]> {
     if (fragments.length === 0) return [];
     // Only the definitions that hold the words: a scan of every text took 13–30 ms a query.
-    const tokens = unique(words.flatMap((w) => partTokens(w)));
+    const tokens = wholeWordTokens(words);
     const candidates = tokens.length > 0 ? this.terms.holdingAll(tokens) : this.lookups.byId.values();
     const out: ChunkHit[] = [];
     for (const r of candidates) {

@@ -351,14 +351,17 @@ export class TermIndex<T extends Numbered> {
     if (limit <= 0) return [];
     const terms = [...new Set(tokens)].filter((t) => t && t.length <= MAX_TOKEN_LENGTH);
     const weights = terms.map((term) => {
-      const [inNames, inBodies] = this.base.frequency(term, this.goneFrequency);
-      const [addedNames, addedBodies] = this.added.frequency(term);
-      return {
-        name: boosts.name * idf(inNames + addedNames, totals.withName),
-        body: boosts.body * idf(inBodies + addedBodies, totals.withBody),
-      };
+      const [inNames, inBodies] = this.frequency(term);
+      return { name: boosts.name * idf(inNames, totals.withName), body: boosts.body * idf(inBodies, totals.withBody) };
     });
     return this.scored(terms, weights, limit);
+  }
+
+  /** How many of this version's documents hold `term` in their name, and in their body. */
+  private frequency(term: string): [name: number, body: number] {
+    const [inNames, inBodies] = this.base.frequency(term, this.goneFrequency);
+    const [addedNames, addedBodies] = this.added.frequency(term);
+    return [inNames + addedNames, inBodies + addedBodies];
   }
 
   /** The best `limit` documents by BM25 over `terms`, each weighted per column. */
@@ -380,7 +383,7 @@ export class TermIndex<T extends Numbered> {
    */
   fuzzyNames(token: string, limit: number, fuzziness: number): TermHit<T>[] {
     if (!token || limit <= 0) return [];
-    const inName = (term: string) => this.base.frequency(term, this.goneFrequency)[0] + this.added.frequency(term)[0];
+    const inName = (term: string) => this.frequency(term)[0];
     const near = new Set<string>();
     for (const postings of [this.base, this.added]) {
       for (const term of postings.termsStartingWith(token.charCodeAt(0))) {

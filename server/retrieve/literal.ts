@@ -20,8 +20,7 @@ export function literalFragments(phrase: string): string[] {
  * only at the definitions that hold them all. The quote's own first and last word may have been
  * cut mid-word, unless a non-word character ends it; the fragments' edges at placeholders may not.
  */
-export function literalWords(phrase: string): string[] {
-  const fragments = literalFragments(phrase);
+export function literalWords(phrase: string, fragments = literalFragments(phrase)): string[] {
   const words = fragments.flatMap((f) => f.match(WORD) ?? []);
   const text = phrase.trim();
   if (/^\w/.test(text) && fragments.length > 0 && text.startsWith(fragments[0]!)) words.shift();
@@ -32,7 +31,12 @@ export function literalWords(phrase: string): string[] {
 export const literalRetriever: Retriever = {
   name: 'literal',
   async retrieve(query, { store }) {
-    const found = await Promise.all(query.phrases.slice(0, MAX_PHRASES).map((p) => store.chunksContaining(literalFragments(p), HITS_PER_PHRASE, literalWords(p))));
+    const found = await Promise.all(
+      query.phrases.slice(0, MAX_PHRASES).map((p) => {
+        const fragments = literalFragments(p);
+        return store.chunksContaining(fragments, HITS_PER_PHRASE, literalWords(p, fragments));
+      }),
+    );
     const seen = new Set<string>();
     return found.flat().flatMap((chunk) => (seen.has(chunk.id) ? [] : (seen.add(chunk.id), [{ id: chunk.id, chunk, score: 1 }])));
   },

@@ -2,7 +2,7 @@
 // against the module path and directories of each definition: `String.split` prefers
 // `Base.String.split` to `Base.List.split`, and `pp_print_lsit` finds `pp_print_list`.
 import { symbolEndsWith, type ChunkHit, type ChunkReader } from '../../indexer/store.js';
-import { editDistance } from '../../indexer/text.js';
+import { editDistance, hasPart } from '../../indexer/text.js';
 import { qualifiedName, type IdentifierRef } from '../query.js';
 import type { Candidate, Retriever } from './types.js';
 
@@ -45,16 +45,6 @@ function qualifierFit(chunk: ChunkHit, ref: IdentifierRef, qualified: string): n
     fit += hasPart(symbol, lower, '.') || hasPart(path, lower, '/_-.') ? QUALIFIER_FOUND : -QUALIFIER_MISSING;
   }
   return fit;
-}
-
-/** Whether `part` is one of the pieces of `text` split at any of the `separators` characters. */
-function hasPart(text: string, part: string, separators: string): boolean {
-  if (!part) return false; // qualifiers are never empty; `indexOf('')` would not advance past the end
-  for (let at = text.indexOf(part); at >= 0; at = text.indexOf(part, at + 1)) {
-    const end = at + part.length;
-    if ((at === 0 || separators.includes(text[at - 1]!)) && (end === text.length || separators.includes(text[end]!))) return true;
-  }
-  return false;
 }
 
 function scoreDefinition(chunk: ChunkHit, ref: IdentifierRef, qualified: string): number | undefined {
