@@ -46,6 +46,15 @@ export async function indexedFixture(name: string): Promise<{ root: string; db: 
   return { root, db };
 }
 
+/** Writes `files` below a fresh temp root and indexes it (default embedder) into a fresh temp db. */
+export async function indexedFiles(files: Record<string, string | Uint8Array>, prefix = 'cs-files-'): Promise<{ root: string; db: string }> {
+  const root = makeTempDir(prefix);
+  writeFiles(root, files);
+  const db = path.join(makeTempDir('cs-db-'), 'index');
+  await indexRepo({ root, db });
+  return { root, db };
+}
+
 /** Every chunk's content hash by id, the ids with a vector and the model: what two equal builds share. */
 export async function indexContents(db: string) {
   const store = await IndexStore.openForSearch(db);

@@ -8,7 +8,7 @@ import { IndexMissingError, IndexStore, type ChunkHit } from '../indexer/store.j
 import { ResidentChunks } from '../server/resident.js';
 import { queryTokens } from '../indexer/text.js';
 import { Searcher, type IndexView, type SearchResult } from '../server/search.js';
-import { cleanupTempDirs, copyFixture, indexedFixture, makeTempDir, writeFiles } from './helpers.js';
+import { cleanupTempDirs, copyFixture, indexedFiles, indexedFixture, makeTempDir, writeFiles } from './helpers.js';
 
 let searcher: Searcher;
 let db: string;
@@ -88,10 +88,7 @@ describe('Searcher: a name defined thousands of times', () => {
   it('finds the one under the typed qualifiers, however late in the table it comes', async () => {
     // More `t`s than one lookup reads (2,000), as a large monorepo has; the one asked for comes last.
     const modules = Array.from({ length: 2100 }, (_, i) => `module M${i} = struct type t = int end\n`).join('');
-    const root = makeTempDir('cs-many-t-');
-    writeFiles(root, { 'src/many.ml': modules, 'src/wanted_err.ml': 'type t = { message : string }\n' });
-    const manyDb = path.join(makeTempDir('cs-db-'), 'index');
-    await indexRepo({ root, db: manyDb });
+    const { root, db: manyDb } = await indexedFiles({ 'src/many.ml': modules, 'src/wanted_err.ml': 'type t = { message : string }\n' }, 'cs-many-t-');
     for (const resident of [false, true]) {
       const s = await Searcher.open(manyDb, { resident });
       try {
@@ -128,13 +125,10 @@ describe('Searcher: a name defined thousands of times', () => {
 
 describe('Searcher: a library named in a question', () => {
   it('is not looked up as a misspelt identifier, while a misspelt name still is', async () => {
-    const root = makeTempDir('cs-libname-');
-    writeFiles(root, {
+    const { db: libDb } = await indexedFiles({
       'strkit_lib/trim.ml': '(** Removes blanks at both ends. *)\nlet trim_blanks s = String.trim s\n',
       'other/near.ml': 'let strkit_lab x = x\n',
-    });
-    const libDb = path.join(makeTempDir('cs-db-'), 'index');
-    await indexRepo({ root, db: libDb });
+    }, 'cs-libname-');
     const s = await Searcher.open(libDb);
     try {
       const symbolHits = async (query: string) =>
@@ -149,11 +143,8 @@ describe('Searcher: a library named in a question', () => {
 
 describe('Searcher: a misspelt name close to many', () => {
   it('expands it to the same first 20 names as LanceDB does, in memory', async () => {
-    const root = makeTempDir('cs-fuzzy-');
     const names = 'bcdefghijklmnopqrstuvwxyz'.split('').map((c) => `ka${c}`);
-    writeFiles(root, { 'src/many.ml': names.map((n) => `let ${n} x = x\n`).join('') });
-    const fuzzyDb = path.join(makeTempDir('cs-db-'), 'index');
-    await indexRepo({ root, db: fuzzyDb });
+    const { db: fuzzyDb } = await indexedFiles({ 'src/many.ml': names.map((n) => `let ${n} x = x\n`).join('') }, 'cs-fuzzy-');
     const store = await IndexStore.openForSearch(fuzzyDb);
     try {
       const resident = await ResidentChunks.load(store);
@@ -168,15 +159,12 @@ describe('Searcher: a misspelt name close to many', () => {
 
 describe('Searcher: paths with LIKE wildcards in them', () => {
   it('looks names up under a directory whose name holds `_`, and only under it, in both readers', async () => {
-    const root = makeTempDir('cs-underscore-');
-    writeFiles(root, {
+    const { db: likeDb } = await indexedFiles({
       'my_lib/a.ml': 'let helper x = x + 1\n',
       'myXlib/b.ml': 'let helper x = x - 1\n',
       'test_suite/t.ml': 'let check () = assert (My_lib.A.helper 1 = 2)\n',
       'testXsuite/u.ml': 'let other () = My_lib.A.helper 2\n',
-    });
-    const likeDb = path.join(makeTempDir('cs-db-'), 'index');
-    await indexRepo({ root, db: likeDb });
+    }, 'cs-underscore-');
     const store = await IndexStore.openForSearch(likeDb);
     const resident = await ResidentChunks.load(store);
     try {
@@ -192,14 +180,11 @@ describe('Searcher: paths with LIKE wildcards in them', () => {
 
 describe("Searcher: a module's description", () => {
   it("finds the module's type `t` by the words of the file's leading doc comment, in both readers", async () => {
-    const root = makeTempDir('cs-preamble-');
-    writeFiles(root, {
+    const { db: preambleDb } = await indexedFiles({
       'src/cst.mli': '(** Concrete syntax of s-expressions, keeping comments and locations. *)\n\nopen! Stdlib\n\ntype t = Atom of string | List of t list\n\nval atom : string -> t\n',
       'src/cst.ml': 'type t = Atom of string | List of t list\n\nlet atom s = Atom s\n',
       'src/other.ml': '(** Keeps a list of things. *)\nlet keep xs = xs\n',
-    });
-    const preambleDb = path.join(makeTempDir('cs-db-'), 'index');
-    await indexRepo({ root, db: preambleDb });
+    }, 'cs-preamble-');
     for (const resident of [false, true]) {
       const s = await Searcher.open(preambleDb, { resident });
       try {
