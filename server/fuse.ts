@@ -71,20 +71,38 @@ export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>, 
     hit.score += points;
     if (explain) hit.trace.push([what, points]);
   };
-  const add = (c: Candidate, weight: number, what: string) => {
-    let hit = hits.get(c.id);
-    if (!hit) {
-      if (!c.chunk) return;
-      hits.set(c.id, (hit = { chunk: c.chunk, score: 0, trace: [] }));
-    }
-    score(hit, what, weight * c.score);
-  };
   const symbolWeight = query.isSymbol ? SYMBOL_WEIGHT_FOR_SYMBOL_QUERY : SYMBOL_WEIGHT_IN_PROSE;
-  for (const c of byRetriever.get('symbol') ?? []) add(c, symbolWeight, 'symbol');
-  for (const c of byRetriever.get('fulltext') ?? []) add(c, FULLTEXT_WEIGHT, 'fulltext');
-  if (!query.isSymbol && !query.type) for (const c of byRetriever.get('vector') ?? []) add(c, VECTOR_WEIGHT_IN_PROSE, 'vector');
-  for (const c of byRetriever.get('type') ?? []) add(c, TYPE_WEIGHT, 'type');
-  for (const c of byRetriever.get('literal') ?? []) add(c, LITERAL_WEIGHT, 'literal');
+  const weights: [retriever: string, weight: number][] = [
+    ['symbol', symbolWeight],
+    ['fulltext', FULLTEXT_WEIGHT],
+    ['vector', query.isSymbol || query.type ? 0 : VECTOR_WEIGHT_IN_PROSE],
+    ['type', TYPE_WEIGHT],
+    ['literal', LITERAL_WEIGHT],
+  ];
+  const scoresOf = new Map<string, Map<string, number>>();
+  for (const [retriever, weight] of weights) {
+    if (weight === 0) continue;
+    const scores = new Map<string, number>();
+    for (const c of byRetriever.get(retriever) ?? []) {
+      scores.set(c.id, Math.max(scores.get(c.id) ?? 0, c.score));
+      if (c.chunk && !hits.has(c.id)) hits.set(c.id, { chunk: c.chunk, score: 0, trace: [] });
+    }
+    scoresOf.set(retriever, scores);
+  }
+  // A definition and its `.mli` declaration are one answer: each side scores what either side was
+  // found for (the declaration holds the doc the words match, the definition the code a vector
+  // matches). Dev eval: lexical Recall@10 0.697 → 0.697, MRR 0.515 → 0.520; hybrid 0.697 → 0.727,
+  // 0.506 → 0.510.
+  for (const hit of hits.values()) {
+    const partner = hit.chunk.counterpart;
+    for (const [retriever, weight] of weights) {
+      const scores = scoresOf.get(retriever);
+      if (!scores) continue;
+      const own = scores.get(hit.chunk.id);
+      const shared = partner ? scores.get(partner) : undefined;
+      if (own !== undefined || shared !== undefined) score(hit, retriever, weight * Math.max(own ?? 0, shared ?? 0));
+    }
+  }
 
   const queryWords = new Set(query.raw.toLowerCase().match(/[a-z]+/g) ?? []);
   const askedKinds = new Set(Object.entries(KIND_WORDS).filter(([, words]) => words.some((w) => queryWords.has(w))).map(([k]) => k));

@@ -1,0 +1,40 @@
+// Fusion alone: candidates from several retrievers become one ranked list.
+import { describe, it, expect } from 'vitest';
+import type { ChunkHit } from '../indexer/store.js';
+import { fuse } from '../server/fuse.js';
+import { parseQuery } from '../server/query.js';
+import type { Candidate } from '../server/retrieve/types.js';
+
+function hit(id: string, path: string, counterpart = ''): ChunkHit {
+  return { id, path, lang: path.endsWith('.mli') ? 'mli' : 'ml', startLine: 1, endLine: 3, name: id, symbol: `M.${id}`, kind: 'value', doc: '', text: `let ${id} = ()`, part: 0, parts: 0, depth: 0, counterpart, rawScore: 0 };
+}
+
+const context = { directories: new Set<string>(), explain: true };
+
+describe('fuse', () => {
+  it('scores a definition and its declaration for what either side was found by', () => {
+    const decl = hit('decl', 'src/m.mli', 'impl');
+    const impl = hit('impl', 'src/m.ml', 'decl');
+    const other = hit('other', 'src/n.mli');
+    const byRetriever = new Map<string, Candidate[]>([
+      // The declaration's doc matched the words, as did another declaration's, equally well.
+      ['fulltext', [{ id: 'decl', chunk: decl, score: 0.8 }, { id: 'other', chunk: other, score: 0.8 }]],
+      // Only the definition's code was near the question's vector, found without its row.
+      ['vector', [{ id: 'impl', score: 1 }]],
+    ]);
+    const ranked = fuse(parseQuery('open a connection'), byRetriever, context);
+    expect(ranked.map((h) => h.chunk.id)).toEqual(['decl', 'other']);
+    expect(ranked[0]!.trace).toContainEqual(['vector', 0.3]);
+    expect(ranked[1]!.trace.some(([what]) => what === 'vector')).toBe(false);
+  });
+
+  it('leaves the vectors out of a symbol lookup', () => {
+    const byRetriever = new Map<string, Candidate[]>([
+      ['symbol', [{ id: 'a', chunk: hit('a', 'a.ml'), score: 0.5 }]],
+      ['vector', [{ id: 'b', chunk: hit('b', 'b.ml'), score: 1 }, { id: 'a', score: 1 }]],
+    ]);
+    const ranked = fuse(parseQuery('Conn.open_connection'), byRetriever, context);
+    expect(ranked.map((h) => h.chunk.id)).toEqual(['a']);
+    expect(ranked[0]!.trace.some(([what]) => what === 'vector')).toBe(false);
+  });
+});
