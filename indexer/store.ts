@@ -136,6 +136,11 @@ export interface ChunkReader {
   referencesOf(ids: readonly string[]): Promise<Map<string, string[]>>;
   usersOf(nameCompound: string, limit: number, options?: { pathContains?: string }): Promise<ChunkHit[]>;
   typesNamed(name: string, limit: number, options?: { symbolSuffix?: string; paths?: readonly string[] }): Promise<ChunkHit[]>;
+  /**
+   * The definitions whose name or body holds every one of `tokens`, in no particular order; none
+   * when more than `limit` do (a combination that common singles nothing out).
+   */
+  holdingEvery(tokens: readonly string[], limit: number): Promise<ChunkHit[]>;
   /** `words`: whole words the matching text holds (a hint that a reader may use to look at fewer definitions). */
   chunksContaining(fragments: readonly string[], limit: number, words?: readonly string[]): Promise<ChunkHit[]>;
   siblings(module: string, namePrefix: string, limit: number): Promise<ChunkHit[]>;
@@ -984,6 +989,13 @@ export class IndexStore implements ChunkReader {
   async fullText(tokens: readonly string[], limit: number, boosts: { name: number; body: number }): Promise<ChunkHit[]> {
     if (!this.chunks || tokens.length === 0) return [];
     return readHits(this.matching({ column: 'fulltext', tokens, boosts }).select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS, '_score']).limit(limit));
+  }
+
+  async holdingEvery(tokens: readonly string[], limit: number): Promise<ChunkHit[]> {
+    if (!this.chunks || tokens.length === 0) return [];
+    const every = new lancedb.BooleanQuery(tokens.map((t) => [lancedb.Occur.Must, new lancedb.MultiMatchQuery(t, [NAME_TOKENS, BODY_TOKENS])]));
+    const hits = await readHits(this.chunks.query().fullTextSearch(every).select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS, '_score']).limit(limit + 1));
+    return hits.length > limit ? [] : hits;
   }
 
   /**

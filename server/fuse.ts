@@ -17,6 +17,12 @@ const FULLTEXT_WEIGHT = 1;
  * not interpreted.
  */
 const VECTOR_WEIGHT_IN_PROSE = 0.3;
+/**
+ * A definition holding every word of a short question is a candidate BM25's top list can miss (a
+ * long one, holding each word once); once fused, its query coverage ranks it. Dev eval, weights
+ * 0 / 0.3 / 0.5 / 1: lexical MRR@10 0.524 / 0.531 / 0.551 / 0.540 (0.520 without them).
+ */
+const EVERY_WORD_WEIGHT = 0.5;
 /** A type typed as a query is a precise request, like a symbol. */
 const TYPE_WEIGHT = 10;
 /** A definition that contains the quoted message itself outranks one that only shares words with it. */
@@ -75,6 +81,7 @@ export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>, 
   const weights: [retriever: string, weight: number][] = [
     ['symbol', symbolWeight],
     ['fulltext', FULLTEXT_WEIGHT],
+    ['every-word', EVERY_WORD_WEIGHT],
     ['vector', query.isSymbol || query.type ? 0 : VECTOR_WEIGHT_IN_PROSE],
     ['type', TYPE_WEIGHT],
     ['literal', LITERAL_WEIGHT],

@@ -233,6 +233,12 @@ export class ResidentChunks implements ChunkReader {
       .map((r) => this.hit(r, 0, false));
   }
 
+  async holdingEvery(tokens: readonly string[], limit: number): Promise<ChunkHit[]> {
+    if (tokens.length === 0) return [];
+    const holders = this.terms.holdingAll(tokens);
+    return holders.length > limit ? [] : holders.map((r) => this.hit(r, 0, true));
+  }
+
   async chunksContaining(fragments: readonly string[], limit: number, words: readonly string[] = []): Promise<ChunkHit[]> {
     if (fragments.length === 0) return [];
     // Only the definitions that hold the words: a scan of every text took 13–30 ms a query.

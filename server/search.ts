@@ -18,9 +18,9 @@ export type SearchMode = (typeof SEARCH_MODES)[number];
 
 /** Which retrievers each mode runs, by registry name. */
 const RETRIEVERS: Record<SearchMode, string[]> = {
-  lexical: ['symbol', 'fulltext', 'type', 'literal'],
+  lexical: ['symbol', 'fulltext', 'every-word', 'type', 'literal'],
   vector: ['vector'],
-  hybrid: ['symbol', 'fulltext', 'type', 'literal', 'vector'],
+  hybrid: ['symbol', 'fulltext', 'every-word', 'type', 'literal', 'vector'],
 };
 
 export interface SearchOptions {

@@ -157,6 +157,43 @@ describe('Searcher: a misspelt name close to many', () => {
   });
 });
 
+describe('Searcher: a long definition holding every word of a short question', () => {
+  it("is found by both readers though BM25's best 200 leave it out, and only while few definitions hold the words", async () => {
+    // 300 short definitions that each repeat one of the words outscore, under BM25, one long
+    // definition that holds all three once.
+    const noise = ['alpha', 'beta', 'gamma'].flatMap((w) => Array.from({ length: 100 }, (_, i) => `let ${w}_${i} = "${w} ${w} ${w}"\n`));
+    const filler = Array.from({ length: 150 }, (_, i) => `w${i}`).join(' ');
+    const { db: wordsDb } = await indexedFiles(
+      {
+        'src/noise.ml': noise.join(''),
+        'src/report.ml': `(** Summarises the alpha run, ${filler}, then the beta run and the gamma run. *)\nlet summarise_runs runs = List.iter print_string runs\n`,
+      },
+      'cs-every-word-',
+    );
+    const store = await IndexStore.openForSearch(wordsDb);
+    try {
+      const resident = await ResidentChunks.load(store);
+      const tokens = queryTokens('alpha beta gamma');
+      expect((await store.fullText(tokens, 200, { name: 2, body: 1 })).map((h) => h.name)).not.toContain('summarise_runs');
+      for (const reader of [store, resident]) {
+        expect((await reader.holdingEvery(tokens, 50)).map((h) => h.name)).toEqual(['summarise_runs']);
+        // Each word alone is held by over a hundred definitions.
+        expect(await reader.holdingEvery(['alpha'], 50)).toEqual([]);
+      }
+    } finally {
+      store.close();
+    }
+    for (const resident of [false, true]) {
+      const s = await Searcher.open(wordsDb, { resident });
+      try {
+        expect((await s.search('alpha beta gamma', { k: 10 })).map((r) => r.name)).toContain('summarise_runs');
+      } finally {
+        s.close();
+      }
+    }
+  });
+});
+
 describe('Searcher: paths with LIKE wildcards in them', () => {
   it('looks names up under a directory whose name holds `_`, and only under it, in both readers', async () => {
     const { db: likeDb } = await indexedFiles({

@@ -4,6 +4,7 @@ import { symbolRetriever } from './symbol.js';
 import { vectorRetriever } from './vector.js';
 import { typeRetriever } from './type.js';
 import { literalRetriever } from './literal.js';
+import { everyWordRetriever } from './every-word.js';
 import type { Retriever } from './types.js';
 
 const retrievers = new Map<string, Retriever>();
@@ -23,3 +24,4 @@ registerRetriever(symbolRetriever);
 registerRetriever(vectorRetriever);
 registerRetriever(typeRetriever);
 registerRetriever(literalRetriever);
+registerRetriever(everyWordRetriever);
