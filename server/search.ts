@@ -299,7 +299,7 @@ export class Searcher {
     const wantsVectors = mode === 'vector' || (!parsed.isSymbol && !parsed.type);
     const names = RETRIEVERS[mode].filter((n) => n !== 'vector' || (view.embedding && wantsVectors));
     const limit = Math.max(CANDIDATES_PER_RETRIEVER, k);
-    const sources: RetrievalSources = { store: view.reader, shown: k, rerankOnly: mode === 'hybrid', directories: view.context.directories, embedQuery: view.embedding ? (q) => view.queryEmbedder().then((e) => e.embedQuery(q)) : undefined };
+    const sources: RetrievalSources = { store: view.reader, shown: k, rerankOnly: mode === 'hybrid', directories: view.context.directories, embedQuery: view.embedding ? (q, codeTerms) => view.queryEmbedder().then((e) => e.embedQuery(q, codeTerms)) : undefined };
     const lists = await Promise.all(names.map((n) => getRetriever(n).retrieve(parsed, sources, limit)));
     const byRetriever = new Map<string, Candidate[]>(names.map((n, i) => [n, lists[i]!]));
     // Vector-only ranks by similarity alone, so the dense signal can be compared with the others.

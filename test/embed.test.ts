@@ -70,6 +70,8 @@ describe('static embedder: learnt from the corpus', () => {
       expect(first!.score).toBeGreaterThan(0);
       // Its declaration is folded into the same result.
       expect(first?.counterpart).toEqual({ path: first!.path.endsWith('.ml') ? 'src/conn.mli' : 'src/conn.ml', startLine: expect.any(Number), endLine: expect.any(Number) });
+      // No definition says "hashtable"; the question's code terms (`hashtbl`, `tbl`) lead to the table.
+      expect((await searcher.search('hashtable', { mode: 'vector', k: 1 }))[0]?.path).toMatch(/^src\/table\.mli?$/);
       // A symbol lookup stays exact in hybrid mode.
       expect((await searcher.search('find_opt', { mode: 'hybrid' }))[0]?.symbol).toBe('Netkit.Table.find_opt');
     } finally {
@@ -92,6 +94,20 @@ describe('static embedder: learnt from the corpus', () => {
       expect(inputs.length).toBeGreaterThan(3);
       const mine = await new StoredStaticEmbedder(store, full.id).embedDocuments(inputs.slice(0, 3));
       expect(mine.map((v) => Array.from(v))).toEqual((await full.embedDocuments(inputs.slice(0, 3))).map((v) => Array.from(v)));
+    } finally {
+      store.close();
+    }
+  });
+
+  it("embeds a question's code terms with its words: a word the corpus never uses still points somewhere", async () => {
+    const store = await IndexStore.openForSearch(db);
+    try {
+      const model = await loadModel(db);
+      for (const embedder of [new StaticEmbedder(model), new StoredStaticEmbedder(store, model.id)]) {
+        expect((await embedder.embedQuery('zzqx')).every((x) => x === 0)).toBe(true);
+        const bridged = await embedder.embedQuery('zzqx', ['sleep']);
+        expect(Array.from(bridged)).toEqual(Array.from(await embedder.embedQuery('sleep')));
+      }
     } finally {
       store.close();
     }

@@ -22,7 +22,12 @@ export interface Embedder {
   /** False when only the token fields of `EmbedInput` are read (they are cheaper to load). */
   readonly readsText: boolean;
   embedDocuments(inputs: readonly EmbedInput[]): Promise<Float32Array[]>;
-  embedQuery(query: string): Promise<Float32Array>;
+  /**
+   * `codeTerms`: index tokens the question's words stand for in code (`hashtbl` for "hashtable",
+   * `deadcode` for "dead code"). A model of tokens embeds them with the question's own; a model
+   * of text reads the question as typed.
+   */
+  embedQuery(query: string, codeTerms?: readonly string[]): Promise<Float32Array>;
   close?(): Promise<void>;
 }
 

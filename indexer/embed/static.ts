@@ -3,7 +3,7 @@
 // more than RETRAIN_DRIFT of the files changed since it was learnt; otherwise reused, so an
 // incremental run embeds only the chunks that changed.
 import { join } from 'node:path';
-import { queryTokens } from '../text.js';
+import { queryTokens, unique } from '../text.js';
 import type { IndexStore } from '../store.js';
 import { registerEmbedder, ModelMissingError, type Embedder, type EmbedInput } from './embedder.js';
 import { STATIC_RECIPE, StaticModel, trainStaticModel, type TokenBag } from './static-model.js';
@@ -27,8 +27,8 @@ export class StaticEmbedder implements Embedder {
     return inputs.map((i) => this.model.embed(toBag(i)));
   }
 
-  async embedQuery(query: string): Promise<Float32Array> {
-    return this.model.embedTokens(queryTokens(query));
+  async embedQuery(query: string, codeTerms: readonly string[] = []): Promise<Float32Array> {
+    return this.model.embedTokens(unique([...queryTokens(query), ...codeTerms]));
   }
 }
 
@@ -64,8 +64,8 @@ export class StoredStaticEmbedder implements Embedder {
     return bags.map((bag) => model.embed(bag));
   }
 
-  async embedQuery(query: string): Promise<Float32Array> {
-    const tokens = queryTokens(query);
+  async embedQuery(query: string, codeTerms: readonly string[] = []): Promise<Float32Array> {
+    const tokens = unique([...queryTokens(query), ...codeTerms]);
     return (await this.modelOf(tokens)).embedTokens(tokens);
   }
 

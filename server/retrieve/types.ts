@@ -5,8 +5,8 @@ import type { ParsedQuery } from '../query.js';
 /** What retrievers search: the index, and the index's embedder when it has vectors. */
 export interface RetrievalSources {
   store: ChunkReader;
-  /** The query's vector under the model that embedded the index; absent without vectors. */
-  embedQuery?: (query: string) => Promise<Float32Array>;
+  /** The query's vector under the model that embedded the index (`Embedder.embedQuery`); absent without vectors. */
+  embedQuery?: (query: string, codeTerms: readonly string[]) => Promise<Float32Array>;
   /** How many results the caller will show: at least this many candidates come with their chunk. */
   shown: number;
   /**
