@@ -1,4 +1,4 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 node
 // The codesearch command line. Only commander loads up front: commands import the indexer and
 // LanceDB when they run, so `--help` and usage errors answer at once.
 import { Command, CommanderError, Option } from 'commander';

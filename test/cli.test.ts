@@ -252,12 +252,12 @@ describe('codesearch search --batch', () => {
 });
 
 describe('the codesearch executable', () => {
-  it.runIf(fs.existsSync('/proc/self/environ'))('runs node with two malloc arenas: a long-lived server keeps about 60 MB less of freed memory', async () => {
+  it.runIf(fs.existsSync('/proc/self/environ'))('runs node with two malloc arenas and a fixed mmap threshold: a long-lived server keeps less freed memory', async () => {
     const fixture = copyFixture('mini');
     const db = path.join(makeTempDir('cs-arena-'), 'index');
     expect((await runCli(['index', fixture, '--db', db, '-q'], { cwd: fixture })).code).toBe(0);
     // Started as a user starts it: the file itself, its #! line choosing the environment.
-    const child = spawn(CLI_MAIN, ['serve', '--db', db, '--port', '0', '-q'], { env: childEnv({ MALLOC_ARENA_MAX: undefined }), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(CLI_MAIN, ['serve', '--db', db, '--port', '0', '-q'], { env: childEnv({ MALLOC_ARENA_MAX: undefined, MALLOC_MMAP_THRESHOLD_: undefined }), stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       await new Promise<void>((resolve, reject) => {
         child.stdout!.on('data', (d: Buffer) => d.toString().includes('serving') && resolve());
@@ -265,6 +265,7 @@ describe('the codesearch executable', () => {
       });
       const environ = fs.readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0');
       expect(environ).toContain('MALLOC_ARENA_MAX=2');
+      expect(environ).toContain('MALLOC_MMAP_THRESHOLD_=131072');
     } finally {
       child.kill('SIGTERM');
     }
