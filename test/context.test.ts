@@ -4,14 +4,13 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { indexRepo } from '../indexer/pipeline.js';
 import { Searcher } from '../server/search.js';
 import { ContextBuilder, ContextRequestError, searchableQuery } from '../server/context/build.js';
 import { head, mergeSpans, packToBudget } from '../server/context/pack.js';
 import { EXPANDED_SEEDS, expand } from '../server/context/expand.js';
 import { tokenCounter } from '../server/context/tokens.js';
 import type { ContextItem } from '../server/context/item.js';
-import { cleanupTempDirs, copyFixture, indexedFixture, makeTempDir, runCli } from './helpers.js';
+import { cleanupTempDirs, indexedFixture, makeTempDir, runCli } from './helpers.js';
 
 let root: string;
 let db: string;
@@ -178,10 +177,8 @@ describe('packToBudget', () => {
 describe('a quoted error message', () => {
   let searcher: Searcher;
   beforeAll(async () => {
-    const root = copyFixture('shop');
-    fs.writeFileSync(
-      path.join(root, 'src/check.ml'),
-      [
+    const { db } = await indexedFixture('shop', {
+      'src/check.ml': [
         'type error =',
         '  | Arity_mismatch of string * int * int',
         '  | Unknown_name of string',
@@ -198,9 +195,7 @@ describe('a quoted error message', () => {
         '  if got <> expected then raise (Error (Arity_mismatch (name, expected, got)))',
         '',
       ].join('\n'),
-    );
-    const db = path.join(makeTempDir('cs-db-'), 'index');
-    await indexRepo({ root, db });
+    });
     searcher = await Searcher.open(db);
   });
   afterAll(() => searcher?.close());
@@ -215,19 +210,14 @@ describe('a quoted error message', () => {
 });
 
 describe('expand: what a change to a definition also touches', () => {
-  let payRoot: string;
   let paySearcher: Searcher;
   beforeAll(async () => {
-    payRoot = copyFixture('shop');
     // A variant and an unannotated function matching on it, and more declared values than are explored.
     const values = Array.from({ length: EXPANDED_SEEDS + 3 }, (_, i) => `fee_${i}`);
-    fs.writeFileSync(
-      path.join(payRoot, 'src/payment.ml'),
-      `type method_ = Card of string | Cash | Voucher of int\n\nlet describe = function\n  | Card last4 -> "card " ^ last4\n  | Cash -> "cash"\n  | Voucher n -> string_of_int n\n\nlet rate = function Card _ -> 2 | Cash -> 0 | Voucher _ -> 1\n\nlet is_cash = function Cash -> true | _ -> false\n\n${values.map((v, i) => `let ${v} amount = amount * ${i + 1} / 100`).join('\n')}\n`,
-    );
-    fs.writeFileSync(path.join(payRoot, 'src/payment.mli'), `type method_ = Card of string | Cash | Voucher of int\n\nval describe : method_ -> string\n\n${values.map((v) => `val ${v} : int -> int`).join('\n')}\n`);
-    const payDb = path.join(makeTempDir('cs-db-'), 'index');
-    await indexRepo({ root: payRoot, db: payDb });
+    const { db: payDb } = await indexedFixture('shop', {
+      'src/payment.ml': `type method_ = Card of string | Cash | Voucher of int\n\nlet describe = function\n  | Card last4 -> "card " ^ last4\n  | Cash -> "cash"\n  | Voucher n -> string_of_int n\n\nlet rate = function Card _ -> 2 | Cash -> 0 | Voucher _ -> 1\n\nlet is_cash = function Cash -> true | _ -> false\n\n${values.map((v, i) => `let ${v} amount = amount * ${i + 1} / 100`).join('\n')}\n`,
+      'src/payment.mli': `type method_ = Card of string | Cash | Voucher of int\n\nval describe : method_ -> string\n\n${values.map((v) => `val ${v} : int -> int`).join('\n')}\n`,
+    });
     paySearcher = await Searcher.open(payDb);
   });
   afterAll(() => paySearcher?.close());
@@ -319,9 +309,7 @@ describe('build errors as context', () => {
   // dune and ocaml-nox come from Debian (.ci/run installs them); a machine without them skips this.
   const haveDune = spawnSync('dune', ['--version']).status === 0;
   it.runIf(haveDune || process.env.CI)('turns real `dune build` errors into error sites and the types they name', async () => {
-    const broken = copyFixture('shop');
-    const brokenDb = path.join(makeTempDir('cs-db-'), 'index');
-    await indexRepo({ root: broken, db: brokenDb });
+    const { root: broken, db: brokenDb } = await indexedFixture('shop');
     const brokenSearcher = await Searcher.open(brokenDb);
     const edit = (rel: string, from: string, to: string) => {
       const file = path.join(broken, rel);

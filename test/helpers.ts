@@ -38,21 +38,27 @@ export function copyFixture(name: string): string {
   return root;
 }
 
-/** Copies test/fixtures/NAME and indexes the copy (default embedder) into a fresh temp db. */
-export async function indexedFixture(name: string): Promise<{ root: string; db: string }> {
+/**
+ * Copies test/fixtures/NAME, writes `files` over the copy, and indexes it (default embedder)
+ * into a fresh temp db.
+ */
+export async function indexedFixture(name: string, files: Record<string, string | Uint8Array> = {}): Promise<{ root: string; db: string }> {
   const root = copyFixture(name);
-  const db = path.join(makeTempDir('cs-db-'), 'index');
-  await indexRepo({ root, db });
-  return { root, db };
+  writeFiles(root, files);
+  return { root, db: await indexIntoTempDb(root) };
 }
 
 /** Writes `files` below a fresh temp root and indexes it (default embedder) into a fresh temp db. */
 export async function indexedFiles(files: Record<string, string | Uint8Array>, prefix = 'cs-files-'): Promise<{ root: string; db: string }> {
   const root = makeTempDir(prefix);
   writeFiles(root, files);
+  return { root, db: await indexIntoTempDb(root) };
+}
+
+async function indexIntoTempDb(root: string): Promise<string> {
   const db = path.join(makeTempDir('cs-db-'), 'index');
   await indexRepo({ root, db });
-  return { root, db };
+  return db;
 }
 
 /** Every chunk's content hash by id, the ids with a vector and the model: what two equal builds share. */
