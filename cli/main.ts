@@ -59,6 +59,7 @@ program
   .option('--json', 'print {"results":[...]} (with --batch: one JSON line per query)')
   .addOption(new Option('--mode <mode>', 'retrieval: lexical (full text + symbols), vector, or hybrid (both)').choices(['lexical', 'vector', 'hybrid']).default('hybrid'))
   .addOption(new Option('--batch <file>', 'JSON Lines {"id","query"} to answer in one run (- for stdin)'))
+  .option('--explain', 'show what each score is made of: the retrievers that found the hit and the ranking signals, with their points')
   .action(async (words: string[], opts) => (await import('./commands/search.js')).runSearch(words, opts));
 
 program

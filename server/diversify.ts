@@ -33,7 +33,7 @@ export function implementationFirst(hits: DiversifiedHit[]): DiversifiedHit[] {
     const partner = hit.partner;
     if (!partner || hit.chunk.lang !== 'mli' || partner.chunk.lang !== 'ml') return hit;
     const { partner: _, ...declaration } = hit;
-    return { ...partner, score: hit.score, trace: [...partner.trace, ['implementation-of', 0] as const], partner: declaration };
+    return { ...partner, score: hit.score, trace: [...partner.trace, ['implementation-of', hit.score - partner.score] as const], partner: declaration };
   });
 }
 

@@ -48,6 +48,14 @@ export interface SearchResult {
   snippet: string;
   /** The `.mli` declaration of this definition (or the reverse), folded into this one result. */
   counterpart?: { path: string; startLine: number; endLine: number };
+  /** With `explain`: what the score is made of, in the order fusion added it (`score` is their sum). */
+  explain?: ScorePart[];
+}
+
+/** One part of a result's score: the retriever or ranking signal, and its points. */
+export interface ScorePart {
+  signal: string;
+  points: number;
 }
 
 export const DEFAULT_K = 10;
@@ -311,7 +319,8 @@ export class Searcher {
   }
 
   async search(query: string, options: SearchOptions = {}): Promise<SearchResult[]> {
-    return (await this.searchRanked(query, options)).map(toResult);
+    const hits = await this.searchRanked(query, options);
+    return hits.map((hit) => toResult(hit, options.explain));
   }
 
   /**
@@ -325,7 +334,7 @@ export class Searcher {
     if (!parsed.isSymbol) throw new SearchModeError(`'${name}' is not an identifier or a qualified name`);
     const candidates = await this.readNewest((view) => getRetriever('symbol').retrieve(parsed, { store: view.reader, shown: k }, Math.max(CANDIDATES_PER_RETRIEVER, k)));
     const ranked = candidates.flatMap(({ chunk, score }) => (chunk ? [{ chunk, score, trace: [['symbol', score] as const] }] : [])).sort((a, b) => b.score - a.score);
-    return withCounterpartSecond(ranked).slice(0, k).map(toResult);
+    return withCounterpartSecond(ranked).slice(0, k).map((hit) => toResult(hit));
   }
 
   close(): void {
@@ -353,11 +362,11 @@ function withCounterpartSecond(ranked: RankedHit[]): RankedHit[] {
   if (i <= 1) return ranked;
   const pair = ranked[i]!;
   // It jumps the hits between, so it takes the score of the first it jumps: still descending.
-  const promoted = { ...pair, score: ranked[1]!.score, trace: [...pair.trace, ['paired-with-top', 0] as const] };
+  const promoted = { ...pair, score: ranked[1]!.score, trace: [...pair.trace, ['paired-with-top', ranked[1]!.score - pair.score] as const] };
   return [top, promoted, ...ranked.slice(1, i), ...ranked.slice(i + 1)];
 }
 
-function toResult(hit: DiversifiedHit): SearchResult {
+function toResult(hit: DiversifiedHit, explain = false): SearchResult {
   const c = hit.chunk;
   const p = hit.partner?.chunk;
   return {
@@ -371,5 +380,6 @@ function toResult(hit: DiversifiedHit): SearchResult {
     doc: c.doc || p?.doc || '',
     snippet: c.text.split('\n').slice(0, SNIPPET_LINES).join('\n'),
     ...(p ? { counterpart: { path: p.path, startLine: p.startLine, endLine: p.endLine } } : {}),
+    ...(explain ? { explain: hit.trace.map(([signal, points]) => ({ signal, points: Number(points.toFixed(4)) })) } : {}),
   };
 }

@@ -70,6 +70,20 @@ describe('codesearch search', () => {
     }
   });
 
+  it('shows what each score is made of with --explain', async () => {
+    const r = await runCli(['search', 'split a string at every occurrence of a character', '-k', '2', '--explain'], { cwd: root });
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n').filter((l) => l.trim().startsWith('score '));
+    expect(lines).toHaveLength(2);
+    // `score S = signal points + ...`: the parts add up to the score.
+    for (const line of lines) {
+      const [, total, parts] = /score ([\d.]+) = (.*)$/.exec(line.trim())!;
+      const sum = parts!.split(' + ').reduce((s, part) => s + Number(part.split(' ').pop()), 0);
+      expect(sum).toBeCloseTo(Number(total), 2);
+    }
+    expect(lines[0]).toMatch(/fulltext [\d.]+/);
+  });
+
   it('treats `codesearch "QUERY"` as `codesearch search "QUERY"`', async () => {
     const viaDefault = await runCli(['Point.distance', '--json'], { cwd: root });
     const viaSearch = await runCli(['search', 'Point.distance', '--json'], { cwd: root });

@@ -64,6 +64,19 @@ describe('routes', () => {
     expect(lexical.results[0]?.name).toBe('total');
   });
 
+  it('POST /v1/search with explain: each result says what its score is made of', async () => {
+    type Explained = { results: { name: string; score: number; explain?: { signal: string; points: number }[] }[] };
+    const plain = (await (await post('/v1/search', { query: 'total price of a cart' })).json()) as Explained;
+    expect(plain.results.every((r) => r.explain === undefined)).toBe(true);
+    const explained = (await (await post('/v1/search', { query: 'total price of a cart', explain: true })).json()) as Explained;
+    expect(explained.results.map((r) => r.name)).toEqual(plain.results.map((r) => r.name));
+    for (const r of explained.results) {
+      expect(r.explain!.length).toBeGreaterThan(0);
+      expect(r.explain!.reduce((sum, p) => sum + p.points, 0)).toBeCloseTo(r.score, 2);
+    }
+    expect(explained.results[0]!.explain!.map((p) => p.signal)).toContain('fulltext');
+  });
+
   it('POST /v1/context returns a window within budget, anchored at file and line', async () => {
     const r = await post('/v1/context', { prompt: 'add a discount to the total', budget: 600, file: 'src/checkout.ml', line: 3 });
     expect(r.status).toBe(200);
@@ -129,6 +142,7 @@ describe('bad requests get a 4xx with the contract error shape', () => {
     ['a fractional k', { query: 'x', k: 2.5 }],
     ['an unknown mode', { query: 'x', mode: 'psychic' }],
     ['an unknown field', { query: 'x', bogus: true }],
+    ['explain that is not a boolean', { query: 'x', explain: 'yes' }],
     ['an array body', ['x']],
     ['deeply nested JSON', `{"query":"x","k":${'['.repeat(5000)}${']'.repeat(5000)}}`],
   ])('/v1/search with %s', async (_what, body) => {

@@ -295,6 +295,17 @@ describe('Searcher: one answer per definition for questions', () => {
   });
 });
 
+describe('Searcher: explained scores', () => {
+  it.each(['split_on_char', 'Strkit_string.split_on_chr', 'where does the code split a string at every occurrence of a character', 'string -> bool'])(
+    '%s: the parts of each score add up to it, through pairing and implementation-first reordering',
+    async (query) => {
+      const results = await searcher.search(query, { explain: true });
+      expect(results.length).toBeGreaterThan(1);
+      for (const r of results) expect(r.explain!.reduce((sum, p) => sum + p.points, 0)).toBeCloseTo(r.score, 3);
+    },
+  );
+});
+
 describe('Searcher: result shape', () => {
   it('returns at most k results, best first, with contract fields', async () => {
     const results = await searcher.search('string', { k: 3 });

@@ -14,6 +14,7 @@ export interface SearchCommandOptions {
   json?: boolean;
   batch?: string;
   mode?: SearchMode;
+  explain?: boolean;
 }
 
 export async function runSearch(words: string[], opts: SearchCommandOptions): Promise<void> {
@@ -24,9 +25,10 @@ export async function runSearch(words: string[], opts: SearchCommandOptions): Pr
   const db = dbForQuerying(opts.db, process.env, process.cwd());
   const searcher = await openSearcher(db);
   try {
-    if (opts.batch) await runBatch(searcher, opts.batch, { k, mode: opts.mode });
+    const options: SearchOptions = { k, mode: opts.mode, explain: opts.explain };
+    if (opts.batch) await runBatch(searcher, opts.batch, options);
     else {
-      const results = await searcher.search(query, { k, mode: opts.mode });
+      const results = await searcher.search(query, options);
       process.stdout.write(opts.json ? JSON.stringify({ results }) + '\n' : formatHuman(results));
     }
   } catch (err) {
@@ -94,7 +96,8 @@ export function formatHuman(results: SearchResult[]): string {
         .split('\n')
         .map((l) => `    ${pc.dim(l.length > 120 ? l.slice(0, 117) + '...' : l)}`)
         .join('\n');
-      return `${head}\n${snippet}\n`;
+      const explain = r.explain ? `\n    ${pc.dim(`score ${r.score} = ${r.explain.map((p) => `${p.signal} ${p.points}`).join(' + ')}`)}` : '';
+      return `${head}\n${snippet}${explain}\n`;
     })
     .join('\n');
 }
