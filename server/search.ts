@@ -146,7 +146,9 @@ const READERS_AT_ONCE = availableParallelism();
 /**
  * Resident chunks rank full text in memory: a request asks LanceDB for its nearest vectors only,
  * and waits on it while others run here. 8 HTTP clients on 2 cores, 2 / 4 / 8 at once answered
- * 70 / 79 / 105 searches a second (with LanceDB's full-text index: 75 / 78 / 70).
+ * 70 / 79 / 105 searches a second (with LanceDB's full-text index: 75 / 78 / 70). Measured again
+ * once a search cost a quarter of that (seven alternating rounds of 800–1,200 searches): 4 / 8 at
+ * once gave p95 40–68 / 50–63 ms at 240–308 / 245–275 a second, no consistent difference.
  */
 const READERS_AT_ONCE_RESIDENT = 4 * availableParallelism();
 
