@@ -24,6 +24,28 @@ afterAll(() => {
 });
 
 const where = (r: SearchResult) => `${r.path}:${r.startLine}-${r.endLine}`;
+
+/** Runs `check` with a one-shot and then a resident searcher of `db`, closing each after. */
+async function withEachSearcher(db: string, check: (s: Searcher, resident: boolean) => Promise<void>): Promise<void> {
+  for (const resident of [false, true]) {
+    const s = await Searcher.open(db, { resident });
+    try {
+      await check(s, resident);
+    } finally {
+      s.close();
+    }
+  }
+}
+
+/** Runs `check` with both readers of `db`: the store (LanceDB) and the resident chunks loaded from it. */
+async function withBothReaders(db: string, check: (store: IndexStore, resident: ResidentChunks) => Promise<void>): Promise<void> {
+  const store = await IndexStore.openForSearch(db);
+  try {
+    await check(store, await ResidentChunks.load(store));
+  } finally {
+    store.close();
+  }
+}
 const SPLIT_ML = 'src/strkit_string.ml:3-12';
 const SPLIT_MLI = 'src/strkit_string.mli:5-5';
 
@@ -89,19 +111,12 @@ describe('Searcher: a name defined thousands of times', () => {
     // More `t`s than one lookup reads (2,000), as a large monorepo has; the one asked for comes last.
     const modules = Array.from({ length: 2100 }, (_, i) => `module M${i} = struct type t = int end\n`).join('');
     const { root, db: manyDb } = await indexedFiles({ 'src/many.ml': modules, 'src/wanted_err.ml': 'type t = { message : string }\n' }, 'cs-many-t-');
-    for (const resident of [false, true]) {
-      const s = await Searcher.open(manyDb, { resident });
-      try {
-        const [first] = await s.search('Wanted_err.t', { k: 3 });
-        expect(first, `resident: ${resident}`).toMatchObject({ symbol: 'Wanted_err.t', path: 'src/wanted_err.ml' });
-      } finally {
-        s.close();
-      }
-    }
+    await withEachSearcher(manyDb, async (s, resident) => {
+      const [first] = await s.search('Wanted_err.t', { k: 3 });
+      expect(first, `resident: ${resident}`).toMatchObject({ symbol: 'Wanted_err.t', path: 'src/wanted_err.ml' });
+    });
     // Under a path prefix, such a list is read by path: the same definitions, in table order.
-    const store = await IndexStore.openForSearch(manyDb);
-    const chunks = await ResidentChunks.load(store);
-    try {
+    await withBothReaders(manyDb, async (store, chunks) => {
       for (const [prefix, limit] of [['src/', 3], ['src/wanted', 10], ['src/many', 2200], ['src/none', 5]] as const) {
         const expected = (await store.byName(['t'], limit, { pathPrefix: prefix })).map((c) => c.id);
         expect((await chunks.byName(['t'], limit, { pathPrefix: prefix })).map((c) => c.id), prefix).toEqual(expected);
@@ -117,9 +132,7 @@ describe('Searcher: a name defined thousands of times', () => {
       } finally {
         newer.close();
       }
-    } finally {
-      store.close();
-    }
+    });
   });
 });
 
@@ -145,15 +158,11 @@ describe('Searcher: a misspelt name close to many', () => {
   it('expands it to the same first 20 names as LanceDB does, in memory', async () => {
     const names = 'bcdefghijklmnopqrstuvwxyz'.split('').map((c) => `ka${c}`);
     const { db: fuzzyDb } = await indexedFiles({ 'src/many.ml': names.map((n) => `let ${n} x = x\n`).join('') }, 'cs-fuzzy-');
-    const store = await IndexStore.openForSearch(fuzzyDb);
-    try {
-      const resident = await ResidentChunks.load(store);
+    await withBothReaders(fuzzyDb, async (store, resident) => {
       const [expected, actual] = [await store.fuzzyName('kaa', 100, 1), await resident.fuzzyName('kaa', 100, 1)];
       expect(expected.map((h) => h.name).sort()).toEqual(names.slice(0, 20));
       expect(actual.map((h) => h.name).sort()).toEqual(names.slice(0, 20));
-    } finally {
-      store.close();
-    }
+    });
   });
 });
 
@@ -170,9 +179,7 @@ describe('Searcher: a long definition holding every word of a short question', (
       },
       'cs-every-word-',
     );
-    const store = await IndexStore.openForSearch(wordsDb);
-    try {
-      const resident = await ResidentChunks.load(store);
+    await withBothReaders(wordsDb, async (store, resident) => {
       const tokens = queryTokens('alpha beta gamma');
       expect((await store.fullText(tokens, 200, { name: 2, body: 1 })).map((h) => h.name)).not.toContain('summarise_runs');
       for (const reader of [store, resident]) {
@@ -180,17 +187,10 @@ describe('Searcher: a long definition holding every word of a short question', (
         // Each word alone is held by over a hundred definitions.
         expect(await reader.holdingEvery(['alpha'], 50)).toEqual([]);
       }
-    } finally {
-      store.close();
-    }
-    for (const resident of [false, true]) {
-      const s = await Searcher.open(wordsDb, { resident });
-      try {
-        expect((await s.search('alpha beta gamma', { k: 10 })).map((r) => r.name)).toContain('summarise_runs');
-      } finally {
-        s.close();
-      }
-    }
+    });
+    await withEachSearcher(wordsDb, async (s, resident) => {
+      expect((await s.search('alpha beta gamma', { k: 10 })).map((r) => r.name), `resident: ${resident}`).toContain('summarise_runs');
+    });
   });
 });
 
@@ -202,16 +202,12 @@ describe('Searcher: paths with LIKE wildcards in them', () => {
       'test_suite/t.ml': 'let check () = assert (My_lib.A.helper 1 = 2)\n',
       'testXsuite/u.ml': 'let other () = My_lib.A.helper 2\n',
     }, 'cs-underscore-');
-    const store = await IndexStore.openForSearch(likeDb);
-    const resident = await ResidentChunks.load(store);
-    try {
+    await withBothReaders(likeDb, async (store, resident) => {
       for (const reader of [store, resident]) {
         expect((await reader.byName(['helper'], 10, { pathPrefix: 'my_lib/' })).map((c) => c.path)).toEqual(['my_lib/a.ml']);
         expect((await reader.usersOf('helper', 10, { pathContains: 'test_' })).map((c) => c.path)).toEqual(['test_suite/t.ml']);
       }
-    } finally {
-      store.close();
-    }
+    });
   });
 });
 
@@ -222,15 +218,10 @@ describe("Searcher: a module's description", () => {
       'src/cst.ml': 'type t = Atom of string | List of t list\n\nlet atom s = Atom s\n',
       'src/other.ml': '(** Keeps a list of things. *)\nlet keep xs = xs\n',
     }, 'cs-preamble-');
-    for (const resident of [false, true]) {
-      const s = await Searcher.open(preambleDb, { resident });
-      try {
-        const [first] = await s.search('syntax tree that keeps comments', { k: 3 });
-        expect(first, `resident: ${resident}`).toMatchObject({ symbol: 'Cst.t' });
-      } finally {
-        s.close();
-      }
-    }
+    await withEachSearcher(preambleDb, async (s, resident) => {
+      const [first] = await s.search('syntax tree that keeps comments', { k: 3 });
+      expect(first, `resident: ${resident}`).toMatchObject({ symbol: 'Cst.t' });
+    });
   });
 });
 

@@ -28,7 +28,7 @@ export class StaticEmbedder implements Embedder {
   }
 
   async embedQuery(query: string, codeTerms: readonly string[] = []): Promise<Float32Array> {
-    return this.model.embedTokens(unique([...queryTokens(query), ...codeTerms]));
+    return this.model.embedTokens(questionTokens(query, codeTerms));
   }
 }
 
@@ -65,7 +65,7 @@ export class StoredStaticEmbedder implements Embedder {
   }
 
   async embedQuery(query: string, codeTerms: readonly string[] = []): Promise<Float32Array> {
-    const tokens = unique([...queryTokens(query), ...codeTerms]);
+    const tokens = questionTokens(query, codeTerms);
     return (await this.modelOf(tokens)).embedTokens(tokens);
   }
 
@@ -88,6 +88,11 @@ export class StoredStaticEmbedder implements Embedder {
     known.forEach((t, i) => vectors.set(this.rows.get(t)!.vector, i * this.dims));
     return new StaticModel(known, Float32Array.from(known, (t) => this.rows.get(t)!.idf), vectors, this.dims);
   }
+}
+
+/** What a question's vector is made of: its words' tokens and the code terms they stand for, each once. */
+function questionTokens(query: string, codeTerms: readonly string[]): string[] {
+  return unique([...queryTokens(query), ...codeTerms]);
 }
 
 function toBag(input: EmbedInput): TokenBag {
