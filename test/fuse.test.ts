@@ -37,4 +37,18 @@ describe('fuse', () => {
     expect(ranked.map((h) => h.chunk.id)).toEqual(['a']);
     expect(ranked[0]!.trace.some(([what]) => what === 'vector')).toBe(false);
   });
+
+  it('scores a definition holding every word as the last of the full-text list when the list left it out', () => {
+    const [a, b, whole] = [hit('a', 'a.mli'), hit('b', 'b.mli'), hit('whole', 'w.mli')];
+    const byRetriever = new Map<string, Candidate[]>([
+      ['fulltext', [{ id: 'a', chunk: a, score: 1 }, { id: 'b', chunk: b, score: 0.4 }]],
+      ['every-word', [{ id: 'whole', chunk: whole, score: 1 }, { id: 'b', chunk: b, score: 1 }]],
+    ]);
+    const ranked = fuse(parseQuery('connection pool size'), byRetriever, context);
+    const traceOf = (id: string) => ranked.find((h) => h.chunk.id === id)!.trace;
+    expect(traceOf('whole')).toContainEqual(['fulltext', 0.4]);
+    // A definition the list holds keeps its own score.
+    expect(traceOf('b').filter(([what]) => what === 'fulltext')).toEqual([['fulltext', 0.4]]);
+    expect(traceOf('a')).toContainEqual(['fulltext', 1]);
+  });
 });
