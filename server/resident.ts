@@ -192,10 +192,12 @@ export class ResidentChunks implements ChunkReader {
   async nearest(vector: Float32Array, limit: number): Promise<VectorHit[]> {
     const rows = this.rows.vectors;
     if (!rows) return this.store.nearest(vector, limit);
-    return (await this.store.nearestRowIds(vector, limit)).flatMap(({ rowId, similarity }) => {
+    const hits: VectorHit[] = [];
+    for (const { rowId, similarity } of await this.store.nearestRowIds(vector, limit)) {
       const id = rows.get(rowId);
-      return id === undefined ? [] : [{ id, similarity }];
-    });
+      if (id !== undefined) hits.push({ id, similarity });
+    }
+    return hits;
   }
 
   async chunksByIds(ids: readonly string[]): Promise<ChunkHit[]> {
