@@ -51,4 +51,19 @@ describe('fuse', () => {
     expect(traceOf('b').filter(([what]) => what === 'fulltext')).toEqual([['fulltext', 0.4]]);
     expect(traceOf('a')).toContainEqual(['fulltext', 1]);
   });
+
+  it('ranks a long module below an equally matched member unless the question asks for a module or names one', () => {
+    const container: ChunkHit = { ...hit('Pool', 'src/pool.mli'), kind: 'module', startLine: 1, endLine: 60 };
+    const member: ChunkHit = { ...hit('resize', 'src/pool.mli'), startLine: 20, endLine: 22 };
+    const byRetriever = new Map<string, Candidate[]>([
+      ['fulltext', [{ id: 'Pool', chunk: container, score: 1 }, { id: 'resize', chunk: member, score: 0.95 }]],
+    ]);
+    const rank = (query: string) => fuse(parseQuery(query), byRetriever, context).map((h) => h.chunk.id);
+    expect(rank('grow the connection pool')).toEqual(['resize', 'Pool']);
+    expect(rank('change Conn.Pool to grow')).toEqual(['Pool', 'resize']);
+    expect(rank('module of the connection pool')).toEqual(['Pool', 'resize']);
+    // A short module is an answer of its own.
+    const short = new Map<string, Candidate[]>([['fulltext', [{ id: 'Pool', chunk: { ...container, endLine: 5 }, score: 1 }, { id: 'resize', chunk: member, score: 0.95 }]]]);
+    expect(fuse(parseQuery('grow the connection pool'), short, context).map((h) => h.chunk.id)).toEqual(['Pool', 'resize']);
+  });
 });
