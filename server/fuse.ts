@@ -137,7 +137,7 @@ export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>, 
     }
   }
 
-  const queryWords = new Set(query.raw.toLowerCase().match(/[a-z]+/g) ?? []);
+  const queryWords = new Set(query.wanted.toLowerCase().match(/[a-z]+/g) ?? []);
   const askedKinds = new Set(Object.entries(KIND_WORDS).filter(([, words]) => words.some((w) => queryWords.has(w))).map(([k]) => k));
   // An array, not a set: iterating a set makes an iterator object per hit.
   const tokens = [...new Set(query.tokens)];

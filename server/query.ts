@@ -12,7 +12,9 @@ export interface IdentifierRef {
 
 export interface ParsedQuery {
   raw: string;
-  /** Tokens of the words typed. */
+  /** `raw` without its negated clauses ("..., not in parallel"): the words asked for. */
+  wanted: string;
+  /** Tokens of the words typed, outside negated clauses. */
   tokens: string[];
   /** `tokens` plus compounds ("dead code" → `deadcode`) and thesaurus expansions: what is searched. */
   terms: string[];
@@ -61,10 +63,33 @@ export function parseQuery(raw: string): ParsedQuery {
     })
     .filter((id) => splitIdentifier(id.name).length > 0)
     .slice(0, MAX_IDENTIFIERS);
-  const tokens = queryTokens(query);
+  const wanted = withoutNegations(query);
+  const tokens = queryTokens(wanted);
   // Only an arrow makes a type query: `string list` alone reads as well as prose.
   const type = query.includes('->') ? parseType(query) : undefined;
-  return { raw: query, tokens, terms: searchTerms(query, tokens), identifiers, isSymbol, scopeWords: scopeWords(query), phrases: quotedPhrases(query), asksWhere: /\bwhere (?:does|do|is|are|did|was|were)\b/i.test(query), ...(type ? { type } : {}) };
+  return { raw: query, wanted, tokens, terms: searchTerms(wanted, tokens), identifiers, isSymbol, scopeWords: scopeWords(query), phrases: quotedPhrases(query), asksWhere: /\bwhere (?:does|do|is|are|did|was|were)\b/i.test(query), ...(type ? { type } : {}) };
+}
+
+/**
+ * "instead of raising Not_found", "rather than a list", ", not in parallel", "without blocking":
+ * what follows names what the user does not want, and searching for its words finds exactly
+ * that (`Hashtbl.find` for a lookup "instead of raising Not_found"). The clause ends at
+ * punctuation or after a few words. "no" and a plain "not" are left alone: "attributes that no
+ * rewriter consumed" still asks about rewriters.
+ */
+const NEGATED_CLAUSE = /(?:\binstead of|\brather than|\bwithout|(?:[,;]|\bbut)\s*not)\s+[^,;:.!?()]*?(?=$|[,;:.!?()]|\s+(?:and|but|so|then|that|which)\b)/gi;
+const MAX_NEGATED_WORDS = 4;
+
+function withoutNegations(query: string): string {
+  const wanted = query
+    .replace(NEGATED_CLAUSE, (clause) => {
+      const words = clause.trim().split(/\s+/);
+      // A long clause is more likely a description than a single thing to avoid.
+      return words.length <= MAX_NEGATED_WORDS + 2 ? ' ' : clause;
+    })
+    .replace(/\s+/g, ' ')
+    .trim();
+  return wanted || query;
 }
 
 /**

@@ -194,6 +194,29 @@ describe('Searcher: a long definition holding every word of a short question', (
   });
 });
 
+describe('Searcher: a question saying what it does not want', () => {
+  const files = {
+    'src/table.mli': [
+      '(** [find t k] is the binding of [k] in [t]. Raises [Not_found] if [k] is unbound. *)',
+      'val find : (\'a, \'b) t -> \'a -> \'b',
+      '(** [find_opt t k] is the binding of [k] in [t], or [None] if [k] is unbound. *)',
+      'val find_opt : (\'a, \'b) t -> \'a -> \'b option',
+      '',
+    ].join('\n'),
+  };
+
+  it('does not search for the words after "instead of" or "without"', async () => {
+    const { db: negDb } = await indexedFiles(files, 'cs-negation-');
+    await withEachSearcher(negDb, async (s, resident) => {
+      const first = async (query: string) => (await s.search(query, { k: 5 }))[0]?.name;
+      expect(await first('binding of a key as an option instead of raising Not_found'), `resident: ${resident}`).toBe('find_opt');
+      expect(await first('binding of a key as an option without raising Not_found'), `resident: ${resident}`).toBe('find_opt');
+      // The words alone, with nothing negated, still find what holds them.
+      expect(await first('binding of a key as an option, raising Not_found'), `resident: ${resident}`).toBe('find');
+    });
+  });
+});
+
 describe('Searcher: paths with LIKE wildcards in them', () => {
   it('looks names up under a directory whose name holds `_`, and only under it, in both readers', async () => {
     const { db: likeDb } = await indexedFiles({

@@ -16,7 +16,7 @@ export const vectorRetriever: Retriever = {
     if (!embedQuery) return [];
     // The static model learnt `hashtbl`, not "hashtable": the searched expansions bridge the two
     // (dev eval, vector alone: Recall@10 0.24 → 0.39, how-to questions 0.23 → 0.62).
-    const vector = await embedQuery(query.raw, query.terms.filter((t) => !query.tokens.includes(t)));
+    const vector = await embedQuery(query.wanted, query.terms.filter((t) => !query.tokens.includes(t)));
     // No known word in the question: no direction to search in.
     if (!vector.some((x) => x !== 0)) return [];
     const hits = await store.nearest(vector, limit);

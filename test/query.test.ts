@@ -1,0 +1,36 @@
+// Reading a question: which of its words are searched for.
+import { describe, it, expect } from 'vitest';
+import { parseQuery } from '../server/query.js';
+
+describe('parseQuery: negated clauses', () => {
+  it.each([
+    ['hashtable lookup that returns an option instead of raising Not_found', 'hashtable lookup that returns an option'],
+    ['apply a function to every list element sequentially, not in parallel', 'apply a function to every list element sequentially'],
+    ['pause for 2 seconds without blocking the other threads', 'pause for 2 seconds'],
+    ['sort a list rather than an array, keeping equal elements in order', 'sort a list , keeping equal elements in order'],
+    ['parse a number but not a float', 'parse a number'],
+  ])('%s asks for: %s', (query, wanted) => {
+    expect(parseQuery(query).wanted).toBe(wanted);
+  });
+
+  it('leaves out the negated words from what is searched, thesaurus expansions included', () => {
+    const q = parseQuery('lookup that returns an option instead of raising Not_found');
+    expect(q.tokens).not.toContain('rais');
+    expect(q.terms).not.toContain('exn');
+    expect(q.tokens).toContain('option');
+    expect(q.terms).toContain('opt');
+  });
+
+  it.each([
+    'where does ppxlib report attributes that no rewriter consumed',
+    'not found',
+    'functions that are not tail recursive',
+  ])('keeps "%s" whole: "no" and a plain "not" describe, they do not exclude', (query) => {
+    expect(parseQuery(query).wanted).toBe(query);
+  });
+
+  it('keeps a long clause after "without": it describes rather than excludes one thing', () => {
+    const query = 'run a command without waiting for it to finish writing all of its output to the pipe';
+    expect(parseQuery(query).wanted).toBe(query);
+  });
+});
