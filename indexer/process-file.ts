@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { ChunkBudgetError, chunkTree } from './chunk.js';
 import { DEFAULT_MAX_FILE_BYTES, formatSize, isWithin } from './walk.js';
 import { langOf, type OcamlParser } from './parse.js';
-import { compound, tokenize } from './text.js';
+import { compound, tokenize, tokenizeProse } from './text.js';
 import { parseType, signatureText, typeTokens } from './signature.js';
 import type { StoredChunk } from './store.js';
 import type { Chunk, ChunkedFile } from './types.js';
@@ -140,8 +140,8 @@ function withTokens(chunk: Chunk, counterpart: Chunk | undefined, dirTokens: rea
   // doc, it made the vectors worse on the dev cases).
   const doc = chunk.doc || counterpart?.doc || '';
   const moduleDoc = chunk.moduleDoc || counterpart?.moduleDoc || '';
-  const docTokens = tokenize(doc).join(' ');
-  const moduleDocTokens = tokenize(moduleDoc).join(' ');
+  const docTokens = tokenizeProse(doc).join(' ');
+  const moduleDocTokens = tokenizeProse(moduleDoc).join(' ');
   const bodyTokens = `${docTokens} ${docTokens} ${moduleDocTokens} ${moduleDocTokens} ${tokenize(chunk.text).join(' ')}`;
   const contentHash = createHash('sha1').update(`${chunk.kind}\0${chunk.symbol}\0${doc}\0${moduleDoc}\0${chunk.text}`).digest('hex').slice(0, 20);
   // Field by field: spreading the chunk cost more than tokenizing its code.

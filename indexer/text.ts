@@ -10,16 +10,23 @@ import stemmer from 'wink-porter2-stemmer';
 export const WORD = /[A-Za-z][A-Za-z0-9_]*/g;
 const SUBWORD = /[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+/g;
 
-// English function words plus OCaml keywords: frequent everywhere, so they carry no signal.
+// English function words, and the OCaml keywords that say nothing about what code does in prose
+// or inside a name (`type_expr`, "the type of"): frequent everywhere, so they carry no signal.
 const STOP_WORDS = new Set(
   (
     'a an and are as at be by can do does for from get has have how i if in into is it its me my no not of on or ' +
     'so that the their then there these this to use used using via was way we what when where which while with ' +
     'without you your code codebase base_ ' +
-    'let rec fun function match val type module struct sig end begin else open include mutable ' +
-    'private virtual method object inherit new lazy assert done downto external exception functor constraint ' +
-    'initializer nonrec true false unit'
+    'let rec fun function val type module struct sig end begin else done downto nonrec true false unit'
   ).split(/\s+/),
+);
+/**
+ * The other OCaml keywords are English words with a meaning: "match a regex", `Re.matches`,
+ * `open_in`, `Lazy.force`, "lazily", "raise an exception". Only a whole word of code standing
+ * alone (`match x with`) is syntax, and dropped there.
+ */
+const SYNTAX_ONLY = new Set(
+  'match open include mutable private virtual method object inherit new lazy assert external exception functor constraint initializer'.split(' '),
 );
 // Kept as whole identifiers even though they are stop words in English prose.
 const KEEP_IN_CODE = new Set(['type', 'module', 'val', 'open', 'include']);
@@ -61,6 +68,7 @@ export function splitIdentifier(word: string): string[] {
 }
 
 const wordCache = new Map<string, readonly string[]>();
+const NONE: readonly string[] = [];
 
 /** Tokens of one identifier-like word, memoized: code repeats the same names constantly. */
 function wordTokens(word: string): readonly string[] {
@@ -85,7 +93,7 @@ function wordTokens(word: string): readonly string[] {
  * word holds, even inside a longer identifier (`Buffer` in `Buffer.add_string`, `add` in `addAll`).
  */
 export function partTokens(word: string): readonly string[] {
-  const tokens = wordTokens(word);
+  const tokens = codeWordTokens(word);
   return splitIdentifier(word).length > 1 ? tokens.slice(1) : tokens;
 }
 
@@ -94,18 +102,31 @@ export function identifierTokens(name: string): readonly string[] {
   return /^[A-Za-z][A-Za-z0-9_]*$/.test(name) ? wordTokens(name) : tokenize(name);
 }
 
-/** Appends the tokens of `text` to `out`; returns `out`. */
+/** Tokens of one word of code: a keyword standing alone is syntax. */
+function codeWordTokens(word: string): readonly string[] {
+  return SYNTAX_ONLY.has(word) ? NONE : wordTokens(word);
+}
+
+/** Appends the tokens of code `text` (names, definitions) to `out`; returns `out`. */
 export function tokenize(text: string, out: string[] = []): string[] {
   // `match` with /g yields plain strings: far cheaper than `matchAll`'s match objects.
+  for (const word of text.match(WORD) ?? []) {
+    for (const t of codeWordTokens(word)) out.push(t);
+  }
+  return out;
+}
+
+/** Appends the tokens of prose (a doc comment, a question) to `out`, where "match" is a word; returns `out`. */
+export function tokenizeProse(text: string, out: string[] = []): string[] {
   for (const word of text.match(WORD) ?? []) {
     for (const t of wordTokens(word)) out.push(t);
   }
   return out;
 }
 
-/** Tokens of a user query: like `tokenize`, but a query naming only stop words keeps them. */
+/** Tokens of a user query: like `tokenizeProse`, but a query naming only stop words keeps them. */
 export function queryTokens(query: string): string[] {
-  const tokens = tokenize(query);
+  const tokens = tokenizeProse(query);
   if (tokens.length > 0) return unique(tokens);
   return unique((query.match(WORD) ?? []).flatMap(splitIdentifier).filter((w) => KEEP_IN_CODE.has(w) || w.length > 1));
 }

@@ -1,5 +1,5 @@
 // A user query, read once: its full-text tokens and the identifiers it names.
-import { compoundTokens, queryTokens, splitIdentifier, tokenize } from '../indexer/text.js';
+import { compoundTokens, queryTokens, splitIdentifier, tokenizeProse } from '../indexer/text.js';
 import { thesaurus } from '../indexer/grammar.js';
 import { parseType, type TypeExpr } from '../indexer/signature.js';
 
@@ -118,10 +118,10 @@ function scopeWords(query: string): string[] {
 
 function searchTerms(query: string, tokens: string[]): string[] {
   const terms = new Set(tokens);
-  for (const c of compoundTokens(query)) for (const t of tokenize(c)) terms.add(t);
+  for (const c of compoundTokens(query)) for (const t of tokenizeProse(c)) terms.add(t);
   const words = thesaurus();
   for (const word of query.toLowerCase().match(/[a-z][a-z-]*/g) ?? []) {
-    for (const related of words.get(word) ?? []) for (const t of tokenize(related)) terms.add(t);
+    for (const related of words.get(word) ?? []) for (const t of tokenizeProse(related)) terms.add(t);
   }
   return [...terms];
 }

@@ -1,6 +1,6 @@
 // Identifier-aware tokens: the indexer and the query side must agree on them.
 import { describe, it, expect } from 'vitest';
-import { compoundTokens, tokenize, queryTokens, splitIdentifier } from '../indexer/text.js';
+import { compoundTokens, tokenize, tokenizeProse, queryTokens, splitIdentifier, identifierTokens } from '../indexer/text.js';
 
 describe('splitIdentifier', () => {
   it('splits snake_case, camelCase, acronyms and digits, lower-cased', () => {
@@ -26,6 +26,17 @@ describe('tokenize', () => {
     expect(tokenize('how do I split the string with a char')).toEqual(['split', 'string', 'char']);
     expect(tokenize('let rec f = fun x -> match x with _ -> x')).toEqual([]);
     expect(tokenize('the of a an')).toEqual([]);
+  });
+
+  it('keeps OCaml keywords that are English words inside names: `Re.matches`, `open_in`, `Lazy.force`', () => {
+    expect(tokenize('Re.matches')).toEqual(['re', 'match']);
+    expect(tokenize('open_in')).toEqual(['openin', 'open']);
+    expect(tokenize('Lazy.force')).toEqual(['lazi', 'forc']);
+    expect(identifierTokens('new_buffer')).toEqual(['newbuffer', 'new', 'buffer']);
+    // A keyword standing alone in code is syntax.
+    expect(tokenize('match open_in name with exception Not_found -> lazy x')).toEqual(['openin', 'open', 'name', 'notfound', 'found']);
+    // Keywords inside names that say nothing about the code stay out: `type_expr` is an `expr`.
+    expect(tokenize('type_expr')).toEqual(['typeexpr', 'expr']);
   });
 
   it('stems English words, so "splitting" meets `split`', () => {
@@ -68,6 +79,16 @@ describe('queryTokens', () => {
     expect(queryTokens('split a string at every occurrence of a character')).not.toContain('a');
     expect(queryTokens('split a string at every occurrence of a character')).not.toContain('of');
     expect(queryTokens('how do I split the string')).toEqual(['split', 'string']);
+  });
+
+  it('reads keywords in questions and doc comments as the English words they are', () => {
+    expect(queryTokens('all substrings that match a regular expression')).toEqual(['all', 'substr', 'match', 'regular', 'express']);
+    expect(queryTokens('open a file lazily')).toEqual(['open', 'file', 'lazili']);
+    expect(tokenizeProse('Raises an exception if the object is new')).toEqual(['rais', 'except', 'object', 'new']);
+    // The same words in code are syntax.
+    expect(tokenize('match x with exception e -> new object')).toEqual([]);
+    // Words that only describe code in general stay out of both.
+    expect(queryTokens('the type of a module function that returns a unit')).toEqual(['return']);
   });
 
   it('keeps the words of a query made only of stop words', () => {
