@@ -66,4 +66,16 @@ describe('fuse', () => {
     const short = new Map<string, Candidate[]>([['fulltext', [{ id: 'Pool', chunk: { ...container, endLine: 5 }, score: 1 }, { id: 'resize', chunk: member, score: 0.95 }]]]);
     expect(fuse(parseQuery('grow the connection pool'), short, context).map((h) => h.chunk.id)).toEqual(['Pool', 'resize']);
   });
+
+  it('gives a "where" question the code that works on the kind it names, unless it asks where that is defined', () => {
+    const type: ChunkHit = { ...hit('field', 'src/record.ml'), kind: 'type' };
+    const converter: ChunkHit = hit('convert_field', 'src/record.ml');
+    const byRetriever = new Map<string, Candidate[]>([
+      ['fulltext', [{ id: 'field', chunk: type, score: 1 }, { id: 'convert_field', chunk: converter, score: 0.95 }]],
+    ]);
+    const rank = (query: string) => fuse(parseQuery(query), byRetriever, context).map((h) => h.chunk.id);
+    expect(rank('where are record fields converted')).toEqual(['convert_field', 'field']);
+    expect(rank('record type of the fields')).toEqual(['field', 'convert_field']);
+    expect(rank('where is the record of fields defined')).toEqual(['field', 'convert_field']);
+  });
 });
