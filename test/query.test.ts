@@ -25,7 +25,9 @@ describe('parseQuery: negated clauses', () => {
     'where does ppxlib report attributes that no rewriter consumed',
     'not found',
     'functions that are not tail recursive',
-  ])('keeps "%s" whole: "no" and a plain "not" describe, they do not exclude', (query) => {
+    'sort a list without duplicates',
+    'convert a string to an int without an exception',
+  ])('keeps "%s" whole: "no", a plain "not" and "without" a verb in -ing describe, they do not exclude', (query) => {
     expect(parseQuery(query).wanted).toBe(query);
   });
 
