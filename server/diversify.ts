@@ -1,6 +1,7 @@
 // After fusion, before the cut to k: a ranked list that shows more different answers. A
 // definition and its `.mli` declaration are one answer (the better-ranked of the two stays, and
-// names its partner), and one file may not fill the list.
+// names its partner), a vendored copy of a definition shown already is left out, and one file
+// may not fill the list.
 import type { RankedHit } from './fuse.js';
 
 /** Hits from one file beyond this many wait until every other file has had its turn. */
@@ -48,4 +49,23 @@ export function capPerFile<T extends RankedHit>(ranked: T[], max = MAX_HITS_PER_
     (n <= max ? head : tail).push(hit);
   }
   return [...head, ...tail];
+}
+
+/**
+ * Drops a hit whose definition has the same kind, name and text as one ranked before it: a
+ * vendored copy (dune's `Dune_re` is ocaml-re's code again) says nothing new and takes a place.
+ * Texts are compared only between hits of the same kind, name and length.
+ */
+export function foldCopies<T extends RankedHit>(ranked: T[]): T[] {
+  const seen = new Map<string, string[]>();
+  return ranked.filter((hit) => {
+    const { kind, name, text } = hit.chunk;
+    if (!text) return true;
+    const key = `${kind} ${name} ${text.length}`;
+    const texts = seen.get(key);
+    if (!texts) seen.set(key, [text]);
+    else if (texts.includes(text)) return false;
+    else texts.push(text);
+    return true;
+  });
 }

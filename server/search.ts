@@ -6,7 +6,7 @@ import { ResidentChunks } from './resident.js';
 import { fingerprint } from '../indexer/fingerprint.js';
 import { parseQuery } from './query.js';
 import { fuse, type FuseContext, type RankedHit } from './fuse.js';
-import { capPerFile, collapsePairs, implementationFirst, type DiversifiedHit } from './diversify.js';
+import { capPerFile, collapsePairs, foldCopies, implementationFirst, type DiversifiedHit } from './diversify.js';
 import { getRetriever } from './retrieve/registry.js';
 import type { Candidate, RetrievalSources } from './retrieve/types.js';
 import { embedderFactory, ModelMissingError, type Embedder, type EmbedderSpec } from '../indexer/embed/embedder.js';
@@ -316,7 +316,7 @@ export class Searcher {
     const ranked = mode === 'vector' ? byRetriever.get('vector')!.flatMap(({ chunk }) => (chunk ? [{ chunk, score: chunk.rawScore, trace: [['similarity', chunk.rawScore] as const] }] : [])) : fuse(parsed, byRetriever, { ...view.context, explain: options.explain });
     // A symbol lookup shows the definition and its declaration together; a question, more answers.
     if (parsed.isSymbol && mode !== 'vector') return withCounterpartSecond(ranked).slice(0, k);
-    const shown = capPerFile(collapsePairs(ranked)).slice(0, k);
+    const shown = capPerFile(foldCopies(collapsePairs(ranked))).slice(0, k);
     return parsed.asksWhere ? implementationFirst(shown) : shown;
   }
 

@@ -217,6 +217,30 @@ describe('Searcher: a question saying what it does not want', () => {
   });
 });
 
+describe('Searcher: a vendored copy of a library', () => {
+  it('shows a definition once when another directory holds the same code, in both readers', async () => {
+    const trim = '(** [trim_blanks s] is [s] without its leading and trailing blanks. *)\nlet trim_blanks s = String.trim s\n';
+    const { db: copyDb } = await indexedFiles(
+      {
+        'strlib/trim.ml': trim,
+        'vendor/strlib/trim.ml': trim,
+        // The same name with other code is another answer.
+        'other/trim.ml': '(** [trim_blanks s] drops the blanks at both ends of [s]. *)\nlet trim_blanks s = String.trim (String.trim s)\n',
+      },
+      'cs-copies-',
+    );
+    await withEachSearcher(copyDb, async (s, resident) => {
+      const paths = (await s.search('trim leading and trailing blanks', { k: 10 })).filter((r) => r.name === 'trim_blanks').map((r) => r.path);
+      expect(paths, `resident: ${resident}`).toHaveLength(2);
+      expect(paths, `resident: ${resident}`).toContain('other/trim.ml');
+      // Naming the vendored directory ranks its copy first, and the original is the one left out.
+      const vendored = (await s.search('vendor: trim leading and trailing blanks', { k: 10 })).filter((r) => r.name === 'trim_blanks').map((r) => r.path);
+      expect(vendored[0], `resident: ${resident}`).toBe('vendor/strlib/trim.ml');
+      expect(vendored, `resident: ${resident}`).not.toContain('strlib/trim.ml');
+    });
+  });
+});
+
 describe('Searcher: paths with LIKE wildcards in them', () => {
   it('looks names up under a directory whose name holds `_`, and only under it, in both readers', async () => {
     const { db: likeDb } = await indexedFiles({
