@@ -344,6 +344,26 @@ describe('Searcher: explained scores', () => {
   );
 });
 
+describe('Searcher: the vector neighbourhood', () => {
+  it('gives the same bonus to the 200 nearest definitions, however many results are asked for', async () => {
+    const [colours, animals] = [['red', 'green', 'blue', 'yellow', 'black', 'white', 'purple'], ['cat', 'dog', 'cow', 'fox', 'owl', 'bee', 'ant', 'elk', 'yak', 'emu', 'gnu']];
+    const defs = Array.from({ length: 260 }, (_, i) => `(** Adds ${i} to the ${colours[i % 7]} counter of the ${animals[i % 11]}. *)\nlet add_${i} counter = counter + ${i}\n`);
+    const { db: manyDb } = await indexedFiles({ 'src/counters.ml': defs.join('') }, 'cs-neighbourhood-');
+    const s = await Searcher.open(manyDb);
+    try {
+      // Both lists hold all 260 definitions; the vector retriever is asked for 300 and 1000.
+      for (const k of [300, 1000]) {
+        const hits = await s.searchRanked('add to the red counter of the cat', { k, explain: true });
+        const bonuses = hits.flatMap((h) => h.trace.filter(([what]) => what === 'vector').map(([, points]) => points));
+        expect(bonuses.filter((p) => p > 0), `k = ${k}`).toHaveLength(200);
+        expect(new Set(bonuses.filter((p) => p > 0)), `k = ${k}`).toEqual(new Set([0.3]));
+      }
+    } finally {
+      s.close();
+    }
+  });
+});
+
 describe('Searcher: result shape', () => {
   it('returns at most k results, best first, with contract fields', async () => {
     const results = await searcher.search('string', { k: 3 });
