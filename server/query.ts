@@ -79,15 +79,13 @@ export function parseQuery(raw: string): ParsedQuery {
  * plain "not" are left alone: "attributes that no rewriter consumed" still asks about rewriters.
  */
 const NEGATED_CLAUSE = /(?:\binstead of|\brather than|\bwithout(?=\s+[a-z]+ing\b)|(?:[,;]|\bbut)\s*not)\s+[^,;:.!?()]*?(?=$|[,;:.!?()]|\s+(?:and|but|so|then|that|which)\b)/gi;
-const MAX_NEGATED_WORDS = 4;
+/** Words of a negated clause, its cue ("instead of", ", not") included. */
+const MAX_NEGATED_CLAUSE_WORDS = 6;
 
 function withoutNegations(query: string): string {
   const wanted = query
-    .replace(NEGATED_CLAUSE, (clause) => {
-      const words = clause.trim().split(/\s+/);
-      // A long clause is more likely a description than a single thing to avoid.
-      return words.length <= MAX_NEGATED_WORDS + 2 ? ' ' : clause;
-    })
+    // A long clause is more likely a description than a single thing to avoid.
+    .replace(NEGATED_CLAUSE, (clause) => (clause.trim().split(/\s+/).length <= MAX_NEGATED_CLAUSE_WORDS ? ' ' : clause))
     .replace(/\s+/g, ' ')
     .trim();
   return wanted || query;

@@ -11,6 +11,12 @@ function hit(id: string, path: string, counterpart = ''): ChunkHit {
 
 const context = { directories: new Set<string>(), explain: true };
 
+/** Ranks the same full-text candidates, scored as given, for each question asked. */
+function rankerOver(candidates: [chunk: ChunkHit, score: number][]): (query: string) => string[] {
+  const byRetriever = new Map<string, Candidate[]>([['fulltext', candidates.map(([chunk, score]) => ({ id: chunk.id, chunk, score }))]]);
+  return (query) => fuse(parseQuery(query), byRetriever, context).map((h) => h.chunk.id);
+}
+
 describe('fuse', () => {
   it('scores a definition and its declaration for what either side was found by', () => {
     const decl = hit('decl', 'src/m.mli', 'impl');
@@ -55,25 +61,18 @@ describe('fuse', () => {
   it('ranks a long module below an equally matched member unless the question asks for a module or names one', () => {
     const container: ChunkHit = { ...hit('Pool', 'src/pool.mli'), kind: 'module', startLine: 1, endLine: 60 };
     const member: ChunkHit = { ...hit('resize', 'src/pool.mli'), startLine: 20, endLine: 22 };
-    const byRetriever = new Map<string, Candidate[]>([
-      ['fulltext', [{ id: 'Pool', chunk: container, score: 1 }, { id: 'resize', chunk: member, score: 0.95 }]],
-    ]);
-    const rank = (query: string) => fuse(parseQuery(query), byRetriever, context).map((h) => h.chunk.id);
+    const rank = rankerOver([[container, 1], [member, 0.95]]);
     expect(rank('grow the connection pool')).toEqual(['resize', 'Pool']);
     expect(rank('change Conn.Pool to grow')).toEqual(['Pool', 'resize']);
     expect(rank('module of the connection pool')).toEqual(['Pool', 'resize']);
     // A short module is an answer of its own.
-    const short = new Map<string, Candidate[]>([['fulltext', [{ id: 'Pool', chunk: { ...container, endLine: 5 }, score: 1 }, { id: 'resize', chunk: member, score: 0.95 }]]]);
-    expect(fuse(parseQuery('grow the connection pool'), short, context).map((h) => h.chunk.id)).toEqual(['Pool', 'resize']);
+    expect(rankerOver([[{ ...container, endLine: 5 }, 1], [member, 0.95]])('grow the connection pool')).toEqual(['Pool', 'resize']);
   });
 
   it('gives a "where" question the code that works on the kind it names, unless it asks where that is defined', () => {
     const type: ChunkHit = { ...hit('field', 'src/record.ml'), kind: 'type' };
     const converter: ChunkHit = hit('convert_field', 'src/record.ml');
-    const byRetriever = new Map<string, Candidate[]>([
-      ['fulltext', [{ id: 'field', chunk: type, score: 1 }, { id: 'convert_field', chunk: converter, score: 0.95 }]],
-    ]);
-    const rank = (query: string) => fuse(parseQuery(query), byRetriever, context).map((h) => h.chunk.id);
+    const rank = rankerOver([[type, 1], [converter, 0.95]]);
     expect(rank('where are record fields converted')).toEqual(['convert_field', 'field']);
     expect(rank('record type of the fields')).toEqual(['field', 'convert_field']);
     expect(rank('where is the record of fields defined')).toEqual(['field', 'convert_field']);
