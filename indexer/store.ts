@@ -54,15 +54,16 @@ export const FUZZY_EXPANSIONS = 20;
 /** Below this many vectors, exact search is fast enough and needs no index. */
 const ANN_MIN_ROWS = 20_000;
 /**
- * The vector signal is membership of the nearest 200, so which 200 must not depend on the build:
- * IVF's k-means and RaBitQ's rotation are random, and two builds of the same code and model agreed
- * on 92.8% of the 200 (20 probes, 4-bit distances; 94–95% of the exact 200). Re-ranking twice the
- * candidates by their full vectors, over 60 of ~128 partitions: 99.5–99.7% of the exact 200, builds
- * agree on 99.5%, 5.8–5.9 ms against 3.5–3.9 ms a query (dev questions, `scratch`; 40 probes:
- * 99.2%, 99.0%).
+ * The vector signal is membership of the nearest 200, so which 200 should not depend on the build:
+ * IVF's k-means and RaBitQ's rotation are random. Dev questions, full corpus, two builds of the
+ * same code and model (`scratch`): at 4 bits a dimension 94–95% of the exact 200, builds agreeing
+ * on 92.8% and ranking 10 of 40 cases differently; at 8 bits 97–98%, 96.8%, 5 of 40, at the same
+ * query time (3.7–3.8 ms) and searches a second under load. Re-ranking twice the candidates by
+ * their full vectors (refine factor 2, 60 probes) reached 99.5% and 0 of 40, but cost a quarter of
+ * the searches a second (8 clients: 247–293 against 330–385).
  */
-const NPROBES = 60;
-const REFINE_FACTOR = 2;
+const VECTOR_BITS = 8;
+const NPROBES = 20;
 const VECTOR_INDEX_TYPE = 'IvfRq';
 
 /** Columns holding `tokenize` output; the FTS indexes are built over them. */
@@ -970,21 +971,20 @@ export class IndexStore implements ChunkReader {
 
   /**
    * An IVF index once there are enough vectors for brute force to be slow (full corpus, 147k×96:
-   * 50 → 4 ms a query). Vectors are kept at 4 bits a dimension (RaBitQ): the index LanceDB caches
-   * is 12 MB instead of IVF_FLAT's 55 MB (server RSS 641–645 → 594–596 MB under load); queries
-   * re-rank its candidates by their full vectors (`REFINE_FACTOR`). An index of another kind
-   * (IVF_FLAT, before) is replaced.
+   * 50 → 4 ms a query). Vectors are kept at `VECTOR_BITS` a dimension (RaBitQ): the index LanceDB
+   * caches is 22 MB instead of IVF_FLAT's 55 MB (server RSS 641–645 → 594–596 MB under load at
+   * 4 bits, 12.5 MB). An index of another kind or width (IVF_FLAT or 4 bits, before) is replaced.
    */
   private async indexVectors(): Promise<void> {
     if (!this.vectors) return;
     const existing = (await this.vectors.listIndices()).find((i) => i.columns.includes('vector'));
-    if (existing?.indexType === VECTOR_INDEX_TYPE) return;
+    if (existing?.indexType === VECTOR_INDEX_TYPE && existing.indexDetails?.compression?.num_bits === VECTOR_BITS) return;
     const rows = await this.vectors.countRows();
     if (rows < ANN_MIN_ROWS) return;
     const numPartitions = Math.max(16, Math.round(Math.sqrt(rows) / 3));
     // k-means on 64 samples a partition for 10 rounds: as good as the defaults (256, 50) on the
     // full corpus and 3.5× faster to build.
-    const config = lancedb.Index.ivfRq({ numPartitions, numBits: 4, distanceType: 'cosine', maxIterations: 10, sampleRate: 64 });
+    const config = lancedb.Index.ivfRq({ numPartitions, numBits: VECTOR_BITS, distanceType: 'cosine', maxIterations: 10, sampleRate: 64 });
     await this.vectors.createIndex('vector', { config, replace: true });
   }
 
@@ -1086,7 +1086,7 @@ export class IndexStore implements ChunkReader {
   }
 
   private nearestQuery(vectors: lancedb.Table, vector: Float32Array) {
-    return vectors.vectorSearch(vector).distanceType('cosine').nprobes(NPROBES).refineFactor(REFINE_FACTOR);
+    return vectors.vectorSearch(vector).distanceType('cosine').nprobes(NPROBES);
   }
 
   /** Nearest chunks to `vector` by cosine similarity. */

@@ -71,14 +71,15 @@ export function parseQuery(raw: string): ParsedQuery {
 }
 
 /**
- * "instead of raising Not_found", "rather than a list", ", not in parallel", "without blocking":
- * what follows names what the user does not want, and searching for its words finds exactly
- * that (`Hashtbl.find` for a lookup "instead of raising Not_found"). The clause ends at
- * punctuation or after a few words. "without" counts only before a verb in -ing ("without
- * raising", "without copying"): "a list without duplicates" describes what is wanted. "no" and a
- * plain "not" are left alone: "attributes that no rewriter consumed" still asks about rewriters.
+ * "instead of raising Not_found", "rather than a list", ", not in parallel", "without blocking",
+ * "(not the VM path)": what follows names what the user does not want, and searching for its
+ * words finds exactly that (`Hashtbl.find` for a lookup "instead of raising Not_found"). The
+ * clause ends at punctuation or after a few words. "without" counts only before a verb in -ing
+ * ("without raising", "without copying"): "a list without duplicates" describes what is wanted.
+ * "no" and a plain "not" are left alone: "attributes that no rewriter consumed" still asks about
+ * rewriters.
  */
-const NEGATED_CLAUSE = /(?:\binstead of|\brather than|\bwithout(?=\s+[a-z]+ing\b)|(?:[,;]|\bbut)\s*not)\s+[^,;:.!?()]*?(?=$|[,;:.!?()]|\s+(?:and|but|so|then|that|which)\b)/gi;
+const NEGATED_CLAUSE = /(?:\binstead of|\brather than|\bwithout(?=\s+[a-z]+ing\b)|(?:[,;]|\bbut)\s*not)\s+[^,;:.!?()]*?(?=$|[,;:.!?()]|\s+(?:and|but|so|then|that|which)\b)|\(\s*not\s+[^()]*\)/gi;
 /** Words of a negated clause, its cue ("instead of", ", not") included. */
 const MAX_NEGATED_CLAUSE_WORDS = 6;
 

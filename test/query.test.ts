@@ -9,6 +9,7 @@ describe('parseQuery: negated clauses', () => {
     ['pause for 2 seconds without blocking the other threads', 'pause for 2 seconds'],
     ['sort a list rather than an array, keeping equal elements in order', 'sort a list , keeping equal elements in order'],
     ['parse a number but not a float', 'parse a number'],
+    ['where are two terms compared by lazy reduction (not the VM or native path) in the kernel', 'where are two terms compared by lazy reduction in the kernel'],
   ])('%s asks for: %s', (query, wanted) => {
     expect(parseQuery(query).wanted).toBe(wanted);
   });
