@@ -54,15 +54,16 @@ export const FUZZY_EXPANSIONS = 20;
 /** Below this many vectors, exact search is fast enough and needs no index. */
 const ANN_MIN_ROWS = 20_000;
 /**
- * The vector signal is membership of the nearest 200, so which 200 should not depend on the build:
- * IVF's k-means and RaBitQ's rotation are random. Dev questions, full corpus, two builds of the
- * same code and model (`scratch`): at 4 bits a dimension 94–95% of the exact 200, builds agreeing
- * on 92.8% and ranking 10 of 40 cases differently; at 8 bits 97–98%, 96.8%, 5 of 40, at the same
- * query time (3.7–3.8 ms) and searches a second under load. Re-ranking twice the candidates by
- * their full vectors (refine factor 2, 60 probes) reached 99.5% and 0 of 40, but cost a quarter of
- * the searches a second (8 clients: 247–293 against 330–385).
+ * The vector signal is membership of the nearest 200, and IVF's k-means and RaBitQ's rotation are
+ * random, so two builds of the same code and model differ a little. Dev questions, full corpus,
+ * two builds (`scratch`): at 4 bits a dimension 94–95% of the exact 200, the builds agreeing on
+ * 92.8% and ranking 10 of 40 cases differently; at 8 bits 97–98%, 96.8%, 3–5 of 40, but the
+ * index took 2.6 s to build instead of 1.1 s (cold index with embeddings 1.92× the lexical one,
+ * against 1.69×) and a server answered 3% fewer searches a second. Re-ranking twice the
+ * candidates by their full vectors (refine factor 2, 60 probes): 99.5%, 0 of 40, but a quarter
+ * fewer searches a second (8 clients: 247–293 against 330–385).
  */
-const VECTOR_BITS = 8;
+const VECTOR_BITS = 4;
 const NPROBES = 20;
 const VECTOR_INDEX_TYPE = 'IvfRq';
 
@@ -972,8 +973,8 @@ export class IndexStore implements ChunkReader {
   /**
    * An IVF index once there are enough vectors for brute force to be slow (full corpus, 147k×96:
    * 50 → 4 ms a query). Vectors are kept at `VECTOR_BITS` a dimension (RaBitQ): the index LanceDB
-   * caches is 22 MB instead of IVF_FLAT's 55 MB (server RSS 641–645 → 594–596 MB under load at
-   * 4 bits, 12.5 MB). An index of another kind or width (IVF_FLAT or 4 bits, before) is replaced.
+   * caches is 12.5 MB instead of IVF_FLAT's 55 MB (server RSS 641–645 → 594–596 MB under load).
+   * An index of another kind or width (IVF_FLAT, before) is replaced.
    */
   private async indexVectors(): Promise<void> {
     if (!this.vectors) return;

@@ -184,7 +184,7 @@ describe('static embedder: learnt from the corpus', () => {
 });
 
 describe('vector index: LanceDB ANN over a large embedding table', () => {
-  it('is IVF with 8-bit RaBitQ vectors, replaces the 4-bit index of earlier versions, and finds the nearest', async () => {
+  it('is IVF with 4-bit RaBitQ vectors, replaces an IVF_FLAT index of earlier versions, and finds the nearest', async () => {
     const db = newDb();
     const dims = 16;
     const uniform = seededUniform(7);
@@ -201,22 +201,22 @@ describe('vector index: LanceDB ANN over a large embedding table', () => {
     // The index an earlier version built.
     const lance = await lancedb.connect(db);
     const tableName = (await lance.tableNames()).find((n) => n.startsWith('vectors-'))!;
-    await (await lance.openTable(tableName)).createIndex('vector', { config: lancedb.Index.ivfRq({ numPartitions: 16, numBits: 4, distanceType: 'cosine' }) });
+    await (await lance.openTable(tableName)).createIndex('vector', { config: lancedb.Index.ivfFlat({ numPartitions: 16, distanceType: 'cosine' }) });
     const store = await IndexStore.open(db);
     try {
       await store.useEmbedder('test-16d-ann');
       await store.finalize({ fresh: true });
       const indices = await (await lance.openTable(tableName)).listIndices();
-      expect(indices.map((i) => [i.indexType, i.indexDetails?.compression?.num_bits])).toEqual([['IvfRq', 8]]);
-      // 8 bits a dimension: close enough that a vector's nearest is itself and the nearest 50
-      // are nearly the exact 50 (at 4 bits a close neighbour could come first).
+      expect(indices.map((i) => [i.indexType, i.indexDetails?.compression?.num_bits])).toEqual([['IvfRq', 4]]);
+      // 4 bits a dimension: close enough that a vector's nearest is itself and most of the
+      // nearest 50 are the exact 50.
       for (const i of [3, 4_321, 19_999]) {
         const hits = await store.nearest(rows[i]!.vector, 50);
         expect(hits[0]).toMatchObject({ id: `c${i}` });
-        expect(hits[0]!.similarity).toBeCloseTo(1, 2);
+        expect(hits[0]!.similarity).toBeCloseTo(1, 1);
         const cosine = (v: Float32Array) => v.reduce((sum, x, d) => sum + x * rows[i]!.vector[d]!, 0);
         const exact = new Set(rows.map((r) => ({ id: r.id, similarity: cosine(r.vector) })).sort((a, b) => b.similarity - a.similarity).slice(0, 50).map((r) => r.id));
-        expect(hits.filter((h) => exact.has(h.id)).length).toBeGreaterThanOrEqual(45);
+        expect(hits.filter((h) => exact.has(h.id)).length).toBeGreaterThanOrEqual(40);
       }
     } finally {
       store.close();
