@@ -512,13 +512,13 @@ function requestedSpec(options: Pick<IndexOptions, 'embedder'>, storedSpec: stri
  * batch of chunks is embedded as it is written. Undefined otherwise: the static model learns
  * from every chunk first, and a change of model re-embeds everything in the embed stage.
  */
-async function openEarlyEmbedder(store: IndexStore, options: Pick<IndexOptions, 'embedder'>): Promise<Embedder | undefined> {
+async function openEarlyEmbedder(store: IndexStore, options: Pick<IndexOptions, 'embedder' | 'onWarning'>): Promise<Embedder | undefined> {
   const storedSpec = await store.getMeta('embedder_spec');
   const spec = requestedSpec(options, storedSpec);
   if (!spec || embedderFactory(spec.name).learnsFromCorpus) return undefined;
   if (storedSpec !== undefined && storedSpec !== 'null' && storedSpec !== JSON.stringify(spec)) return undefined;
   const storedId = (await store.getMeta('embedder_id')) ?? '';
-  const embedder = await embedderFactory(spec.name).forIndexing(spec, { store, storedId, retrain: false, drift: 0 });
+  const embedder = await embedderFactory(spec.name).forIndexing(spec, { store, storedId, retrain: false, drift: 0, onWarning: options.onWarning });
   if (!embedder) return undefined;
   if (storedId && storedId !== embedder.id) {
     // The server now serves another model: the embed stage re-embeds everything.
@@ -538,7 +538,7 @@ async function openEarlyEmbedder(store: IndexStore, options: Pick<IndexOptions, 
  */
 async function updateEmbeddings(
   store: IndexStore,
-  options: Pick<IndexOptions, 'embedder' | 'retrain'>,
+  options: Pick<IndexOptions, 'embedder' | 'retrain' | 'onWarning'>,
   summary: IndexSummary,
   run: {
     chunksChanged: boolean;
@@ -575,6 +575,7 @@ async function updateEmbeddings(
     retrain: options.retrain ?? false,
     drift,
     onProgress: (phase, done, total) => progress({ phase: phase === 'train' ? 'train' : 'embed', done, total }),
+    onWarning: options.onWarning,
   });
   if (!embedder) return;
   try {
@@ -584,7 +585,8 @@ async function updateEmbeddings(
       // Recorded before any vector is written: a killed run resumes under the same model.
       await store.setMeta({ embedder_spec: JSON.stringify(spec), embedder_id: embedder.id, embed_drift: '0', vectors_complete: '0' });
     } else {
-      await store.setMeta({ embed_drift: String(drift), vectors_complete: '0' });
+      // The same vectors, but the spec may have changed what queries need (their prefix, a device).
+      await store.setMeta({ embedder_spec: JSON.stringify(spec), embed_drift: String(drift), vectors_complete: '0' });
     }
     const paths = storedId === embedder.id ? run.onlyPaths : undefined;
     const result = await embedChunks(store, embedder, { paths, onProgress: (done, total) => progress({ phase: 'embed', done, total }) });

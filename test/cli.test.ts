@@ -186,6 +186,14 @@ describe('codesearch search --mode and index --embedder', () => {
     expectOneLineError(await runCli(['index', other, '--embedder', 'transformers'], { cwd: outside }), 1, /--embedder-model/);
   });
 
+  it('refuses an embedder tuning flag that would be dropped, and a bad --batch-size, with one line', async () => {
+    const other = copyFixture('mini');
+    // The index keeps its own embedder: a prefix or device alone would change nothing.
+    expectOneLineError(await runCli(['index', other, '--query-prefix', 'query: '], { cwd: outside }), 1, /--query-prefix applies to the transformers and http embedders: name it with --embedder-model DIR or --embedder-url URL/);
+    expectOneLineError(await runCli(['index', other, '--embedder', 'static', '--device', 'cuda'], { cwd: outside }), 1, /--device applies to the transformers embedder/);
+    expectOneLineError(await runCli(['index', other, '--embedder-url', 'http://127.0.0.1:9/v1', '--batch-size', '0'], { cwd: outside }), 1, /--batch-size must be between 1 and 4096/);
+  });
+
   it('builds an index without vectors with --embedder none; --mode vector then explains itself', async () => {
     const other = copyFixture('mini');
     const built = await runCli(['index', other, '--embedder', 'none'], { cwd: outside });

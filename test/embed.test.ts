@@ -16,7 +16,7 @@ import { TransformersEmbedder } from '../indexer/embed/transformers.js';
 import { HttpEmbedder } from '../indexer/embed/http.js';
 import { EmbedderError, type EmbedInput } from '../indexer/embed/embedder.js';
 import { Searcher, SearchModeError } from '../server/search.js';
-import { cleanupTempDirs, copyFixture, generatedDefinitions, indexContents, makeTempDir, writeFiles } from './helpers.js';
+import { cleanupTempDirs, copyFixture, generatedDefinitions, indexContents, makeTempDir, runCli, writeFiles } from './helpers.js';
 
 afterAll(() => cleanupTempDirs());
 
@@ -284,6 +284,73 @@ describe('transformers embedder: a local ONNX model through transformers.js', ()
     } finally {
       searcher.close();
     }
+  });
+
+  it('puts the query and document prefixes before the texts it embeds', async () => {
+    const plain = await TransformersEmbedder.load({ name: 'transformers', model: modelDir });
+    const prefixed = await TransformersEmbedder.load({ name: 'transformers', model: modelDir, queryPrefix: 'socket ', documentPrefix: 'host ' });
+    try {
+      const q = 'connect port';
+      expect(Array.from(await prefixed.embedQuery(q))).toEqual(Array.from(await plain.embedQuery(`socket ${q}`)));
+      const doc = input('a', 'let connect fd = ()');
+      expect(Array.from((await prefixed.embedDocuments([doc]))[0]!)).not.toEqual(Array.from((await plain.embedDocuments([doc]))[0]!));
+      // Another document prefix makes other vectors: another model id, so they are all made again.
+      expect(prefixed.id).not.toBe(plain.id);
+    } finally {
+      await Promise.all([plain.close(), prefixed.close()]);
+    }
+  });
+
+  it('uses the GPU only where onnxruntime can: cuda fails saying what to do, auto falls back to the CPU and says so', async () => {
+    const warnings: string[] = [];
+    const cpu = await TransformersEmbedder.load({ name: 'transformers', model: modelDir });
+    const auto = await TransformersEmbedder.load({ name: 'transformers', model: modelDir, device: 'auto' }, { onWarning: (m) => warnings.push(m) });
+    try {
+      expect(cpu.device).toBe('cpu');
+      expect(auto.id).toBe(cpu.id);
+      const q = 'connect socket host port';
+      if (auto.device === 'cpu') {
+        // This machine's onnxruntime cannot use CUDA (its provider is fetched only when asked for).
+        expect(warnings).toEqual([expect.stringMatching(/^embedding on the CPU: .*CUDA/)]);
+        expect(Array.from(await auto.embedQuery(q))).toEqual(Array.from(await cpu.embedQuery(q)));
+        await expect(TransformersEmbedder.load({ name: 'transformers', model: modelDir, device: 'cuda' })).rejects.toThrow(/^cannot use --device cuda: .*ONNXRUNTIME_NODE_INSTALL_CUDA=v12.*--device auto/);
+        // A query is one short text: a server without CUDA embeds it on the CPU, whatever the index was embedded on.
+        const forQueries = await TransformersEmbedder.load({ name: 'transformers', model: modelDir, device: 'cuda' }, { cpuFallback: true });
+        expect(forQueries.device).toBe('cpu');
+        await forQueries.close();
+      } else {
+        expect(warnings).toEqual([]);
+        expect(cosine(await auto.embedQuery(q), await cpu.embedQuery(q))).toBeGreaterThan(0.999);
+      }
+    } finally {
+      await Promise.all([cpu.close(), auto.close()]);
+    }
+  });
+
+  it('takes prefixes, batch size and device from the command line; a new query prefix re-embeds nothing', async () => {
+    const db = newDb();
+    const index = (queryPrefix: string) =>
+      runCli(['index', root, '--db', db, '--embedder-model', modelDir, '--document-prefix', 'host ', '--query-prefix', queryPrefix, '--batch-size', '7', '--device', 'auto'], { cwd: root });
+    const storedSpec = async () => {
+      const store = await IndexStore.openForSearch(db);
+      try {
+        return JSON.parse((await store.getMeta('embedder_spec'))!) as Record<string, unknown>;
+      } finally {
+        store.close();
+      }
+    };
+    const first = await index('socket ');
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/ (\d+) embedded \(transformers-/);
+    expect(Number(/ (\d+) embedded/.exec(first.stdout)![1])).toBeGreaterThan(0);
+    expect(await storedSpec()).toMatchObject({ name: 'transformers', queryPrefix: 'socket ', documentPrefix: 'host ', batchSize: 7, device: 'auto' });
+    const again = await index('connect ');
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/ 0 embedded \(transformers-/);
+    expect(await storedSpec()).toMatchObject({ queryPrefix: 'connect ' });
+    const search = await runCli(['search', '--db', db, '--mode', 'vector', '--json', '-k', '3', 'connect a socket to a host'], { cwd: root });
+    expect(search.code, search.stderr).toBe(0);
+    expect((JSON.parse(search.stdout) as { results: { name: string }[] }).results.map((r) => r.name)).toContain('connect');
   });
 
   it('says clearly what is wrong with a bad model directory or device', async () => {

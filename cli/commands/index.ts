@@ -21,15 +21,32 @@ export interface IndexCommandOptions {
   embedderRemoteModel?: string;
   device?: string;
   dtype?: string;
+  queryPrefix?: string;
+  documentPrefix?: string;
+  batchSize?: string;
   retrain?: boolean;
   shard?: string;
   finalize?: boolean;
   progress?: string;
 }
 
+/** Flags that tune a neural embedder, and the embedders each applies to. */
+const TUNING_FLAGS: [option: keyof IndexCommandOptions, flag: string, embedders: string[]][] = [
+  ['device', '--device', ['transformers']],
+  ['dtype', '--dtype', ['transformers']],
+  ['queryPrefix', '--query-prefix', ['transformers', 'http']],
+  ['documentPrefix', '--document-prefix', ['transformers', 'http']],
+  ['batchSize', '--batch-size', ['transformers', 'http']],
+];
+
 /** The embedder the flags ask for: undefined keeps the index's own, null means none. */
 export function embedderSpec(opts: IndexCommandOptions): EmbedderSpec | null | undefined {
   const name = opts.embedder ?? (opts.embedderModel ? 'transformers' : opts.embedderUrl ? 'http' : undefined);
+  // A tuning flag alone would be silently dropped: the index keeps its whole stored spec.
+  for (const [option, flag, embedders] of TUNING_FLAGS) {
+    if (opts[option] === undefined || (name !== undefined && embedders.includes(name))) continue;
+    throw new CliError(`${flag} applies to the ${embedders.join(' and ')} embedder${embedders.length > 1 ? 's' : ''}: name it with ${embedders.map((e) => (e === 'http' ? '--embedder-url URL' : '--embedder-model DIR')).join(' or ')}`);
+  }
   if (name === undefined) return undefined;
   if (name === 'none') return null;
   if (!embedderNames().includes(name)) throw new CliError(`unknown embedder '${name}' (known: ${embedderNames().join(', ')}, none)`);
@@ -41,6 +58,9 @@ export function embedderSpec(opts: IndexCommandOptions): EmbedderSpec | null | u
   if (opts.embedderRemoteModel) spec.remoteModel = opts.embedderRemoteModel;
   if (opts.device) spec.device = opts.device;
   if (opts.dtype) spec.dtype = opts.dtype;
+  if (opts.queryPrefix) spec.queryPrefix = opts.queryPrefix;
+  if (opts.documentPrefix) spec.documentPrefix = opts.documentPrefix;
+  if (opts.batchSize !== undefined) spec.batchSize = parsePositiveInt(opts.batchSize, '--batch-size', 4096);
   return spec;
 }
 

@@ -58,6 +58,8 @@ export interface EmbedderContext {
   /** Share of files added, changed or removed since the stored model was learnt. */
   drift: number;
   onProgress?: (phase: string, done: number, total: number) => void;
+  /** Told of what the run does otherwise than asked (the CPU in place of an unusable GPU). */
+  onWarning?: (message: string) => void;
 }
 
 export interface EmbedderFactory {

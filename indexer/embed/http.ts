@@ -3,6 +3,7 @@
 // Requests are batched and spread over every configured endpoint with bounded concurrency;
 // failures are retried with exponential backoff, and what cannot be fixed by retrying (a server
 // that is down, a wrong dimension) is reported in one line.
+import { createHash } from 'node:crypto';
 import { EmbedderError, embeddingText, registerEmbedder, type Embedder, type EmbedderSpec, type EmbedInput } from './embedder.js';
 
 const DEFAULTS = { batchSize: 32, concurrencyPerEndpoint: 4, retries: 3, backoffMs: 200, timeoutMs: 60_000 };
@@ -46,8 +47,10 @@ export class HttpEmbedder implements Embedder {
     return new HttpEmbedder(options, vector!.length);
   }
 
+  /** The served model and, when there is one, the document prefix: another one makes other vectors. */
   get id(): string {
-    return `http-${this.options.model ?? 'default'}-${this.dims}d`;
+    const prefix = this.options.documentPrefix ? `-${createHash('sha256').update(this.options.documentPrefix).digest('hex').slice(0, 8)}` : '';
+    return `http-${this.options.model ?? 'default'}-${this.dims}d${prefix}`;
   }
 
   async embedDocuments(inputs: readonly EmbedInput[]): Promise<Float32Array[]> {

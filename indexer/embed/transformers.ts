@@ -3,12 +3,14 @@
 // transformers.js, strictly offline. Pooling follows the model's sentence-transformers config
 // when it has one (mean otherwise); vectors are normalised.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { EmbedderError, embeddingText, registerEmbedder, type Embedder, type EmbedderSpec, type EmbedInput } from './embedder.js';
 
 type Pooling = 'mean' | 'cls';
-const DEVICES = ['cpu', 'cuda', 'gpu'];
+/** `gpu` is `cuda`; `auto` is `cuda` when onnxruntime can use it, the CPU otherwise. */
+const DEVICES = ['cpu', 'cuda', 'gpu', 'auto'];
 const DTYPES = ['fp32', 'fp16', 'q8'];
 const DEFAULT_BATCH = 32;
 
@@ -17,18 +19,31 @@ interface FeatureExtractor {
   dispose(): Promise<void>;
 }
 
+export interface LoadOptions {
+  /**
+   * Embed on the CPU when the GPU cannot be used, as `--device auto` does. A query is one short
+   * text, so a server without onnxruntime's CUDA provider embeds it on the CPU whatever device
+   * the index was embedded on; an index run asked for `cuda` fails instead of crawling.
+   */
+  cpuFallback?: boolean;
+  /** Told when the CPU is used in place of the GPU, and why. */
+  onWarning?: (message: string) => void;
+}
+
 export class TransformersEmbedder implements Embedder {
   readonly readsText = true;
 
   private constructor(
     readonly id: string,
     readonly dims: number,
+    /** Where it runs: `cuda` or `cpu`. */
+    readonly device: 'cpu' | 'cuda',
     private readonly extract: FeatureExtractor,
     private readonly pooling: Pooling,
     private readonly spec: EmbedderSpec,
   ) {}
 
-  static async load(spec: EmbedderSpec): Promise<TransformersEmbedder> {
+  static async load(spec: EmbedderSpec, options: LoadOptions = {}): Promise<TransformersEmbedder> {
     const dir = resolve(spec.model ?? '');
     if (!spec.model || !existsSync(join(dir, 'config.json'))) {
       throw new EmbedderError(`--embedder-model must be a local model directory with config.json, tokenizer.json and onnx/model.onnx; got '${spec.model ?? ''}'`);
@@ -42,26 +57,13 @@ export class TransformersEmbedder implements Embedder {
     transformers.env.allowRemoteModels = false;
     transformers.env.allowLocalModels = true;
     transformers.env.localModelPath = dirname(dir);
-    let extract: FeatureExtractor;
-    try {
-      extract = (await transformers.pipeline('feature-extraction', basename(dir), {
-        local_files_only: true,
-        device: device === 'gpu' ? 'cuda' : (device as 'cpu' | 'cuda'),
-        dtype: dtype as 'fp32' | 'fp16' | 'q8',
-      })) as unknown as FeatureExtractor;
-    } catch (err) {
-      const message = (err as Error).message.split('\n')[0]!;
-      if (device !== 'cpu' && /shared library|cuda|provider/i.test(message)) {
-        throw new EmbedderError(
-          `cannot use --device ${device}: onnxruntime's CUDA provider is not installed (${message}); reinstall with ONNXRUNTIME_NODE_INSTALL_CUDA=v12 npm install, or use --device cpu`,
-        );
-      }
-      throw new EmbedderError(`cannot load the model in ${dir}: ${message}`);
-    }
+    const open = (on: 'cpu' | 'cuda') =>
+      transformers.pipeline('feature-extraction', basename(dir), { local_files_only: true, device: on, dtype: dtype as 'fp32' | 'fp16' | 'q8' }) as unknown as Promise<FeatureExtractor>;
+    const { extract, on } = await openOnDevice(open, device, options, dir);
     const pooling = poolingOf(dir);
     const probe = await extract(['codesearch'], { pooling, normalize: true });
     const dims = probe.dims[probe.dims.length - 1]!;
-    return new TransformersEmbedder(modelId(dir, dtype, dims), dims, extract, pooling, spec);
+    return new TransformersEmbedder(modelId(dir, dtype, dims, spec.documentPrefix), dims, on, extract, pooling, spec);
   }
 
   async embedDocuments(inputs: readonly EmbedInput[]): Promise<Float32Array[]> {
@@ -93,6 +95,55 @@ export class TransformersEmbedder implements Embedder {
   }
 }
 
+/**
+ * Opens the model on the device asked for. `cuda` (or `gpu`) fails with what to do when
+ * onnxruntime cannot use CUDA; `auto`, or a caller allowing it, falls back to the CPU and says so.
+ */
+async function openOnDevice(
+  open: (on: 'cpu' | 'cuda') => Promise<FeatureExtractor>,
+  device: string,
+  options: LoadOptions,
+  dir: string,
+): Promise<{ extract: FeatureExtractor; on: 'cpu' | 'cuda' }> {
+  const mayFallBack = device === 'auto' || (options.cpuFallback ?? false);
+  const fallBack = (why: string) => {
+    if (!mayFallBack) {
+      throw new EmbedderError(`cannot use --device ${device}: ${why}; reinstall with ONNXRUNTIME_NODE_INSTALL_CUDA=v12 npm install (CUDA 12 and cuDNN needed), or use --device auto to fall back to the CPU, or --device cpu`);
+    }
+    options.onWarning?.(`embedding on the CPU: ${why}`);
+    return 'cpu' as const;
+  };
+  const cannotLoad = (err: unknown) => new EmbedderError(`cannot load the model in ${dir}: ${(err as Error).message.split('\n')[0]}`);
+  let on: 'cpu' | 'cuda' = device === 'cpu' ? 'cpu' : 'cuda';
+  // Without the provider's library, trying CUDA only adds onnxruntime's own error lines.
+  if (on === 'cuda' && cudaProviderInstalled() === false) on = fallBack(NO_PROVIDER);
+  try {
+    return { extract: await open(on), on };
+  } catch (err) {
+    const message = (err as Error).message.split('\n')[0]!;
+    if (on === 'cpu' || !/shared library|cuda|provider/i.test(message)) throw cannotLoad(err);
+    on = fallBack(`onnxruntime cannot use CUDA (${message})`);
+    return { extract: await open(on).catch((e: unknown) => Promise.reject(cannotLoad(e))), on };
+  }
+}
+
+const NO_PROVIDER = "onnxruntime's CUDA provider is not installed";
+
+/**
+ * Whether onnxruntime-node's CUDA provider library is installed (its install script fetches it
+ * only when asked to); undefined where that cannot be told (another layout: just try).
+ */
+function cudaProviderInstalled(): boolean | undefined {
+  try {
+    const fromTransformers = createRequire(createRequire(import.meta.url).resolve('@huggingface/transformers'));
+    const bin = join(dirname(fromTransformers.resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);
+    if (!existsSync(bin)) return undefined;
+    return readdirSync(bin).some((f) => /providers_cuda\.(so|dll)$/.test(f));
+  } catch {
+    return undefined;
+  }
+}
+
 /** sentence-transformers models say how they pool in `1_Pooling/config.json`. */
 function poolingOf(dir: string): Pooling {
   const file = join(dir, '1_Pooling', 'config.json');
@@ -101,9 +152,13 @@ function poolingOf(dir: string): Pooling {
   return config.pooling_mode_cls_token ? 'cls' : 'mean';
 }
 
-/** The model's identity: its name, dtype and a hash of its config and weights' size and mtime. */
-function modelId(dir: string, dtype: string, dims: number): string {
+/**
+ * The model's identity: its name, dtype and a hash of its config, its weights' sizes and the
+ * document prefix (another prefix makes other vectors: every definition is embedded again).
+ */
+function modelId(dir: string, dtype: string, dims: number, documentPrefix = ''): string {
   const hash = createHash('sha256').update(readFileSync(join(dir, 'config.json')));
+  if (documentPrefix) hash.update(`documentPrefix:${documentPrefix}`);
   const onnxDir = join(dir, 'onnx');
   if (existsSync(onnxDir)) {
     for (const name of ['model.onnx', 'model_fp16.onnx', 'model_quantized.onnx']) {
@@ -116,9 +171,9 @@ function modelId(dir: string, dtype: string, dims: number): string {
 
 registerEmbedder({
   name: 'transformers',
-  forIndexing: (spec) => TransformersEmbedder.load(spec),
+  forIndexing: (spec, { onWarning }) => TransformersEmbedder.load(spec, { onWarning }),
   async forQuerying(spec, _store, storedId) {
-    const embedder = await TransformersEmbedder.load(spec);
+    const embedder = await TransformersEmbedder.load(spec, { cpuFallback: true });
     if (embedder.id !== storedId) {
       await embedder.close();
       throw new EmbedderError(`the model in ${spec.model} is now '${embedder.id}', but the index was embedded with '${storedId}'; re-index to use it`);
