@@ -362,6 +362,7 @@ describe('transformers embedder: a local ONNX model through transformers.js', ()
 /** An OpenAI-compatible embeddings server: a vector per input from its characters' codes. */
 async function embeddingServer(options: { dims?: number; failFirst?: number; delayMs?: number } = {}) {
   const requests: number[] = [];
+  const texts: string[] = [];
   let failures = options.failFirst ?? 0;
   let inFlight = 0;
   let maxInFlight = 0;
@@ -381,6 +382,7 @@ async function embeddingServer(options: { dims?: number; failFirst?: number; del
       }
       const { input } = JSON.parse(body) as { input: string[] };
       requests.push(input.length);
+      texts.push(...input);
       const data = input.map((text, index) => {
         const v = new Array(dims).fill(0);
         for (let i = 0; i < text.length; i++) v[text.charCodeAt(i) % dims] += 1;
@@ -391,7 +393,7 @@ async function embeddingServer(options: { dims?: number; failFirst?: number; del
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
-  return { url, requests, maxInFlight: () => maxInFlight, setDims: (d: number) => (dims = d), close: () => new Promise<void>((r) => server.close(() => r())) };
+  return { url, requests, texts, maxInFlight: () => maxInFlight, setDims: (d: number) => (dims = d), close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
 describe('http embedder: an OpenAI-compatible /v1/embeddings server', () => {
@@ -437,6 +439,21 @@ describe('http embedder: an OpenAI-compatible /v1/embeddings server', () => {
       } finally {
         searcher.close();
       }
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('sends the query and document prefixes; another document prefix is another model id', async () => {
+    const server = await embeddingServer();
+    try {
+      const plain = await HttpEmbedder.connect({ urls: [server.url] });
+      const prefixed = await HttpEmbedder.connect({ urls: [server.url], queryPrefix: 'query: ', documentPrefix: 'passage: ' });
+      await prefixed.embedQuery('trim a string');
+      await prefixed.embedDocuments([input('a', 'let trim s = s')]);
+      expect(server.texts.slice(-2)).toEqual(['query: trim a string', expect.stringMatching(/^passage: value M\.a\n/)]);
+      expect(plain.id).toBe('http-default-16d');
+      expect(prefixed.id).toMatch(/^http-default-16d-[0-9a-f]{8}$/);
     } finally {
       await server.close();
     }
