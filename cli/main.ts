@@ -63,6 +63,7 @@ program
   .addOption(new Option('--mode <mode>', 'retrieval: lexical (full text + symbols), vector, or hybrid (both)').choices(['lexical', 'vector', 'hybrid']).default('hybrid'))
   .addOption(new Option('--batch <file>', 'JSON Lines {"id","query"} to answer in one run (- for stdin)'))
   .option('--explain', 'show what each score is made of: the retrievers that found the hit and the ranking signals, with their points')
+  .addOption(new Option('--pairs <how>', 'a definition and its .mli declaration: one result naming the other as counterpart (fold), or two results (separate)').choices(['fold', 'separate']).default('fold'))
   .action(async (words: string[], opts) => (await import('./commands/search.js')).runSearch(words, opts));
 
 program

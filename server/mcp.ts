@@ -3,7 +3,7 @@
 // for anything an agent sends wrong.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { MAX_K, SEARCH_MODES, SearchModeError, type Searcher, type SearchResult } from './search.js';
+import { MAX_K, PAIRINGS, SEARCH_MODES, SearchModeError, type Searcher, type SearchResult } from './search.js';
 import { ContextRequestError, MAX_BUDGET, MIN_BUDGET, type ContextBuilder } from './context/build.js';
 import { EmbedderError } from '../indexer/embed/embedder.js';
 import { BadRequest, insideRoot } from './http/app.js';
@@ -45,11 +45,11 @@ export function createMcpServer(options: McpOptions): McpServer {
       title: 'Search OCaml code',
       description:
         'Ranked OCaml definitions for a query: an identifier or qualified name (Hashtbl.find_opt), a function type (string -> char -> string list), or a question in English. Returns path:start-end, symbol and kind for each hit.',
-      inputSchema: { query: z.string().min(1).max(10_000), k: z.number().int().min(1).max(MAX_K).optional(), mode: z.enum(SEARCH_MODES).optional() },
+      inputSchema: { query: z.string().min(1).max(10_000), k: z.number().int().min(1).max(MAX_K).optional(), mode: z.enum(SEARCH_MODES).optional(), pairs: z.enum(PAIRINGS).optional().describe("'separate': a definition and its .mli declaration as two results instead of one") },
     },
-    async ({ query, k, mode }) =>
+    async ({ query, k, mode, pairs }) =>
       tool(async () => {
-        const results = await searcher.search(query, { k: k ?? 10, mode });
+        const results = await searcher.search(query, { k: k ?? 10, mode, pairs });
         return { text: listing(results), data: { results } };
       }),
   );

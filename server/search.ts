@@ -15,6 +15,9 @@ import { phaseClock } from '../indexer/timings.js';
 
 export const SEARCH_MODES = ['lexical', 'vector', 'hybrid'] as const;
 export type SearchMode = (typeof SEARCH_MODES)[number];
+/** A definition and its `.mli` declaration: one result naming the other (`fold`), or two results. */
+export const PAIRINGS = ['fold', 'separate'] as const;
+export type Pairing = (typeof PAIRINGS)[number];
 
 /** Which retrievers each mode runs, by registry name. */
 const RETRIEVERS: Record<SearchMode, string[]> = {
@@ -29,6 +32,8 @@ export interface SearchOptions {
   mode?: SearchMode;
   /** Keep each hit's trace of what it scored for (`RankedHit.trace`), to explain a ranking. */
   explain?: boolean;
+  /** Default `fold`: a definition and its declaration are one answer, the other its `counterpart`. */
+  pairs?: Pairing;
 }
 
 /** A request the index cannot answer as asked (e.g. vector search on an index without vectors). */
@@ -316,7 +321,7 @@ export class Searcher {
     const ranked = mode === 'vector' ? byRetriever.get('vector')!.flatMap(({ chunk }) => (chunk ? [{ chunk, score: chunk.rawScore, trace: [['similarity', chunk.rawScore] as const] }] : [])) : fuse(parsed, byRetriever, { ...view.context, explain: options.explain });
     // A symbol lookup shows the definition and its declaration together; a question, more answers.
     if (parsed.isSymbol && mode !== 'vector') return withCounterpartSecond(ranked).slice(0, k);
-    const shown = capPerFile(foldCopies(collapsePairs(ranked))).slice(0, k);
+    const shown = capPerFile(foldCopies(options.pairs === 'separate' ? ranked : collapsePairs(ranked))).slice(0, k);
     return parsed.asksWhere ? implementationFirst(shown) : shown;
   }
 

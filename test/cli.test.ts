@@ -179,6 +179,14 @@ describe('codesearch search --mode and index --embedder', () => {
     }
   });
 
+  it('shows a definition and its declaration as one result, or as two with --pairs separate', async () => {
+    const split = async (...flags: string[]) =>
+      parseResults(await runCli(['search', 'split a string at a character', '--json', ...flags], { cwd: root })).filter((r) => r.name === 'split_on_char');
+    expect(await split()).toHaveLength(1);
+    expect((await split('--pairs', 'separate')).map((r) => r.path).sort()).toEqual(['src/strkit_string.ml', 'src/strkit_string.mli']);
+    expectOneLineError(await runCli(['search', 'trim', '--pairs', 'both'], { cwd: root }), 1, /--pairs/);
+  });
+
   it('rejects an unknown --mode and an unknown --embedder with one line', async () => {
     expectOneLineError(await runCli(['search', 'trim', '--mode', 'psychic'], { cwd: root }), 1, /--mode/);
     const other = copyFixture('mini');

@@ -64,6 +64,16 @@ describe('routes', () => {
     expect(lexical.results[0]?.name).toBe('total');
   });
 
+  it('POST /v1/search folds a definition and its declaration into one result, or shows both with pairs: separate', async () => {
+    type Listed = { results: { name: string; path: string; counterpart?: { path: string } }[] };
+    const folded = ((await (await post('/v1/search', { query: 'total price of a cart' })).json()) as Listed).results.filter((r) => r.name === 'total');
+    expect(folded).toHaveLength(1);
+    expect([folded[0]!.path, folded[0]!.counterpart?.path].sort()).toEqual(['src/cart.ml', 'src/cart.mli']);
+    const separate = ((await (await post('/v1/search', { query: 'total price of a cart', pairs: 'separate' })).json()) as Listed).results.filter((r) => r.name === 'total');
+    expect(separate.map((r) => r.path).sort()).toEqual(['src/cart.ml', 'src/cart.mli']);
+    expect(separate.every((r) => r.counterpart === undefined)).toBe(true);
+  });
+
   it('POST /v1/search with explain: each result says what its score is made of', async () => {
     type Explained = { results: { name: string; score: number; explain?: { signal: string; points: number }[] }[] };
     const plain = (await (await post('/v1/search', { query: 'total price of a cart' })).json()) as Explained;
@@ -143,6 +153,7 @@ describe('bad requests get a 4xx with the contract error shape', () => {
     ['an unknown mode', { query: 'x', mode: 'psychic' }],
     ['an unknown field', { query: 'x', bogus: true }],
     ['explain that is not a boolean', { query: 'x', explain: 'yes' }],
+    ['an unknown pairing', { query: 'x', pairs: 'both' }],
     ['an array body', ['x']],
     ['deeply nested JSON', `{"query":"x","k":${'['.repeat(5000)}${']'.repeat(5000)}}`],
   ])('/v1/search with %s', async (_what, body) => {

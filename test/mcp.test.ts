@@ -26,7 +26,7 @@ describe('codesearch mcp', () => {
     expect(tools.map((t) => t.name).sort()).toEqual(['context', 'search', 'symbol']);
     const search = tools.find((t) => t.name === 'search')!;
     expect(search.inputSchema).toMatchObject({ type: 'object', required: ['query'] });
-    expect(Object.keys(search.inputSchema.properties ?? {})).toEqual(expect.arrayContaining(['query', 'k', 'mode']));
+    expect(Object.keys(search.inputSchema.properties ?? {})).toEqual(expect.arrayContaining(['query', 'k', 'mode', 'pairs']));
   });
 
   it('search answers text for the agent and structured results', async () => {

@@ -313,6 +313,13 @@ describe('Searcher: one answer per definition for questions', () => {
     expect(splits[0]!.doc).toMatch(/^Split a string into substrings/);
   });
 
+  it('shows the definition and its declaration as two results when asked to', async () => {
+    const results = await searcher.search('split a string at every occurrence of a character', { k: 10, pairs: 'separate' });
+    const splits = results.filter((r) => r.name === 'split_on_char');
+    expect(splits.map((r) => `${r.path}:${r.startLine}-${r.endLine}`).sort()).toEqual([SPLIT_ML, SPLIT_MLI].sort());
+    expect(splits.every((r) => r.counterpart === undefined)).toBe(true);
+  });
+
   it('leads with the implementation when the question asks where something is done, with the same doc and place', async () => {
     const split = async (query: string) => (await searcher.search(query, { k: 10 })).find((r) => r.name === 'split_on_char')!;
     const asked = await split('split a string at every occurrence of a character');

@@ -1,7 +1,7 @@
 // `codesearch search QUERY` / `codesearch "QUERY"` and `--batch FILE`.
 import { readFile } from 'node:fs/promises';
 import picocolors from 'picocolors';
-import { Searcher, MAX_K, SearchModeError, type SearchMode, type SearchOptions, type SearchResult, type SearcherOptions } from '../../server/search.js';
+import { Searcher, MAX_K, SearchModeError, type Pairing, type SearchMode, type SearchOptions, type SearchResult, type SearcherOptions } from '../../server/search.js';
 import { EmbedderError } from '../../indexer/embed/embedder.js';
 import { IndexMissingError } from '../../indexer/store.js';
 import { describeStoreError } from '../../indexer/location.js';
@@ -15,6 +15,7 @@ export interface SearchCommandOptions {
   batch?: string;
   mode?: SearchMode;
   explain?: boolean;
+  pairs?: Pairing;
 }
 
 export async function runSearch(words: string[], opts: SearchCommandOptions): Promise<void> {
@@ -25,7 +26,7 @@ export async function runSearch(words: string[], opts: SearchCommandOptions): Pr
   const db = dbForQuerying(opts.db, process.env, process.cwd());
   const searcher = await openSearcher(db);
   try {
-    const options: SearchOptions = { k, mode: opts.mode, explain: opts.explain };
+    const options: SearchOptions = { k, mode: opts.mode, explain: opts.explain, pairs: opts.pairs };
     if (opts.batch) await runBatch(searcher, opts.batch, options);
     else {
       const results = await searcher.search(query, options);

@@ -13,7 +13,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import swagger from '@fastify/swagger';
 import rateLimit from '@fastify/rate-limit';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { MAX_K, SEARCH_MODES, SearchModeError, type Searcher, type SearchMode } from '../search.js';
+import { MAX_K, PAIRINGS, SEARCH_MODES, SearchModeError, type Pairing, type Searcher, type SearchMode } from '../search.js';
 import { ContextBuilder, ContextRequestError, MAX_BUDGET, MIN_BUDGET } from '../context/build.js';
 import { EmbedderError } from '../../indexer/embed/embedder.js';
 import { searchCacheBytes } from '../../indexer/store.js';
@@ -212,7 +212,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.get('/healthz', async () => ({ status: 'ok', chunks, embedder: searcher.embedderId || null }));
 
-  app.post<{ Body: { query: string; k?: number; mode?: SearchMode; explain?: boolean } }>(
+  app.post<{ Body: { query: string; k?: number; mode?: SearchMode; explain?: boolean; pairs?: Pairing } }>(
     '/v1/search',
     {
       schema: {
@@ -220,7 +220,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           type: 'object',
           additionalProperties: false,
           required: ['query'],
-          properties: { query: { type: 'string', minLength: 1, maxLength: MAX_TEXT }, k: { type: 'integer', minimum: 1, maximum: MAX_K }, mode: { type: 'string', enum: [...SEARCH_MODES] }, explain: { type: 'boolean' } },
+          properties: { query: { type: 'string', minLength: 1, maxLength: MAX_TEXT }, k: { type: 'integer', minimum: 1, maximum: MAX_K }, mode: { type: 'string', enum: [...SEARCH_MODES] }, explain: { type: 'boolean' }, pairs: { type: 'string', enum: [...PAIRINGS] } },
         },
         response: { '4xx': errorSchema },
       },
@@ -228,7 +228,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     async (request) => {
       if (!request.body.query.trim()) throw new BadRequest('query must not be blank');
       const started = performance.now();
-      const results = await answer(() => searcher.search(request.body.query, { k: request.body.k, mode: request.body.mode, explain: request.body.explain }));
+      const results = await answer(() => searcher.search(request.body.query, { k: request.body.k, mode: request.body.mode, explain: request.body.explain, pairs: request.body.pairs }));
       options.stats?.recordAnswer({ requestId: request.id, strategy: 'search', ms: performance.now() - started, tokens: 0, items: results.length });
       return { results, requestId: request.id };
     },
