@@ -18,11 +18,18 @@ export interface McpOptions {
 
 type ToolResult = { content: { type: 'text'; text: string }[]; isError?: boolean; structuredContent?: Record<string, unknown> };
 
-/** Runs a tool; what the request got wrong comes back as a tool error the agent can read. */
-async function tool(work: () => Promise<{ text: string; data: Record<string, unknown> }>): Promise<ToolResult> {
+/**
+ * Runs a tool; what the request got wrong comes back as a tool error the agent can read, and
+ * what the answer lacks (no vectors while the embedder is out of reach) as warnings beside it.
+ */
+async function tool(work: (onWarning: (message: string) => void) => Promise<{ text: string; data: Record<string, unknown> }>): Promise<ToolResult> {
+  const warnings: string[] = [];
   try {
-    const { text, data } = await work();
-    return { content: [{ type: 'text', text }], structuredContent: data };
+    const { text, data } = await work((message) => {
+      if (!warnings.includes(message)) warnings.push(message);
+    });
+    if (warnings.length === 0) return { content: [{ type: 'text', text }], structuredContent: data };
+    return { content: [{ type: 'text', text: `${text}\n${warnings.map((w) => `-- warning: ${w}`).join('\n')}` }], structuredContent: { ...data, warnings } };
   } catch (err) {
     const expected = err instanceof SearchModeError || err instanceof ContextRequestError || err instanceof EmbedderError || err instanceof BadRequest;
     const message = expected ? (err as Error).message : `internal error: ${(err as Error).message.split('\n')[0]}`;
@@ -48,8 +55,8 @@ export function createMcpServer(options: McpOptions): McpServer {
       inputSchema: { query: z.string().min(1).max(10_000), k: z.number().int().min(1).max(MAX_K).optional(), mode: z.enum(SEARCH_MODES).optional(), pairs: z.enum(PAIRINGS).optional().describe("'separate': a definition and its .mli declaration as two results instead of one") },
     },
     async ({ query, k, mode, pairs }) =>
-      tool(async () => {
-        const results = await searcher.search(query, { k: k ?? 10, mode, pairs });
+      tool(async (onWarning) => {
+        const results = await searcher.search(query, { k: k ?? 10, mode, pairs, onWarning });
         return { text: listing(results), data: { results } };
       }),
   );
@@ -69,8 +76,8 @@ export function createMcpServer(options: McpOptions): McpServer {
       },
     },
     async ({ prompt, file, line, errors, budget }) =>
-      tool(async () => {
-        const window = await builder.build({ prompt, budget, errors, line, file: file === undefined ? undefined : insideRoot(file, root) });
+      tool(async (onWarning) => {
+        const window = await builder.build({ prompt, budget, errors, line, file: file === undefined ? undefined : insideRoot(file, root) }, { onWarning });
         return { text: `${window.text}\n-- ${window.items.length} items, ${window.tokens} of ${window.budget} tokens`, data: { ...window } };
       }),
   );

@@ -9,7 +9,7 @@ import { fuse, type FuseContext, type RankedHit } from './fuse.js';
 import { capPerFile, collapsePairs, foldCopies, implementationFirst, type DiversifiedHit } from './diversify.js';
 import { getRetriever } from './retrieve/registry.js';
 import type { Candidate, RetrievalSources } from './retrieve/types.js';
-import { embedderFactory, ModelMissingError, type Embedder, type EmbedderSpec } from '../indexer/embed/embedder.js';
+import { EmbedderError, embedderFactory, EmbedderUnavailableError, ModelMissingError, type Embedder, type EmbedderSpec } from '../indexer/embed/embedder.js';
 import '../indexer/embed/builtin.js';
 import { phaseClock } from '../indexer/timings.js';
 
@@ -32,6 +32,8 @@ export interface SearchOptions {
   mode?: SearchMode;
   /** Keep each hit's trace of what it scored for (`RankedHit.trace`), to explain a ranking. */
   explain?: boolean;
+  /** Told what the answer lacks: a hybrid search whose embedder is out of reach answers lexically. */
+  onWarning?: (message: string) => void;
   /** Default `fold`: a definition and its declaration are one answer, the other its `counterpart`. */
   pairs?: Pairing;
 }
@@ -75,6 +77,8 @@ const SNIPPET_LINES = 3;
  */
 export class IndexView {
   private embedder: Promise<Embedder> | undefined;
+  /** Why the query embedder failed last, and until when it is not asked again. */
+  private embedderDown: { error: Error; until: number } | undefined;
   private readers = 0;
   private retired = false;
   private closed = false;
@@ -109,8 +113,29 @@ export class IndexView {
 
   queryEmbedder(): Promise<Embedder> {
     const { spec, id } = this.embedding!;
-    this.embedder ??= embedderFactory(spec.name).forQuerying(spec, this.store, id);
+    // A failed connection is not kept: the next try connects anew (a server back up is used again).
+    this.embedder ??= embedderFactory(spec.name)
+      .forQuerying(spec, this.store, id)
+      .catch((err: unknown) => {
+        this.embedder = undefined;
+        throw err;
+      });
     return this.embedder;
+  }
+
+  /**
+   * The query's vector under the model of the index's vectors. After a failure the embedder is
+   * not asked again for `retryMs`: every search would otherwise wait on a server that is down.
+   */
+  async embedQuery(query: string, codeTerms: readonly string[], retryMs: number): Promise<Float32Array> {
+    if (this.embedderDown && Date.now() < this.embedderDown.until) throw this.embedderDown.error;
+    try {
+      return await (await this.queryEmbedder()).embedQuery(query, codeTerms);
+    } catch (err) {
+      // A vanished model is this version's end, not the embedder's: the request moves on.
+      if (err instanceof EmbedderError && !(err instanceof ModelMissingError)) this.embedderDown = { error: err, until: Date.now() + retryMs };
+      throw err;
+    }
   }
 
   /** Holds this version open for one request, until `release`. */
@@ -157,6 +182,9 @@ const READERS_AT_ONCE = availableParallelism();
  */
 const READERS_AT_ONCE_RESIDENT = 4 * availableParallelism();
 
+/** How long a query embedder that failed is left alone before it is tried again, by default. */
+export const EMBEDDER_RETRY_MS = 10_000;
+
 export interface SearcherOptions {
   /**
    * Keep the chunks in memory (a server, a sidecar): each query then reads only ids and scores
@@ -169,6 +197,8 @@ export interface SearcherOptions {
    * is a few requests, so replicas of a busy shared index may look less often.
    */
   refreshIntervalMs?: number;
+  /** After the query embedder fails, search without it for this long (ms) before trying it again. */
+  embedderRetryMs?: number;
 }
 
 export class Searcher {
@@ -183,6 +213,7 @@ export class Searcher {
     private readonly resident: boolean,
     private view: IndexView,
     private readonly refreshIntervalMs: number,
+    private readonly embedderRetryMs: number,
   ) {
     this.readersAtOnce = resident ? READERS_AT_ONCE_RESIDENT : READERS_AT_ONCE;
     this.turns = pLimit(this.readersAtOnce);
@@ -190,7 +221,7 @@ export class Searcher {
 
   static async open(db: string, options: SearcherOptions = {}): Promise<Searcher> {
     const resident = options.resident ?? false;
-    return new Searcher(db, resident, await IndexView.open(db, resident), options.refreshIntervalMs ?? REFRESH_INTERVAL_MS);
+    return new Searcher(db, resident, await IndexView.open(db, resident), options.refreshIntervalMs ?? REFRESH_INTERVAL_MS, options.embedderRetryMs ?? EMBEDDER_RETRY_MS);
   }
 
   get store(): IndexStore {
@@ -314,8 +345,13 @@ export class Searcher {
     const wantsVectors = mode === 'vector' || (!parsed.isSymbol && !parsed.type);
     const names = RETRIEVERS[mode].filter((n) => n !== 'vector' || (view.embedding && wantsVectors));
     const limit = Math.max(CANDIDATES_PER_RETRIEVER, k);
-    const sources: RetrievalSources = { store: view.reader, shown: k, rerankOnly: mode === 'hybrid', directories: view.context.directories, embedQuery: view.embedding ? (q, codeTerms) => view.queryEmbedder().then((e) => e.embedQuery(q, codeTerms)) : undefined };
-    const lists = await Promise.all(names.map((n) => getRetriever(n).retrieve(parsed, sources, limit)));
+    const sources: RetrievalSources = { store: view.reader, shown: k, rerankOnly: mode === 'hybrid', directories: view.context.directories, embedQuery: view.embedding ? (q, codeTerms) => view.embedQuery(q, codeTerms, this.embedderRetryMs) : undefined };
+    const lists = await Promise.all(
+      names.map((n) => {
+        const listed = getRetriever(n).retrieve(parsed, sources, limit);
+        return n === 'vector' && mode === 'hybrid' ? listed.catch((err: unknown) => withoutVectors(err, options.onWarning)) : listed;
+      }),
+    );
     const byRetriever = new Map<string, Candidate[]>(names.map((n, i) => [n, lists[i]!]));
     // Vector-only ranks by similarity alone, so the dense signal can be compared with the others.
     const ranked = mode === 'vector' ? byRetriever.get('vector')!.flatMap(({ chunk }) => (chunk ? [{ chunk, score: chunk.rawScore, trace: [['similarity', chunk.rawScore] as const] }] : [])) : fuse(parsed, byRetriever, { ...view.context, explain: options.explain });
@@ -359,6 +395,16 @@ function isVanishedVersion(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   // A data, deletion, index or manifest file of a version cleaned up, or a table dropped.
   return /\bNot found: \S+\.(lance|arrow|manifest|txn|idx)\b|Object at location \S+ not found|Table '[^']+' was not found/s.test(err.message);
+}
+
+/**
+ * A hybrid search whose embedder is out of reach (its server down) answers from the lexical
+ * retrievers and says so; any other embedder failure (another model now) is an error.
+ */
+function withoutVectors(err: unknown, onWarning: ((message: string) => void) | undefined): Candidate[] {
+  if (!(err instanceof EmbedderUnavailableError)) throw err;
+  onWarning?.(`lexical results only: ${err.message}`);
+  return [];
 }
 
 /** A symbol lookup shows the best definition and its declaration (.ml ↔ .mli) together. */

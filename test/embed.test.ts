@@ -14,8 +14,10 @@ import { StaticEmbedder, StoredStaticEmbedder } from '../indexer/embed/static.js
 import { exportStaticModel } from '../indexer/embed/onnx-export.js';
 import { TransformersEmbedder } from '../indexer/embed/transformers.js';
 import { HttpEmbedder } from '../indexer/embed/http.js';
-import { EmbedderError, type EmbedInput } from '../indexer/embed/embedder.js';
+import { EmbedderError, EmbedderUnavailableError, type EmbedInput } from '../indexer/embed/embedder.js';
 import { Searcher, SearchModeError } from '../server/search.js';
+import { ContextBuilder } from '../server/context/build.js';
+import { buildApp } from '../server/http/app.js';
 import { cleanupTempDirs, copyFixture, generatedDefinitions, indexContents, makeTempDir, runCli, writeFiles } from './helpers.js';
 
 afterAll(() => cleanupTempDirs());
@@ -364,6 +366,8 @@ async function embeddingServer(options: { dims?: number; failFirst?: number; del
   const requests: number[] = [];
   const texts: string[] = [];
   let failures = options.failFirst ?? 0;
+  let failing = false;
+  let attempts = 0;
   let inFlight = 0;
   let maxInFlight = 0;
   let dims = options.dims ?? 16;
@@ -376,6 +380,8 @@ async function embeddingServer(options: { dims?: number; failFirst?: number; del
       await new Promise((r) => setTimeout(r, options.delayMs ?? 5));
       inFlight--;
       if (req.url !== '/v1/embeddings') return res.writeHead(404).end();
+      attempts++;
+      if (failing) return res.writeHead(503).end('down for maintenance');
       if (failures > 0) {
         failures--;
         return res.writeHead(503).end('busy');
@@ -393,7 +399,7 @@ async function embeddingServer(options: { dims?: number; failFirst?: number; del
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
-  return { url, requests, texts, maxInFlight: () => maxInFlight, setDims: (d: number) => (dims = d), close: () => new Promise<void>((r) => server.close(() => r())) };
+  return { url, requests, texts, attempts: () => attempts, setFailing: (f: boolean) => (failing = f), maxInFlight: () => maxInFlight, setDims: (d: number) => (dims = d), close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
 describe('http embedder: an OpenAI-compatible /v1/embeddings server', () => {
@@ -455,6 +461,83 @@ describe('http embedder: an OpenAI-compatible /v1/embeddings server', () => {
       expect(plain.id).toBe('http-default-16d');
       expect(prefixed.id).toMatch(/^http-default-16d-[0-9a-f]{8}$/);
     } finally {
+      await server.close();
+    }
+  });
+
+  it('answers hybrid searches lexically while the server is down, says so, leaves it alone a while, and uses it again once back', async () => {
+    const server = await embeddingServer();
+    const db = newDb();
+    const root = copyFixture('netkit');
+    await indexRepo({ root, db, embedder: { name: 'http', urls: [server.url] } });
+    const RETRY_MS = 300;
+    const connected = await Searcher.open(db, { embedderRetryMs: RETRY_MS });
+    const q = 'connect a socket to a host';
+    const told = (warnings: string[]) => ({ onWarning: (m: string) => warnings.push(m) });
+    const afterRetryPause = () => new Promise((r) => setTimeout(r, RETRY_MS + 100));
+    let fresh: Searcher | undefined;
+    try {
+      const quiet: string[] = [];
+      const online = await connected.search(q, told(quiet));
+      expect(quiet).toEqual([]);
+      server.setFailing(true);
+      // Down after the searcher connected: its query's vector fails, the lexical retrievers answer.
+      const warnings: string[] = [];
+      const offline = await connected.search(q, told(warnings));
+      expect(offline.map((r) => r.name)).toContain('connect');
+      expect(warnings).toEqual([expect.stringMatching(/^lexical results only: embeddings server \S+ failed after 2 attempts: HTTP 503/)]);
+      // Within the pause the server is not asked again; vector-only search is an error, not an empty list.
+      const attempts = server.attempts();
+      await connected.search(q, told([]));
+      await expect(connected.search(q, { mode: 'vector' })).rejects.toThrow(EmbedderUnavailableError);
+      expect(server.attempts()).toBe(attempts);
+      // Down before a searcher ever connected: the same, and the failed connection is not kept.
+      fresh = await Searcher.open(db, { embedderRetryMs: RETRY_MS });
+      const unconnected: string[] = [];
+      expect((await fresh.search(q, told(unconnected))).map((r) => r.name)).toEqual(offline.map((r) => r.name));
+      expect(unconnected).toHaveLength(1);
+      server.setFailing(false);
+      await afterRetryPause();
+      for (const searcher of [connected, fresh]) {
+        const back: string[] = [];
+        expect(await searcher.search(q, told(back))).toEqual(online);
+        expect(back).toEqual([]);
+      }
+    } finally {
+      connected.close();
+      fresh?.close();
+      await server.close();
+    }
+  });
+
+  it('says in the HTTP answer when a search or context window had no vectors', async () => {
+    const server = await embeddingServer();
+    const db = newDb();
+    const root = copyFixture('netkit');
+    await indexRepo({ root, db, embedder: { name: 'http', urls: [server.url] } });
+    const searcher = await Searcher.open(db, { resident: true });
+    const app = await buildApp({ searcher, builder: await ContextBuilder.create(searcher), root });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const post = async (route: string, body: unknown) =>
+      (await (await fetch(`${base}${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json()) as { warnings?: string[]; results?: unknown[]; items?: unknown[] };
+    try {
+      expect((await post('/v1/search', { query: 'connect a socket to a host' })).warnings).toBeUndefined();
+      server.setFailing(true);
+      const search = await post('/v1/search', { query: 'close the socket' });
+      expect(search.results!.length).toBeGreaterThan(0);
+      expect(search.warnings).toEqual([expect.stringMatching(/^lexical results only: .*HTTP 503/)]);
+      const context = await post('/v1/context', { prompt: 'close the socket after a timeout' });
+      expect(context.items!.length).toBeGreaterThan(0);
+      expect(context.warnings).toEqual([expect.stringMatching(/^lexical results only: /)]);
+      // The command line answers too, with the warning on stderr.
+      const cli = await runCli(['search', '--db', db, '--json', 'close the socket'], { cwd: root });
+      expect(cli.code).toBe(0);
+      expect((JSON.parse(cli.stdout) as { results: unknown[] }).results.length).toBeGreaterThan(0);
+      expect(cli.stderr).toMatch(/^codesearch: warning: lexical results only: .*HTTP 503/);
+    } finally {
+      await app.close();
+      searcher.close();
       await server.close();
     }
   });

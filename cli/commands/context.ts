@@ -1,8 +1,8 @@
 // `codesearch context PROMPT [--file PATH[:LINE]] [--errors FILE|-] [--budget N] [--json]` and `--batch FILE`.
 import { isAbsolute, relative, resolve } from 'node:path';
-import { ContextBuilder, ContextRequestError, MAX_BUDGET, type ContextRequest } from '../../server/context/build.js';
+import { ContextBuilder, ContextRequestError, MAX_BUDGET, type BuildOptions, type ContextRequest } from '../../server/context/build.js';
 import { ENCODINGS, type EncodingName } from '../../server/context/tokens.js';
-import { CliError } from '../errors.js';
+import { CliError, warnOnce } from '../errors.js';
 import { dbForQuerying, parsePositiveInt } from '../config.js';
 import { openSearcher, readInput } from './search.js';
 
@@ -28,12 +28,13 @@ export async function runContext(words: string[], opts: ContextCommandOptions): 
   try {
     const builder = await ContextBuilder.create(searcher, encoding);
     const root = (await searcher.store.getMeta('root')) ?? process.cwd();
+    const options = { onWarning: warnOnce() };
     if (opts.batch) {
-      await runBatch(builder, opts.batch, budget, root);
+      await runBatch(builder, opts.batch, budget, root, options);
       return;
     }
     const errors = opts.errors === undefined ? undefined : await readInput(opts.errors, '--errors');
-    const window = await builder.build({ prompt, budget, errors, ...cursorOf(opts.file, root) });
+    const window = await builder.build({ prompt, budget, errors, ...cursorOf(opts.file, root) }, options);
     if (opts.json) process.stdout.write(JSON.stringify(window) + '\n');
     else process.stdout.write(`${window.text}\n-- ${window.items.length} items, ${window.tokens} of ${window.budget} tokens\n`);
   } catch (err) {
@@ -66,7 +67,7 @@ export function cursorOf(file: string | undefined, root: string): Pick<ContextRe
   return { file: rel, ...(line !== undefined ? { line } : {}) };
 }
 
-async function runBatch(builder: ContextBuilder, file: string, budget: number | undefined, root: string): Promise<void> {
+async function runBatch(builder: ContextBuilder, file: string, budget: number | undefined, root: string, options: BuildOptions): Promise<void> {
   const text = await readInput(file, '--batch');
   for (const [n, line] of text.split('\n').entries()) {
     if (!line.trim()) continue;
@@ -76,7 +77,7 @@ async function runBatch(builder: ContextBuilder, file: string, budget: number | 
       id = input.id ?? null;
       if (typeof input.prompt !== 'string') throw new Error('"prompt" must be a string');
       if (input.file !== undefined && typeof input.file !== 'string') throw new Error('"file" must be a string (PATH or PATH:LINE)');
-      const window = await builder.build({ prompt: input.prompt, budget, ...cursorOf(input.file as string | undefined, root) });
+      const window = await builder.build({ prompt: input.prompt, budget, ...cursorOf(input.file as string | undefined, root) }, options);
       process.stdout.write(JSON.stringify({ id, items: window.items, tokens: window.tokens }) + '\n');
     } catch (err) {
       process.stdout.write(JSON.stringify({ id, items: [], tokens: 0, error: `line ${n + 1}: ${(err as Error).message}` }) + '\n');

@@ -5,7 +5,7 @@ import { Searcher, MAX_K, SearchModeError, type Pairing, type SearchMode, type S
 import { EmbedderError } from '../../indexer/embed/embedder.js';
 import { IndexMissingError } from '../../indexer/store.js';
 import { describeStoreError } from '../../indexer/location.js';
-import { CliError, EXIT_NO_INDEX } from '../errors.js';
+import { CliError, EXIT_NO_INDEX, warnOnce } from '../errors.js';
 import { dbForQuerying, parsePositiveInt } from '../config.js';
 
 export interface SearchCommandOptions {
@@ -26,7 +26,7 @@ export async function runSearch(words: string[], opts: SearchCommandOptions): Pr
   const db = dbForQuerying(opts.db, process.env, process.cwd());
   const searcher = await openSearcher(db);
   try {
-    const options: SearchOptions = { k, mode: opts.mode, explain: opts.explain, pairs: opts.pairs };
+    const options: SearchOptions = { k, mode: opts.mode, explain: opts.explain, pairs: opts.pairs, onWarning: warnOnce() };
     if (opts.batch) await runBatch(searcher, opts.batch, options);
     else {
       const results = await searcher.search(query, options);

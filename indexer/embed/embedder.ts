@@ -101,6 +101,12 @@ export function embedderNames(): string[] {
 export class EmbedderError extends Error {}
 
 /**
+ * The embedder cannot be reached now (its server is down, timing out or overloaded): worth
+ * trying again later, and a hybrid search answers from the lexical retrievers meanwhile.
+ */
+export class EmbedderUnavailableError extends EmbedderError {}
+
+/**
  * The model a version of the index was embedded with is gone from the store: a newer run
  * replaced it (a reader still on the older version asks again on the newest), or the index is
  * damaged.

@@ -4,9 +4,10 @@
 // failures are retried with exponential backoff, and what cannot be fixed by retrying (a server
 // that is down, a wrong dimension) is reported in one line.
 import { createHash } from 'node:crypto';
-import { EmbedderError, embeddingText, registerEmbedder, type Embedder, type EmbedderSpec, type EmbedInput } from './embedder.js';
+import { EmbedderError, EmbedderUnavailableError, embeddingText, registerEmbedder, type Embedder, type EmbedderSpec, type EmbedInput } from './embedder.js';
 
 const DEFAULTS = { batchSize: 32, concurrencyPerEndpoint: 4, retries: 3, backoffMs: 200, timeoutMs: 60_000 };
+const QUERY_PATIENCE = { retries: 1, timeoutMs: 5_000 };
 
 export interface HttpEmbedderOptions {
   urls: string[];
@@ -120,7 +121,7 @@ export class HttpEmbedder implements Embedder {
       if (!response.ok) throw new EmbedderError(`embeddings server ${url} refused the request: HTTP ${response.status} ${body.slice(0, 200)}`);
       return this.parse(url, body, texts.length);
     }
-    throw new EmbedderError(`embeddings server ${url} failed after ${this.options.retries + 1} attempts: ${lastError}`);
+    throw new EmbedderUnavailableError(`embeddings server ${url} failed after ${this.options.retries + 1} attempts: ${lastError}`);
   }
 
   private parse(url: string, body: string, expected: number): Float32Array[] {
@@ -170,7 +171,8 @@ registerEmbedder({
   name: 'http',
   forIndexing: (spec) => HttpEmbedder.connect(optionsOf(spec)),
   async forQuerying(spec, _store, storedId) {
-    const embedder = await HttpEmbedder.connect(optionsOf(spec));
+    // A search waits on its query's vector: one quick retry, not an indexing batch's patience.
+    const embedder = await HttpEmbedder.connect({ ...optionsOf(spec), ...QUERY_PATIENCE });
     if (embedder.id !== storedId) {
       throw new EmbedderError(`the embeddings server now serves '${embedder.id}', but the index was embedded with '${storedId}'; re-index to use the new model`);
     }

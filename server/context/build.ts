@@ -57,6 +57,8 @@ export interface BuildOptions {
   mode?: SearchMode;
   /** Follow the symbol graph from the seeds (default true). */
   expand?: boolean;
+  /** Told what the window lacks (seeds found without vectors while the embedder is out of reach). */
+  onWarning?: (message: string) => void;
 }
 
 /** A request that names something the index does not have (a file outside it, a bad budget). */
@@ -89,7 +91,7 @@ export class ContextBuilder {
     const cursor = request.file ? await cursorSeed(store, request.file, request.line) : undefined;
 
     const query = searchableQuery(prompt);
-    const hits = query ? await this.searcher.searchView(view, query, { k: SEEDS, mode: options.mode }) : [];
+    const hits = query ? await this.searcher.searchView(view, query, { k: SEEDS, mode: options.mode, onWarning: options.onWarning }) : [];
     const top = hits[0]?.score || 1;
     const dir = request.file?.slice(0, request.file.lastIndexOf('/') + 1);
     const { identifiers: named, phrases } = parseQuery(prompt);

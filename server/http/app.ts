@@ -9,7 +9,7 @@ import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { isAbsolute, relative, resolve } from 'node:path';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import rateLimit from '@fastify/rate-limit';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -228,9 +228,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     async (request) => {
       if (!request.body.query.trim()) throw new BadRequest('query must not be blank');
       const started = performance.now();
-      const results = await answer(() => searcher.search(request.body.query, { k: request.body.k, mode: request.body.mode, explain: request.body.explain, pairs: request.body.pairs }));
+      const told = warningsOf(request.log);
+      const results = await answer(() => searcher.search(request.body.query, { k: request.body.k, mode: request.body.mode, explain: request.body.explain, pairs: request.body.pairs, onWarning: told.onWarning }));
       options.stats?.recordAnswer({ requestId: request.id, strategy: 'search', ms: performance.now() - started, tokens: 0, items: results.length });
-      return { results, requestId: request.id };
+      return { results, requestId: request.id, ...told.body() };
     },
   );
 
@@ -274,17 +275,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   };
 
   /** codesearch's own window for a request, by its strategy, recorded for /v1/stats. */
-  const ownWindow = async (body: ContextBody, requestId: string) => {
+  const ownWindow = async (body: ContextBody, requestId: string, log: FastifyBaseLogger) => {
     const started = performance.now();
     const strategy = await answer(async () => chooseStrategy(strategies, body));
     const asked = providerRequest(body);
-    const window = await answer(() => builder.build(withSelection(asked), strategy.options));
+    const told = warningsOf(log);
+    const window = await answer(() => builder.build(withSelection(asked), { ...strategy.options, onWarning: told.onWarning }));
     options.stats?.recordAnswer({ requestId, strategy: strategy.name, clientId: asked.clientId, ms: performance.now() - started, tokens: window.tokens, items: window.items.length });
-    return { ...window, strategy: strategy.name };
+    return { ...window, strategy: strategy.name, ...told.body() };
   };
 
   app.post<{ Body: ContextBody }>('/v1/context', { schema: { body: contextBody, response: { '4xx': errorSchema } } }, async (request) => ({
-    ...(await ownWindow(request.body, request.id)),
+    ...(await ownWindow(request.body, request.id, request.log)),
     requestId: request.id,
   }));
 
@@ -319,7 +321,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     async (request, reply) => {
       const provider = providers.get(request.params.name);
       if (!provider) return reply.status(404).send({ error: { code: 'not_found', message: `no context provider '${request.params.name}' (GET /v1/providers lists them)` } });
-      const window = provider.name === CODESEARCH ? await ownWindow(request.body, request.id) : await thirdParty(provider, providerRequest(request.body));
+      const window = provider.name === CODESEARCH ? await ownWindow(request.body, request.id, request.log) : await thirdParty(provider, providerRequest(request.body));
       return { ...window, provider: provider.name, requestId: request.id };
     },
   );
@@ -379,6 +381,22 @@ async function answer<T>(work: () => Promise<T>): Promise<T> {
  * A `file` field as a path relative to the root, refused when it leaves the root: `../`,
  * absolute paths elsewhere, percent-encoded tricks, NUL bytes, symlinks pointing out.
  */
+/**
+ * What an answer lacks (a search without vectors while the embedder is out of reach): logged,
+ * and listed in the response as `warnings` when there are any.
+ */
+function warningsOf(log: FastifyBaseLogger) {
+  const warnings: string[] = [];
+  return {
+    onWarning: (message: string) => {
+      if (warnings.includes(message)) return;
+      warnings.push(message);
+      log.warn(message);
+    },
+    body: () => (warnings.length > 0 ? { warnings } : {}),
+  };
+}
+
 export function insideRoot(file: string, root: string): string {
   let decoded = file;
   try {
