@@ -77,7 +77,8 @@ export function createMcpServer(options: McpOptions): McpServer {
     },
     async ({ prompt, file, line, errors, budget }) =>
       tool(async (onWarning) => {
-        const window = await builder.build({ prompt, budget, errors, line, file: file === undefined ? undefined : insideRoot(file, root) }, { onWarning });
+        const window = await builder.build({ prompt, budget, errors, line, file: file === undefined ? undefined : insideRoot(file, root) });
+        window.warnings?.forEach(onWarning);
         return { text: `${window.text}\n-- ${window.items.length} items, ${window.tokens} of ${window.budget} tokens`, data: { ...window } };
       }),
   );

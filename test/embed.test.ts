@@ -18,7 +18,9 @@ import { EmbedderError, EmbedderUnavailableError, type EmbedInput } from '../ind
 import { Searcher, SearchModeError } from '../server/search.js';
 import { ContextBuilder } from '../server/context/build.js';
 import { buildApp } from '../server/http/app.js';
-import { cleanupTempDirs, copyFixture, generatedDefinitions, indexContents, makeTempDir, runCli, writeFiles } from './helpers.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { childEnv, cleanupTempDirs, CLI_MAIN, copyFixture, generatedDefinitions, indexContents, makeTempDir, runCli, writeFiles } from './helpers.js';
 
 afterAll(() => cleanupTempDirs());
 
@@ -510,7 +512,7 @@ describe('http embedder: an OpenAI-compatible /v1/embeddings server', () => {
     }
   });
 
-  it('says in the HTTP answer when a search or context window had no vectors', async () => {
+  it('says in HTTP, command-line and MCP answers when a search or context window had no vectors', async () => {
     const server = await embeddingServer();
     const db = newDb();
     const root = copyFixture('netkit');
@@ -530,11 +532,21 @@ describe('http embedder: an OpenAI-compatible /v1/embeddings server', () => {
       const context = await post('/v1/context', { prompt: 'close the socket after a timeout' });
       expect(context.items!.length).toBeGreaterThan(0);
       expect(context.warnings).toEqual([expect.stringMatching(/^lexical results only: /)]);
-      // The command line answers too, with the warning on stderr.
+      // The command line answers too, with the warning on stderr; so does an agent's MCP client.
       const cli = await runCli(['search', '--db', db, '--json', 'close the socket'], { cwd: root });
       expect(cli.code).toBe(0);
       expect((JSON.parse(cli.stdout) as { results: unknown[] }).results.length).toBeGreaterThan(0);
       expect(cli.stderr).toMatch(/^codesearch: warning: lexical results only: .*HTTP 503/);
+      const agent = new Client({ name: 'codesearch-test', version: '1.0.0' });
+      await agent.connect(new StdioClientTransport({ command: process.execPath, args: [CLI_MAIN, 'mcp', '--db', db], cwd: root, env: childEnv({}) as Record<string, string>, stderr: 'pipe' }));
+      try {
+        const r = await agent.callTool({ name: 'context', arguments: { prompt: 'close the socket' } });
+        expect(r.isError).toBeFalsy();
+        expect((r.content as { text: string }[])[0]!.text).toMatch(/\n-- warning: lexical results only: .*HTTP 503/);
+        expect((r.structuredContent as { warnings: string[] }).warnings).toHaveLength(1);
+      } finally {
+        await agent.close();
+      }
     } finally {
       await app.close();
       searcher.close();

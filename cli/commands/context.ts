@@ -1,6 +1,6 @@
 // `codesearch context PROMPT [--file PATH[:LINE]] [--errors FILE|-] [--budget N] [--json]` and `--batch FILE`.
 import { isAbsolute, relative, resolve } from 'node:path';
-import { ContextBuilder, ContextRequestError, MAX_BUDGET, type BuildOptions, type ContextRequest } from '../../server/context/build.js';
+import { ContextBuilder, ContextRequestError, MAX_BUDGET, type ContextRequest } from '../../server/context/build.js';
 import { ENCODINGS, type EncodingName } from '../../server/context/tokens.js';
 import { CliError, warnOnce } from '../errors.js';
 import { dbForQuerying, parsePositiveInt } from '../config.js';
@@ -28,13 +28,14 @@ export async function runContext(words: string[], opts: ContextCommandOptions): 
   try {
     const builder = await ContextBuilder.create(searcher, encoding);
     const root = (await searcher.store.getMeta('root')) ?? process.cwd();
-    const options = { onWarning: warnOnce() };
+    const warn = warnOnce();
     if (opts.batch) {
-      await runBatch(builder, opts.batch, budget, root, options);
+      await runBatch(builder, opts.batch, budget, root, warn);
       return;
     }
     const errors = opts.errors === undefined ? undefined : await readInput(opts.errors, '--errors');
-    const window = await builder.build({ prompt, budget, errors, ...cursorOf(opts.file, root) }, options);
+    const window = await builder.build({ prompt, budget, errors, ...cursorOf(opts.file, root) });
+    window.warnings?.forEach(warn);
     if (opts.json) process.stdout.write(JSON.stringify(window) + '\n');
     else process.stdout.write(`${window.text}\n-- ${window.items.length} items, ${window.tokens} of ${window.budget} tokens\n`);
   } catch (err) {
@@ -67,7 +68,7 @@ export function cursorOf(file: string | undefined, root: string): Pick<ContextRe
   return { file: rel, ...(line !== undefined ? { line } : {}) };
 }
 
-async function runBatch(builder: ContextBuilder, file: string, budget: number | undefined, root: string, options: BuildOptions): Promise<void> {
+async function runBatch(builder: ContextBuilder, file: string, budget: number | undefined, root: string, warn: (message: string) => void): Promise<void> {
   const text = await readInput(file, '--batch');
   for (const [n, line] of text.split('\n').entries()) {
     if (!line.trim()) continue;
@@ -77,7 +78,8 @@ async function runBatch(builder: ContextBuilder, file: string, budget: number | 
       id = input.id ?? null;
       if (typeof input.prompt !== 'string') throw new Error('"prompt" must be a string');
       if (input.file !== undefined && typeof input.file !== 'string') throw new Error('"file" must be a string (PATH or PATH:LINE)');
-      const window = await builder.build({ prompt: input.prompt, budget, ...cursorOf(input.file as string | undefined, root) }, options);
+      const window = await builder.build({ prompt: input.prompt, budget, ...cursorOf(input.file as string | undefined, root) });
+      window.warnings?.forEach(warn);
       process.stdout.write(JSON.stringify({ id, items: window.items, tokens: window.tokens }) + '\n');
     } catch (err) {
       process.stdout.write(JSON.stringify({ id, items: [], tokens: 0, error: `line ${n + 1}: ${(err as Error).message}` }) + '\n');

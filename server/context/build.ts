@@ -57,8 +57,6 @@ export interface BuildOptions {
   mode?: SearchMode;
   /** Follow the symbol graph from the seeds (default true). */
   expand?: boolean;
-  /** Told what the window lacks (seeds found without vectors while the embedder is out of reach). */
-  onWarning?: (message: string) => void;
 }
 
 /** A request that names something the index does not have (a file outside it, a bad budget). */
@@ -91,7 +89,11 @@ export class ContextBuilder {
     const cursor = request.file ? await cursorSeed(store, request.file, request.line) : undefined;
 
     const query = searchableQuery(prompt);
-    const hits = query ? await this.searcher.searchView(view, query, { k: SEEDS, mode: options.mode, onWarning: options.onWarning }) : [];
+    const warnings: string[] = [];
+    const onWarning = (message: string) => {
+      if (!warnings.includes(message)) warnings.push(message);
+    };
+    const hits = query ? await this.searcher.searchView(view, query, { k: SEEDS, mode: options.mode, onWarning }) : [];
     const top = hits[0]?.score || 1;
     const dir = request.file?.slice(0, request.file.lastIndexOf('/') + 1);
     const { identifiers: named, phrases } = parseQuery(prompt);
@@ -111,7 +113,8 @@ export class ContextBuilder {
     if (cursor) seeds.unshift({ chunk: cursor, reason: 'cursor', score: lead });
     if (errors.length > 0) seeds.unshift(...(await errorSeeds(store, errors, lead + CURSOR_LEAD)));
     const candidates = options.expand === false ? seeds.map((s) => ({ chunk: s.chunk, reason: s.reason, score: s.score, seed: true })) : await expand(seeds, store);
-    return packToBudget(candidates, budget, this.count);
+    const window = packToBudget(candidates, budget, this.count);
+    return warnings.length > 0 ? { ...window, warnings } : window;
   }
 }
 

@@ -33,4 +33,6 @@ export interface ContextWindow {
   tokens: number;
   budget: number;
   text: string;
+  /** What the window had to do without (its matches found without vectors: the embedder out of reach); absent when nothing. */
+  warnings?: string[];
 }

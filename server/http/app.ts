@@ -279,10 +279,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const started = performance.now();
     const strategy = await answer(async () => chooseStrategy(strategies, body));
     const asked = providerRequest(body);
-    const told = warningsOf(log);
-    const window = await answer(() => builder.build(withSelection(asked), { ...strategy.options, onWarning: told.onWarning }));
+    const window = await answer(() => builder.build(withSelection(asked), strategy.options));
+    for (const warning of window.warnings ?? []) log.warn(warning);
     options.stats?.recordAnswer({ requestId, strategy: strategy.name, clientId: asked.clientId, ms: performance.now() - started, tokens: window.tokens, items: window.items.length });
-    return { ...window, strategy: strategy.name, ...told.body() };
+    return { ...window, strategy: strategy.name };
   };
 
   app.post<{ Body: ContextBody }>('/v1/context', { schema: { body: contextBody, response: { '4xx': errorSchema } } }, async (request) => ({
