@@ -554,6 +554,25 @@ describe('http embedder: an OpenAI-compatible /v1/embeddings server', () => {
     }
   });
 
+  it('moves the batches of a server that stays down to the others, and stops only when every server fails', async () => {
+    const down = await embeddingServer();
+    const up = await embeddingServer();
+    down.setFailing(true);
+    try {
+      const root = copyFixture('netkit');
+      writeFiles(root, { 'src/generated.ml': generatedDefinitions(300) });
+      const summary = await indexRepo({ root, db: newDb(), embedder: { name: 'http', urls: [down.url, up.url], batchSize: 8 } });
+      expect(summary).toMatchObject({ embedder: 'http-default-16d', embedded: summary.chunks });
+      // The first request (the probe) found it down after its 4 attempts; it was left alone after that.
+      expect(down.attempts()).toBe(4);
+      expect(up.requests.reduce((a, b) => a + b, 0)).toBe(summary.chunks + 1);
+      up.setFailing(true);
+      await expect(indexRepo({ root, db: newDb(), embedder: { name: 'http', urls: [down.url, up.url] } })).rejects.toThrow(/failed after 4 attempts: HTTP 503/);
+    } finally {
+      await Promise.all([down.close(), up.close()]);
+    }
+  });
+
   it('retries a busy server with backoff', async () => {
     const server = await embeddingServer({ failFirst: 2 });
     try {

@@ -8,6 +8,8 @@ import { EmbedderError, EmbedderUnavailableError, embeddingText, registerEmbedde
 
 const DEFAULTS = { batchSize: 32, concurrencyPerEndpoint: 4, retries: 3, backoffMs: 200, timeoutMs: 60_000 };
 const QUERY_PATIENCE = { retries: 1, timeoutMs: 5_000 };
+/** An endpoint that failed a request's every retry is passed over this long while others answer. */
+const ENDPOINT_REST_MS = 30_000;
 
 export interface HttpEmbedderOptions {
   urls: string[];
@@ -26,26 +28,33 @@ export class HttpEmbedder implements Embedder {
   private readonly options: Required<Omit<HttpEmbedderOptions, 'model'>> & { model?: string };
   private next = 0;
   private readonly active: number[];
+  /** Until when each endpoint is passed over, having failed a request's every retry. */
+  private readonly restingUntil: number[];
   private readonly waiting: (() => void)[] = [];
+  /** Learnt from the first answer; 0 until then. */
+  private learntDims = 0;
 
-  private constructor(
-    options: HttpEmbedderOptions,
-    readonly dims: number,
-  ) {
+  private constructor(options: HttpEmbedderOptions) {
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as HttpEmbedderOptions;
     this.options = { ...DEFAULTS, queryPrefix: '', documentPrefix: '', ...given };
     this.active = options.urls.map(() => 0);
+    this.restingUntil = options.urls.map(() => 0);
   }
 
-  /** Connects by embedding one probe text: that learns the dimension and proves the endpoint works. */
+  /** Connects by embedding one probe text: that learns the dimension and proves an endpoint works. */
   static async connect(options: HttpEmbedderOptions): Promise<HttpEmbedder> {
     if (options.urls.length === 0) throw new EmbedderError('the http embedder needs at least one --embedder-url');
     for (const url of options.urls) {
       if (!/^https?:\/\//.test(url)) throw new EmbedderError(`--embedder-url must be an http(s) URL, got '${url}'`);
     }
-    const probe = new HttpEmbedder(options, 0);
-    const [vector] = await probe.request(0, ['codesearch']);
-    return new HttpEmbedder(options, vector!.length);
+    const embedder = new HttpEmbedder(options);
+    const [vector] = await embedder.schedule(['codesearch']);
+    embedder.learntDims = vector!.length;
+    return embedder;
+  }
+
+  get dims(): number {
+    return this.learntDims;
   }
 
   /** The served model and, when there is one, the document prefix: another one makes other vectors. */
@@ -67,33 +76,45 @@ export class HttpEmbedder implements Embedder {
     return vector!;
   }
 
-  /** Runs a batch on the least busy endpoint, waiting while every endpoint is at its limit. */
+  /**
+   * Runs a batch on the next endpoint with room, waiting while every endpoint is at its limit. A
+   * batch whose endpoint stays out of reach moves to another one (which rests that endpoint for a
+   * while): one server of a fleet going down slows a run, only all of them stop it.
+   */
   private async schedule(texts: string[]): Promise<Float32Array[]> {
+    const failed = new Set<number>();
     for (;;) {
-      const free = this.freeEndpoint();
-      if (free >= 0) {
-        this.active[free]!++;
-        try {
-          return await this.request(free, texts);
-        } finally {
-          this.active[free]!--;
-          this.waiting.shift()?.();
-        }
+      const free = this.freeEndpoint(failed);
+      if (free === undefined) {
+        await new Promise<void>((resolve) => this.waiting.push(resolve));
+        continue;
       }
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
+      this.active[free]!++;
+      try {
+        return await this.request(free, texts);
+      } catch (err) {
+        if (!(err instanceof EmbedderUnavailableError) || failed.size + 1 === this.options.urls.length) throw err;
+        failed.add(free);
+        this.restingUntil[free] = Date.now() + ENDPOINT_REST_MS;
+      } finally {
+        this.active[free]!--;
+        this.waiting.shift()?.();
+      }
     }
   }
 
-  private freeEndpoint(): number {
+  /**
+   * The next endpoint, in turn, that has room and has not failed this batch: resting ones only
+   * when every other one has failed it or rests too. Undefined while those are all busy.
+   */
+  private freeEndpoint(failed: ReadonlySet<number>): number | undefined {
     const n = this.options.urls.length;
-    for (let k = 0; k < n; k++) {
-      const i = (this.next + k) % n;
-      if (this.active[i]! < this.options.concurrencyPerEndpoint) {
-        this.next = (i + 1) % n;
-        return i;
-      }
-    }
-    return -1;
+    const now = Date.now();
+    const candidates = [...Array(n).keys()].map((k) => (this.next + k) % n).filter((i) => !failed.has(i));
+    const awake = candidates.filter((i) => this.restingUntil[i]! <= now);
+    const free = (awake.length > 0 ? awake : candidates).find((i) => this.active[i]! < this.options.concurrencyPerEndpoint);
+    if (free !== undefined) this.next = (free + 1) % n;
+    return free;
   }
 
   private async request(endpoint: number, texts: string[]): Promise<Float32Array[]> {
