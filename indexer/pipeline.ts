@@ -9,7 +9,7 @@ import { isRemoteIndex, normalizeIndexLocation } from './location.js';
 import { hashContent, readSource, type FileOutcome, type UnitJob } from './process-file.js';
 import { IndexStore, type FileState, type StoredChunk } from './store.js';
 import { fingerprint } from './fingerprint.js';
-import { embedderFactory, type Embedder, type EmbedderSpec } from './embed/embedder.js';
+import { embedderFactory, EmbedderUnavailableError, type Embedder, type EmbedderSpec } from './embed/embedder.js';
 import { embedChunks, embedWrittenChunks } from './embed/stage.js';
 import './embed/builtin.js';
 import { phaseClock } from './timings.js';
@@ -254,7 +254,8 @@ async function update(
   // Shards append: no two shards own a file (a replace costs them 60% more time on radosgw).
   const appendNew = !isRemoteIndex(db) || !!shard || (await store.countChunks()) === 0;
   // An embedder that learns nothing from the corpus embeds each batch as soon as it is written.
-  const early = await openEarlyEmbedder(store, options);
+  const outage: EmbeddingOutage = { down: false };
+  const early = await openEarlyEmbedder(store, options, outage);
   if (shard && early) await store.ensureVectorTable(shard.index === 0, early.dims);
   const overlapped = { embedded: 0, queued: 0, last: Promise.resolve() };
   const appendVectors = !store.hasVectors();
@@ -263,7 +264,13 @@ async function update(
     if (overlapped.queued >= 2) await overlapped.last;
     overlapped.queued++;
     overlapped.last = overlapped.last.then(async () => {
-      overlapped.embedded += await embedWrittenChunks(store, early!, chunks, appendVectors);
+      try {
+        if (!outage.down) overlapped.embedded += await embedWrittenChunks(store, early!, chunks, appendVectors);
+      } catch (err) {
+        // The embedder was adopted (its id is stored) before this batch: its outage is tolerated.
+        if (!toleratedOutage(err, true, options.onWarning)) throw err;
+        outage.down = true;
+      }
       overlapped.queued--;
     });
     overlapped.last.catch(() => {}); // awaited after the parse; this only keeps it from counting as unhandled meanwhile
@@ -401,7 +408,7 @@ async function update(
   chunkIndexes.catch(() => {}); // awaited below; this only keeps it from counting as unhandled meanwhile
   const drift = previous.size === 0 ? 1 : (summary.added + summary.changed + summary.removed) / Math.max(1, current.size);
   const onlyPaths = vectorsWereComplete && previous.size > 0 && rewritten.size <= MAX_PATHS_COMPARED ? [...rewritten] : undefined;
-  await updateEmbeddings(store, options, summary, { chunksChanged: hasWork, drift, onlyPaths }, progress, early);
+  await updateEmbeddings(store, options, summary, { chunksChanged: hasWork, drift, onlyPaths, outage }, progress, early);
   await chunkIndexes;
   clock.mark('embed');
 
@@ -463,7 +470,7 @@ export async function finalizeIndex(options: Omit<IndexOptions, 'root' | 'shard'
     }
     const files = await store.fileStates();
     const summary: IndexSummary = { ...NO_WORK, files: [...files.keys()].filter((p) => !p.endsWith('dune')).length };
-    await updateEmbeddings(store, options, summary, { chunksChanged: true, drift: 0 }, progress);
+    await updateEmbeddings(store, options, summary, { chunksChanged: true, drift: 0, outage: { down: false } }, progress);
     progress({ phase: 'finalize', done: 0, total: 1 });
     // The first finalize of a sharded build compacts first and builds each index once, over
     // the compacted rows; later ones fold the shards' new rows into the indexes.
@@ -512,13 +519,20 @@ function requestedSpec(options: Pick<IndexOptions, 'embedder'>, storedSpec: stri
  * batch of chunks is embedded as it is written. Undefined otherwise: the static model learns
  * from every chunk first, and a change of model re-embeds everything in the embed stage.
  */
-async function openEarlyEmbedder(store: IndexStore, options: Pick<IndexOptions, 'embedder' | 'onWarning'>): Promise<Embedder | undefined> {
+async function openEarlyEmbedder(store: IndexStore, options: Pick<IndexOptions, 'embedder' | 'onWarning'>, outage: EmbeddingOutage): Promise<Embedder | undefined> {
   const storedSpec = await store.getMeta('embedder_spec');
   const spec = requestedSpec(options, storedSpec);
   if (!spec || embedderFactory(spec.name).learnsFromCorpus) return undefined;
   if (storedSpec !== undefined && storedSpec !== 'null' && storedSpec !== JSON.stringify(spec)) return undefined;
   const storedId = (await store.getMeta('embedder_id')) ?? '';
-  const embedder = await embedderFactory(spec.name).forIndexing(spec, { store, storedId, retrain: false, drift: 0, onWarning: options.onWarning });
+  let embedder: Embedder | undefined;
+  try {
+    embedder = await embedderFactory(spec.name).forIndexing(spec, { store, storedId, retrain: false, drift: 0, onWarning: options.onWarning });
+  } catch (err) {
+    if (!toleratedOutage(err, storedId !== '', options.onWarning)) throw err;
+    outage.down = true;
+    return undefined;
+  }
   if (!embedder) return undefined;
   if (storedId && storedId !== embedder.id) {
     // The server now serves another model: the embed stage re-embeds everything.
@@ -530,6 +544,22 @@ async function openEarlyEmbedder(store: IndexStore, options: Pick<IndexOptions, 
     await store.setMeta({ embedder_spec: JSON.stringify(spec), embedder_id: embedder.id, embed_drift: '0', vectors_complete: '0' });
   }
   return embedder;
+}
+
+/** Whether this run found the index's embedder out of reach (its server down). */
+interface EmbeddingOutage {
+  down: boolean;
+}
+
+/**
+ * The index's own embedder out of reach (its embeddings server down) does not stop a run: the
+ * definitions are indexed and searchable, vectors stay marked incomplete, and the next run embeds
+ * what lacks one. An embedder not yet adopted by the index must answer; other failures stop it.
+ */
+function toleratedOutage(err: unknown, adopted: boolean, onWarning: ((message: string) => void) | undefined): boolean {
+  if (!(err instanceof EmbedderUnavailableError) || !adopted) return false;
+  onWarning?.(`${err.message}: indexed without new vectors; the next run embeds what lacks one`);
+  return true;
 }
 
 /**
@@ -545,6 +575,8 @@ async function updateEmbeddings(
     drift: number;
     /** The only files whose chunks can lack a vector under the stored model, when that is known. */
     onlyPaths?: readonly string[];
+    /** Set when the index's own embedder was out of reach this run; this stage may find it so too. */
+    outage: EmbeddingOutage;
   },
   progress: (p: IndexProgress) => void,
   /** The embedder `openEarlyEmbedder` opened for this run, which has embedded what it wrote. */
@@ -560,6 +592,12 @@ async function updateEmbeddings(
     summary.embedder = spec ? storedId : '';
     return;
   }
+  if (run.outage.down) {
+    // Asked already this run, and out of reach: the next run embeds what lacks a vector.
+    await opened?.close?.();
+    summary.embedder = storedId;
+    return;
+  }
   // Tables of models a killed run left behind, or that an earlier run made obsolete.
   await store.dropStaleEmbeddings(storedId);
   if (!spec) {
@@ -569,14 +607,23 @@ async function updateEmbeddings(
   }
   // Files changed since the model was learnt, as a share of the corpus, summed over runs.
   const drift = Number((await store.getMeta('embed_drift')) ?? '1') + run.drift;
-  const embedder = opened ?? await embedderFactory(spec.name).forIndexing(spec, {
-    store,
-    storedId,
-    retrain: options.retrain ?? false,
-    drift,
-    onProgress: (phase, done, total) => progress({ phase: phase === 'train' ? 'train' : 'embed', done, total }),
-    onWarning: options.onWarning,
-  });
+  // Only the index's own embedder may be out of reach and the run still end well: a new one must answer.
+  const tolerated = (err: unknown) => toleratedOutage(err, storedId !== '' && sameSpec, options.onWarning);
+  let embedder: Embedder | undefined;
+  try {
+    embedder = opened ?? await embedderFactory(spec.name).forIndexing(spec, {
+      store,
+      storedId,
+      retrain: options.retrain ?? false,
+      drift,
+      onProgress: (phase, done, total) => progress({ phase: phase === 'train' ? 'train' : 'embed', done, total }),
+      onWarning: options.onWarning,
+    });
+  } catch (err) {
+    if (!tolerated(err)) throw err;
+    summary.embedder = storedId;
+    return;
+  }
   if (!embedder) return;
   try {
     if (storedId !== embedder.id) {
@@ -589,7 +636,14 @@ async function updateEmbeddings(
       await store.setMeta({ embedder_spec: JSON.stringify(spec), embed_drift: String(drift), vectors_complete: '0' });
     }
     const paths = storedId === embedder.id ? run.onlyPaths : undefined;
-    const result = await embedChunks(store, embedder, { paths, onProgress: (done, total) => progress({ phase: 'embed', done, total }) });
+    let result: Awaited<ReturnType<typeof embedChunks>>;
+    try {
+      result = await embedChunks(store, embedder, { paths, onProgress: (done, total) => progress({ phase: 'embed', done, total }) });
+    } catch (err) {
+      if (storedId !== embedder.id || !tolerated(err)) throw err;
+      summary.embedder = storedId;
+      return;
+    }
     result.embedded += summary.embedded;
     await store.setMeta({ vectors_complete: '1' });
     // A new model's vectors are complete: the old model's tables go (readers move to the new).

@@ -370,6 +370,7 @@ async function embeddingServer(options: { dims?: number; failFirst?: number; del
   let failures = options.failFirst ?? 0;
   let failing = false;
   let attempts = 0;
+  let answersLeft = Infinity;
   let inFlight = 0;
   let maxInFlight = 0;
   let dims = options.dims ?? 16;
@@ -383,6 +384,7 @@ async function embeddingServer(options: { dims?: number; failFirst?: number; del
       inFlight--;
       if (req.url !== '/v1/embeddings') return res.writeHead(404).end();
       attempts++;
+      if (answersLeft-- <= 0) failing = true;
       if (failing) return res.writeHead(503).end('down for maintenance');
       if (failures > 0) {
         failures--;
@@ -401,7 +403,7 @@ async function embeddingServer(options: { dims?: number; failFirst?: number; del
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
-  return { url, requests, texts, attempts: () => attempts, setFailing: (f: boolean) => (failing = f), maxInFlight: () => maxInFlight, setDims: (d: number) => (dims = d), close: () => new Promise<void>((r) => server.close(() => r())) };
+  return { url, requests, texts, attempts: () => attempts, setFailing: (f: boolean) => ((failing = f), (answersLeft = Infinity)), failAfter: (n: number) => (answersLeft = n), maxInFlight: () => maxInFlight, setDims: (d: number) => (dims = d), close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
 describe('http embedder: an OpenAI-compatible /v1/embeddings server', () => {
@@ -570,6 +572,47 @@ describe('http embedder: an OpenAI-compatible /v1/embeddings server', () => {
       await expect(indexRepo({ root, db: newDb(), embedder: { name: 'http', urls: [down.url, up.url] } })).rejects.toThrow(/failed after 4 attempts: HTTP 503/);
     } finally {
       await Promise.all([down.close(), up.close()]);
+    }
+  });
+
+  it("keeps the index current while the index's embeddings server is down, and embeds what it missed once back", async () => {
+    const server = await embeddingServer();
+    const root = copyFixture('netkit');
+    const db = newDb();
+    try {
+      const first = await indexRepo({ root, db, embedder: { name: 'http', urls: [server.url] } });
+      server.setFailing(true);
+      writeFiles(root, { 'src/added.ml': 'let reconnect_with_backoff host = host\n' });
+      const warnings: string[] = [];
+      const during = await indexRepo({ root, db, onWarning: (m) => warnings.push(m) });
+      expect(during).toMatchObject({ added: 1, embedded: 0, embedder: first.embedder });
+      expect(warnings).toEqual([expect.stringMatching(/HTTP 503: indexed without new vectors; the next run embeds what lacks one$/)]);
+      const searcher = await Searcher.open(db);
+      try {
+        expect((await searcher.search('reconnect_with_backoff', { mode: 'lexical' }))[0]?.name).toBe('reconnect_with_backoff');
+      } finally {
+        searcher.close();
+      }
+      server.setFailing(false);
+      // Nothing changed since, but the vectors are marked incomplete: this run embeds the new definition.
+      expect(await indexRepo({ root, db })).toMatchObject({ changed: 0, added: 0, embedded: 1, embedder: first.embedder });
+      const clean = newDb();
+      await indexRepo({ root, db: clean, embedder: { name: 'http', urls: [server.url] } });
+      expect(await indexContents(db)).toEqual(await indexContents(clean));
+      // Down in the middle of a cold run, right after the probe that adopted it: the same.
+      server.failAfter(1);
+      const cold = newDb();
+      const coldWarnings: string[] = [];
+      expect(await indexRepo({ root, db: cold, embedder: { name: 'http', urls: [server.url] }, onWarning: (m) => coldWarnings.push(m) })).toMatchObject({ embedded: 0, embedder: first.embedder });
+      expect(coldWarnings).toEqual([expect.stringMatching(/indexed without new vectors/)]);
+      server.setFailing(false);
+      expect((await indexRepo({ root, db: cold })).embedded).toBe((await indexContents(clean)).vectors.length);
+      expect(await indexContents(cold)).toEqual(await indexContents(clean));
+      // An embedder the index has not adopted yet must answer: a run switching to it stops.
+      server.setFailing(true);
+      await expect(indexRepo({ root, db: newDb(), embedder: { name: 'http', urls: [server.url] } })).rejects.toThrow(/failed after 4 attempts: HTTP 503/);
+    } finally {
+      await server.close();
     }
   });
 
