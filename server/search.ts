@@ -104,7 +104,9 @@ export class IndexView {
       const [spec, id, indexedAt] = await Promise.all([store.getMeta('embedder_spec'), store.getMeta('embedder_id'), store.getMeta('indexedAt')]);
       const embedding = spec && spec !== 'null' && id && store.hasVectors() ? { spec: JSON.parse(spec) as EmbedderSpec, id } : undefined;
       const reader = resident ? await ResidentChunks.load(store, earlier?.reader instanceof ResidentChunks ? earlier.reader : undefined) : store;
-      return new IndexView(store, reader, { directories: await store.directoryNames() }, embedding, indexedAt ?? '');
+      const view = new IndexView(store, reader, { directories: await store.directoryNames() }, embedding, indexedAt ?? '');
+      if (earlier) await view.inheritEmbedder(earlier);
+      return view;
     } catch (err) {
       store.close();
       throw err;
@@ -121,6 +123,20 @@ export class IndexView {
         throw err;
       });
     return this.embedder;
+  }
+
+  /**
+   * Takes over the query embedder of the version this one replaces when the model is the same:
+   * a loaded model (seconds for a neural one) and the rows read so far are not loaded again
+   * after every update. An embedder that is one instance moves here, to be closed by this view.
+   */
+  private async inheritEmbedder(earlier: IndexView): Promise<void> {
+    const same = earlier.embedding && this.embedding && earlier.embedding.id === this.embedding.id && JSON.stringify(earlier.embedding.spec) === JSON.stringify(this.embedding.spec);
+    const held = same && earlier.embedder ? await earlier.embedder.catch(() => undefined) : undefined;
+    const next = held?.forNewerVersion?.(this.store);
+    if (!held || !next) return;
+    if (next === held) earlier.embedder = undefined;
+    this.embedder = Promise.resolve(next);
   }
 
   /**

@@ -357,6 +357,27 @@ describe('transformers embedder: a local ONNX model through transformers.js', ()
     expect((JSON.parse(search.stdout) as { results: { name: string }[] }).results.map((r) => r.name)).toContain('connect');
   });
 
+  it('keeps its loaded model when a server moves to a newer version of the index, and still answers', async () => {
+    const db = newDb();
+    const repo = copyFixture('netkit');
+    await indexRepo({ root: repo, db, embedder: { name: 'transformers', model: modelDir } });
+    const searcher = await Searcher.open(db, { resident: true });
+    try {
+      const q = 'connect a socket to a host';
+      const loaded = await searcher.readFresh((view) => view.queryEmbedder());
+      const before = await searcher.search(q, { mode: 'vector' });
+      writeFiles(repo, { 'src/added.ml': 'let reconnect host = host\n' });
+      await indexRepo({ root: repo, db });
+      await searcher.refresh({ now: true });
+      expect(await searcher.readFresh(async (view) => (await view.store.countChunks()) > 0 && view.queryEmbedder())).toBe(loaded);
+      // The replaced version is closed; the model it handed on is not, and still answers.
+      expect((await searcher.search(q, { mode: 'vector' }))[0]).toEqual(before[0]);
+      expect((await searcher.search('reconnect', { mode: 'lexical' }))[0]?.name).toBe('reconnect');
+    } finally {
+      searcher.close();
+    }
+  });
+
   it('says clearly what is wrong with a bad model directory or device', async () => {
     await expect(TransformersEmbedder.load({ name: 'transformers', model: path.join(modelDir, 'nope') })).rejects.toThrow(/local model directory/);
     await expect(TransformersEmbedder.load({ name: 'transformers', model: modelDir, device: 'tpu' })).rejects.toThrow(EmbedderError);

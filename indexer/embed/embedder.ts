@@ -28,6 +28,11 @@ export interface Embedder {
    * of text reads the question as typed.
    */
   embedQuery(query: string, codeTerms?: readonly string[]): Promise<Float32Array>;
+  /**
+   * The same model over a newer version of the index (a server after an update), keeping what
+   * it has loaded: the one instance when it does not read the index. Absent: loaded anew.
+   */
+  forNewerVersion?(store: IndexStore): Embedder;
   close?(): Promise<void>;
 }
 

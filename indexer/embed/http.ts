@@ -57,6 +57,11 @@ export class HttpEmbedder implements Embedder {
     return this.learntDims;
   }
 
+  /** The server does not read the index: a newer version keeps this connection. */
+  forNewerVersion(): this {
+    return this;
+  }
+
   /** The served model and, when there is one, the document prefix: another one makes other vectors. */
   get id(): string {
     const prefix = this.options.documentPrefix ? `-${createHash('sha256').update(this.options.documentPrefix).digest('hex').slice(0, 8)}` : '';

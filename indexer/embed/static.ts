@@ -45,16 +45,20 @@ export class StoredStaticEmbedder implements Embedder {
   constructor(
     private readonly store: IndexStore,
     readonly id: string,
+    /**
+     * The model rows read so far, by token (null: not in the vocabulary), and whether that is all
+     * of them. A long-lived reader ends up with the few thousand words people ask about instead
+     * of a read per query, and hands them on to the next version of the index (same model id,
+     * same rows).
+     */
+    private readonly read: { rows: Map<string, { idf: number; vector: Float32Array } | null>; complete: boolean } = { rows: new Map(), complete: false },
   ) {
     this.dims = Number(/-(\d+)d-/.exec(id)?.[1] ?? 0);
   }
 
-  /**
-   * The model rows this embedder has read, by token (null: not in the vocabulary). A long-lived
-   * reader ends up with the few thousand words people ask about, instead of a read per query.
-   */
-  private readonly rows = new Map<string, { idf: number; vector: Float32Array } | null>();
-  private complete = false;
+  forNewerVersion(store: IndexStore): StoredStaticEmbedder {
+    return new StoredStaticEmbedder(store, this.id, this.read);
+  }
 
   async embedDocuments(inputs: readonly EmbedInput[]): Promise<Float32Array[]> {
     const bags = inputs.map(toBag);
@@ -71,22 +75,22 @@ export class StoredStaticEmbedder implements Embedder {
 
   /** The model restricted to `tokens` (those in its vocabulary), reading the rows not read yet. */
   private async modelOf(tokens: readonly string[]): Promise<StaticModel> {
-    const missing = this.complete ? [] : [...new Set(tokens)].filter((t) => !this.rows.has(t));
+    const missing = this.read.complete ? [] : [...new Set(tokens)].filter((t) => !this.read.rows.has(t));
     if (missing.length > 0) {
       // Words outside the vocabulary are remembered too; a flood of them starts the memory over.
-      if (this.rows.size > MAX_REMEMBERED_TOKENS) this.rows.clear();
+      if (this.read.rows.size > MAX_REMEMBERED_TOKENS) this.read.rows.clear();
       // Past a few thousand tokens (a large incremental run) one scan beats a long IN list.
       const whole = missing.length > WHOLE_MODEL_ABOVE;
       const model = await this.store.loadStaticModel(this.id, whole ? undefined : missing);
       if (!model) throw new ModelMissingError("the index's static embedding model is missing; run 'codesearch index --retrain'");
-      model.vocabulary.forEach((token, i) => this.rows.set(token, { idf: model.idf[i]!, vector: model.vectors.subarray(i * model.dims, (i + 1) * model.dims) }));
-      if (whole) this.complete = true;
-      else for (const t of missing) if (!this.rows.has(t)) this.rows.set(t, null);
+      model.vocabulary.forEach((token, i) => this.read.rows.set(token, { idf: model.idf[i]!, vector: model.vectors.subarray(i * model.dims, (i + 1) * model.dims) }));
+      if (whole) this.read.complete = true;
+      else for (const t of missing) if (!this.read.rows.has(t)) this.read.rows.set(t, null);
     }
-    const known = [...new Set(tokens)].filter((t) => this.rows.get(t));
+    const known = [...new Set(tokens)].filter((t) => this.read.rows.get(t));
     const vectors = new Float32Array(known.length * this.dims);
-    known.forEach((t, i) => vectors.set(this.rows.get(t)!.vector, i * this.dims));
-    return new StaticModel(known, Float32Array.from(known, (t) => this.rows.get(t)!.idf), vectors, this.dims);
+    known.forEach((t, i) => vectors.set(this.read.rows.get(t)!.vector, i * this.dims));
+    return new StaticModel(known, Float32Array.from(known, (t) => this.read.rows.get(t)!.idf), vectors, this.dims);
   }
 }
 

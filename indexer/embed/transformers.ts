@@ -75,6 +75,11 @@ export class TransformersEmbedder implements Embedder {
     return vector!;
   }
 
+  /** The model does not read the index: a newer version keeps this loaded one. */
+  forNewerVersion(): this {
+    return this;
+  }
+
   async close(): Promise<void> {
     await this.extract.dispose();
   }
