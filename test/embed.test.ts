@@ -385,7 +385,7 @@ describe('transformers embedder: a local ONNX model through transformers.js', ()
 });
 
 /** An OpenAI-compatible embeddings server: a vector per input from its characters' codes. */
-async function embeddingServer(options: { dims?: number; failFirst?: number; delayMs?: number } = {}) {
+async function embeddingServer(options: { dims?: number; failFirst?: number; delayMs?: number; apiKey?: string } = {}) {
   const requests: number[] = [];
   const texts: string[] = [];
   let failures = options.failFirst ?? 0;
@@ -404,6 +404,7 @@ async function embeddingServer(options: { dims?: number; failFirst?: number; del
       await new Promise((r) => setTimeout(r, options.delayMs ?? 5));
       inFlight--;
       if (req.url !== '/v1/embeddings') return res.writeHead(404).end();
+      if (options.apiKey && req.headers.authorization !== `Bearer ${options.apiKey}`) return res.writeHead(401).end('invalid api key');
       attempts++;
       if (answersLeft-- <= 0) failing = true;
       if (failing) return res.writeHead(503).end('down for maintenance');
@@ -632,6 +633,34 @@ describe('http embedder: an OpenAI-compatible /v1/embeddings server', () => {
       // An embedder the index has not adopted yet must answer: a run switching to it stops.
       server.setFailing(true);
       await expect(indexRepo({ root, db: newDb(), embedder: { name: 'http', urls: [server.url] } })).rejects.toThrow(/failed after 4 attempts: HTTP 503/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('sends the API key from CODESEARCH_EMBEDDER_API_KEY, never stores it, and says when the server refuses it', async () => {
+    const server = await embeddingServer({ apiKey: 'sekrit' });
+    try {
+      await expect(HttpEmbedder.connect({ urls: [server.url] })).rejects.toThrow(/refused no API key \(set CODESEARCH_EMBEDDER_API_KEY\): HTTP 401$/);
+      await expect(HttpEmbedder.connect({ urls: [server.url], apiKey: 'wrong' })).rejects.toThrow(/refused the API key in CODESEARCH_EMBEDDER_API_KEY: HTTP 401$/);
+      expect((await HttpEmbedder.connect({ urls: [server.url], apiKey: 'sekrit' })).dims).toBe(16);
+      const root = copyFixture('netkit');
+      const db = newDb();
+      const withKey = { CODESEARCH_EMBEDDER_API_KEY: 'sekrit' };
+      const indexed = await runCli(['index', root, '--db', db, '--embedder-url', server.url], { cwd: root, env: withKey });
+      expect(indexed.code, indexed.stderr).toBe(0);
+      const files = fs.readdirSync(db, { recursive: true, encoding: 'utf8' }).filter((f) => fs.statSync(path.join(db, f)).isFile());
+      expect(files.length).toBeGreaterThan(10);
+      // The scan sees the stored spec (its URL), and no key anywhere.
+      expect(files.some((f) => fs.readFileSync(path.join(db, f)).includes(server.url))).toBe(true);
+      expect(files.filter((f) => fs.readFileSync(path.join(db, f)).includes('sekrit'))).toEqual([]);
+      const found = await runCli(['search', '--db', db, '--json', 'connect a socket to a host'], { cwd: root, env: withKey });
+      expect(found.stderr).toBe('');
+      expect((JSON.parse(found.stdout) as { results: { name: string }[] }).results[0]?.name).toBe('connect');
+      // Without the key a search is refused in one line, not answered as if the server were down.
+      const refused = await runCli(['search', '--db', db, 'connect a socket to a host'], { cwd: root, env: { CODESEARCH_EMBEDDER_API_KEY: undefined } });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/^codesearch: embeddings server \S+ refused no API key \(set CODESEARCH_EMBEDDER_API_KEY\): HTTP 401\n$/);
     } finally {
       await server.close();
     }

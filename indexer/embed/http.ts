@@ -8,6 +8,8 @@ import { EmbedderError, EmbedderUnavailableError, embeddingText, registerEmbedde
 
 const DEFAULTS = { batchSize: 32, concurrencyPerEndpoint: 4, retries: 3, backoffMs: 200, timeoutMs: 60_000 };
 const QUERY_PATIENCE = { retries: 1, timeoutMs: 5_000 };
+/** The environment variable holding the servers' API key: a secret stays out of the index's meta. */
+export const API_KEY_VARIABLE = 'CODESEARCH_EMBEDDER_API_KEY';
 /** An endpoint that failed a request's every retry is passed over this long while others answer. */
 const ENDPOINT_REST_MS = 30_000;
 
@@ -21,11 +23,13 @@ export interface HttpEmbedderOptions {
   timeoutMs?: number;
   queryPrefix?: string;
   documentPrefix?: string;
+  /** Sent as `Authorization: Bearer KEY`; from the environment, never stored in the index. */
+  apiKey?: string;
 }
 
 export class HttpEmbedder implements Embedder {
   readonly readsText = true;
-  private readonly options: Required<Omit<HttpEmbedderOptions, 'model'>> & { model?: string };
+  private readonly options: Required<Omit<HttpEmbedderOptions, 'model' | 'apiKey'>> & { model?: string; apiKey?: string };
   private next = 0;
   private readonly active: number[];
   /** Until when each endpoint is passed over, having failed a request's every retry. */
@@ -131,7 +135,7 @@ export class HttpEmbedder implements Embedder {
       try {
         response = await fetch(url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', ...(this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {}) },
           body: JSON.stringify({ input: texts, ...(this.options.model ? { model: this.options.model } : {}) }),
           signal: AbortSignal.timeout(this.options.timeoutMs),
         });
@@ -144,6 +148,10 @@ export class HttpEmbedder implements Embedder {
         continue;
       }
       const body = await response.text();
+      if (response.status === 401 || response.status === 403) {
+        const key = this.options.apiKey ? `the API key in ${API_KEY_VARIABLE}` : `no API key (set ${API_KEY_VARIABLE})`;
+        throw new EmbedderError(`embeddings server ${url} refused ${key}: HTTP ${response.status}`);
+      }
       if (!response.ok) throw new EmbedderError(`embeddings server ${url} refused the request: HTTP ${response.status} ${body.slice(0, 200)}`);
       return this.parse(url, body, texts.length);
     }
@@ -190,6 +198,7 @@ function optionsOf(spec: EmbedderSpec): HttpEmbedderOptions {
     batchSize: spec.batchSize,
     queryPrefix: spec.queryPrefix,
     documentPrefix: spec.documentPrefix,
+    apiKey: process.env[API_KEY_VARIABLE] || undefined,
   };
 }
 
