@@ -263,14 +263,17 @@ describe('transformers embedder: a local ONNX model through transformers.js', ()
     }
   });
 
-  it('gives the same vectors whatever the batch size', async () => {
-    const texts = Array.from({ length: 11 }, (_, i) => input(`v${i}`, `let f${i} socket = connect socket ${'table '.repeat(i)}`));
+  it('gives the same vectors whatever the batch size, each for its own text', async () => {
+    // Lengths out of order: batches are made of texts of about the same length.
+    const texts = Array.from({ length: 11 }, (_, i) => input(`v${i}`, `let f${i} socket = connect socket ${'table '.repeat((i * 7) % 11)}`));
     const small = await TransformersEmbedder.load({ name: 'transformers', model: modelDir, batchSize: 3 });
     const large = await TransformersEmbedder.load({ name: 'transformers', model: modelDir, batchSize: 64 });
     try {
       const [a, b] = [await small.embedDocuments(texts), await large.embedDocuments(texts)];
       expect(a).toHaveLength(11);
       a.forEach((v, i) => expect(cosine(v, b[i]!)).toBeCloseTo(1, 5));
+      for (const i of [0, 4, 10]) expect(cosine(a[i]!, (await large.embedDocuments([texts[i]!]))[0]!)).toBeCloseTo(1, 5);
+      expect(cosine(a[0]!, a[10]!)).toBeLessThan(0.999);
     } finally {
       await Promise.all([small.close(), large.close()]);
     }
