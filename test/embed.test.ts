@@ -559,6 +559,10 @@ describe('http embedder: an OpenAI-compatible /v1/embeddings server', () => {
       const context = await post('/v1/context', { prompt: 'close the socket after a timeout' });
       expect(context.items!.length).toBeGreaterThan(0);
       expect(context.warnings).toEqual([expect.stringMatching(/^lexical results only: /)]);
+      // Counted for an operator to alert on: one search and one window without vectors.
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      expect(metrics).toMatch(/^codesearch_answers_with_warnings_total\{route="\/v1\/search"\} 1$/m);
+      expect(metrics).toMatch(/^codesearch_answers_with_warnings_total\{route="\/v1\/context"\} 1$/m);
       // The command line answers too, with the warning on stderr; so does an agent's MCP client.
       const cli = await runCli(['search', '--db', db, '--json', 'close the socket'], { cwd: root });
       expect(cli.code).toBe(0);

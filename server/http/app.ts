@@ -182,6 +182,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       this.set(searchCacheBytes());
     },
   });
+  // An operator alerts on this: answers without vectors mean the embeddings server is out of reach.
+  const warned = new Counter({
+    name: 'codesearch_answers_with_warnings_total',
+    help: 'Search and context answers that did without something (vectors, while the embedder was out of reach), by route',
+    labelNames: ['route'],
+    registers: [registry],
+  });
+  const countWarned = (request: FastifyRequest, warnings: readonly string[] | undefined) => {
+    if (warnings?.length) warned.inc({ route: request.routeOptions.url ?? 'unmatched' });
+  };
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     requests.inc({ route, method: request.method, status: String(reply.statusCode) });
@@ -231,7 +241,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       const told = warningsOf(request.log);
       const results = await answer(() => searcher.search(request.body.query, { k: request.body.k, mode: request.body.mode, explain: request.body.explain, pairs: request.body.pairs, onWarning: told.onWarning }));
       options.stats?.recordAnswer({ requestId: request.id, strategy: 'search', ms: performance.now() - started, tokens: 0, items: results.length });
-      return { results, requestId: request.id, ...told.body() };
+      const answered = { results, requestId: request.id, ...told.body() };
+      countWarned(request, answered.warnings);
+      return answered;
     },
   );
 
@@ -275,18 +287,20 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   };
 
   /** codesearch's own window for a request, by its strategy, recorded for /v1/stats. */
-  const ownWindow = async (body: ContextBody, requestId: string, log: FastifyBaseLogger) => {
+  const ownWindow = async (body: ContextBody, request: FastifyRequest) => {
+    const { id: requestId, log } = request;
     const started = performance.now();
     const strategy = await answer(async () => chooseStrategy(strategies, body));
     const asked = providerRequest(body);
     const window = await answer(() => builder.build(withSelection(asked), strategy.options));
     for (const warning of window.warnings ?? []) log.warn(warning);
+    countWarned(request, window.warnings);
     options.stats?.recordAnswer({ requestId, strategy: strategy.name, clientId: asked.clientId, ms: performance.now() - started, tokens: window.tokens, items: window.items.length });
     return { ...window, strategy: strategy.name };
   };
 
   app.post<{ Body: ContextBody }>('/v1/context', { schema: { body: contextBody, response: { '4xx': errorSchema } } }, async (request) => ({
-    ...(await ownWindow(request.body, request.id, request.log)),
+    ...(await ownWindow(request.body, request)),
     requestId: request.id,
   }));
 
@@ -321,7 +335,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     async (request, reply) => {
       const provider = providers.get(request.params.name);
       if (!provider) return reply.status(404).send({ error: { code: 'not_found', message: `no context provider '${request.params.name}' (GET /v1/providers lists them)` } });
-      const window = provider.name === CODESEARCH ? await ownWindow(request.body, request.id, request.log) : await thirdParty(provider, providerRequest(request.body));
+      const window = provider.name === CODESEARCH ? await ownWindow(request.body, request) : await thirdParty(provider, providerRequest(request.body));
       return { ...window, provider: provider.name, requestId: request.id };
     },
   );
