@@ -75,8 +75,8 @@ document.getElementById('search-form').addEventListener('submit', async (e) => {
   status.textContent = 'searching…';
   try {
     const t0 = performance.now();
-    const { results: hits } = await api('/v1/search', { query, k: 20 });
-    status.textContent = hits.length + ' results in ' + Math.round(performance.now() - t0) + ' ms';
+    const { results: hits, warnings } = await api('/v1/search', { query, k: 20 });
+    status.textContent = hits.length + ' results in ' + Math.round(performance.now() - t0) + ' ms' + (warnings ? ' — ' + warnings.join('; ') : '');
     results.innerHTML = hits.map((h) =>
       '<a class="hit" href="#" data-path="' + escape(h.path) + '" data-line="' + h.startLine + '">' +
       '<span class="where">' + escape(h.path) + ':' + h.startLine + '</span> <b>' + escape(h.symbol) + '</b><span class="kind">' + escape(h.kind) + '</span>' +
@@ -110,7 +110,7 @@ contextForm.addEventListener('submit', async (e) => {
   note.textContent = 'building…';
   try {
     const w = await api('/v1/context', { prompt, clientId: 'web' });
-    note.textContent = w.items.length + ' items, ' + w.tokens + ' of ' + w.budget + ' tokens (' + w.strategy + ')';
+    note.textContent = w.items.length + ' items, ' + w.tokens + ' of ' + w.budget + ' tokens (' + w.strategy + ')' + (w.warnings ? ' — ' + w.warnings.join('; ') : '');
     out.innerHTML = w.items.map((i) =>
       '<div class="item"><span class="where">' + escape(i.path) + ':' + i.startLine + '-' + i.endLine + '</span> <b>' + escape(i.symbol) + '</b><span class="kind">' + escape(i.reason) + '</span>' +
       '<pre><code>' + highlight(i.text || '') + '</code></pre></div>').join('');
