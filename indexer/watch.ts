@@ -23,6 +23,12 @@ export const DEFAULT_SETTLE_MS = 200;
 const OPTIMIZE_WHEN_IDLE_MS = 15_000;
 /** A run waits this long when another process holds the index lock, then tries again. */
 const LOCKED_RETRY_MS = 1000;
+/**
+ * A failed run is tried again after this long, without waiting for another change, and after
+ * twice as long each time it fails again, up to a minute.
+ */
+const FAILED_RETRY_MS = 2000;
+const FAILED_RETRY_MAX_MS = 60_000;
 const WATCHED_FILES = /\.mli?$|^dune$|^\.(git|hg|codesearch)ignore$/;
 
 export interface WatchOptions extends Omit<IndexOptions, 'onProgress' | 'deferOptimize'> {
@@ -33,8 +39,10 @@ export interface WatchOptions extends Omit<IndexOptions, 'onProgress' | 'deferOp
   onRun?: (summary: IndexSummary, changed: readonly string[]) => void;
   /** A run or an optimize pass ended, whether it did its work or failed. */
   onRunEnd?: () => void;
-  /** A run failed; the watcher keeps going and the next change tries again. */
+  /** A run failed; the watcher keeps going, and tries again after a pause or at the next change. */
   onError?: (err: Error) => void;
+  /** The first pause after a failed run (ms), doubling while runs keep failing. */
+  retryMs?: number;
 }
 
 export interface LiveIndex {
@@ -57,6 +65,11 @@ export async function watchIndex(options: WatchOptions): Promise<LiveIndex> {
   let closed = false;
   let optimizeTimer: NodeJS.Timeout | undefined;
   const idle: (() => void)[] = [];
+  // Failed runs in a row, the paths they were for, and the try after a pause.
+  let failures = 0;
+  let failedPaths: string[] = [];
+  let retryTimer: NodeJS.Timeout | undefined;
+  const retryMs = options.retryMs ?? FAILED_RETRY_MS;
 
   // After a run or an optimize pass: the changes that came meanwhile start the next run, and
   // with nothing left to do, whoever waits for the index to settle is told.
@@ -91,19 +104,34 @@ export async function watchIndex(options: WatchOptions): Promise<LiveIndex> {
     running = (async () => {
       try {
         options.onRunStart?.();
-        options.onRun?.(await run(), paths);
+        // Awaited apart: an optional call would skip evaluating its arguments, the run itself.
+        const summary = await run();
+        options.onRun?.(summary, [...failedPaths.splice(0), ...paths]);
+        failures = 0;
+        if (retryTimer) clearTimeout(retryTimer);
+        retryTimer = undefined;
         optimizeLater();
       } catch (err) {
         if (err instanceof IndexLockedError) {
           // Another `codesearch index` is writing: it will have seen most of this; look again after it.
           for (const p of paths) changed.add(p);
           timer ??= setTimeout(start, LOCKED_RETRY_MS);
-        } else onError(err as Error);
+        } else {
+          onError(err as Error);
+          // Without this, what the failed run was for waits for the next change (a server back up).
+          failedPaths.push(...paths);
+          retryTimer ??= setTimeout(retry, Math.min(FAILED_RETRY_MAX_MS, retryMs * 2 ** failures++));
+        }
       } finally {
         options.onRunEnd?.();
         afterWork();
       }
     })();
+  };
+
+  const retry = () => {
+    retryTimer = undefined;
+    if (!closed) schedule([]);
   };
 
   const schedule = (paths: string[]) => {
@@ -135,6 +163,7 @@ export async function watchIndex(options: WatchOptions): Promise<LiveIndex> {
       closed = true;
       if (timer) clearTimeout(timer);
       if (optimizeTimer) clearTimeout(optimizeTimer);
+      if (retryTimer) clearTimeout(retryTimer);
       timer = undefined;
       await subscription.unsubscribe();
       await running;

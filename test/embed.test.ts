@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { finalizeIndex, indexRepo } from '../indexer/pipeline.js';
+import { watchIndex } from '../indexer/watch.js';
 import { IndexStore } from '../indexer/store.js';
 import { trainStaticModel } from '../indexer/embed/static-model.js';
 import { seededUniform } from '../indexer/embed/linalg.js';
@@ -395,6 +396,7 @@ async function embeddingServer(options: { dims?: number; failFirst?: number; del
   let failing = false;
   let attempts = 0;
   let answersLeft = Infinity;
+  let refusing = false;
   let inFlight = 0;
   let maxInFlight = 0;
   let dims = options.dims ?? 16;
@@ -409,6 +411,7 @@ async function embeddingServer(options: { dims?: number; failFirst?: number; del
       if (req.url !== '/v1/embeddings') return res.writeHead(404).end();
       if (options.apiKey && req.headers.authorization !== `Bearer ${options.apiKey}`) return res.writeHead(401).end('invalid api key');
       attempts++;
+      if (refusing) return res.writeHead(400).end('bad request');
       if (answersLeft-- <= 0) failing = true;
       if (failing) return res.writeHead(503).end('down for maintenance');
       if (failures > 0) {
@@ -428,7 +431,7 @@ async function embeddingServer(options: { dims?: number; failFirst?: number; del
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
-  return { url, requests, texts, attempts: () => attempts, setFailing: (f: boolean) => ((failing = f), (answersLeft = Infinity)), failAfter: (n: number) => (answersLeft = n), maxInFlight: () => maxInFlight, setDims: (d: number) => (dims = d), close: () => new Promise<void>((r) => server.close(() => r())) };
+  return { url, requests, texts, attempts: () => attempts, setFailing: (f: boolean) => ((failing = f), (answersLeft = Infinity)), failAfter: (n: number) => (answersLeft = n), setRefusing: (r: boolean) => (refusing = r), maxInFlight: () => maxInFlight, setDims: (d: number) => (dims = d), close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
 describe('http embedder: an OpenAI-compatible /v1/embeddings server', () => {
@@ -669,6 +672,41 @@ describe('http embedder: an OpenAI-compatible /v1/embeddings server', () => {
       expect(refused.code).toBe(1);
       expect(refused.stderr).toMatch(/^codesearch: embeddings server \S+ refused no API key \(set CODESEARCH_EMBEDDER_API_KEY\): HTTP 401\n$/);
     } finally {
+      await server.close();
+    }
+  });
+
+  it('has a live index try a failed update again by itself, with no further change', async () => {
+    const server = await embeddingServer();
+    const root = copyFixture('netkit');
+    const db = newDb();
+    const errors: string[] = [];
+    const runs: string[][] = [];
+    await indexRepo({ root, db, embedder: { name: 'http', urls: [server.url] } });
+    const live = await watchIndex({ root, db, settleMs: 50, retryMs: 200, onError: (e) => errors.push(e.message), onRun: (_s, paths) => runs.push([...paths]) });
+    const until = async (what: () => boolean) => {
+      for (let waited = 0; !what(); waited += 50) {
+        if (waited > 10_000) throw new Error('timed out');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    try {
+      await live.settled();
+      // A server refusing requests (not one out of reach) fails the run.
+      server.setRefusing(true);
+      writeFiles(root, { 'src/added.ml': 'let reconnect_later host = host\n' });
+      await until(() => errors.length >= 2);
+      expect(errors[0]).toMatch(/refused the request: HTTP 400/);
+      server.setRefusing(false);
+      await until(() => runs.some((paths) => paths.includes('src/added.ml')));
+      const searcher = await Searcher.open(db);
+      try {
+        expect((await searcher.search('reconnect_later'))[0]?.name).toBe('reconnect_later');
+      } finally {
+        searcher.close();
+      }
+    } finally {
+      await live.close();
       await server.close();
     }
   });
