@@ -79,6 +79,8 @@ export class IndexView {
   private embedder: Promise<Embedder> | undefined;
   /** Why the query embedder failed last, and until when it is not asked again. */
   private embedderDown: { error: Error; until: number } | undefined;
+  /** Questions' vectors, least recently used first: agents ask again (a search, then its window). */
+  private queryVectors = new Map<string, Float32Array>();
   private readers = 0;
   private retired = false;
   private closed = false;
@@ -137,6 +139,7 @@ export class IndexView {
     if (!held || !next) return;
     if (next === held) earlier.embedder = undefined;
     this.embedder = Promise.resolve(next);
+    this.queryVectors = earlier.queryVectors;
   }
 
   /**
@@ -144,9 +147,19 @@ export class IndexView {
    * not asked again for `retryMs`: every search would otherwise wait on a server that is down.
    */
   async embedQuery(query: string, codeTerms: readonly string[], retryMs: number): Promise<Float32Array> {
+    const key = `${query}\u0000${codeTerms.join(' ')}`;
+    const kept = this.queryVectors.get(key);
+    if (kept) {
+      this.queryVectors.delete(key);
+      this.queryVectors.set(key, kept);
+      return kept;
+    }
     if (this.embedderDown && Date.now() < this.embedderDown.until) throw this.embedderDown.error;
     try {
-      return await (await this.queryEmbedder()).embedQuery(query, codeTerms);
+      const vector = await (await this.queryEmbedder()).embedQuery(query, codeTerms);
+      this.queryVectors.set(key, vector);
+      if (this.queryVectors.size > QUERY_VECTORS_KEPT) this.queryVectors.delete(this.queryVectors.keys().next().value!);
+      return vector;
     } catch (err) {
       // A vanished model is this version's end, not the embedder's: the request moves on.
       if (err instanceof EmbedderError && !(err instanceof ModelMissingError)) this.embedderDown = { error: err, until: Date.now() + retryMs };
@@ -197,6 +210,9 @@ const READERS_AT_ONCE = availableParallelism();
  * once gave p95 40–68 / 50–63 ms at 240–308 / 245–275 a second, no consistent difference.
  */
 const READERS_AT_ONCE_RESIDENT = 4 * availableParallelism();
+
+/** Questions whose vectors a version keeps (96 to 1,024 floats each) and hands on to the next. */
+const QUERY_VECTORS_KEPT = 512;
 
 /** How long a query embedder that failed is left alone before it is tried again, by default. */
 export const EMBEDDER_RETRY_MS = 10_000;

@@ -509,8 +509,12 @@ describe('http embedder: an OpenAI-compatible /v1/embeddings server', () => {
     const afterRetryPause = () => new Promise((r) => setTimeout(r, RETRY_MS + 100));
     let fresh: Searcher | undefined;
     try {
+      const baseline = await Searcher.open(db);
+      const online = await baseline.search(q);
+      baseline.close();
+      // Connected with another question: a question's vector, once made, is kept.
       const quiet: string[] = [];
-      const online = await connected.search(q, told(quiet));
+      await connected.search('open a connection', told(quiet));
       expect(quiet).toEqual([]);
       server.setFailing(true);
       // Down after the searcher connected: its query's vector fails, the lexical retrievers answer.
@@ -535,6 +539,10 @@ describe('http embedder: an OpenAI-compatible /v1/embeddings server', () => {
         expect(await searcher.search(q, told(back))).toEqual(online);
         expect(back).toEqual([]);
       }
+      // Asked again, the question's vector is not made again.
+      const sent = server.texts.length;
+      expect(await connected.search(q)).toEqual(online);
+      expect(server.texts.length).toBe(sent);
     } finally {
       connected.close();
       fresh?.close();
