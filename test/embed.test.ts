@@ -382,6 +382,19 @@ describe('transformers embedder: a local ONNX model through transformers.js', ()
     }
   });
 
+  it('says what to do when the model an index was embedded with is gone', async () => {
+    const moved = path.join(makeTempDir('cs-model-'), 'moving');
+    fs.cpSync(modelDir, moved, { recursive: true });
+    const db = newDb();
+    await indexRepo({ root, db, embedder: { name: 'transformers', model: moved } });
+    fs.rmSync(moved, { recursive: true });
+    const gone = await runCli(['search', '--db', db, 'connect a socket to a host'], { cwd: root });
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toBe(`codesearch: the index's vectors were made by the model in ${moved}, which is no longer there; put it back, or re-index with --embedder-model DIR (or --embedder static); --mode lexical searches without it\n`);
+    const lexical = await runCli(['search', '--db', db, '--mode', 'lexical', '--json', 'connect a socket to a host'], { cwd: root });
+    expect((JSON.parse(lexical.stdout) as { results: { name: string }[] }).results[0]?.name).toBe('connect');
+  });
+
   it('says clearly what is wrong with a bad model directory or device', async () => {
     await expect(TransformersEmbedder.load({ name: 'transformers', model: path.join(modelDir, 'nope') })).rejects.toThrow(/local model directory/);
     await expect(TransformersEmbedder.load({ name: 'transformers', model: modelDir, device: 'tpu' })).rejects.toThrow(EmbedderError);

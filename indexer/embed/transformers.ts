@@ -185,6 +185,11 @@ registerEmbedder({
   name: 'transformers',
   forIndexing: (spec, { onWarning }) => TransformersEmbedder.load(spec, { onWarning }),
   async forQuerying(spec, _store, storedId) {
+    if (!existsSync(join(resolve(spec.model ?? ''), 'config.json'))) {
+      throw new EmbedderError(
+        `the index's vectors were made by the model in ${spec.model}, which is no longer there; put it back, or re-index with --embedder-model DIR (or --embedder static); --mode lexical searches without it`,
+      );
+    }
     const embedder = await TransformersEmbedder.load(spec, { cpuFallback: true });
     if (embedder.id !== storedId) {
       await embedder.close();
