@@ -515,7 +515,8 @@ describe('http embedder: an OpenAI-compatible /v1/embeddings server', () => {
     const db = newDb();
     const root = copyFixture('netkit');
     await indexRepo({ root, db, embedder: { name: 'http', urls: [server.url] } });
-    const RETRY_MS = 300;
+    // Long enough that the checks within the pause cannot outlast it on a loaded machine.
+    const RETRY_MS = 2000;
     const connected = await Searcher.open(db, { embedderRetryMs: RETRY_MS });
     const q = 'connect a socket to a host';
     const told = (warnings: string[]) => ({ onWarning: (m: string) => warnings.push(m) });
