@@ -94,6 +94,8 @@ export class IndexView {
     readonly embedding: { spec: EmbedderSpec; id: string } | undefined,
     /** When the run that made this version ended. */
     readonly indexedAt: string,
+    /** What this version holds, for a health check. */
+    readonly health: IndexHealth,
   ) {}
 
   /** `earlier`: the view this one replaces, whose chunks in memory are reused where unchanged. */
@@ -103,10 +105,18 @@ export class IndexView {
       if ((await store.getMeta('fingerprint')) !== fingerprint()) {
         throw new IndexMissingError(`the index at ${db} is incomplete or was built by another codesearch version`);
       }
-      const [spec, id, indexedAt] = await Promise.all([store.getMeta('embedder_spec'), store.getMeta('embedder_id'), store.getMeta('indexedAt')]);
+      const [spec, id, indexedAt, vectorsComplete, chunks] = await Promise.all([
+        store.getMeta('embedder_spec'),
+        store.getMeta('embedder_id'),
+        store.getMeta('indexedAt'),
+        store.getMeta('vectors_complete'),
+        store.countChunks(),
+      ]);
       const embedding = spec && spec !== 'null' && id && store.hasVectors() ? { spec: JSON.parse(spec) as EmbedderSpec, id } : undefined;
       const reader = resident ? await ResidentChunks.load(store, earlier?.reader instanceof ResidentChunks ? earlier.reader : undefined) : store;
-      const view = new IndexView(store, reader, { directories: await store.directoryNames() }, embedding, indexedAt ?? '');
+      // Incomplete vectors: a run did without its embeddings server (the next run embeds the rest).
+      const health: IndexHealth = { chunks, embedder: embedding?.id ?? null, vectors: !embedding ? 'none' : vectorsComplete === '1' ? 'complete' : 'incomplete', indexedAt: indexedAt ?? '' };
+      const view = new IndexView(store, reader, { directories: await store.directoryNames() }, embedding, indexedAt ?? '', health);
       if (earlier) await view.inheritEmbedder(earlier);
       return view;
     } catch (err) {
@@ -191,6 +201,17 @@ export class IndexView {
   }
 }
 
+/** What a version of the index holds, as a health check reports it. */
+export interface IndexHealth {
+  chunks: number;
+  /** The model of the index's vectors; null without vectors. */
+  embedder: string | null;
+  /** `incomplete`: some definitions lack a vector (a run did without its embeddings server). */
+  vectors: 'complete' | 'incomplete' | 'none';
+  /** When the run that made this version ended. */
+  indexedAt: string;
+}
+
 /** Tries of a read (or an open) whose version an update removed meanwhile. */
 const VANISHED_ATTEMPTS = 4;
 /** How often a long-lived searcher looks for a newer index version, at most, by default. */
@@ -263,6 +284,11 @@ export class Searcher {
   /** The chunks of the version queries are answered from. */
   get reader(): ChunkReader {
     return this.view.reader;
+  }
+
+  /** What the version queries are answered from holds (no I/O: a health check never waits). */
+  get health(): IndexHealth {
+    return this.view.health;
   }
 
   /** The model behind the index's vectors ('' without vectors). */

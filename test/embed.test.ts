@@ -644,12 +644,16 @@ describe('http embedder: an OpenAI-compatible /v1/embeddings server', () => {
       const searcher = await Searcher.open(db);
       try {
         expect((await searcher.search('reconnect_with_backoff', { mode: 'lexical' }))[0]?.name).toBe('reconnect_with_backoff');
+        // A health check tells: the new definition has no vector yet.
+        expect(searcher.health).toMatchObject({ chunks: first.chunks + 1, embedder: first.embedder, vectors: 'incomplete' });
+        server.setFailing(false);
+        // Nothing changed since, but the vectors are marked incomplete: this run embeds the new definition.
+        expect(await indexRepo({ root, db })).toMatchObject({ changed: 0, added: 0, embedded: 1, embedder: first.embedder });
+        await searcher.refresh({ now: true });
+        expect(searcher.health).toMatchObject({ chunks: first.chunks + 1, vectors: 'complete' });
       } finally {
         searcher.close();
       }
-      server.setFailing(false);
-      // Nothing changed since, but the vectors are marked incomplete: this run embeds the new definition.
-      expect(await indexRepo({ root, db })).toMatchObject({ changed: 0, added: 0, embedded: 1, embedder: first.embedder });
       const clean = newDb();
       await indexRepo({ root, db: clean, embedder: { name: 'http', urls: [server.url] } });
       expect(await indexContents(db)).toEqual(await indexContents(clean));

@@ -50,7 +50,7 @@ describe('routes', () => {
   it('GET /healthz', async () => {
     const r = await fetch(`${base}/healthz`);
     expect(r.status).toBe(200);
-    expect(await r.json()).toMatchObject({ status: 'ok', chunks: expect.any(Number) });
+    expect(await r.json()).toMatchObject({ status: 'ok', chunks: expect.any(Number), embedder: expect.stringMatching(/^static-/), vectors: 'complete', indexedAt: expect.any(String) });
   });
 
   it('POST /v1/search answers results in the contract shape, with a requestId', async () => {

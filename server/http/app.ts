@@ -213,14 +213,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(swagger, { openapi: { info: { title: 'codesearch', version: '0.1.0', description: `OCaml code search and context windows${limits}` } } });
 
   const { searcher, builder } = options;
-  const chunks = await searcher.store.countChunks();
 
   app.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
   app.get('/docs/json', async () => app.swagger());
 
   app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(SEARCH_PAGE));
 
-  app.get('/healthz', async () => ({ status: 'ok', chunks, embedder: searcher.embedderId || null }));
+  app.get('/healthz', async () => {
+    // A health check polled alone still sees updates another process commits.
+    void searcher.refresh();
+    return { status: 'ok', ...searcher.health };
+  });
 
   app.post<{ Body: { query: string; k?: number; mode?: SearchMode; explain?: boolean; pairs?: Pairing } }>(
     '/v1/search',
