@@ -209,34 +209,6 @@ describe('a quoted error message', () => {
   });
 });
 
-describe('where a change goes', () => {
-  it('brings the definitions right before and after the best matches, and not further ones', async () => {
-    const { db } = await indexedFixture('shop', {
-      'src/tiers.ml': [
-        'type level = Low | High',
-        '',
-        'let describe_level = function Low -> "low" | High -> "high"',
-        '',
-        'let limit = 2',
-        '',
-        'let far_below = 3',
-        '',
-      ].join('\n'),
-    });
-    const searcher = await Searcher.open(db);
-    try {
-      // Lexical seeds: in an index this small every definition is among a question's nearest vectors.
-      const w = await (await ContextBuilder.create(searcher)).build({ prompt: 'add a Medium case to describe_level' }, { mode: 'lexical' });
-      const why = (line: number) => w.items.filter((i) => i.path === 'src/tiers.ml' && i.startLine <= line && line <= i.endLine).flatMap((i) => [i.reason, ...(i.alsoReasons ?? [])]);
-      expect(why(3)).toContain('match');
-      expect(why(5)).toContain('neighbour');
-      expect(why(7)).toEqual([]);
-    } finally {
-      searcher.close();
-    }
-  });
-});
-
 describe('expand: what a change to a definition also touches', () => {
   let paySearcher: Searcher;
   beforeAll(async () => {

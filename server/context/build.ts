@@ -30,15 +30,6 @@ const MAX_SIBLINGS = 6;
  */
 const CONSTRUCTOR_SITE = 0.9;
 const MAX_CONSTRUCTOR_SITES = 2;
-/**
- * A change is written next to what it resembles: the definitions just before and after each of
- * the best seeds join the window at this share of its score. Dev edit coverage 0.881 → 0.905
- * (`Warnings.last_warning_number`, right after `Warnings.number`, for a new warning); at 0.3 /
- * 0.8: 0.881 / 0.857 (the extra neighbours push out other places). Neighbours of the best 5
- * seeds, or only of a file holding 2 or 3 of the best 5: the same 0.905.
- */
-const NEIGHBOUR = 0.5;
-const NEIGHBOURED_SEEDS = 3;
 /** A definition the prompt names in code (`Cart.total`) is what the change is about. */
 const NAMED_IN_PROMPT = 1.5;
 /** The verb of an imperative prompt says what to do, not what to look for. */
@@ -115,7 +106,7 @@ export class ContextBuilder {
         (named.some((id) => id.name === h.chunk.name && h.chunk.symbol.endsWith(qualifiedName(id))) ? NAMED_IN_PROMPT : 1),
     }));
     seeds.sort((a, b) => b.score - a.score);
-    seeds.push(...(await siblingSeeds(store, named, seeds)), ...(await constructorSites(store, phrases, seeds)), ...(await neighbourSeeds(store, seeds.slice(0, NEIGHBOURED_SEEDS))));
+    seeds.push(...(await siblingSeeds(store, named, seeds)), ...(await constructorSites(store, phrases, seeds)));
     // The user's own definition (and, through expansion, its interface) comes before any hit,
     // and the code around each build error with what the error talks about before that.
     const lead = (seeds[0]?.score ?? 0) + CURSOR_LEAD;
@@ -152,23 +143,6 @@ async function siblingSeeds(store: ChunkReader, named: IdentifierRef[], seeds: r
     );
     const score = (top?.score ?? 1) * SIBLING;
     found.slice(0, MAX_SIBLINGS).forEach((chunk, i) => out.push({ chunk, reason: 'match', score: score - i * 0.01 }));
-  }
-  return out;
-}
-
-/** The definitions right before and after each seed, at its depth (`Warnings.last_warning_number` after `Warnings.number`). */
-async function neighbourSeeds(store: ChunkReader, seeds: readonly Seed[]): Promise<Seed[]> {
-  const out: Seed[] = [];
-  const taken = new Set(seeds.map((s) => s.chunk.id));
-  for (const seed of seeds) {
-    const level = (await store.chunksOfFile(seed.chunk.path)).filter((c) => c.depth === seed.chunk.depth).sort((a, b) => a.startLine - b.startLine);
-    const at = level.findIndex((c) => c.id === seed.chunk.id);
-    if (at < 0) continue;
-    for (const chunk of [level[at + 1], level[at - 1]]) {
-      if (!chunk || taken.has(chunk.id)) continue;
-      taken.add(chunk.id);
-      out.push({ chunk, reason: 'neighbour', score: seed.score * NEIGHBOUR });
-    }
   }
   return out;
 }

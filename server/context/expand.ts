@@ -12,7 +12,6 @@ import type { ContextCandidate, Reason } from './item.js';
 const SHARE: Record<Reason, number> = {
   cursor: 1,
   match: 1,
-  neighbour: 1,
   'error-site': 1,
   signature: 0.95,
   definition: 0.95,

@@ -3,7 +3,7 @@ import type { ChunkHit } from '../../indexer/store.js';
 import type { SearchResult } from '../search.js';
 
 /** Why an item is in the window (contract: `reason`). */
-export type Reason = 'cursor' | 'match' | 'neighbour' | 'signature' | 'definition' | 'type' | 'dependency' | 'caller' | 'test' | 'error-site';
+export type Reason = 'cursor' | 'match' | 'signature' | 'definition' | 'type' | 'dependency' | 'caller' | 'test' | 'error-site';
 
 /** A definition proposed for the window, before packing. */
 export interface ContextCandidate {
