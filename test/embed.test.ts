@@ -447,6 +447,19 @@ async function embeddingServer(options: { dims?: number; failFirst?: number; del
   return { url, requests, texts, attempts: () => attempts, setFailing: (f: boolean) => ((failing = f), (answersLeft = Infinity)), failAfter: (n: number) => (answersLeft = n), setRefusing: (r: boolean) => (refusing = r), maxInFlight: () => maxInFlight, setDims: (d: number) => (dims = d), close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
+/** The netkit fixture indexed through an embeddings server of its own, which the caller closes. */
+async function indexedThroughServer() {
+  const server = await embeddingServer();
+  const root = copyFixture('netkit');
+  const db = newDb();
+  try {
+    return { server, root, db, first: await indexRepo({ root, db, embedder: { name: 'http', urls: [server.url] } }) };
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
+}
+
 describe('http embedder: an OpenAI-compatible /v1/embeddings server', () => {
   it('embeds each written batch while the parse goes on, in shards too, so finalize has nothing left to embed', async () => {
     const server = await embeddingServer();
@@ -511,10 +524,7 @@ describe('http embedder: an OpenAI-compatible /v1/embeddings server', () => {
   });
 
   it('answers hybrid searches lexically while the server is down, says so, leaves it alone a while, and uses it again once back', async () => {
-    const server = await embeddingServer();
-    const db = newDb();
-    const root = copyFixture('netkit');
-    await indexRepo({ root, db, embedder: { name: 'http', urls: [server.url] } });
+    const { server, root, db } = await indexedThroughServer();
     // Long enough that the checks within the pause cannot outlast it on a loaded machine.
     const RETRY_MS = 2000;
     const connected = await Searcher.open(db, { embedderRetryMs: RETRY_MS });
@@ -565,10 +575,7 @@ describe('http embedder: an OpenAI-compatible /v1/embeddings server', () => {
   });
 
   it('says in HTTP, command-line and MCP answers when a search or context window had no vectors', async () => {
-    const server = await embeddingServer();
-    const db = newDb();
-    const root = copyFixture('netkit');
-    await indexRepo({ root, db, embedder: { name: 'http', urls: [server.url] } });
+    const { server, root, db } = await indexedThroughServer();
     const searcher = await Searcher.open(db, { resident: true });
     const app = await buildApp({ searcher, builder: await ContextBuilder.create(searcher), root });
     await app.listen({ host: '127.0.0.1', port: 0 });
@@ -630,11 +637,8 @@ describe('http embedder: an OpenAI-compatible /v1/embeddings server', () => {
   });
 
   it("keeps the index current while the index's embeddings server is down, and embeds what it missed once back", async () => {
-    const server = await embeddingServer();
-    const root = copyFixture('netkit');
-    const db = newDb();
+    const { server, root, db, first } = await indexedThroughServer();
     try {
-      const first = await indexRepo({ root, db, embedder: { name: 'http', urls: [server.url] } });
       server.setFailing(true);
       writeFiles(root, { 'src/added.ml': 'let reconnect_with_backoff host = host\n' });
       const warnings: string[] = [];
@@ -703,12 +707,9 @@ describe('http embedder: an OpenAI-compatible /v1/embeddings server', () => {
   });
 
   it('has a live index try a failed update again by itself, with no further change', async () => {
-    const server = await embeddingServer();
-    const root = copyFixture('netkit');
-    const db = newDb();
+    const { server, root, db } = await indexedThroughServer();
     const errors: string[] = [];
     const runs: string[][] = [];
-    await indexRepo({ root, db, embedder: { name: 'http', urls: [server.url] } });
     const live = await watchIndex({ root, db, settleMs: 50, retryMs: 200, onError: (e) => errors.push(e.message), onRun: (_s, paths) => runs.push([...paths]) });
     const until = async (what: () => boolean) => {
       for (let waited = 0; !what(); waited += 50) {
