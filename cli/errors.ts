@@ -33,13 +33,3 @@ export function storageError(err: unknown, db: string): CliError | undefined {
   if (!reason) return undefined;
   return new CliError(`cannot write the index at ${db}: ${reason}; the last complete index is intact and still searchable`, EXIT_NO_INDEX);
 }
-
-/** Prints each distinct warning once on stderr (a batch of searches without vectors says so once). */
-export function warnOnce(): (message: string) => void {
-  const seen = new Set<string>();
-  return (message) => {
-    if (seen.has(message)) return;
-    seen.add(message);
-    process.stderr.write(`codesearch: warning: ${message}\n`);
-  };
-}

@@ -3,7 +3,7 @@
 // for anything an agent sends wrong.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { MAX_K, PAIRINGS, SEARCH_MODES, SearchModeError, type Searcher, type SearchResult } from './search.js';
+import { MAX_K, PAIRINGS, SEARCH_MODES, SearchModeError, warningCollector, type Searcher, type SearchResult } from './search.js';
 import { ContextRequestError, MAX_BUDGET, MIN_BUDGET, type ContextBuilder } from './context/build.js';
 import { EmbedderError } from '../indexer/embed/embedder.js';
 import { BadRequest, insideRoot } from './http/app.js';
@@ -23,11 +23,9 @@ type ToolResult = { content: { type: 'text'; text: string }[]; isError?: boolean
  * what the answer lacks (no vectors while the embedder is out of reach) as warnings beside it.
  */
 async function tool(work: (onWarning: (message: string) => void) => Promise<{ text: string; data: Record<string, unknown> }>): Promise<ToolResult> {
-  const warnings: string[] = [];
+  const { warnings, onWarning } = warningCollector();
   try {
-    const { text, data } = await work((message) => {
-      if (!warnings.includes(message)) warnings.push(message);
-    });
+    const { text, data } = await work(onWarning);
     if (warnings.length === 0) return { content: [{ type: 'text', text }], structuredContent: data };
     return { content: [{ type: 'text', text: `${text}\n${warnings.map((w) => `-- warning: ${w}`).join('\n')}` }], structuredContent: { ...data, warnings } };
   } catch (err) {

@@ -38,6 +38,22 @@ export interface SearchOptions {
   pairs?: Pairing;
 }
 
+/**
+ * The warnings of one answer, each once, for `SearchOptions.onWarning`; `onNew` hears each the
+ * first time (a log line, stderr).
+ */
+export function warningCollector(onNew?: (message: string) => void): { warnings: string[]; onWarning: (message: string) => void } {
+  const warnings: string[] = [];
+  return {
+    warnings,
+    onWarning: (message) => {
+      if (warnings.includes(message)) return;
+      warnings.push(message);
+      onNew?.(message);
+    },
+  };
+}
+
 /** A request the index cannot answer as asked (e.g. vector search on an index without vectors). */
 export class SearchModeError extends Error {}
 

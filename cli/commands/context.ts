@@ -2,9 +2,9 @@
 import { isAbsolute, relative, resolve } from 'node:path';
 import { ContextBuilder, ContextRequestError, MAX_BUDGET, type ContextRequest } from '../../server/context/build.js';
 import { ENCODINGS, type EncodingName } from '../../server/context/tokens.js';
-import { CliError, warnOnce } from '../errors.js';
+import { CliError } from '../errors.js';
 import { dbForQuerying, parsePositiveInt } from '../config.js';
-import { openSearcher, readInput } from './search.js';
+import { openSearcher, readInput, warnOnce } from './search.js';
 
 export interface ContextCommandOptions {
   db?: string;

@@ -1,11 +1,11 @@
 // `codesearch search QUERY` / `codesearch "QUERY"` and `--batch FILE`.
 import { readFile } from 'node:fs/promises';
 import picocolors from 'picocolors';
-import { Searcher, MAX_K, SearchModeError, type Pairing, type SearchMode, type SearchOptions, type SearchResult, type SearcherOptions } from '../../server/search.js';
+import { Searcher, MAX_K, SearchModeError, warningCollector, type Pairing, type SearchMode, type SearchOptions, type SearchResult, type SearcherOptions } from '../../server/search.js';
 import { EmbedderError } from '../../indexer/embed/embedder.js';
 import { IndexMissingError } from '../../indexer/store.js';
 import { describeStoreError } from '../../indexer/location.js';
-import { CliError, EXIT_NO_INDEX, warnOnce } from '../errors.js';
+import { CliError, EXIT_NO_INDEX } from '../errors.js';
 import { dbForQuerying, parsePositiveInt } from '../config.js';
 
 export interface SearchCommandOptions {
@@ -38,6 +38,11 @@ export async function runSearch(words: string[], opts: SearchCommandOptions): Pr
   } finally {
     searcher.close();
   }
+}
+
+/** Prints each distinct warning once on stderr (a batch of searches without vectors says so once). */
+export function warnOnce(): (message: string) => void {
+  return warningCollector((message) => process.stderr.write(`codesearch: warning: ${message}\n`)).onWarning;
 }
 
 /** Opens the index for queries; a missing or unreadable index is exit status 2 with one line. */

@@ -2,7 +2,7 @@
 // prompt and optionally where the user is (file, line), returns the window an LLM needs to write
 // a change that applies and type-checks, exactly within a token budget.
 import type { ChunkReader, ChunkHit } from '../../indexer/store.js';
-import type { IndexView, Searcher, SearchMode } from '../search.js';
+import { warningCollector, type IndexView, type Searcher, type SearchMode } from '../search.js';
 import { parseQuery, qualifiedName, type IdentifierRef } from '../query.js';
 import { compound } from '../../indexer/text.js';
 import { BODY_BOOST, NAME_BOOST } from '../retrieve/fulltext.js';
@@ -89,10 +89,7 @@ export class ContextBuilder {
     const cursor = request.file ? await cursorSeed(store, request.file, request.line) : undefined;
 
     const query = searchableQuery(prompt);
-    const warnings: string[] = [];
-    const onWarning = (message: string) => {
-      if (!warnings.includes(message)) warnings.push(message);
-    };
+    const { warnings, onWarning } = warningCollector();
     const hits = query ? await this.searcher.searchView(view, query, { k: SEEDS, mode: options.mode, onWarning }) : [];
     const top = hits[0]?.score || 1;
     const dir = request.file?.slice(0, request.file.lastIndexOf('/') + 1);

@@ -9,11 +9,11 @@ import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { isAbsolute, relative, resolve } from 'node:path';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import rateLimit from '@fastify/rate-limit';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { MAX_K, PAIRINGS, SEARCH_MODES, SearchModeError, type Pairing, type Searcher, type SearchMode } from '../search.js';
+import { MAX_K, PAIRINGS, SEARCH_MODES, SearchModeError, warningCollector, type Pairing, type Searcher, type SearchMode } from '../search.js';
 import { ContextBuilder, ContextRequestError, MAX_BUDGET, MIN_BUDGET } from '../context/build.js';
 import { EmbedderError } from '../../indexer/embed/embedder.js';
 import { searchCacheBytes } from '../../indexer/store.js';
@@ -241,12 +241,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     async (request) => {
       if (!request.body.query.trim()) throw new BadRequest('query must not be blank');
       const started = performance.now();
-      const told = warningsOf(request.log);
-      const results = await answer(() => searcher.search(request.body.query, { k: request.body.k, mode: request.body.mode, explain: request.body.explain, pairs: request.body.pairs, onWarning: told.onWarning }));
+      // What the answer lacks (vectors, while the embedder is out of reach) is logged and listed.
+      const { warnings, onWarning } = warningCollector((message) => request.log.warn(message));
+      const results = await answer(() => searcher.search(request.body.query, { k: request.body.k, mode: request.body.mode, explain: request.body.explain, pairs: request.body.pairs, onWarning }));
       options.stats?.recordAnswer({ requestId: request.id, strategy: 'search', ms: performance.now() - started, tokens: 0, items: results.length });
-      const answered = { results, requestId: request.id, ...told.body() };
-      countWarned(request, answered.warnings);
-      return answered;
+      countWarned(request, warnings);
+      return { results, requestId: request.id, ...(warnings.length > 0 ? { warnings } : {}) };
     },
   );
 
@@ -398,22 +398,6 @@ async function answer<T>(work: () => Promise<T>): Promise<T> {
  * A `file` field as a path relative to the root, refused when it leaves the root: `../`,
  * absolute paths elsewhere, percent-encoded tricks, NUL bytes, symlinks pointing out.
  */
-/**
- * What an answer lacks (a search without vectors while the embedder is out of reach): logged,
- * and listed in the response as `warnings` when there are any.
- */
-function warningsOf(log: FastifyBaseLogger) {
-  const warnings: string[] = [];
-  return {
-    onWarning: (message: string) => {
-      if (warnings.includes(message)) return;
-      warnings.push(message);
-      log.warn(message);
-    },
-    body: () => (warnings.length > 0 ? { warnings } : {}),
-  };
-}
-
 export function insideRoot(file: string, root: string): string {
   let decoded = file;
   try {
