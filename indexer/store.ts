@@ -662,19 +662,23 @@ export class IndexStore implements ChunkReader {
   async fileStates(keep: (path: string) => boolean = () => true): Promise<Map<string, FileState>> {
     const states = new Map<string, FileState>();
     if (!this.files) return states;
-    for await (const batch of this.files.query().select(['path', 'hash', 'size', 'mtime_ms', 'lines', 'chunks', 'relations', 'skipped', 'chunked_at'])) {
-      for (const r of batch.toArray() as Row[]) {
-        if (!keep(r.path as string)) continue;
-        states.set(r.path as string, {
-          path: r.path as string,
-          hash: r.hash as string,
-          size: r.size as number,
-          mtimeMs: r.mtime_ms as number,
-          lines: r.lines as number,
-          chunks: r.chunks as number,
-          relations: JSON.parse(r.relations as string) as FileRelation[],
-          skipped: r.skipped as string,
-          chunkedAt: r.chunked_at as string,
+    const columns = ['path', 'hash', 'size', 'mtime_ms', 'lines', 'chunks', 'relations', 'skipped', 'chunked_at'] as const;
+    // Column by column: row objects (`batch.toArray()`) made this 4× slower (0.42 s for 49,000 files).
+    for await (const batch of this.files.query().select([...columns])) {
+      const [path, hash, size, mtimeMs, lines, chunks, relations, skipped, chunkedAt] = columns.map((c) => batch.getChild(c)!.toArray() as ArrayLike<unknown>);
+      for (let i = 0; i < batch.numRows; i++) {
+        const p = path![i] as string;
+        if (!keep(p)) continue;
+        states.set(p, {
+          path: p,
+          hash: hash![i] as string,
+          size: Number(size![i]),
+          mtimeMs: Number(mtimeMs![i]),
+          lines: Number(lines![i]),
+          chunks: Number(chunks![i]),
+          relations: JSON.parse(relations![i] as string) as FileRelation[],
+          skipped: skipped![i] as string,
+          chunkedAt: chunkedAt![i] as string,
         });
       }
     }
@@ -849,11 +853,15 @@ export class IndexStore implements ChunkReader {
 
   /** The content hash each stored vector was made from, by chunk id. */
   async vectorHashes(paths?: readonly string[]): Promise<Map<string, string>> {
-    // Chunk ids are `path#n`: a file's vectors are found by prefix (`_` over-matches; the exact test follows).
-    const prefixes = paths?.map((p) => `${p}#`);
-    const where = prefixes && chunked(prefixes, 200).map((part) => part.map((p) => `id LIKE ${sqlString(`${p.replace(/%/g, '')}%`)}`).join(' OR '));
-    const out = await this.idColumn(this.vectors, 'hash', where);
-    if (prefixes) for (const id of out.keys()) if (!prefixes.some((p) => id.startsWith(p))) out.delete(id);
+    // Chunk ids are `path#n`: a file's vectors lie between `path#` and `path$` (`$` follows `#`),
+    // a range 4× cheaper than `LIKE 'path#%'` to scan (0.1 s against 0.4 s on 1.5M vectors). A
+    // file named `a.ml#b.ml` falls in the range of `a.ml` too: the exact test follows.
+    const ranges = paths?.map((p) => `(id >= ${sqlString(`${p}#`)} AND id < ${sqlString(`${p}$`)})`);
+    const out = await this.idColumn(this.vectors, 'hash', ranges && chunked(ranges, 200).map((part) => part.join(' OR ')));
+    if (paths) {
+      const wanted = new Set(paths);
+      for (const id of out.keys()) if (!wanted.has(id.slice(0, id.lastIndexOf('#')))) out.delete(id);
+    }
     return out;
   }
 
