@@ -7,7 +7,7 @@
 // The corpus is only read, except one file that gets a comment line for the one-file-change run
 // and is restored (content and times) in a finally block. The index goes to a fresh temp dir
 // (or --db, which must be empty or absent so the cold index is really cold).
-import { diskUsage, haveGnuTime, rssOf, runTimed, startServer } from './measure.js';
+import { diskUsage, haveGnuTime, rssOf, runTimed, SEARCH_PASSES, searchInProcess, startServer } from './measure.js';
 import { measureFleet, type FleetFigures } from './embed-server.js';
 import { percentile } from '../server/percentile.js';
 import { spawnSync } from 'node:child_process';
@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { walkRepo, type WalkedFile } from '../indexer/walk.js';
 import { createOcamlParser, langOf } from '../indexer/parse.js';
-import { Searcher, SEARCH_MODES, type SearchMode } from '../server/search.js';
+import { SEARCH_MODES, type SearchMode } from '../server/search.js';
 import { IndexStore } from '../indexer/store.js';
 import { trainStaticModel, type TokenBag } from '../indexer/embed/static-model.js';
 import { StaticEmbedder } from '../indexer/embed/static.js';
@@ -29,7 +29,6 @@ import type { EmbedInput } from '../indexer/embed/embedder.js';
 const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const cli = join(repo, 'dist/cli/main.js');
 const TOUCH_LINE = '(* bench touch *)';
-const SEARCH_PASSES = 3;
 const HTTP_CLIENTS = 8;
 const HTTP_SEARCHES = 400;
 const HTTP_CONTEXTS = 160;
@@ -248,24 +247,6 @@ async function staticEmbedding(db: string) {
     return { chunks: inputs.length, vocabulary: model.vocabulary.length, dims: model.dims, trainSeconds, embedSeconds, chunksPerSecond: inputs.length / embedSeconds };
   } finally {
     store.close();
-  }
-}
-
-async function searchInProcess(db: string, queries: string[], mode: SearchMode, options: { resident?: boolean } = {}) {
-  const searcher = await Searcher.open(db, options);
-  try {
-    for (const q of queries) await searcher.search(q, { mode }); // warm-up pass
-    const samples: number[] = [];
-    for (let pass = 0; pass < SEARCH_PASSES; pass++) {
-      for (const q of queries) {
-        const t0 = performance.now();
-        await searcher.search(q, { mode });
-        samples.push(performance.now() - t0);
-      }
-    }
-    return samples;
-  } finally {
-    searcher.close();
   }
 }
 

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI_MAIN } from './trials/cli.js';
+import { Searcher, type SearchMode } from '../server/search.js';
 
 export interface RunningServer {
   url: string;
@@ -122,4 +123,26 @@ export function runTimed(cmd: string, args: string[], opts: { rss?: boolean; kee
       resolvePromise({ ms, code, stdout: Buffer.concat(out).toString('utf8'), stderr, stdoutLines, peakRss });
     });
   });
+}
+
+/** Passes over the questions after the warm-up pass, for in-process latency. */
+export const SEARCH_PASSES = 3;
+
+/** In-process search latencies (ms): a warm-up pass over `queries`, then SEARCH_PASSES timed passes. */
+export async function searchInProcess(db: string, queries: string[], mode: SearchMode, options: { resident?: boolean } = {}): Promise<number[]> {
+  const searcher = await Searcher.open(db, options);
+  try {
+    for (const q of queries) await searcher.search(q, { mode }); // warm-up pass
+    const samples: number[] = [];
+    for (let pass = 0; pass < SEARCH_PASSES; pass++) {
+      for (const q of queries) {
+        const t0 = performance.now();
+        await searcher.search(q, { mode });
+        samples.push(performance.now() - t0);
+      }
+    }
+    return samples;
+  } finally {
+    searcher.close();
+  }
 }
