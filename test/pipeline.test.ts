@@ -288,3 +288,41 @@ describe('indexRepo write lock', () => {
     }
   });
 });
+
+describe('indexRepo on a local index: the optimize pass', () => {
+  it('is put off while the files rewritten since the last pass are at most 1% of the index, and taken once they are more', async () => {
+    const root = makeTempDir('cs-backlog-');
+    for (let i = 0; i < 200; i++) writeFiles(root, { [`lib/m_${i}.ml`]: `let v_${i} x = x + ${i}\n` });
+    const db = path.join(makeTempDir('cs-backlog-db-'), 'db');
+    await indexRepo({ root, db, embedder: null });
+    const pass = async () => {
+      const store = await IndexStore.openForSearch(db);
+      try {
+        return { optimized: await store.getMeta('optimized'), backlog: await store.getMeta('optimize_backlog') };
+      } finally {
+        store.close();
+      }
+    };
+    const found = async (name: string) => {
+      const searcher = await Searcher.open(db);
+      try {
+        return (await searcher.search(name, { mode: 'lexical' }))[0]?.symbol;
+      } finally {
+        searcher.close();
+      }
+    };
+    // 1% of 200 files is 2: the first two one-file updates leave the pass for later, and their
+    // definitions are found meanwhile from rows the full-text index does not cover yet.
+    for (const [i, name] of ['edited_first', 'edited_second'].entries()) {
+      writeFiles(root, { [`lib/m_${i}.ml`]: `let ${name} x = x\n` });
+      expect((await indexRepo({ root, db, embedder: null })).changed).toBe(1);
+      expect(await pass()).toEqual({ optimized: '0', backlog: String(i + 1) });
+      expect(await found(name)).toBe(`M_${i}.${name}`);
+    }
+    writeFiles(root, { 'lib/m_2.ml': 'let edited_third x = x\n' });
+    await indexRepo({ root, db, embedder: null });
+    expect(await pass()).toEqual({ optimized: '1', backlog: '0' });
+    expect(await found('edited_third')).toBe('M_2.edited_third');
+    expect(await found('edited_first')).toBe('M_0.edited_first');
+  }, 60_000);
+});

@@ -101,7 +101,7 @@ export async function runScaleTrial(options: ScaleOptions): Promise<ScaleReport>
   editFiles.forEach((f) => detach(f.absPath));
   appendLine(editFiles[0]!, 'let cs_scale_probe = 0');
   const oneFile = await cli('one-file index', ['index', root, '--db', db, '--quiet']);
-  log(`one-file change, index (with compaction) ${(oneFile.ms / 1000).toFixed(2)} s`);
+  log(`one-file change, index ${(oneFile.ms / 1000).toFixed(2)} s`);
 
   const oneShot = {} as Record<SearchMode, number[]>;
   for (const mode of SEARCH_MODES) {
