@@ -408,7 +408,7 @@ async function update(
   }
 
   // A new table's indexes are built by LanceDB's threads while embedding keeps this one busy.
-  const chunkIndexes = previous.size === 0 ? store.indexChunks() : Promise.resolve();
+  const chunkIndexes = previous.size === 0 ? store.indexChunks({ compactFirst: true }) : Promise.resolve();
   chunkIndexes.catch(() => {}); // awaited below; this only keeps it from counting as unhandled meanwhile
   const drift = previous.size === 0 ? 1 : (summary.added + summary.changed + summary.removed) / Math.max(1, current.size);
   const onlyPaths = vectorsWereComplete && previous.size > 0 && rewritten.size <= MAX_PATHS_COMPARED ? [...rewritten] : undefined;
