@@ -7,7 +7,7 @@
 // The corpus is only read, except one file that gets a comment line for the one-file-change run
 // and is restored (content and times) in a finally block. The index goes to a fresh temp dir
 // (or --db, which must be empty or absent so the cold index is really cold).
-import { diskUsage, haveGnuTime, rssOf, runTimed, SEARCH_PASSES, searchInProcess, startServer } from './measure.js';
+import { diskUsage, haveGnuTime, rssOf, runTimed, SEARCH_PASSES, searchInProcess, startServer, untilSearchable } from './measure.js';
 import { measureFleet, type FleetFigures } from './embed-server.js';
 import { percentile } from '../server/percentile.js';
 import { spawnSync } from 'node:child_process';
@@ -286,13 +286,7 @@ async function watchFreshness(db: string, sources: WalkedFile[]) {
       const sep = original.length > 0 && original[original.length - 1] !== 10 ? '\n' : '';
       const t0 = performance.now();
       writeFileSync(f.absPath, Buffer.concat([original, Buffer.from(`${sep}let ${name} = ${i}\n`)]));
-      for (;;) {
-        const r = (await (await fetch(`${server.url}/v1/symbols?q=${name}`)).json()) as { results?: { name: string }[] };
-        if (r.results?.[0]?.name === name) break;
-        if (performance.now() - t0 > 30_000) throw new Error(`${name} (appended to ${f.path}) was not searchable after 30 s`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      samples.push(performance.now() - t0);
+      samples.push(await untilSearchable(server.url, name, f.path, t0));
     }
   } finally {
     restore();

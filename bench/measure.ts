@@ -146,3 +146,19 @@ export async function searchInProcess(db: string, queries: string[], mode: Searc
     searcher.close();
   }
 }
+
+/** A saved definition not found through the server after this long fails the measurement. */
+const SEARCHABLE_LIMIT_MS = 30_000;
+
+/**
+ * Save → searchable: polls `serve` at `url` every 25 ms until its symbol lookup finds `name`
+ * (just appended to `path`); the milliseconds since `savedAt`.
+ */
+export async function untilSearchable(url: string, name: string, path: string, savedAt: number): Promise<number> {
+  for (;;) {
+    const r = (await (await fetch(`${url}/v1/symbols?q=${name}`)).json()) as { results?: { name: string }[] };
+    if (r.results?.[0]?.name === name) return performance.now() - savedAt;
+    if (performance.now() - savedAt > SEARCHABLE_LIMIT_MS) throw new Error(`${name} (appended to ${path}) was not searchable after ${SEARCHABLE_LIMIT_MS / 1000} s`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

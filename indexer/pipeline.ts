@@ -410,7 +410,8 @@ async function update(
   // A new table's indexes are built by LanceDB's threads while embedding keeps this one busy.
   const chunkIndexes = previous.size === 0 ? store.indexChunks({ compactFirst: true }) : Promise.resolve();
   chunkIndexes.catch(() => {}); // awaited below; this only keeps it from counting as unhandled meanwhile
-  const drift = previous.size === 0 ? 1 : (summary.added + summary.changed + summary.removed) / Math.max(1, current.size);
+  const filesChanged = summary.added + summary.changed + summary.removed;
+  const drift = previous.size === 0 ? 1 : filesChanged / Math.max(1, current.size);
   const onlyPaths = vectorsWereComplete && previous.size > 0 && rewritten.size <= MAX_PATHS_COMPARED ? [...rewritten] : undefined;
   await updateEmbeddings(store, options, summary, { chunksChanged: hasWork, drift, onlyPaths, outage }, progress, early);
   await chunkIndexes;
@@ -424,7 +425,7 @@ async function update(
   // last pass exceed 1%, so that its old versions and unindexed rows do not pile up.
   const backlog = Number((await store.getMeta('optimize_backlog')) ?? '0') + rewritten.size;
   const smallUpdate = isRemoteIndex(db)
-    ? summary.added + summary.changed + summary.removed <= Math.max(1, previous.size * SMALL_UPDATE)
+    ? filesChanged <= Math.max(1, previous.size * SMALL_UPDATE)
     : backlog <= previous.size * SMALL_UPDATE;
   const deferred = (options.deferOptimize ?? smallUpdate) && previous.size > 0;
   if (hasWork || summary.embedded > 0 || (await store.getMeta('finalized')) !== '1') {

@@ -819,17 +819,22 @@ export class IndexStore implements ChunkReader {
     return againOnConflict(table, () => table.optimize({ cleanupOlderThan, deleteUnverified: this.isLocal }));
   }
 
+  /** The optimize pass, for a table in several fragments: one already whole (a sharded build's, compacted first) is left as it is. */
+  private async compactFragments(table: lancedb.Table): Promise<void> {
+    if ((await table.stats()).fragmentStats.numFragments > 1) await this.optimizeTable(table);
+  }
+
   private tables(): lancedb.Table[] {
     return [this.chunks, this.files, this.meta, this.vectors].filter((t): t is lancedb.Table => t !== undefined);
   }
 
-  /** The full-text and scalar indexes of the chunks table that do not exist yet. */
   /**
-   * `compactFirst`: merges the fragments a cold build's flushes left (15 on the full corpus)
-   * before the indexes are built over them; a one-shot search then took 14 ms at p50 instead of 17.
+   * The full-text and scalar indexes of the chunks table that do not exist yet. `compactFirst`:
+   * merges the fragments a cold build's flushes left (15 on the full corpus) before the indexes
+   * are built over them; a one-shot search then took 14 ms at p50 instead of 17.
    */
   async indexChunks(options: { compactFirst?: boolean } = {}): Promise<void> {
-    if (this.chunks && options.compactFirst) await this.optimizeTable(this.chunks);
+    if (this.chunks && options.compactFirst) await this.compactFragments(this.chunks);
     if (this.chunks) {
       const existing = new Set((await this.chunks.listIndices()).flatMap((i) => i.columns));
       // Tokens are made by text.ts already; the index only splits on spaces and lower-cases.
@@ -997,7 +1002,7 @@ export class IndexStore implements ChunkReader {
     if (rows < ANN_MIN_ROWS) return;
     // A first build compacts first: the appends' fragments (8 on the full corpus) made every
     // later search visit each, and the index is then built once over one.
-    if (!existing) await this.optimizeTable(this.vectors);
+    if (!existing) await this.compactFragments(this.vectors);
     const numPartitions = Math.max(16, Math.round(Math.sqrt(rows) / 3));
     // k-means on 64 samples a partition for 10 rounds: as good as the defaults (256, 50) on the
     // full corpus and 3.5× faster to build.

@@ -108,11 +108,14 @@ export class IndexView {
     readonly context: FuseContext,
     /** The embedder that made the index's vectors; undefined when it has none. */
     readonly embedding: { spec: EmbedderSpec; id: string } | undefined,
-    /** When the run that made this version ended. */
-    readonly indexedAt: string,
     /** What this version holds, for a health check. */
     readonly health: IndexHealth,
   ) {}
+
+  /** When the run that made this version ended. */
+  get indexedAt(): string {
+    return this.health.indexedAt;
+  }
 
   /** `earlier`: the view this one replaces, whose chunks in memory are reused where unchanged. */
   static async open(db: string, resident: boolean, earlier?: IndexView): Promise<IndexView> {
@@ -132,7 +135,7 @@ export class IndexView {
       const reader = resident ? await ResidentChunks.load(store, earlier?.reader instanceof ResidentChunks ? earlier.reader : undefined) : store;
       // Incomplete vectors: a run did without its embeddings server (the next run embeds the rest).
       const health: IndexHealth = { chunks, embedder: embedding?.id ?? null, vectors: !embedding ? 'none' : vectorsComplete === '1' ? 'complete' : 'incomplete', indexedAt: indexedAt ?? '' };
-      const view = new IndexView(store, reader, { directories: await store.directoryNames() }, embedding, indexedAt ?? '', health);
+      const view = new IndexView(store, reader, { directories: await store.directoryNames() }, embedding, health);
       if (earlier) await view.inheritEmbedder(earlier);
       return view;
     } catch (err) {

@@ -10,11 +10,8 @@ import { join } from 'node:path';
 import { walkRepo, type WalkedFile } from '../../indexer/walk.js';
 import { percentile } from '../../server/percentile.js';
 import { SEARCH_MODES, type SearchMode } from '../../server/search.js';
-import { diskUsage, rssOf, runTimed, searchInProcess, startServer } from '../measure.js';
+import { diskUsage, rssOf, runTimed, searchInProcess, startServer, untilSearchable } from '../measure.js';
 import { CLI_MAIN } from './cli.js';
-
-/** An edit not searchable after this long fails the trial. */
-const EDIT_LIMIT_MS = 30_000;
 
 export interface ScaleOptions {
   source: string;
@@ -120,7 +117,7 @@ export async function runScaleTrial(options: ScaleOptions): Promise<ScaleReport>
     const search = async (query: string) => {
       const res = await fetch(`${server.url}/v1/search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, k: 10 }) });
       if (!res.ok) throw new Error(`/v1/search ${JSON.stringify(query)}: ${res.status} ${await res.text()}`);
-      return (await res.json()) as { results: { symbol: string }[] };
+      await res.json();
     };
     for (const q of queries) await search(q); // warm-up pass
     const http: number[] = [];
@@ -135,11 +132,7 @@ export async function runScaleTrial(options: ScaleOptions): Promise<ScaleReport>
       const name = `cs_scale_edit_${i}`;
       const t0 = performance.now();
       appendLine(f, `let ${name} = ${i}`);
-      while (!(await search(name)).results.some((r) => r.symbol.endsWith(`.${name}`))) {
-        if (performance.now() - t0 > EDIT_LIMIT_MS) throw new Error(`${name} (appended to ${f.path}) was not searchable after ${EDIT_LIMIT_MS / 1000} s`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      fresh.push(performance.now() - t0);
+      fresh.push(await untilSearchable(server.url, name, f.path, t0));
       // A pause as between two saves, so that each edit is a run of its own.
       await new Promise((r) => setTimeout(r, 1000));
     }

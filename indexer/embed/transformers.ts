@@ -104,7 +104,6 @@ export class TransformersEmbedder implements Embedder {
     }
     return out;
   }
-
 }
 
 /**
