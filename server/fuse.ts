@@ -186,5 +186,10 @@ export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>, 
     }
     if (/__\.mli?$/.test(c.path)) score(hit, 'generated', -GENERATED_ALIAS);
   }
-  return [...hits.values()].sort((a, b) => b.score - a.score || a.chunk.path.localeCompare(b.chunk.path) || a.chunk.startLine - b.chunk.startLine);
+  return [...hits.values()].sort(byRank);
+}
+
+/** Best score first; ties by path and line, so a ranking never depends on arrival order. */
+export function byRank(a: RankedHit, b: RankedHit): number {
+  return b.score - a.score || a.chunk.path.localeCompare(b.chunk.path) || a.chunk.startLine - b.chunk.startLine;
 }

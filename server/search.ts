@@ -4,7 +4,7 @@ import pLimit from 'p-limit';
 import { IndexMissingError, IndexStore, type ChunkReader } from '../indexer/store.js';
 import { ResidentChunks } from './resident.js';
 import { fingerprint } from '../indexer/fingerprint.js';
-import { parseQuery } from './query.js';
+import { parseQuery, type ParsedQuery } from './query.js';
 import { fuse, type FuseContext, type RankedHit } from './fuse.js';
 import { capPerFile, collapsePairs, foldCopies, implementationFirst, type DiversifiedHit } from './diversify.js';
 import { getRetriever } from './retrieve/registry.js';
@@ -25,6 +25,13 @@ const RETRIEVERS: Record<SearchMode, string[]> = {
   vector: ['vector'],
   hybrid: ['symbol', 'fulltext', 'every-word', 'type', 'literal', 'vector'],
 };
+
+/** A query's fused candidates, best first, before `presentHits` shapes them into the answer. */
+export interface FusedList {
+  parsed: ParsedQuery;
+  mode: SearchMode;
+  ranked: RankedHit[];
+}
 
 export interface SearchOptions {
   k?: number;
@@ -410,8 +417,18 @@ export class Searcher {
     return this.readFresh((view) => this.searchView(view, query, options));
   }
 
+  /** One query's fused list before it is shown: what `presentHits` folds, caps and cuts. */
+  searchFused(query: string, options: SearchOptions = {}): Promise<FusedList> {
+    void this.refresh();
+    return this.readFresh((view) => this.fuseView(view, query, options));
+  }
+
   /** Searches one version: a request that reads more than a search stays on the version it began on. */
   async searchView(view: IndexView, query: string, options: SearchOptions = {}): Promise<DiversifiedHit[]> {
+    return presentHits(await this.fuseView(view, query, options), options);
+  }
+
+  private async fuseView(view: IndexView, query: string, options: SearchOptions): Promise<FusedList> {
     const parsed = parseQuery(query);
     const k = options.k ?? DEFAULT_K;
     const mode = options.mode ?? 'hybrid';
@@ -432,10 +449,7 @@ export class Searcher {
     const byRetriever = new Map<string, Candidate[]>(names.map((n, i) => [n, lists[i]!]));
     // Vector-only ranks by similarity alone, so the dense signal can be compared with the others.
     const ranked = mode === 'vector' ? byRetriever.get('vector')!.flatMap(({ chunk }) => (chunk ? [{ chunk, score: chunk.rawScore, trace: [['similarity', chunk.rawScore] as const] }] : [])) : fuse(parsed, byRetriever, { ...view.context, explain: options.explain });
-    // A symbol lookup shows the definition and its declaration together; a question, more answers.
-    if (parsed.isSymbol && mode !== 'vector') return withCounterpartSecond(ranked).slice(0, k);
-    const shown = capPerFile(foldCopies(options.pairs === 'separate' ? ranked : collapsePairs(ranked))).slice(0, k);
-    return parsed.asksWhere ? implementationFirst(shown) : shown;
+    return { parsed, mode, ranked };
   }
 
   async search(query: string, options: SearchOptions = {}): Promise<SearchResult[]> {
@@ -482,6 +496,18 @@ function withoutVectors(err: unknown, onWarning: ((message: string) => void) | u
   if (!(err instanceof EmbedderUnavailableError)) throw err;
   onWarning?.(`lexical results only: ${err.message}`);
   return [];
+}
+
+/**
+ * The list a fused one shows: a symbol lookup its definition and declaration together, a question
+ * more answers (pairs folded, vendored copies left out, one file not filling the list).
+ */
+export function presentHits(fused: FusedList, options: Pick<SearchOptions, 'k' | 'pairs'> = {}): DiversifiedHit[] {
+  const { parsed, mode, ranked } = fused;
+  const k = options.k ?? DEFAULT_K;
+  if (parsed.isSymbol && mode !== 'vector') return withCounterpartSecond(ranked).slice(0, k);
+  const shown = capPerFile(foldCopies(options.pairs === 'separate' ? ranked : collapsePairs(ranked))).slice(0, k);
+  return parsed.asksWhere ? implementationFirst(shown) : shown;
 }
 
 /** A symbol lookup shows the best definition and its declaration (.ml ↔ .mli) together. */
