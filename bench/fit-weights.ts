@@ -1,13 +1,14 @@
 // `npm run fit -- [CASES.jsonl]... [--db DIR]... [--folds N] [--mode hybrid|lexical]`: how far the
-// fusion weights are from the best the eval questions allow, and whether that would generalise.
-// Every question is retrieved and fused once per index, with the trace of what each hit scored
-// for; each fusion signal's points then take a multiplier, and coordinate ascent picks the
-// multipliers that maximise Recall@10 + MRR@10 (graded as the shared grader does). The fit is
-// tested on the sets it did not see, and k-fold cross-validated over all sets together, a
-// question's indexes in one fold. A multiplier is worth moving into server/fuse.ts only where
-// the held-out figures gain and every fold moves it the same way. Indexes built from different
-// static-model seeds (`--db` repeated) keep the fit from chasing one model's noise.
-import { existsSync, readFileSync } from 'node:fs';
+// fusion weights are from the best the eval questions allow (default: the shared dev cases and
+// every set in bench/cases/), and whether that would generalise. Every question is retrieved and
+// fused once per index, with the trace of what each hit scored for; each fusion signal's points
+// then take a multiplier, and coordinate ascent picks the multipliers that maximise Recall@10 +
+// MRR@10 (graded as the shared grader does). The fit is tested on the sets it did not see, and
+// k-fold cross-validated over all sets together, a question's indexes in one fold. A multiplier
+// is worth moving into server/fuse.ts only where the held-out figures gain and every fold moves
+// it the same way. Indexes built from different static-model seeds (`--db` repeated) keep the
+// fit from chasing one model's noise.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -174,7 +175,8 @@ async function main(): Promise<void> {
     process.stderr.write(`fit: --mode is hybrid or lexical and --folds an integer of at least 2\n${USAGE}`);
     process.exit(2);
   }
-  const files = positionals.length > 0 ? positionals.map((f) => resolve(f)) : [join(repo, '../shared/eval/dev.jsonl'), join(repo, 'bench/cases/paraphrased.jsonl')].filter((f) => existsSync(f));
+  const ours = join(repo, 'bench/cases');
+  const files = positionals.length > 0 ? positionals.map((f) => resolve(f)) : [join(repo, '../shared/eval/dev.jsonl'), ...readdirSync(ours).filter((f) => f.endsWith('.jsonl')).sort().map((f) => join(ours, f))].filter((f) => existsSync(f));
   const corpus = resolve(process.env.CODESEARCH_CORPUS ?? join(repo, '../corpus'));
   const dbs = (values.db ?? [process.env.CODESEARCH_DB ?? join(corpus, '.codesearch')]).map((d) => resolve(d));
   const sets = new Map(files.map((f) => [basename(f, '.jsonl'), loadCases(f)]));

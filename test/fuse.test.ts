@@ -77,4 +77,14 @@ describe('fuse', () => {
     expect(rank('record type of the fields')).toEqual(['field', 'convert_field']);
     expect(rank('where is the record of fields defined')).toEqual(['field', 'convert_field']);
   });
+
+  it('takes "raising an exception" for what the code does, "the exception raised" for what is asked', () => {
+    const failure: ChunkHit = { ...hit('Parse_failure', 'src/load.ml'), kind: 'exception' };
+    const loader: ChunkHit = hit('load_value', 'src/load.ml');
+    // Without the kind bonus the loader leads; with it (0.75) the exception does.
+    const rank = rankerOver([[failure, 0.7], [loader, 1]]);
+    expect(rank('load a value from a file, raising an exception if it fails to parse')).toEqual(['load_value', 'Parse_failure']);
+    expect(rank('load a value, returns an error when the file is bad')).toEqual(['load_value', 'Parse_failure']);
+    expect(rank('the exception raised when a file fails to load')).toEqual(['Parse_failure', 'load_value']);
+  });
 });
