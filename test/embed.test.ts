@@ -309,6 +309,42 @@ describe('transformers embedder: a local ONNX model through transformers.js', ()
     }
   });
 
+  it('pools as the model says: the last token (padding on the left, whatever the batch), and refuses a mode it cannot do', async () => {
+    const withPooling = (name: string, config: object) => {
+      const dir = path.join(makeTempDir('cs-model-'), name);
+      fs.cpSync(modelDir, dir, { recursive: true });
+      fs.mkdirSync(path.join(dir, '1_Pooling'));
+      fs.writeFileSync(path.join(dir, '1_Pooling', 'config.json'), JSON.stringify({ word_embedding_dimension: 96, ...config }));
+      return dir;
+    };
+    const plain = await TransformersEmbedder.load({ name: 'transformers', model: modelDir });
+    const last = await TransformersEmbedder.load({ name: 'transformers', model: withPooling('last-token', { pooling_mode_lasttoken: true }), batchSize: 8 });
+    const lastAlone = await TransformersEmbedder.load({ name: 'transformers', model: withPooling('last-token-1', { pooling_mode_lasttoken: true }), batchSize: 1 });
+    try {
+      // The vector of the last token alone, not the mean of all three.
+      const v = await last.embedQuery('connect socket host');
+      expect(cosine(v, await plain.embedQuery('host'))).toBeCloseTo(1, 5);
+      expect(cosine(v, await plain.embedQuery('connect socket host'))).toBeLessThan(0.99);
+      // A short text batched with long ones still pools its own last token, not a padding one.
+      const texts = [input('s', 'let f = host'), input('l', `let g socket = connect ${'table '.repeat(12)}port`)];
+      const [batched, alone] = [await last.embedDocuments(texts), await lastAlone.embedDocuments(texts)];
+      batched.forEach((b, i) => expect(cosine(b, alone[i]!)).toBeCloseTo(1, 5));
+      expect(batched[0]!.some((x) => x !== 0)).toBe(true);
+      // Pooled otherwise, the same weights are another model: an index of theirs is embedded again.
+      const [meanCopy, lastCopy] = await Promise.all([
+        TransformersEmbedder.load({ name: 'transformers', model: withPooling('netkit-static', { pooling_mode_mean_tokens: true }) }),
+        TransformersEmbedder.load({ name: 'transformers', model: withPooling('netkit-static', { pooling_mode_lasttoken: true }) }),
+      ]);
+      expect(meanCopy.id).toBe(plain.id);
+      expect(lastCopy.id).not.toBe(plain.id);
+      await Promise.all([meanCopy.close(), lastCopy.close()]);
+    } finally {
+      await Promise.all([plain.close(), last.close(), lastAlone.close()]);
+    }
+    await expect(TransformersEmbedder.load({ name: 'transformers', model: withPooling('max', { pooling_mode_max_tokens: true }) })).rejects.toThrow(/pools with pooling_mode_max_tokens .*mean, CLS or last-token/);
+    await expect(TransformersEmbedder.load({ name: 'transformers', model: withPooling('concat', { pooling_mode_mean_tokens: true, pooling_mode_cls_token: true }) })).rejects.toThrow(/pooling_mode_mean_tokens \+ pooling_mode_cls_token/);
+  });
+
   it('uses the GPU only where onnxruntime can: cuda fails saying what to do, auto falls back to the CPU and says so', async () => {
     const warnings: string[] = [];
     const cpu = await TransformersEmbedder.load({ name: 'transformers', model: modelDir });

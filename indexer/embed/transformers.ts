@@ -1,14 +1,14 @@
 // The `transformers` embedder: any local ONNX feature-extraction model directory (a user's copy
 // of a code embedding model, or the static model exported by onnx-export.ts) through
 // transformers.js, strictly offline. Pooling follows the model's sentence-transformers config
-// when it has one (mean otherwise); vectors are normalised.
+// when it has one (mean otherwise): mean, CLS or last token; vectors are normalised.
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { EmbedderError, embeddingText, registerEmbedder, type Embedder, type EmbedderSpec, type EmbedInput } from './embedder.js';
 
-type Pooling = 'mean' | 'cls';
+type Pooling = 'mean' | 'cls' | 'last_token';
 /** `gpu` is `cuda`; `auto` is `cuda` when onnxruntime can use it, the CPU otherwise. */
 const DEVICES = ['cpu', 'cuda', 'gpu', 'auto'];
 const DTYPES = ['fp32', 'fp16', 'q8'];
@@ -16,6 +16,7 @@ const DEFAULT_BATCH = 32;
 
 interface FeatureExtractor {
   (texts: string[], options: { pooling: Pooling; normalize: boolean }): Promise<{ data: Float32Array; dims: number[] }>;
+  tokenizer: { padding_side: string };
   dispose(): Promise<void>;
 }
 
@@ -59,11 +60,14 @@ export class TransformersEmbedder implements Embedder {
     transformers.env.localModelPath = dirname(dir);
     const open = (on: 'cpu' | 'cuda') =>
       transformers.pipeline('feature-extraction', basename(dir), { local_files_only: true, device: on, dtype: dtype as 'fp32' | 'fp16' | 'q8' }) as unknown as Promise<FeatureExtractor>;
-    const { extract, on } = await openOnDevice(open, device, options, dir);
     const pooling = poolingOf(dir);
+    const { extract, on } = await openOnDevice(open, device, options, dir);
+    // transformers.js takes the batch's last position: a shorter text padded on the right would
+    // pool a padding token. Decoder models (Qwen3-Embedding) pad on the left; make sure of it.
+    if (pooling === 'last_token') extract.tokenizer.padding_side = 'left';
     const probe = await extract(['codesearch'], { pooling, normalize: true });
     const dims = probe.dims[probe.dims.length - 1]!;
-    return new TransformersEmbedder(modelId(dir, dtype, dims, spec.documentPrefix), dims, on, extract, pooling, spec);
+    return new TransformersEmbedder(modelId(dir, dtype, dims, pooling, spec.documentPrefix), dims, on, extract, pooling, spec);
   }
 
   async embedDocuments(inputs: readonly EmbedInput[]): Promise<Float32Array[]> {
@@ -155,21 +159,48 @@ function cudaProviderInstalled(): boolean | undefined {
   }
 }
 
-/** sentence-transformers models say how they pool in `1_Pooling/config.json`. */
+/** sentence-transformers' pooling modes (`1_Pooling/config.json`) and what transformers.js calls them. */
+const POOLING_MODES: Record<string, Pooling | undefined> = {
+  pooling_mode_mean_tokens: 'mean',
+  pooling_mode_cls_token: 'cls',
+  pooling_mode_lasttoken: 'last_token',
+  pooling_mode_max_tokens: undefined,
+  pooling_mode_mean_sqrt_len_tokens: undefined,
+  pooling_mode_weightedmean_tokens: undefined,
+};
+
+/**
+ * How a sentence-transformers model pools, from `1_Pooling/config.json` (mean without one). A
+ * mode transformers.js cannot pool with is an error: pooling another way would give vectors
+ * that look right and rank wrong.
+ */
 function poolingOf(dir: string): Pooling {
   const file = join(dir, '1_Pooling', 'config.json');
   if (!existsSync(file)) return 'mean';
-  const config = JSON.parse(readFileSync(file, 'utf8')) as { pooling_mode_cls_token?: boolean };
-  return config.pooling_mode_cls_token ? 'cls' : 'mean';
+  let config: Record<string, unknown>;
+  try {
+    config = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new EmbedderError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  const modes = Object.keys(POOLING_MODES).filter((mode) => config[mode] === true);
+  if (modes.length === 0) return 'mean';
+  const pooling = modes.length === 1 ? POOLING_MODES[modes[0]!] : undefined;
+  if (!pooling) {
+    throw new EmbedderError(`the model in ${dir} pools with ${modes.join(' + ')} (1_Pooling/config.json), which transformers.js cannot do; codesearch embeds with mean, CLS or last-token pooling`);
+  }
+  return pooling;
 }
 
 /**
- * The model's identity: its name, dtype and a hash of its config, its weights' sizes and the
- * document prefix (another prefix makes other vectors: every definition is embedded again).
+ * The model's identity: its name, dtype and a hash of its config, its weights' sizes, its pooling
+ * and the document prefix (another prefix makes other vectors: every definition is embedded again).
  */
-function modelId(dir: string, dtype: string, dims: number, documentPrefix = ''): string {
+function modelId(dir: string, dtype: string, dims: number, pooling: Pooling, documentPrefix = ''): string {
   const hash = createHash('sha256').update(readFileSync(join(dir, 'config.json')));
   if (documentPrefix) hash.update(`documentPrefix:${documentPrefix}`);
+  // Mean, the default, adds nothing: the ids of indexes made before pooling was hashed stay.
+  if (pooling !== 'mean') hash.update(`pooling:${pooling}`);
   const onnxDir = join(dir, 'onnx');
   if (existsSync(onnxDir)) {
     for (const name of ['model.onnx', 'model_fp16.onnx', 'model_quantized.onnx']) {
