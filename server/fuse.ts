@@ -79,23 +79,19 @@ const KIND_WORDS: Record<string, string[]> = {
 
 /** A verb whose object is what the code does ("raising an exception", "returns an error"). */
 const OUTCOME_VERB = /^(?:rais|throw|return|report|fail)/;
-const ARTICLE = new Set(['a', 'an', 'the', 'some', 'its', 'their']);
+/** How far before a kind word such a verb may stand: its object's determiners and adjectives. */
+const OUTCOME_REACH = 3;
 
 /**
  * The question's words that may ask for a kind of definition: all of them but the object of a
  * verb of raising or returning, which says what the wanted code does. "load a file ... and
  * convert it, raising an exception if the conversion fails" had ranked exception definitions
- * first once the kind bonus was 0.75.
+ * first once the kind bonus was 0.75; "throws one particular exception" is the same.
  */
 function kindWordsAsked(wanted: string): Set<string> {
   const words = wanted.toLowerCase().match(/[a-z]+/g) ?? [];
-  const verbBefore = (i: number) => {
-    const before = words[i - 1];
-    if (before === undefined) return false;
-    if (ARTICLE.has(before)) return OUTCOME_VERB.test(words[i - 2] ?? '');
-    return OUTCOME_VERB.test(before);
-  };
-  return new Set(words.filter((_, i) => !verbBefore(i)));
+  const outcome = (i: number) => words.slice(Math.max(0, i - OUTCOME_REACH), i).some((w) => OUTCOME_VERB.test(w));
+  return new Set(words.filter((_, i) => !outcome(i)));
 }
 
 /** What a hit scored for and how many points, in the order they were added. */

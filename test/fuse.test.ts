@@ -85,6 +85,7 @@ describe('fuse', () => {
     const rank = rankerOver([[failure, 0.7], [loader, 1]]);
     expect(rank('load a value from a file, raising an exception if it fails to parse')).toEqual(['load_value', 'Parse_failure']);
     expect(rank('load a value, returns an error when the file is bad')).toEqual(['load_value', 'Parse_failure']);
+    expect(rank('check that loading a bad value throws one particular exception')).toEqual(['load_value', 'Parse_failure']);
     expect(rank('the exception raised when a file fails to load')).toEqual(['Parse_failure', 'load_value']);
   });
 });
