@@ -114,13 +114,14 @@ export function crossValidate(items: readonly FusedCase[], folds: number): Cross
   const foldOf = new Map(questions.map((q, n) => [q, n % folds]));
   const inFold = (item: FusedCase, f: number) => foldOf.get(`${item.set}\0${item.case.id}`) === f;
   const perFold: Multipliers[] = [];
-  const heldItems = new Map<string, { item: FusedCase; m: Multipliers }[]>();
+  // Each set's held-out ranks, every question ranked by the fit of the folds without it.
+  const heldRanks = new Map<string, number[]>();
   for (let f = 0; f < folds; f++) {
     const m = fit(items.filter((item) => !inFold(item, f)));
     perFold.push(m);
-    for (const item of items.filter((i) => inFold(i, f))) heldItems.set(item.set, [...(heldItems.get(item.set) ?? []), { item, m }]);
+    for (const item of items.filter((i) => inFold(i, f))) (heldRanks.get(item.set) ?? heldRanks.set(item.set, []).get(item.set)!).push(rankOf(item, m));
   }
-  const heldOut = new Map([...heldItems].map(([set, list]) => [set, figures(list.map(({ item, m }) => rankOf(item, m)))]));
+  const heldOut = new Map([...heldRanks].map(([set, ranks]) => [set, figures(ranks)]));
   const agreed: Record<string, number> = {};
   for (const signal of new Set(perFold.flatMap((m) => Object.keys(m)))) {
     const values = perFold.map((m) => m[signal] ?? 1);
