@@ -140,6 +140,8 @@ export class TokenString implements TokenSet {
  */
 export interface ChunkReader {
   fullText(tokens: readonly string[], limit: number, boosts: { name: number; body: number }): Promise<ChunkHit[]>;
+  /** `fullText`'s ranking as ids and BM25 scores alone, best first: no definition is read. */
+  fullTextRanks(tokens: readonly string[], limit: number, boosts: { name: number; body: number }): Promise<RankedId[]>;
   nearest(vector: Float32Array, limit: number): Promise<VectorHit[]>;
   chunksByIds(ids: readonly string[]): Promise<ChunkHit[]>;
   typeCandidates(tokens: readonly string[], limit: number): Promise<ChunkHit[]>;
@@ -157,6 +159,12 @@ export interface ChunkReader {
   siblings(module: string, namePrefix: string, limit: number): Promise<ChunkHit[]>;
   byName(names: readonly string[], limit: number, options?: ByNameOptions): Promise<ChunkHit[]>;
   fuzzyName(token: string, limit: number, fuzziness: number): Promise<ChunkHit[]>;
+}
+
+/** A definition's id and its retriever's score, unread. */
+export interface RankedId {
+  id: string;
+  score: number;
 }
 
 /**
@@ -1022,6 +1030,10 @@ export class IndexStore implements ChunkReader {
     return readHits(this.matching({ column: 'fulltext', tokens, boosts }).select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS, '_score']).limit(limit));
   }
 
+  fullTextRanks(tokens: readonly string[], limit: number, boosts: { name: number; body: number }): Promise<RankedId[]> {
+    return this.matchIds({ column: 'fulltext', tokens, boosts }, limit);
+  }
+
   async holdingEvery(tokens: readonly string[], limit: number): Promise<ChunkHit[]> {
     if (!this.chunks || tokens.length === 0) return [];
     const every = new lancedb.BooleanQuery(tokens.map((t) => [lancedb.Occur.Must, new lancedb.MultiMatchQuery(t, [NAME_TOKENS, BODY_TOKENS])]));
@@ -1063,7 +1075,7 @@ export class IndexStore implements ChunkReader {
   }
 
   /** Ids and BM25 scores of the best `limit` chunks for a match, best first: no row is read. */
-  async matchIds(match: TextMatch, limit: number): Promise<{ id: string; score: number }[]> {
+  async matchIds(match: TextMatch, limit: number): Promise<RankedId[]> {
     if (!this.chunks || isEmptyMatch(match)) return [];
     const table = await this.matching(match).select(['id', '_score']).limit(limit).toArrow();
     // No hit comes back as a table without columns.

@@ -4,7 +4,7 @@
 // is what a query paid for: 200 full-text hits cost 12 ms of LanceDB time as rows and 3 ms as ids
 // (full corpus, 2 cores), and under 8 concurrent clients LanceDB's threads were the bottleneck.
 // Every method answers as IndexStore's would, so one-shot and resident searches rank alike.
-import { chunkHit, symbolEndsWith, type ByNameOptions, type ChunkHit, type ChunkReader, type ChunkRecord, type IndexStore, type TextMatch, type VectorHit } from '../indexer/store.js';
+import { chunkHit, symbolEndsWith, type ByNameOptions, type ChunkHit, type ChunkReader, type ChunkRecord, type IndexStore, type RankedId, type TextMatch, type VectorHit } from '../indexer/store.js';
 import { TermIndex, type TermDocument } from './term-index.js';
 import { wholeWordTokens } from '../indexer/text.js';
 
@@ -163,6 +163,10 @@ export class ResidentChunks implements ChunkReader {
 
   async fullText(tokens: readonly string[], limit: number, boosts: { name: number; body: number }): Promise<ChunkHit[]> {
     return this.terms.search(tokens, limit, boosts).map(({ doc, score }) => this.hit(doc, score, true));
+  }
+
+  async fullTextRanks(tokens: readonly string[], limit: number, boosts: { name: number; body: number }): Promise<RankedId[]> {
+    return this.terms.search(tokens, limit, boosts).map(({ doc, score }) => ({ id: doc.chunk.id, score }));
   }
 
   typeCandidates(tokens: readonly string[], limit: number): Promise<ChunkHit[]> {

@@ -1,7 +1,7 @@
 // query → retrieve → fuse: ranked definitions for a query string.
 import { availableParallelism } from 'node:os';
 import pLimit from 'p-limit';
-import { IndexMissingError, IndexStore, type ChunkReader } from '../indexer/store.js';
+import { IndexMissingError, IndexStore, type ChunkReader, type VectorHit } from '../indexer/store.js';
 import { ResidentChunks } from './resident.js';
 import { fingerprint } from '../indexer/fingerprint.js';
 import { parseQuery, type ParsedQuery } from './query.js';
@@ -9,6 +9,7 @@ import { fuse, type FuseContext, type RankedHit } from './fuse.js';
 import { capPerFile, collapsePairs, foldCopies, implementationFirst, type DiversifiedHit } from './diversify.js';
 import { getRetriever } from './retrieve/registry.js';
 import type { Candidate, RetrievalSources } from './retrieve/types.js';
+import { neighboursOf, type QueryEmbedding } from './retrieve/vector.js';
 import { EmbedderError, embedderFactory, EmbedderUnavailableError, ModelMissingError, type Embedder, type EmbedderSpec } from '../indexer/embed/embedder.js';
 import '../indexer/embed/builtin.js';
 import { phaseClock } from '../indexer/timings.js';
@@ -439,7 +440,15 @@ export class Searcher {
     const wantsVectors = mode === 'vector' || (!parsed.isSymbol && !parsed.type);
     const names = RETRIEVERS[mode].filter((n) => n !== 'vector' || (view.embedding && wantsVectors));
     const limit = Math.max(CANDIDATES_PER_RETRIEVER, k);
-    const sources: RetrievalSources = { store: view.reader, shown: k, rerankOnly: mode === 'hybrid', directories: view.context.directories, embedQuery: view.embedding ? (q, codeTerms) => view.embedQuery(q, codeTerms, this.embedderRetryMs) : undefined };
+    const embedQuery: QueryEmbedding = (q, codeTerms) => view.embedQuery(q, codeTerms, this.embedderRetryMs);
+    let nearest: Promise<VectorHit[]> | undefined;
+    const sources: RetrievalSources = {
+      store: view.reader,
+      shown: k,
+      rerankOnly: mode === 'hybrid',
+      directories: view.context.directories,
+      neighbours: names.includes('vector') ? () => (nearest ??= neighboursOf(parsed, view.reader, embedQuery, limit)) : undefined,
+    };
     const lists = await Promise.all(
       names.map((n) => {
         const listed = getRetriever(n).retrieve(parsed, sources, limit);

@@ -8,6 +8,9 @@ import { IndexMissingError, IndexStore, type ChunkHit } from '../indexer/store.j
 import { ResidentChunks } from '../server/resident.js';
 import { queryTokens } from '../indexer/text.js';
 import { Searcher, type IndexView, type SearchResult } from '../server/search.js';
+import { parseQuery } from '../server/query.js';
+import { ALWAYS_READ, fullTextRetriever } from '../server/retrieve/fulltext.js';
+import type { Candidate } from '../server/retrieve/types.js';
 import { cleanupTempDirs, copyFixture, indexedFiles, indexedFixture, makeTempDir, writeFiles } from './helpers.js';
 
 let searcher: Searcher;
@@ -368,6 +371,34 @@ describe('Searcher: the vector neighbourhood', () => {
     } finally {
       s.close();
     }
+  });
+});
+
+describe("Searcher: BM25's deeper ranks in hybrid search", () => {
+  it('reads the first ranks and, down to 600, those the vector places near; all of its list without a neighbour', async () => {
+    // One definition per rank: each holds 'gizmo' once, in a doc longer by one word than the last.
+    const defs = Array.from({ length: 150 }, (_, i) => `(** The gizmo${' filler'.repeat(i)}. *)\nlet g${i} x = x + ${i}\n`);
+    const { db: gizmoDb } = await indexedFiles({ 'src/gizmos.ml': defs.join('') }, 'cs-deeper-');
+    const query = parseQuery('where is the gizmo');
+    // What fusion reads of a candidate (token sets are objects of each reader's own making).
+    const read = (cs: Candidate[]) => cs.map(({ id, score, chunk }) => ({ id, score, chunk: chunk && { ...chunk, tokens: ['gizmo', 'filler', 'zzz'].filter((t) => chunk.tokens?.has(t)) } }));
+    await withBothReaders(gizmoDb, async (...readers) => {
+      const lists: string[][] = [];
+      for (const store of readers) {
+        const lexical = await fullTextRetriever.retrieve(query, { store, shown: 10 }, 200);
+        expect(lexical.map((c) => c.chunk?.name)).toEqual(defs.map((_, i) => `g${i}`));
+        const [deep, early] = [lexical[120]!, lexical[5]!];
+        const neighbours = async () => [deep, early].map((c) => ({ id: c.id, similarity: 0.5 }));
+        const hybrid = await fullTextRetriever.retrieve(query, { store, shown: 10, neighbours }, 200);
+        expect(read(hybrid)).toEqual(read([...lexical.slice(0, ALWAYS_READ), deep]));
+        // Asked for more than the first ranks, it reads as many.
+        expect((await fullTextRetriever.retrieve(query, { store, shown: 80, neighbours }, 200)).map((c) => c.id)).toEqual([...lexical.slice(0, 80), deep].map((c) => c.id));
+        // Nothing near the question (no word the model knows): nothing to vouch, BM25's list stands.
+        expect(read(await fullTextRetriever.retrieve(query, { store, shown: 10, neighbours: async () => [] }, 200))).toEqual(read(lexical));
+        lists.push(hybrid.map((c) => c.id));
+      }
+      expect(lists[1]).toEqual(lists[0]);
+    });
   });
 });
 

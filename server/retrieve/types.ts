@@ -1,12 +1,16 @@
 // The seam between retrieval and fusion: every retriever turns a query into scored candidates.
-import type { ChunkHit, ChunkReader } from '../../indexer/store.js';
+import type { ChunkHit, ChunkReader, VectorHit } from '../../indexer/store.js';
 import type { ParsedQuery } from '../query.js';
 
 /** What retrievers search: the index, and the index's embedder when it has vectors. */
 export interface RetrievalSources {
   store: ChunkReader;
-  /** The query's vector under the model that embedded the index (`Embedder.embedQuery`); absent without vectors. */
-  embedQuery?: (query: string, codeTerms: readonly string[]) => Promise<Float32Array>;
+  /**
+   * The definitions nearest the question under the index's embedder (`neighboursOf`), best first:
+   * one vector query per search, however many retrievers read it. Absent without vectors, and for
+   * a query that is looked up rather than interpreted (a symbol, a type).
+   */
+  neighbours?: () => Promise<VectorHit[]>;
   /** How many results the caller will show: at least this many candidates come with their chunk. */
   shown: number;
   /**

@@ -1,7 +1,8 @@
 // Nearest definitions by embedding: finds code by meaning when the question's words are not the
 // code's. Being among the nearest is the signal, not the similarity: the static model's cosines
 // place a definition in the question's neighbourhood, but their order within it is noise.
-import { chunkHit } from '../../indexer/store.js';
+import { chunkHit, type ChunkReader, type VectorHit } from '../../indexer/store.js';
+import type { ParsedQuery } from '../query.js';
 import type { Retriever } from './types.js';
 
 /**
@@ -13,18 +14,26 @@ const FETCHED = 60;
  * The neighbourhood that scores, whatever `limit` asks for: a longer list (k = 1000) must not
  * rank the first ten differently from a short one.
  */
-const NEIGHBOURHOOD = 200;
+export const NEIGHBOURHOOD = 200;
+
+/** The question's vector under the model that embedded the index (`Embedder.embedQuery`). */
+export type QueryEmbedding = (query: string, codeTerms: readonly string[]) => Promise<Float32Array>;
+
+/** The `limit` definitions nearest the question, best first. */
+export async function neighboursOf(query: ParsedQuery, store: ChunkReader, embedQuery: QueryEmbedding, limit: number): Promise<VectorHit[]> {
+  // The static model learnt `hashtbl`, not "hashtable": the searched expansions bridge the two
+  // (dev eval, vector alone: Recall@10 0.24 → 0.39, how-to questions 0.23 → 0.62).
+  const vector = await embedQuery(query.wanted, query.terms.filter((t) => !query.tokens.includes(t)));
+  // No known word in the question: no direction to search in.
+  if (!vector.some((x) => x !== 0)) return [];
+  return store.nearest(vector, limit);
+}
 
 export const vectorRetriever: Retriever = {
   name: 'vector',
-  async retrieve(query, { store, embedQuery, shown, rerankOnly }, limit) {
-    if (!embedQuery) return [];
-    // The static model learnt `hashtbl`, not "hashtable": the searched expansions bridge the two
-    // (dev eval, vector alone: Recall@10 0.24 → 0.39, how-to questions 0.23 → 0.62).
-    const vector = await embedQuery(query.wanted, query.terms.filter((t) => !query.tokens.includes(t)));
-    // No known word in the question: no direction to search in.
-    if (!vector.some((x) => x !== 0)) return [];
-    const hits = await store.nearest(vector, limit);
+  async retrieve(_query, { store, neighbours, shown, rerankOnly }) {
+    if (!neighbours) return [];
+    const hits = await neighbours();
     if (hits.length === 0) return [];
     // Twice what is shown: folding .ml/.mli pairs halves a list at worst.
     const fetched = rerankOnly ? [] : hits.slice(0, Math.max(FETCHED, 2 * shown));
