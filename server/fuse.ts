@@ -45,12 +45,11 @@ const UNDOCUMENTED_ONE_LINER = 0.2;
  * 0.247 → 0.500 / 0.278 ("the type listing HTTP request verbs" found `Cohttp.Code.meth` at 6,
  * not past 10), lexical 0.607 → 0.623 and 0.239 → 0.286 MRR@10. The same from 0.5 to 1.5. A
  * third set written afterwards (bench/cases/mixed.jsonl) lost one answer to it, "raising an
- * exception" read as asking for an exception (hence `kindWordsAsked`); with that, the set is
+ * exception" read as asking for an exception (hence `kindWordsAsked` in query.ts); with that, the set is
  * unchanged (0.567 / 0.491).
  */
 const KIND_ASKED_FOR = 0.75;
 const LATER_PART = 0.1;
-const DEFINED = /\b(?:defined|declared|definition|declaration)\b/i;
 /**
  * A module or signature of many lines holds many of a question's words, spread over unrelated
  * members; unless the question asks for one ("signature", "module") or names an identifier (an
@@ -68,31 +67,6 @@ const CONTAINER_KINDS = new Set(['module', 'module_type']);
 const IN_NAMED_SCOPE = 0.3;
 /** dune's generated alias modules (`lib__.ml`: `module X = Lib__X`) only repeat names. */
 const GENERATED_ALIAS = 1;
-
-const KIND_WORDS: Record<string, string[]> = {
-  type: ['type', 'record', 'variant', 'tree', 'ast'],
-  module_type: ['signature', 'interface', 'sig', 'functor'],
-  module: ['module', 'functor'],
-  exception: ['exception', 'error'],
-  class: ['class', 'object'],
-};
-
-/** A verb whose object is what the code does ("raising an exception", "returns an error"). */
-const OUTCOME_VERB = /^(?:rais|throw|return|report|fail)/;
-/** How far before a kind word such a verb may stand: its object's determiners and adjectives. */
-const OUTCOME_REACH = 3;
-
-/**
- * The question's words that may ask for a kind of definition: all of them but the object of a
- * verb of raising or returning, which says what the wanted code does. "load a file ... and
- * convert it, raising an exception if the conversion fails" had ranked exception definitions
- * first once the kind bonus was 0.75; "throws one particular exception" is the same.
- */
-function kindWordsAsked(wanted: string): Set<string> {
-  const words = wanted.toLowerCase().match(/[a-z]+/g) ?? [];
-  const outcome = (i: number) => words.slice(Math.max(0, i - OUTCOME_REACH), i).some((w) => OUTCOME_VERB.test(w));
-  return new Set(words.filter((_, i) => !outcome(i)));
-}
 
 /** What a hit scored for and how many points, in the order they were added. */
 export type TraceEntry = readonly [what: string, points: number];
@@ -167,14 +141,7 @@ export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>, 
     }
   }
 
-  const queryWords = kindWordsAsked(query.wanted);
-  // "where are record fields converted" asks for the code that converts them: the kind words of
-  // a "where" question name the data it works on, unless it asks where something is defined.
-  // Dev eval, hybrid mean of static-model seeds 1–3: MRR@10 0.625 → 0.643 (locate 0.219 →
-  // 0.285), Recall@10 0.808 unchanged; lexical 0.788 / 0.593 → 0.788 / 0.603. Dropping the doc
-  // bonus for such questions too: locate MRR@10 0.345 but Recall@10 0.556 → 0.444, not kept.
-  const asksForCode = query.asksWhere && !DEFINED.test(query.wanted);
-  const askedKinds = new Set(asksForCode ? [] : Object.entries(KIND_WORDS).filter(([, words]) => words.some((w) => queryWords.has(w))).map(([k]) => k));
+  const askedKinds = new Set(query.askedKinds);
   // An array, not a set: iterating a set makes an iterator object per hit.
   const tokens = [...new Set(query.tokens)];
   for (const hit of hits.values()) {

@@ -37,3 +37,17 @@ describe('parseQuery: negated clauses', () => {
     expect(parseQuery(query).wanted).toBe(query);
   });
 });
+
+describe('parseQuery: the kinds of definition asked for', () => {
+  it.each([
+    ['the record type of a point in the plane', ['type']],
+    ['the signature a hashable key must implement', ['module_type']],
+    ['where are record fields converted to sexp', []],
+    ['where is the record type of a point defined', ['type']],
+    ['load a value from a file, raising an exception if it fails to parse', []],
+    ['the exception raised when a file fails to load', ['exception']],
+    ['split a string on a character', []],
+  ])('%s: %j', (query, kinds) => {
+    expect(parseQuery(query).askedKinds).toEqual(kinds);
+  });
+});

@@ -375,7 +375,7 @@ describe('Searcher: the vector neighbourhood', () => {
 });
 
 describe("Searcher: BM25's deeper ranks in hybrid search", () => {
-  it('reads the first ranks and, down to 600, those the vector places near; all of its list without a neighbour', async () => {
+  it('reads the first ranks and, down to 600, those the vector places near; all of its list without a neighbour or for a kind', async () => {
     // One definition per rank: each holds 'gizmo' once, in a doc longer by one word than the last.
     const defs = Array.from({ length: 150 }, (_, i) => `(** The gizmo${' filler'.repeat(i)}. *)\nlet g${i} x = x + ${i}\n`);
     const { db: gizmoDb } = await indexedFiles({ 'src/gizmos.ml': defs.join('') }, 'cs-deeper-');
@@ -393,6 +393,11 @@ describe("Searcher: BM25's deeper ranks in hybrid search", () => {
         expect(read(hybrid)).toEqual(read([...lexical.slice(0, ALWAYS_READ), deep]));
         // Asked for more than the first ranks, it reads as many.
         expect((await fullTextRetriever.retrieve(query, { store, shown: 80, neighbours }, 200)).map((c) => c.id)).toEqual([...lexical.slice(0, 80), deep].map((c) => c.id));
+        // A question asking for a kind of definition reads BM25's list as far as without vectors:
+        // the kind bonus lifts definitions the vector does not place near.
+        const typeQuery = parseQuery('where is the gizmo type defined');
+        expect(typeQuery.askedKinds).toEqual(['type']);
+        expect(read(await fullTextRetriever.retrieve(typeQuery, { store, shown: 10, neighbours }, 200))).toEqual(read(await fullTextRetriever.retrieve(typeQuery, { store, shown: 10 }, 200)));
         // Nothing near the question (no word the model knows): nothing to vouch, BM25's list stands.
         expect(read(await fullTextRetriever.retrieve(query, { store, shown: 10, neighbours: async () => [] }, 200))).toEqual(read(lexical));
         lists.push(hybrid.map((c) => c.id));
