@@ -169,6 +169,10 @@ export class ResidentChunks implements ChunkReader {
     return this.terms.search(tokens, limit, boosts).map(({ doc, score }) => ({ id: doc.chunk.id, score }));
   }
 
+  readRanked(ranked: readonly RankedId[]): Promise<ChunkHit[]> {
+    return this.chunksByIds(ranked.map((r) => r.id));
+  }
+
   typeCandidates(tokens: readonly string[], limit: number): Promise<ChunkHit[]> {
     return this.matched({ column: 'type', tokens }, limit, true);
   }

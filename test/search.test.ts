@@ -472,6 +472,8 @@ describe('Searcher: resident chunks (a server keeps them in memory)', () => {
       ['usersOf', async (r) => (await r.usersOf('trim', 10)).map((c) => ({ ...c, rawScore: 0 }))],
       ['usersOf in paths', async (r) => (await r.usersOf('trim', 10, { pathContains: 'strkit' })).map((c) => ({ ...c, rawScore: 0 }))],
       ['chunksByIds', (r) => r.chunksByIds(ids)],
+      // Ranked by each reader, read by row id from LanceDB and by id from memory.
+      ['readRanked', async (r) => (await r.readRanked((await r.fullTextRanks(['split', 'char'], 10, { name: 2, body: 1 })).slice(2, 7))).sort((a, b) => a.id.localeCompare(b.id))],
       ['nearest', (r) => r.nearest(vector, 10)],
       ['chunksOfFile', (r) => r.chunksOfFile('src/shapes.ml')],
       ['referencesOf', (r) => r.referencesOf(ids)],

@@ -29,9 +29,9 @@ export const VOUCHED_DEPTH = 600;
  * balanced-tree dictionary", asks for a kind of definition: `Map.OrderedType` is BM25's 184th,
  * and 6th fused for its kind. Such a question reads BM25's first 200 as before: paraphrased
  * 0.500 / 0.283, the others the same. Reading 60 rows and the vouched (147 rows p50) instead of
- * 200 and the vouched (28–30 / 53–57 ms p50 / p95) is what makes the deeper list affordable to
- * the one-shot reader: its hybrid search 19.7 / 39.2 → 21.8 / 43.3 ms in bench runs minutes
- * apart; resident 4.2 → 4.8 ms.
+ * 200 and the vouched (28–30 / 53–57 ms p50 / p95), by row id (`readRanked`), is what makes
+ * the deeper list affordable to the one-shot reader: its hybrid search 19.7 / 39.2 ms before,
+ * 19.4 / 39.9 ms after in the bench; resident 4.2 ms both.
  */
 export const ALWAYS_READ = 60;
 
@@ -55,7 +55,7 @@ async function vouchedHits(query: ParsedQuery, store: ChunkReader, neighbours: (
   // The kind bonus lifts a definition from deep in BM25's list where the vector does not place it.
   const readAnyway = nearby.size > 0 && query.askedKinds.length === 0 ? always : limit;
   const read = ranked.filter((r, rank) => rank < readAnyway || nearby.has(r.id));
-  const chunks = new Map((await store.chunksByIds(read.map((r) => r.id))).map((c) => [c.id, c]));
+  const chunks = new Map((await store.readRanked(read)).map((c) => [c.id, c]));
   return read.flatMap(({ id, score }: RankedId) => {
     const chunk = chunks.get(id);
     return chunk ? [chunkHit(chunk, score, chunk.tokens)] : [];
