@@ -45,8 +45,8 @@ const UNDOCUMENTED_ONE_LINER = 0.2;
  * 0.247 → 0.500 / 0.278 ("the type listing HTTP request verbs" found `Cohttp.Code.meth` at 6,
  * not past 10), lexical 0.607 → 0.623 and 0.239 → 0.286 MRR@10. The same from 0.5 to 1.5. A
  * third set written afterwards (bench/cases/mixed.jsonl) lost one answer to it, "raising an
- * exception" read as asking for an exception (hence `kindWordsAsked` in query.ts); with that, the set is
- * unchanged (0.567 / 0.491).
+ * exception" read as asking for an exception (hence `kindWordsAsked` in query.ts); with that,
+ * the set is unchanged (0.567 / 0.491).
  */
 const KIND_ASKED_FOR = 0.75;
 const LATER_PART = 0.1;
