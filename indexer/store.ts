@@ -1034,15 +1034,8 @@ export class IndexStore implements ChunkReader {
     return readHits(this.matching({ column: 'fulltext', tokens, boosts }).select([...READ_COLUMNS, NAME_TOKENS, BODY_TOKENS, '_score']).limit(limit));
   }
 
-  async fullTextRanks(tokens: readonly string[], limit: number, boosts: { name: number; body: number }): Promise<RankedId[]> {
-    const match: TextMatch = { column: 'fulltext', tokens, boosts };
-    if (!this.chunks || isEmptyMatch(match)) return [];
-    const table = await this.matching(match).select(['id', '_score']).withRowId().limit(limit).toArrow();
-    if (table.numRows === 0) return [];
-    const ids = table.getChild('id')!.toArray() as string[];
-    const scores = table.getChild('_score')!.toArray() as Float32Array;
-    const rows = table.getChild('_rowid')!.toArray() as BigUint64Array;
-    return Array.from(ids, (id, i) => ({ id, score: scores[i]!, rowId: rows[i]! }));
+  fullTextRanks(tokens: readonly string[], limit: number, boosts: { name: number; body: number }): Promise<RankedId[]> {
+    return this.matchIds({ column: 'fulltext', tokens, boosts }, limit);
   }
 
   /**
@@ -1096,15 +1089,19 @@ export class IndexStore implements ChunkReader {
     return Array.from(rows, (rowId, i) => ({ rowId, similarity: 1 - distances[i]! }));
   }
 
-  /** Ids and BM25 scores of the best `limit` chunks for a match, best first: no row is read. */
+  /**
+   * Ids, BM25 scores and row ids (for `readRanked`) of the best `limit` chunks for a match, best
+   * first: no row is read.
+   */
   async matchIds(match: TextMatch, limit: number): Promise<RankedId[]> {
     if (!this.chunks || isEmptyMatch(match)) return [];
-    const table = await this.matching(match).select(['id', '_score']).limit(limit).toArrow();
+    const table = await this.matching(match).select(['id', '_score']).withRowId().limit(limit).toArrow();
     // No hit comes back as a table without columns.
     if (table.numRows === 0) return [];
     const ids = table.getChild('id')!.toArray() as string[];
     const scores = table.getChild('_score')!.toArray() as Float32Array;
-    return Array.from(ids, (id, i) => ({ id, score: scores[i]! }));
+    const rows = table.getChild('_rowid')!.toArray() as BigUint64Array;
+    return Array.from(ids, (id, i) => ({ id, score: scores[i]!, rowId: rows[i]! }));
   }
 
   private matching(match: TextMatch) {
