@@ -180,7 +180,8 @@ async function main(): Promise<void> {
   const files = positionals.length > 0 ? positionals.map((f) => resolve(f)) : [join(repo, '../shared/eval/dev.jsonl'), ...readdirSync(ours).filter((f) => f.endsWith('.jsonl')).sort().map((f) => join(ours, f))].filter((f) => existsSync(f));
   const corpus = resolve(process.env.CODESEARCH_CORPUS ?? join(repo, '../corpus'));
   const dbs = (values.db ?? [process.env.CODESEARCH_DB ?? join(corpus, '.codesearch')]).map((d) => resolve(d));
-  const sets = new Map(files.map((f) => [basename(f, '.jsonl'), loadCases(f)]));
+  // A set of edit cases only (bench/cases/edits.jsonl) has no question to fit on.
+  const sets = new Map(files.map((f) => [basename(f, '.jsonl'), loadCases(f)] as const).filter(([, cases]) => cases.length > 0));
   const items = await fuseCases(dbs, sets, mode);
   const fmt = (f: Figures) => `${f.recall.toFixed(3)} / ${f.mrr.toFixed(3)}`;
   const bySet = (m: Multipliers) => [...sets.keys()].map((s) => `${s} ${fmt(grade(items.filter((i) => i.set === s), m))}`).join(', ');

@@ -44,6 +44,8 @@ export interface SearchOptions {
   onWarning?: (message: string) => void;
   /** Default `fold`: a definition and its declaration are one answer, the other its `counterpart`. */
   pairs?: Pairing;
+  /** Hits from one file beyond this many wait until every other file has had its turn (default `MAX_HITS_PER_FILE`). */
+  perFile?: number;
 }
 
 /**
@@ -511,11 +513,11 @@ function withoutVectors(err: unknown, onWarning: ((message: string) => void) | u
  * The list a fused one shows: a symbol lookup its definition and declaration together, a question
  * more answers (pairs folded, vendored copies left out, one file not filling the list).
  */
-export function presentHits(fused: FusedList, options: Pick<SearchOptions, 'k' | 'pairs'> = {}): DiversifiedHit[] {
+export function presentHits(fused: FusedList, options: Pick<SearchOptions, 'k' | 'pairs' | 'perFile'> = {}): DiversifiedHit[] {
   const { parsed, mode, ranked } = fused;
   const k = options.k ?? DEFAULT_K;
   if (parsed.isSymbol && mode !== 'vector') return withCounterpartSecond(ranked).slice(0, k);
-  const shown = capPerFile(foldCopies(options.pairs === 'separate' ? ranked : collapsePairs(ranked))).slice(0, k);
+  const shown = capPerFile(foldCopies(options.pairs === 'separate' ? ranked : collapsePairs(ranked)), options.perFile).slice(0, k);
   return parsed.asksWhere ? implementationFirst(shown) : shown;
 }
 

@@ -10,7 +10,7 @@ import { head, mergeSpans, packToBudget } from '../server/context/pack.js';
 import { EXPANDED_SEEDS, expand } from '../server/context/expand.js';
 import { tokenCounter } from '../server/context/tokens.js';
 import type { ContextItem } from '../server/context/item.js';
-import { cleanupTempDirs, indexedFixture, makeTempDir, runCli } from './helpers.js';
+import { cleanupTempDirs, indexedFiles, indexedFixture, makeTempDir, runCli } from './helpers.js';
 
 let root: string;
 let db: string;
@@ -144,6 +144,21 @@ describe('packToBudget', () => {
     expect(w.items[0]!.text).toBe('let f x =\n  x\n  + 1\nlet g y =\n  f y');
   });
 
+  it('keeps the adjacent parts of a long definition as blocks of their own', async () => {
+    const count = await tokenCounter();
+    const lines = (n: number, from: number) => Array.from({ length: n }, (_, i) => `  step ${from + i};`);
+    const w = packToBudget(
+      [
+        { chunk: chunk('long-1', 1, 150, ['let long () =', ...lines(149, 2)]), reason: 'match', score: 1, seed: true },
+        { chunk: chunk('long-2', 151, 240, lines(90, 151)), reason: 'match', score: 0.9, seed: true },
+        { chunk: chunk('next', 241, 242, ['let next () =', '  long ()']), reason: 'caller', score: 0.5, seed: false },
+      ],
+      20_000,
+      count,
+    );
+    expect(w.items.map(where)).toEqual(['a.ml:1-150', 'a.ml:151-242']);
+  });
+
   it('cuts a definition that does not fit to its head instead of dropping it', async () => {
     const count = await tokenCounter();
     const body = Array.from({ length: 200 }, (_, i) => `  let v${i} = compute_something_long ${i} in`);
@@ -206,6 +221,30 @@ describe('a quoted error message', () => {
     const reasons = (name: string) => w.items.filter((i) => i.name === name).map((i) => i.reason);
     expect(reasons('report_error')).toContain('match');
     expect(reasons('check_call')).toEqual(['caller']);
+  });
+});
+
+describe('where a change lands', () => {
+  let searcher: Searcher;
+  // Six independent definitions of one file match the request; fourteen other files match it
+  // once each, a little less well. A search list shows three of a file; a window's seeds are not
+  // cut that way, since the file holding the best hits is where the change goes.
+  const warnings = ['type t = Unused_var | Unused_open', 'let number = function Unused_var -> 1 | Unused_open -> 2', ...['last_warning_number = 2', 'warning_descriptions = [ (1, "unused variable"); (2, "unused open") ]', 'warning_letters = "ab"', 'warning_default_set = "+a-b"'].map((d) => `let ${d}`)];
+  const others = Object.fromEntries(Array.from({ length: 14 }, (_, i) => [`src/other${i}.ml`, `(** The warning of check ${i}. *)\nlet other${i} x = x + ${i}\n`]));
+  beforeAll(async () => {
+    const { db } = await indexedFiles({ 'src/warnings.ml': `${warnings.join('\n\n')}\n`, ...others }, 'cs-where-');
+    searcher = await Searcher.open(db);
+  });
+  afterAll(() => searcher?.close());
+
+  it("seeds a window with more of the best file's matches than a search list shows", async () => {
+    const prompt = 'add a new warning: its number, letters, descriptions and default set';
+    const listed = await searcher.search(searchableQuery(prompt), { k: 16 });
+    expect(listed.filter((r) => r.path === 'src/warnings.ml')).toHaveLength(3);
+    const w = await (await ContextBuilder.create(searcher)).build({ prompt });
+    for (const name of ['last_warning_number', 'warning_descriptions', 'warning_letters', 'warning_default_set']) {
+      expect(w.items.some((i) => i.path === 'src/warnings.ml' && i.text.includes(`let ${name} =`))).toBe(true);
+    }
   });
 });
 

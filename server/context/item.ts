@@ -24,7 +24,7 @@ export interface ContextItem extends Pick<SearchResult, 'path' | 'startLine' | '
   doc?: string;
   /** Cut to its signature and doc because the whole definition did not fit. */
   truncated?: boolean;
-  /** Reasons of other candidates merged into this span (overlapping or adjacent). */
+  /** Reasons of other candidates merged into this span (overlapping, or adjacent within `MAX_JOINED_LINES`). */
   alsoReasons?: Reason[];
 }
 

@@ -1,12 +1,18 @@
 // packToBudget: the ranked candidates into a window that is never over its token budget. Most
-// relevant first; overlapping or adjacent spans of a file become one span (no line twice); at
-// most MAX_ITEMS_PER_FILE items from a file unless they are seeds; a definition too long for
-// what is left is cut to its head (signature) rather than dropped.
+// relevant first; overlapping spans of a file become one span (no line twice), and so do adjacent
+// ones up to MAX_JOINED_LINES; at most MAX_ITEMS_PER_FILE items from a file unless they are
+// seeds; a definition too long for what is left is cut to its head (signature) rather than dropped.
 import type { ContextCandidate, ContextItem, ContextWindow } from './item.js';
 import { renderItem, renderWindow } from './render.js';
 import type { CountTokens } from './tokens.js';
 
 export const MAX_ITEMS_PER_FILE = 8;
+/**
+ * Adjacent spans join into one block no longer than this, the index's own chunk size: the parts of
+ * a definition the index split stay blocks a reader can be pointed at, not one of 240 lines
+ * (`Warnings.message`, edit-006, was shown 695–935 once its second part was a seed as well).
+ */
+const MAX_JOINED_LINES = 150;
 /** A head longer than this many lines is no longer a signature. */
 const MAX_HEAD_LINES = 6;
 
@@ -27,7 +33,7 @@ export function packToBudget(candidates: readonly ContextCandidate[], budget: nu
     if (seen.has(candidate.chunk.id)) continue;
     seen.add(candidate.chunk.id);
     const full = itemOf(candidate);
-    const near = items.findIndex((it) => it.path === full.path && full.startLine <= it.endLine + 1 && full.endLine >= it.startLine - 1);
+    const near = items.findIndex((it) => it.path === full.path && (overlap(it, full) || (adjacent(it, full) && Math.max(it.endLine, full.endLine) - Math.min(it.startLine, full.startLine) < MAX_JOINED_LINES)));
     if (near >= 0) {
       const existing = items[near]!;
       const merged = mergeSpans(existing, full);
@@ -63,6 +69,9 @@ export function packToBudget(candidates: readonly ContextCandidate[], budget: nu
   }
   return { items, tokens, budget, text: renderWindow(items) };
 }
+
+const overlap = (a: ContextItem, b: ContextItem) => b.startLine <= a.endLine && b.endLine >= a.startLine;
+const adjacent = (a: ContextItem, b: ContextItem) => b.startLine === a.endLine + 1 || b.endLine === a.startLine - 1;
 
 function itemOf(c: ContextCandidate): ContextItem {
   const { chunk } = c;
