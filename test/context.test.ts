@@ -248,6 +248,40 @@ describe('where a change lands', () => {
   });
 });
 
+describe('a test to add', () => {
+  it("brings where the function's test is run, so the new test is registered beside it", async () => {
+    const { db } = await indexedFiles(
+      {
+        'src/opt.ml': 'let map f = function None -> None | Some x -> Some (f x)\n\nlet join = function Some (Some x) -> Some x | _ -> None\n',
+        'src/opt.mli': "val map : ('a -> 'b) -> 'a option -> 'b option\n\nval join : 'a option option -> 'a option\n",
+        'test/test_opt.ml': [
+          'let test_map () =',
+          '  assert (Opt.map succ (Some 1) = Some 2);',
+          '  assert (Opt.map succ None = None)',
+          '',
+          'let test_join () = assert (Opt.join (Some (Some 1)) = Some 1)',
+          '',
+          'let suite () =',
+          '  test_join ();',
+          '  test_map ()',
+          '',
+          'let () = suite (); print_endline "OK"',
+          '',
+        ].join('\n'),
+      },
+      'cs-runner-',
+    );
+    const searcher = await Searcher.open(db);
+    try {
+      const w = await (await ContextBuilder.create(searcher)).build({ prompt: 'Add Opt.keep_if, like map but keeping Some v only when the predicate holds, with a test' });
+      expect(w.items.some((i) => i.name === 'test_map')).toBe(true);
+      expect(w.items.find((i) => i.name === 'suite')?.reason).toBe('test');
+    } finally {
+      searcher.close();
+    }
+  });
+});
+
 describe('expand: what a change to a definition also touches', () => {
   let paySearcher: Searcher;
   beforeAll(async () => {

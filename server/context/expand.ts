@@ -25,6 +25,9 @@ export const EXPANDED_SEEDS = 6;
 const MAX_DEPENDENCIES = 4;
 const MAX_CALLERS = 3;
 const MAX_TESTS = 2;
+/** The runner of the window's best test, as a share of the test's score, and how many of them. */
+const RUNNER = 0.9;
+const MAX_RUNNERS = 1;
 const MAX_TYPES = 3;
 /** Other functions of the unit that match on the seed's variant type: each needs a new case too. */
 const MAX_MATCHERS = 3;
@@ -96,6 +99,9 @@ export async function expand(seeds: readonly Seed[], store: ChunkReader): Promis
   const refs = await store.referencesOf(units.flatMap((u) => (u.code ? [u.code.id] : [])));
   const neighbourhoods = await Promise.all(units.map((u) => neighbourhood(u.seed, u.partner, u.code, refs.get(u.code?.id ?? '') ?? [], store)));
   for (const list of neighbourhoods) out.push(...list);
+  // The best test in the window, found as a test of a seed or matched itself, brings its runner.
+  const test = out.filter((c) => c.chunk.kind === 'value' && c.chunk.lang === 'ml' && isTestPath(c.chunk.path, c.chunk.text)).sort((a, b) => b.score - a.score)[0];
+  if (test) for (const runner of await runnersOf(test.chunk, store)) out.push({ chunk: runner, reason: 'test', score: test.score * RUNNER, seed: false });
   return out;
 }
 
@@ -131,6 +137,16 @@ async function neighbourhood(seed: Seed, partner: ChunkHit | undefined, code: Ch
   callers.forEach((c, i) => out.push(add(c, 'caller', 1 - i * 0.05)));
   tests.forEach((t, i) => out.push(add(t, 'test', 1 - i * 0.05)));
   return out;
+}
+
+/**
+ * Where a test is run from in its own file (`let tests () = test_map (); …`, a suite's list of
+ * cases): a new test is written like the test and registered there beside it.
+ */
+async function runnersOf(test: ChunkHit, store: ChunkReader): Promise<ChunkHit[]> {
+  const use = new RegExp(`\\b${escapeRegExp(test.name)}\\b`);
+  const users = await store.usersOf(compound(test.name), MAX_USERS_READ, { pathContains: test.path });
+  return users.filter((u) => u.path === test.path && u.id !== test.id && use.test(u.text)).slice(0, MAX_RUNNERS);
 }
 
 /** Type definitions the seed's signature names (`t` of its own module, `Error.t`, `token`). */
