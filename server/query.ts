@@ -54,6 +54,35 @@ function isCodeLike(word: string): boolean {
   return /^[a-z]/.test(word) && (word.includes('_') || /[a-z][A-Z]/.test(word));
 }
 
+/** A name and the type a prompt gives it: `Hashtbl.find_or_add : ('a, 'b) t -> 'a -> 'b`. */
+export interface PromptSignature {
+  ref: IdentifierRef;
+  type: TypeExpr;
+}
+
+const NAME_COLON = /((?:[A-Z][\w']*\.)*)([a-z_][\w']*)\s+:\s+/g;
+/** Words that end a type written inline in prose ("... -> 'a option that keeps ..."). */
+const PROSE_AFTER_TYPE = new Set(['a', 'an', 'the', 'that', 'which', 'to', 'for', 'with', 'in', 'on', 'and', 'or', 'like', 'so', 'as', 'from', 'by', 'into', 'returning', 'where', 'when', 'plus', 'but', 'is', 'it']);
+/** The longest type read after a name; a longer run of words is prose. */
+const MAX_TYPE_WORDS = 40;
+
+/**
+ * The first `name : type` a prompt writes, the type a function one (with an arrow): the
+ * longest run of words after the colon, up to a prose word, that parses as a type.
+ */
+export function signatureIn(prompt: string): PromptSignature | undefined {
+  for (const m of prompt.matchAll(NAME_COLON)) {
+    const words = prompt.slice(m.index + m[0].length).split(/\s+/).slice(0, MAX_TYPE_WORDS);
+    let type: TypeExpr | undefined;
+    for (let n = 1; n <= words.length && !PROSE_AFTER_TYPE.has(words[n - 1]!.toLowerCase()); n++) {
+      const text = words.slice(0, n).join(' ').replace(/[,.;]$/, '');
+      if (text.includes('->')) type = parseType(text) ?? type;
+    }
+    if (type?.t === 'arrow') return { ref: { name: m[2]!, qualifiers: m[1]!.split('.').filter(Boolean) }, type };
+  }
+  return undefined;
+}
+
 export function parseQuery(raw: string): ParsedQuery {
   const query = raw.trim();
   const words = query.match(QUALIFIED) ?? [];

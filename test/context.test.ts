@@ -248,6 +248,35 @@ describe('where a change lands', () => {
   });
 });
 
+describe('a new function the prompt gives a type', () => {
+  it('brings the existing functions of a like type from the module it names, whatever their names', async () => {
+    // Twenty definitions elsewhere share more words with the prompt than the module's own do.
+    const others = Object.fromEntries(
+      Array.from({ length: 20 }, (_, i) => [`lib/seqs${i}.ml`, `(** Compares sequences element by element, seq ${i}. *)\nlet compare_seq${i} a b = Seq.equal ( = ) a b\n`]),
+    );
+    const { db } = await indexedFiles(
+      {
+        'src/check.mli': "type 'a testable\n\nval int : int testable\n\nval list : 'a testable -> 'a list testable\n\nval pair : 'a testable -> 'b testable -> ('a * 'b) testable\n",
+        'src/check.ml': "type 'a testable = { eq : 'a -> 'a -> bool }\n\nlet int = { eq = Int.equal }\n\nlet list t = { eq = List.equal t.eq }\n\nlet pair a b = { eq = (fun (x, y) (x', y') -> a.eq x x' && b.eq y y') }\n",
+        ...others,
+      },
+      'cs-alike-',
+    );
+    const searcher = await Searcher.open(db);
+    try {
+      const prompt = "Add Check.seq : 'a testable -> 'a Seq.t testable that compares sequences element by element";
+      const seeds = await searcher.search(searchableQuery(prompt), { k: 16 });
+      expect(seeds.some((r) => r.name === 'list')).toBe(false);
+      const w = await (await ContextBuilder.create(searcher)).build({ prompt });
+      expect(covers(w.items, 'src/check.mli', 5)).toBe(true); // val list
+      expect(covers(w.items, 'src/check.ml', 5)).toBe(true); // let list
+      expect(w.items.some((i) => i.name === 'pair')).toBe(false);
+    } finally {
+      searcher.close();
+    }
+  });
+});
+
 describe('a test to add', () => {
   it("brings where the function's test is run, so the new test is registered beside it", async () => {
     const { db } = await indexedFiles(

@@ -1,6 +1,7 @@
 // Reading a question: which of its words are searched for.
 import { describe, it, expect } from 'vitest';
-import { parseQuery } from '../server/query.js';
+import { parseQuery, signatureIn } from '../server/query.js';
+import { shape } from '../indexer/signature.js';
 
 describe('parseQuery: negated clauses', () => {
   it.each([
@@ -49,5 +50,24 @@ describe('parseQuery: the kinds of definition asked for', () => {
     ['split a string on a character', []],
   ])('%s: %j', (query, kinds) => {
     expect(parseQuery(query).askedKinds).toEqual(kinds);
+  });
+});
+
+describe('signatureIn: the type a prompt gives a new function', () => {
+  it.each([
+    ["Add Option.filter : ('a -> bool) -> 'a option -> 'a option to the stdlib, with a test", 'Option.filter', "(('a -> bool) -> ('a option -> 'a option))"],
+    ["add Hashtbl.find_or_add : ('a, 'b) t -> 'a -> default:(unit -> 'b) -> 'b, for both functors", 'Hashtbl.find_or_add', "(('a, 'b) t -> ('a -> ((unit -> 'b) -> 'b)))"],
+    ['add CString.strip_prefix : prefix:string -> string -> string option, returning the rest', 'CString.strip_prefix', '(string -> (string -> string option))'],
+    ["Add Alcotest.seq : 'a testable -> 'a Seq.t testable that compares sequences", 'Alcotest.seq', "('a testable -> 'a seq testable)"],
+  ])('%s', (prompt, name, type) => {
+    const found = signatureIn(prompt)!;
+    expect([...found.ref.qualifiers, found.ref.name].join('.')).toBe(name);
+    expect(shape(found.type, new Map())).toBe(type);
+  });
+
+  it('is none without a function type after a name', () => {
+    expect(signatureIn('Base.List.chunks_of: add an optional ?drop_partial:bool argument')).toBeUndefined();
+    expect(signatureIn('add a field count : int to the record')).toBeUndefined();
+    expect(signatureIn('how do I split a string on a character')).toBeUndefined();
   });
 });

@@ -1,6 +1,6 @@
 // The OCaml type reader behind search by type: parsing, canonical shapes, matching.
 import { describe, it, expect } from 'vitest';
-import { parseType, shape, signatureText, typeMatch, typeTokens } from '../indexer/signature.js';
+import { parseType, shape, signatureText, typeLikeness, typeMatch, typeTokens } from '../indexer/signature.js';
 
 const canonical = (t: string) => {
   const parsed = parseType(t);
@@ -43,6 +43,16 @@ describe('typeMatch', () => {
     expect(nearMiss).toBeGreaterThan(0.3);
     expect(nearMiss).toBeLessThan(0.9);
     expect(m('string -> int', 'float -> unit')).toBeLessThan(0.3);
+  });
+
+  it('typeLikeness also takes the same skeleton with other constructors, more alike the more they share', () => {
+    const like = (q: string, c: string) => typeLikeness(parseType(q)!, parseType(c)!);
+    expect(like("'a testable -> 'a Seq.t testable", "'b testable -> 'b Seq.t testable")).toBe(1);
+    const container = like("'a testable -> 'a Seq.t testable", "'a testable -> 'a list testable");
+    expect(container).toBeGreaterThan(0.55);
+    expect(container).toBeGreaterThan(like("'a testable -> 'a Seq.t testable", "'a t -> 'a list t"));
+    expect(like("'a testable -> 'a Seq.t testable", "'a testable -> 'b testable -> ('a * 'b) testable")).toBeLessThan(0.55);
+    expect(like('string -> int', 'float -> unit')).toBe(m('string -> int', 'float -> unit'));
   });
 
   it('indexes constructors, result head and arity as search tokens', () => {

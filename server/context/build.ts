@@ -3,7 +3,8 @@
 // a change that applies and type-checks, exactly within a token budget.
 import type { ChunkReader, ChunkHit } from '../../indexer/store.js';
 import { warningCollector, type IndexView, type Searcher, type SearchMode } from '../search.js';
-import { parseQuery, qualifiedName, type IdentifierRef } from '../query.js';
+import { parseQuery, qualifiedName, signatureIn, type IdentifierRef } from '../query.js';
+import { parseType, signatureText, typeLikeness, typeTokens } from '../../indexer/signature.js';
 import { compound } from '../../indexer/text.js';
 import { BODY_BOOST, NAME_BOOST } from '../retrieve/fulltext.js';
 import { literalFragments } from '../retrieve/literal.js';
@@ -30,6 +31,10 @@ const SAME_DIRECTORY = 1.2;
 /** Existing neighbours of a name the prompt wants to add, as a share of the best seed's score. */
 const SIBLING = 0.9;
 const MAX_SIBLINGS = 6;
+/** Definitions of a type like the one the prompt gives a new function: read, kept at least this alike, taken. */
+const ALIKE_CANDIDATES = 300;
+const MIN_LIKENESS = 0.55;
+const MAX_ALIKE = 2;
 /**
  * Where the constructor whose message the prompt quotes is built, as a share of the printer's
  * score: nearly as needed as the printer, since a message can only say what its constructor carries.
@@ -109,7 +114,7 @@ export class ContextBuilder {
         (named.some((id) => id.name === h.chunk.name && h.chunk.symbol.endsWith(qualifiedName(id))) ? NAMED_IN_PROMPT : 1),
     }));
     seeds.sort((a, b) => b.score - a.score);
-    seeds.push(...(await siblingSeeds(store, named, seeds)), ...(await constructorSites(store, phrases, seeds)));
+    seeds.push(...(await siblingSeeds(store, named, seeds)), ...(await alikeTypedSeeds(store, prompt, seeds)), ...(await constructorSites(store, phrases, seeds)));
     // The user's own definition (and, through expansion, its interface) comes before any hit,
     // and the code around each build error with what the error talks about before that.
     const lead = (seeds[0]?.score ?? 0) + CURSOR_LEAD;
@@ -148,6 +153,32 @@ async function siblingSeeds(store: ChunkReader, named: IdentifierRef[], seeds: r
     found.slice(0, MAX_SIBLINGS).forEach((chunk, i) => out.push({ chunk, reason: 'match', score: score - i * 0.01 }));
   }
   return out;
+}
+
+/**
+ * A new function the prompt gives a type (`Alcotest.seq : 'a testable -> 'a Seq.t testable`) is
+ * written after the existing ones of a like type (`list : 'a testable -> 'a list testable`),
+ * whatever their names: those in the module the prompt names (else near the best seed), the most
+ * alike first, then the nearest the best seed, then one the prompt mentions ("like the list
+ * testable").
+ */
+async function alikeTypedSeeds(store: ChunkReader, prompt: string, seeds: readonly Seed[]): Promise<Seed[]> {
+  const wanted = signatureIn(prompt);
+  const top = seeds[0];
+  if (!wanted || !top || seeds.some((s) => s.chunk.name === wanted.ref.name)) return [];
+  const module = wanted.ref.qualifiers[wanted.ref.qualifiers.length - 1]?.toLowerCase();
+  const inPlace = (c: ChunkHit) => (module ? c.path.toLowerCase().includes(module) : proximity(top.chunk, c) >= 0.6);
+  const mentioned = new Set(parseQuery(prompt).tokens);
+  const seeded = new Set(seeds.map((s) => s.chunk.id));
+  const alike = (await store.typeCandidates(typeTokens(wanted.type), ALIKE_CANDIDATES)).flatMap((chunk) => {
+    const text = signatureText(chunk.text);
+    const type = text === undefined ? undefined : parseType(text);
+    const likeness = type ? typeLikeness(wanted.type, type) : 0;
+    // One of the same name elsewhere is another library's, not a neighbour where the new one goes.
+    return likeness >= MIN_LIKENESS && chunk.name !== wanted.ref.name && !seeded.has(chunk.id) && inPlace(chunk) ? [{ chunk, likeness, named: mentioned.has(chunk.name) ? 1 : 0, near: proximity(top.chunk, chunk) }] : [];
+  });
+  alike.sort((a, b) => b.likeness - a.likeness || b.near - a.near || b.named - a.named || a.chunk.symbol.localeCompare(b.chunk.symbol));
+  return alike.slice(0, MAX_ALIKE).map(({ chunk }, i) => ({ chunk, reason: 'match', score: top.score * SIBLING - i * 0.01 }));
 }
 
 /**
