@@ -277,6 +277,38 @@ describe('a new function the prompt gives a type', () => {
   });
 });
 
+describe('a change to an exception', () => {
+  it('brings the definitions of its file that raise and print it, the unnamed printer too', async () => {
+    const { db } = await indexedFiles(
+      {
+        'src/guard.ml': [
+          'exception Cleanup_failed of exn',
+          '',
+          'let () = Printexc.register_printer (function Cleanup_failed e -> Some ("cleanup: " ^ Printexc.to_string e) | _ -> None)',
+          '',
+          'let run ~cleanup work = match work () with',
+          '  | v -> (try cleanup () with e -> raise (Cleanup_failed e)); v',
+          '',
+          'let unrelated x = x + 1',
+          '',
+        ].join('\n'),
+        'src/guard.mli': "exception Cleanup_failed of exn\n\nval run : cleanup:(unit -> unit) -> (unit -> 'a) -> 'a\n",
+      },
+      'cs-exn-',
+    );
+    const searcher = await Searcher.open(db);
+    try {
+      const w = await (await ContextBuilder.create(searcher)).build({ prompt: 'the Cleanup_failed exception should also carry the exception the work raised' });
+      const reasonOf = (line: number) => w.items.find((i) => i.path === 'src/guard.ml' && i.startLine <= line && line <= i.endLine)?.reason;
+      expect(reasonOf(1)).toBe('match');
+      expect(reasonOf(3)).toBe('caller'); // the printer
+      expect(['caller', 'match']).toContain(reasonOf(5)); // where it is raised
+    } finally {
+      searcher.close();
+    }
+  });
+});
+
 describe('a test to add', () => {
   it("brings where the function's test is run, so the new test is registered beside it", async () => {
     const { db } = await indexedFiles(

@@ -306,6 +306,7 @@ function qualifiedUses(text: string): Map<string, Set<string>> {
 
 /** Definitions whose code uses the seed's name, nearest first, trusting those that qualify it right. */
 async function usersOf(chunk: ChunkHit, store: ChunkReader): Promise<ChunkHit[]> {
+  if (chunk.kind === 'exception') return exceptionUsersOf(chunk, store);
   if (chunk.kind !== 'value' && chunk.kind !== 'external') return [];
   // Tests are looked for on their own: among all users, BM25 ranks long test files last.
   const [general, inTests] = await Promise.all([store.usersOf(compound(chunk.name), MAX_USERS_READ), store.usersOf(compound(chunk.name), MAX_USERS_READ, { pathContains: 'test' })]);
@@ -320,6 +321,16 @@ async function usersOf(chunk: ChunkHit, store: ChunkReader): Promise<ChunkHit[]>
     .filter(({ f }) => f >= 0.6)
     .sort((a, b) => b.f - a.f)
     .map(({ u }) => u);
+}
+
+/**
+ * The definitions of an exception's own file that raise, match or print it (a registered
+ * printer is a `let () = ...` no name leads to): what a change to its payload changes too.
+ */
+async function exceptionUsersOf(exception: ChunkHit, store: ChunkReader): Promise<ChunkHit[]> {
+  const code = exception.path.replace(/\.mli$/, '.ml');
+  const use = new RegExp(`\\b${escapeRegExp(exception.name)}\\b`);
+  return (await store.chunksOfFile(code)).filter((c) => c.id !== exception.id && c.id !== exception.counterpart && c.kind === 'value' && use.test(c.text));
 }
 
 function escapeRegExp(s: string): string {
