@@ -7,7 +7,7 @@ import { ChunkBudgetError, chunkTree } from './chunk.js';
 import { DEFAULT_MAX_FILE_BYTES, formatSize, isWithin } from './walk.js';
 import { langOf, type OcamlParser } from './parse.js';
 import { compound, tokenize, tokenizeProse } from './text.js';
-import { parseType, signatureText, typeTokens } from './signature.js';
+import { signatureType, typeTokens } from './signature.js';
 import type { StoredChunk } from './store.js';
 import type { Chunk, ChunkedFile } from './types.js';
 
@@ -197,8 +197,7 @@ function referencesOf(chunk: Chunk): string {
 /** Type-search tokens of a `val` or `external` (see signature.ts); '' for anything else. */
 function signatureTokens(chunk: Chunk): string {
   if (chunk.kind !== 'value' && chunk.kind !== 'external') return '';
-  const text = signatureText(chunk.text);
-  const type = text === undefined ? undefined : parseType(text);
+  const type = signatureType(chunk.text);
   return type ? typeTokens(type).join(' ') : '';
 }
 

@@ -126,6 +126,12 @@ export function signatureText(text: string): string | undefined {
   return type.trim() || undefined;
 }
 
+/** The parsed type of a `val`/`external` chunk's text, or undefined. */
+export function signatureType(text: string): TypeExpr | undefined {
+  const type = signatureText(text);
+  return type === undefined ? undefined : parseType(type);
+}
+
 /**
  * `text` with each span from `open` to the next `close` replaced by a space; an unclosed one is
  * kept. A scan rather than a lazy regexp, which rescans to the end from every unclosed `open`:

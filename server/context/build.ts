@@ -4,7 +4,7 @@
 import type { ChunkReader, ChunkHit } from '../../indexer/store.js';
 import { warningCollector, type IndexView, type Searcher, type SearchMode } from '../search.js';
 import { parseQuery, qualifiedName, signatureIn, type IdentifierRef } from '../query.js';
-import { parseType, signatureText, typeLikeness, typeTokens } from '../../indexer/signature.js';
+import { signatureType, typeLikeness, typeTokens } from '../../indexer/signature.js';
 import { compound } from '../../indexer/text.js';
 import { BODY_BOOST, NAME_BOOST } from '../retrieve/fulltext.js';
 import { literalFragments } from '../retrieve/literal.js';
@@ -175,8 +175,7 @@ async function alikeTypedSeeds(store: ChunkReader, prompt: string, seeds: readon
   const mentioned = new Set(parseQuery(prompt).tokens);
   const seeded = new Set(seeds.map((s) => s.chunk.id));
   const alike = (await store.typeCandidates(typeTokens(wanted.type), ALIKE_CANDIDATES)).flatMap((chunk) => {
-    const text = signatureText(chunk.text);
-    const type = text === undefined ? undefined : parseType(text);
+    const type = signatureType(chunk.text);
     const likeness = type ? typeLikeness(wanted.type, type) : 0;
     // One of the same name elsewhere is another library's, not a neighbour where the new one goes.
     return likeness >= MIN_LIKENESS && chunk.name !== wanted.ref.name && !seeded.has(chunk.id) && inPlace(chunk) ? [{ chunk, likeness, named: mentioned.has(chunk.name) ? 1 : 0, near: proximity(top.chunk, chunk) }] : [];

@@ -4,7 +4,7 @@
 // seed's score. Names are resolved the way the syntax allows without a type checker: by module
 // path when the code qualifies a name, else by proximity (same file, directory, library).
 import type { ChunkHit, ChunkReader } from '../../indexer/store.js';
-import { constructorPaths, parseType, signatureText } from '../../indexer/signature.js';
+import { constructorPaths, signatureType } from '../../indexer/signature.js';
 import { compound } from '../../indexer/text.js';
 import type { ContextCandidate, Reason } from './item.js';
 
@@ -151,8 +151,7 @@ async function runnersOf(test: ChunkHit, store: ChunkReader): Promise<ChunkHit[]
 
 /** Type definitions the seed's signature names (`t` of its own module, `Error.t`, `token`). */
 async function typesOf(chunk: ChunkHit, store: ChunkReader): Promise<ChunkHit[]> {
-  const text = signatureText(chunk.text);
-  const type = text === undefined ? undefined : parseType(text);
+  const type = signatureType(chunk.text);
   if (!type) return [];
   const module = chunk.symbol.split('.').slice(0, -1).join('.');
   const names = [...constructorPaths(type)].filter((n) => !BUILTIN_TYPES.has(n.toLowerCase())).slice(0, MAX_TYPES);

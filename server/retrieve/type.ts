@@ -2,7 +2,7 @@
 // `'a list -> ('a -> bool) -> 'a list` finds the `val`s and `external`s of that type, modulo
 // argument order, labels and type-variable names. The index narrows the field by type
 // constructors, result and arity; each candidate's signature is then compared exactly.
-import { parseType, signatureText, typeMatch, typeTokens } from '../../indexer/signature.js';
+import { signatureType, typeMatch, typeTokens } from '../../indexer/signature.js';
 import type { Retriever } from './types.js';
 
 /** Candidates read from the index per type query; the comparison is cheap, the lookup cheaper. */
@@ -16,8 +16,7 @@ export const typeRetriever: Retriever = {
     if (!query.type) return [];
     const candidates = await store.typeCandidates(typeTokens(query.type), Math.max(TYPE_CANDIDATES, limit));
     const scored = candidates.flatMap((chunk) => {
-      const text = signatureText(chunk.text);
-      const type = text === undefined ? undefined : parseType(text);
+      const type = signatureType(chunk.text);
       const score = type ? typeMatch(query.type!, type) : 0;
       return score >= MIN_MATCH ? [{ id: chunk.id, chunk, score }] : [];
     });
