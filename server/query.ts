@@ -167,14 +167,17 @@ function withoutNegations(query: string): string {
   return wanted || query;
 }
 
+/** A quotation closed by its own kind of quote: `'File "a.ml", line 3'` holds its inner pair. */
+const QUOTED = /(?:^|[\s(:])(?:'(.{4,300}?)'|"(.{4,300}?)"|`(.{4,300}?)`|\u2018(.{4,300}?)\u2019|\u201c(.{4,300}?)\u201d)(?=$|[\s.,;:)!?])/g;
+
 /**
  * Text in quotes that reads like a message (two words or more): `'...'`, `"..."`, `` `...` ``
  * or curly quotes. An apostrophe inside a word (`Base's`) does not open a quote.
  */
 function quotedPhrases(query: string): string[] {
   const out: string[] = [];
-  for (const m of query.matchAll(/(?:^|[\s(:])(['"`\u2018\u201c])(.{4,300}?)(['"`\u2019\u201d])(?=$|[\s.,;:)!?])/g)) {
-    const phrase = m[2]!.trim();
+  for (const m of query.matchAll(QUOTED)) {
+    const phrase = m.slice(1).find((g) => g !== undefined)!.trim();
     if (/\s/.test(phrase)) out.push(phrase);
   }
   return out;

@@ -107,6 +107,33 @@ describe('quoted messages are looked for literally', () => {
     expect(parseQuery("Base's result type").phrases).toEqual([]);
     expect(parseQuery('fix "Unbound value foo" in the build').phrases).toEqual(['Unbound value foo']);
   });
+
+  it('reads a quoted name inside a quoted message as a placeholder, as the code spells it (%S, \\"%s\\")', async () => {
+    const { parseQuery } = await import('../server/query.js');
+    const { literalFragments } = await import('../server/retrieve/literal.js');
+    const prompt = `make the 'File "f", line N, characters a-b:' header say lines N-M for a range over several lines`;
+    expect(parseQuery(prompt).phrases).toEqual(['File "f", line N, characters a-b:']);
+    expect(literalFragments('File "f", line N, characters a-b:')).toEqual(['File', ', line', ', characters']);
+    expect(literalFragments('Library "foo" not found')).toEqual(['Library', 'not found']);
+    const { db } = await indexedFiles(
+      {
+        'src/where.ml': 'let header file line c1 c2 = Printf.sprintf "File \\"%s\\", line %d, characters %d-%d:" file line c1 c2\n\nlet other file = Printf.sprintf "in file %s" file\n',
+        'src/lib.ml': 'let missing name = failwith (Printf.sprintf "Library %S not found" name)\n',
+      },
+      'cs-quoted-',
+    );
+    const quoted = await Searcher.open(db);
+    try {
+      const [first] = await quoted.searchRanked(prompt, { explain: true });
+      expect(first?.chunk.name).toBe('header');
+      expect(first?.trace.some(([what]) => what === 'literal')).toBe(true);
+      const [library] = await quoted.searchRanked('where is \'Library "dune" not found\' raised', { explain: true });
+      expect(library?.chunk.name).toBe('missing');
+      expect(library?.trace.some(([what]) => what === 'literal')).toBe(true);
+    } finally {
+      quoted.close();
+    }
+  });
 });
 
 describe('packToBudget', () => {

@@ -1,7 +1,8 @@
 // Quoted text in a query is looked for literally: a message a user saw ("The constructor X
 // expects N argument(s)") is found where the code prints it, placeholders and all. The phrase is
-// cut at what are likely placeholders (single capitals, `...`, format directives), and every
-// remaining fragment must occur in the definition.
+// cut at what are likely placeholders (single letters, `...`, format directives, a double-quoted
+// name: `%S` or `\"%s\"` in the code's string), and every remaining fragment must occur in the
+// definition.
 import { WORD } from '../../indexer/text.js';
 import type { Retriever } from './types.js';
 
@@ -10,7 +11,8 @@ const HITS_PER_PHRASE = 20;
 
 export function literalFragments(phrase: string): string[] {
   return phrase
-    .split(/\s*(?:\b[A-Z]\b|\.\.\.|…|%[a-z@])\s*/)
+    // A lower-case letter in parentheses is a plural: "argument(s)".
+    .split(/\s*(?:\b[A-Z]\b|(?<!\()\b[a-z]\b(?!\))|\.\.\.|…|%[a-z@]|"[^"]*"|")\s*/)
     .map((f) => f.trim())
     .filter((f) => f.length >= 4);
 }
