@@ -209,6 +209,23 @@ describe('packToBudget', () => {
     }
   });
 
+  it('keeps the counts of recent texts, least recently used out first, long texts never', async () => {
+    const { memoized } = await import('../server/context/tokens.js');
+    const exact = await tokenCounter();
+    const counted: string[] = [];
+    const count = memoized((text) => (counted.push(text), exact(text)), 30, 12);
+    const texts = ['let a = 1', 'let b = 22', 'let c = 333', 'let long_name = 4444'];
+    for (const t of texts) expect(count(t)).toBe(exact(t));
+    expect(count('let c = 333')).toBe(exact('let c = 333'));
+    expect(count('let b = 22')).toBe(exact('let b = 22'));
+    // 9 + 10 + 11 characters fill the 30; the long text was not kept, so it is counted again.
+    expect(count('let long_name = 4444')).toBe(exact('let long_name = 4444'));
+    expect(counted).toEqual([...texts, 'let long_name = 4444']);
+    count('let d = 5'); // pushes out the least recently used, `let a = 1`
+    count('let a = 1');
+    expect(counted.slice(-2)).toEqual(['let d = 5', 'let a = 1']);
+  });
+
   it('mergeSpans of a contained span adds its reason and no lines', () => {
     const outer = { path: 'a.ml', startLine: 1, endLine: 9, name: 'M', symbol: 'M', kind: 'module', score: 1, reason: 'match' as const, text: 'x' };
     const inner = { ...outer, startLine: 3, endLine: 4, reason: 'dependency' as const, text: 'y' };
