@@ -116,13 +116,19 @@ function countLines(source: string): number {
   return source.length > 0 && !source.endsWith('\n') ? n + 1 : n;
 }
 
-/** Links each definition to its declaration (same qualified symbol) and back. */
+/**
+ * Links each declaration to its definition (same kind and qualified symbol) and back. A name the
+ * `.ml` binds twice (`let glob ~pathname ...` then `let glob ?anchored ...`) is declared for its
+ * last binding, the one the interface exports.
+ */
 function linkCounterparts(a: Chunk[], b: Chunk[]): void {
+  const [definitions, declarations] = a.some((c) => c.lang === 'mli') ? [b, a] : [a, b];
+  const key = (c: Chunk) => `${c.kind}:${c.symbol}`;
   const bySymbol = new Map<string, Chunk>();
-  for (const c of b) if (c.part <= 1 && !bySymbol.has(`${c.kind}:${c.symbol}`)) bySymbol.set(`${c.kind}:${c.symbol}`, c);
-  for (const c of a) {
+  for (const c of definitions) if (c.part <= 1) bySymbol.set(key(c), c);
+  for (const c of declarations) {
     if (c.part > 1) continue;
-    const other = bySymbol.get(`${c.kind}:${c.symbol}`);
+    const other = bySymbol.get(key(c));
     if (other && !other.counterpart && !c.counterpart) {
       c.counterpart = other.id;
       other.counterpart = c.id;

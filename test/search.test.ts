@@ -316,6 +316,22 @@ describe('Searcher: one answer per definition for questions', () => {
     expect(splits[0]!.doc).toMatch(/^Split a string into substrings/);
   });
 
+  it('pairs a declaration with the last of two bindings of its name, the one the interface exports', async () => {
+    const { db } = await indexedFiles({
+      'src/glob.ml': 'let glob ~pathname s = if pathname then s else "*" ^ s\n\nlet glob ?(anchored = false) s =\n  let re = glob ~pathname:true s in\n  if anchored then "^" ^ re else re\n',
+      'src/glob.mli': '(** Compile a shell glob pattern. *)\nval glob : ?anchored:bool -> string -> string\n',
+    });
+    const shadowed = await Searcher.open(db);
+    try {
+      const [first] = await shadowed.search('compile a shell glob pattern', { k: 5 });
+      expect(first?.name).toBe('glob');
+      const definition = first!.path === 'src/glob.ml' ? first! : first!.counterpart!;
+      expect(definition).toMatchObject({ path: 'src/glob.ml', startLine: 3, endLine: 5 });
+    } finally {
+      shadowed.close();
+    }
+  });
+
   it('shows the definition and its declaration as two results when asked to', async () => {
     const results = await searcher.search('split a string at every occurrence of a character', { k: 10, pairs: 'separate' });
     const splits = results.filter((r) => r.name === 'split_on_char');
