@@ -60,7 +60,8 @@ export interface PromptSignature {
   type: TypeExpr;
 }
 
-const NAME_COLON = /((?:[A-Z][\w']*\.)*)([a-z_][\w']*)\s+:\s+/g;
+/** `name : `, `name: ` or `` `name` : ``, the colon followed by a space (`~sep:string` is a label). */
+const NAME_COLON = /((?:[A-Z][\w']*\.)*)([a-z_][\w']*)`?\s*:\s+/g;
 /** Words that end a type written inline in prose ("... -> 'a option that keeps ..."). */
 const PROSE_AFTER_TYPE = new Set(['a', 'an', 'the', 'that', 'which', 'to', 'for', 'with', 'in', 'on', 'and', 'or', 'like', 'so', 'as', 'from', 'by', 'into', 'returning', 'where', 'when', 'plus', 'but', 'is', 'it']);
 /** The longest type read after a name; a longer run of words is prose. */
@@ -75,7 +76,8 @@ export function signatureIn(prompt: string): PromptSignature | undefined {
     const words = prompt.slice(m.index + m[0].length).split(/\s+/).slice(0, MAX_TYPE_WORDS);
     let type: TypeExpr | undefined;
     for (let n = 1; n <= words.length && !PROSE_AFTER_TYPE.has(words[n - 1]!.toLowerCase()); n++) {
-      const text = words.slice(0, n).join(' ').replace(/[,.;]$/, '');
+      // The sentence's punctuation and a closing code quote are not the type's.
+      const text = words.slice(0, n).join(' ').replace(/[,.;`"]+$/, '');
       if (text.includes('->')) type = parseType(text) ?? type;
     }
     if (type?.t === 'arrow') return { ref: { name: m[2]!, qualifiers: m[1]!.split('.').filter(Boolean) }, type };

@@ -59,6 +59,9 @@ describe('signatureIn: the type a prompt gives a new function', () => {
     ["add Hashtbl.find_or_add : ('a, 'b) t -> 'a -> default:(unit -> 'b) -> 'b, for both functors", 'Hashtbl.find_or_add', "(('a, 'b) t -> ('a -> ((unit -> 'b) -> 'b)))"],
     ['add CString.strip_prefix : prefix:string -> string -> string option, returning the rest', 'CString.strip_prefix', '(string -> (string -> string option))'],
     ["Add Alcotest.seq : 'a testable -> 'a Seq.t testable that compares sequences", 'Alcotest.seq', "('a testable -> 'a seq testable)"],
+    ['csexp: add to_string_many: sexp list -> string, the inverse of parse_string_many', 'to_string_many', '(sexp list -> string)'],
+    ["add `Stack.drop : 'a t -> unit` to the stdlib", 'Stack.drop', "('a t -> unit)"],
+    ["add `Stack.drop` : 'a t -> unit, like pop", 'Stack.drop', "('a t -> unit)"],
   ])('%s', (prompt, name, type) => {
     const found = signatureIn(prompt)!;
     expect([...found.ref.qualifiers, found.ref.name].join('.')).toBe(name);
@@ -68,6 +71,7 @@ describe('signatureIn: the type a prompt gives a new function', () => {
   it('is none without a function type after a name', () => {
     expect(signatureIn('Base.List.chunks_of: add an optional ?drop_partial:bool argument')).toBeUndefined();
     expect(signatureIn('add a field count : int to the record')).toBeUndefined();
+    expect(signatureIn('give String.concat a ~sep:string -> unit argument')).toBeUndefined();
     expect(signatureIn('how do I split a string on a character')).toBeUndefined();
   });
 });
