@@ -108,7 +108,7 @@ export class ContextBuilder {
     const hits = query ? await this.searcher.searchView(view, query, { k: SEEDS, mode: options.mode, onWarning, perFile: MAX_ITEMS_PER_FILE }) : [];
     const top = hits[0]?.score || 1;
     const dir = request.file?.slice(0, request.file.lastIndexOf('/') + 1);
-    const { identifiers: named, phrases } = parseQuery(prompt);
+    const { identifiers: named, phrases, tokens } = parseQuery(prompt);
     const seeds: Seed[] = hits.map((h) => ({
       chunk: h.chunk,
       reason: 'match',
@@ -118,7 +118,7 @@ export class ContextBuilder {
         (named.some((id) => id.name === h.chunk.name && h.chunk.symbol.endsWith(qualifiedName(id))) ? NAMED_IN_PROMPT : 1),
     }));
     seeds.sort((a, b) => b.score - a.score);
-    seeds.push(...(await siblingSeeds(store, named, seeds)), ...(await alikeTypedSeeds(store, prompt, seeds)), ...(await constructorSites(store, phrases, seeds)));
+    seeds.push(...(await siblingSeeds(store, named, seeds)), ...(await alikeTypedSeeds(store, prompt, tokens, seeds)), ...(await constructorSites(store, phrases, seeds)));
     // The user's own definition (and, through expansion, its interface) comes before any hit,
     // and the code around each build error with what the error talks about before that.
     const lead = (seeds[0]?.score ?? 0) + CURSOR_LEAD;
@@ -166,13 +166,13 @@ async function siblingSeeds(store: ChunkReader, named: IdentifierRef[], seeds: r
  * alike first, then the nearest the best seed, then one the prompt mentions ("like the list
  * testable").
  */
-async function alikeTypedSeeds(store: ChunkReader, prompt: string, seeds: readonly Seed[]): Promise<Seed[]> {
+async function alikeTypedSeeds(store: ChunkReader, prompt: string, promptTokens: readonly string[], seeds: readonly Seed[]): Promise<Seed[]> {
   const wanted = signatureIn(prompt);
   const top = seeds[0];
   if (!wanted || !top || seeds.some((s) => s.chunk.name === wanted.ref.name)) return [];
   const module = wanted.ref.qualifiers[wanted.ref.qualifiers.length - 1]?.toLowerCase();
   const inPlace = (c: ChunkHit) => (module ? c.path.toLowerCase().includes(module) : proximity(top.chunk, c) >= 0.6);
-  const mentioned = new Set(parseQuery(prompt).tokens);
+  const mentioned = new Set(promptTokens);
   const seeded = new Set(seeds.map((s) => s.chunk.id));
   const alike = (await store.typeCandidates(typeTokens(wanted.type), ALIKE_CANDIDATES)).flatMap((chunk) => {
     const type = signatureType(chunk.text);

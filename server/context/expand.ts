@@ -144,7 +144,7 @@ async function neighbourhood(seed: Seed, partner: ChunkHit | undefined, code: Ch
  * cases): a new test is written like the test and registered there beside it.
  */
 async function runnersOf(test: ChunkHit, store: ChunkReader): Promise<ChunkHit[]> {
-  const use = new RegExp(`\\b${escapeRegExp(test.name)}\\b`);
+  const use = wordPattern(test.name);
   const users = await store.usersOf(compound(test.name), MAX_USERS_READ, { pathContains: test.path });
   return users.filter((u) => u.path === test.path && u.id !== test.id && use.test(u.text)).slice(0, MAX_RUNNERS);
 }
@@ -312,7 +312,7 @@ async function usersOf(chunk: ChunkHit, store: ChunkReader): Promise<ChunkHit[]>
   const users = [...general, ...inTests.filter((t) => !general.some((g) => g.id === t.id))];
   const module = moduleOf(chunk.symbol);
   const qualifiedUse = new RegExp(`\\b${module}\\.${escapeRegExp(chunk.name)}\\b`);
-  const anyUse = new RegExp(`\\b${escapeRegExp(chunk.name)}\\b`);
+  const anyUse = wordPattern(chunk.name);
   const fit = (u: ChunkHit) => (qualifiedUse.test(u.text) ? 1.2 : proximity(chunk, u));
   return users
     .filter((u) => u.id !== chunk.id && u.id !== chunk.counterpart && u.lang === 'ml' && anyUse.test(u.text))
@@ -328,8 +328,13 @@ async function usersOf(chunk: ChunkHit, store: ChunkReader): Promise<ChunkHit[]>
  */
 async function exceptionUsersOf(exception: ChunkHit, store: ChunkReader): Promise<ChunkHit[]> {
   const code = exception.path.replace(/\.mli$/, '.ml');
-  const use = new RegExp(`\\b${escapeRegExp(exception.name)}\\b`);
+  const use = wordPattern(exception.name);
   return (await store.chunksOfFile(code)).filter((c) => c.id !== exception.id && c.id !== exception.counterpart && c.kind === 'value' && use.test(c.text));
+}
+
+/** `name` as a whole word of code. */
+function wordPattern(name: string): RegExp {
+  return new RegExp(`\\b${escapeRegExp(name)}\\b`);
 }
 
 function escapeRegExp(s: string): string {
