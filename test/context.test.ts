@@ -385,6 +385,27 @@ describe('a test to add', () => {
       searcher.close();
     }
   });
+  it('brings the tests of a test file or directory named after the unit, however far and through an alias', async () => {
+    const use = (alias: string, of: string) => [`module ${alias} = ${of}`, '', 'let () =', `  let s = ${alias}.create () in`, `  ${alias}.push 1 s;`, `  assert (${alias}.pop s = 1)`, ''].join('\n');
+    const impl = 'type \'a t = { mutable c : \'a list }\n\nlet create () = { c = [] }\n\nlet push x s = s.c <- x :: s.c\n\nlet pop s = match s.c with hd :: tl -> s.c <- tl; hd | [] -> raise Not_found\n';
+    const { db } = await indexedFiles(
+      {
+        'lib/stdlib/stack.ml': impl,
+        'lib/stdlib/bag.ml': impl,
+        'testsuite/tests/lib-stack/test.ml': use('S', 'Stack'),
+        'testsuite/tests/lib-bag/test.ml': use('B', 'Bag'),
+      },
+      'cs-named-test-',
+    );
+    const searcher = await Searcher.open(db);
+    try {
+      const [pop] = await searcher.reader.byName(['pop'], 10, { pathPrefix: 'lib/stdlib/stack.ml' });
+      const tests = (await expand([{ chunk: pop!, score: 1, reason: 'match' }], searcher.reader)).filter((c) => c.reason === 'test').map((c) => c.chunk.path);
+      expect(tests).toEqual(['testsuite/tests/lib-stack/test.ml']);
+    } finally {
+      searcher.close();
+    }
+  });
 });
 
 describe('expand: what a change to a definition also touches', () => {

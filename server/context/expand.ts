@@ -25,6 +25,8 @@ export const EXPANDED_SEEDS = 6;
 const MAX_DEPENDENCIES = 4;
 const MAX_CALLERS = 3;
 const MAX_TESTS = 2;
+/** How near a test named after the seed's unit counts, as `proximity` does for the same directory. */
+const NAMED_TEST = 0.8;
 /** The runner of the window's best test, as a share of the test's score, and how many of them. */
 const RUNNER = 0.9;
 const MAX_RUNNERS = 1;
@@ -313,7 +315,8 @@ async function usersOf(chunk: ChunkHit, store: ChunkReader): Promise<ChunkHit[]>
   const module = moduleOf(chunk.symbol);
   const qualifiedUse = new RegExp(`\\b${module}\\.${escapeRegExp(chunk.name)}\\b`);
   const anyUse = wordPattern(chunk.name);
-  const fit = (u: ChunkHit) => (qualifiedUse.test(u.text) ? 1.2 : proximity(chunk, u));
+  const unit = unitOf(chunk.path);
+  const fit = (u: ChunkHit) => (qualifiedUse.test(u.text) ? 1.2 : Math.max(proximity(chunk, u), testsUnit(u.path, unit) ? NAMED_TEST : 0));
   return users
     .filter((u) => u.id !== chunk.id && u.id !== chunk.counterpart && u.lang === 'ml' && anyUse.test(u.text))
     .map((u) => ({ u, f: fit(u) }))
@@ -330,6 +333,24 @@ async function exceptionUsersOf(exception: ChunkHit, store: ChunkReader): Promis
   const code = exception.path.replace(/\.mli$/, '.ml');
   const use = wordPattern(exception.name);
   return (await store.chunksOfFile(code)).filter((c) => c.id !== exception.id && c.id !== exception.counterpart && c.kind === 'value' && use.test(c.text));
+}
+
+/** `ocaml/stdlib/hashtbl.ml` → `hashtbl`: the compilation unit a file defines. */
+function unitOf(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1).replace(/\.mli?$/, '').toLowerCase();
+}
+
+/**
+ * A test file or directory named after the unit (`tests/lib-hashtbl/htbl.ml`, `test_stack.ml`)
+ * tests it, however far from it in the tree, and often through an alias (`module S = Stack`).
+ */
+function testsUnit(path: string, unit: string): boolean {
+  if (unit.length < 3 || !isTestPath(path)) return false;
+  return path
+    .toLowerCase()
+    .replace(/\.mli?$/, '')
+    .split(/[/._-]/)
+    .includes(unit);
 }
 
 /** `name` as a whole word of code. */
