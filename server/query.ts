@@ -115,6 +115,8 @@ const KIND_WORDS: Record<string, string[]> = {
 
 /** A verb whose object is what the code does ("raising an exception", "returns an error"). */
 const OUTCOME_VERB = /^(?:rais|throw|return|report|fail)/;
+/** An exception or error something ends "with" is how it ends too ("blows up with an exception"). */
+const OUTCOME_WITH = new Set(['exception', 'error']);
 /** How far before a kind word such a verb may stand: its object's determiners and adjectives. */
 const OUTCOME_REACH = 3;
 
@@ -126,7 +128,7 @@ const OUTCOME_REACH = 3;
  */
 function kindWordsAsked(wanted: string): Set<string> {
   const words = wanted.toLowerCase().match(/[a-z]+/g) ?? [];
-  const outcome = (i: number) => words.slice(Math.max(0, i - OUTCOME_REACH), i).some((w) => OUTCOME_VERB.test(w));
+  const outcome = (i: number) => words.slice(Math.max(0, i - OUTCOME_REACH), i).some((w) => OUTCOME_VERB.test(w) || (w === 'with' && OUTCOME_WITH.has(words[i]!)));
   return new Set(words.filter((_, i) => !outcome(i)));
 }
 

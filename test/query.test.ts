@@ -47,6 +47,8 @@ describe('parseQuery: the kinds of definition asked for', () => {
     ['where is the record type of a point defined', ['type']],
     ['load a value from a file, raising an exception if it fails to parse', []],
     ['the exception raised when a file fails to load', ['exception']],
+    ['run cleanup code whether my function returns or blows up with an exception', []],
+    ['a module with a signature of its own', ['module_type', 'module']],
     ['split a string on a character', []],
   ])('%s: %j', (query, kinds) => {
     expect(parseQuery(query).askedKinds).toEqual(kinds);
