@@ -292,6 +292,32 @@ describe('where a change lands', () => {
   });
 });
 
+describe('a definition the prompt names in code', () => {
+  it('is a seed even when the prose matches many other definitions better', async () => {
+    // Twenty definitions over three files say what the prompt says; the type it names says none of it.
+    const wordy = (f: number) =>
+      Array.from({ length: 8 }, (_, i) => `(** Keeps why parsing failed in a parse error, so callers can match on it instead of on the message string. *)\nlet parsing_failed_${f}_${i} reason = "parsing failed: " ^ reason`).join('\n\n');
+    const { db } = await indexedFiles(
+      {
+        'src/parse_error.ml': 'type t = { position : int; text : string }\n\nlet position t = t.position\n',
+        'src/parse_error.mli': 'type t\n\nval position : t -> int\n',
+        ...Object.fromEntries([0, 1, 2].map((f) => [`src/report${f}.ml`, `${wordy(f)}\n`])),
+      },
+      'cs-named-',
+    );
+    const searcher = await Searcher.open(db);
+    try {
+      const prompt = 'keep why parsing failed in Parse_error.t so callers can match on it instead of on the message string';
+      const listed = await searcher.search(searchableQuery(prompt), { k: 16, perFile: 8 });
+      expect(listed.some((r) => r.path.startsWith('src/parse_error.'))).toBe(false);
+      const w = await (await ContextBuilder.create(searcher)).build({ prompt });
+      expect(w.items.find((i) => i.path === 'src/parse_error.ml' && i.name === 't')?.reason).toBe('match');
+    } finally {
+      searcher.close();
+    }
+  });
+});
+
 describe('a new function the prompt gives a type', () => {
   it('brings the existing functions of a like type from the module it names, whatever their names', async () => {
     // Twenty definitions elsewhere share more words with the prompt than the module's own do.
@@ -416,6 +442,11 @@ describe('expand: what a change to a definition also touches', () => {
     const { db: payDb } = await indexedFixture('shop', {
       'src/payment.ml': `type method_ = Card of string | Cash | Voucher of int\n\nlet describe = function\n  | Card last4 -> "card " ^ last4\n  | Cash -> "cash"\n  | Voucher n -> string_of_int n\n\nlet rate = function Card _ -> 2 | Cash -> 0 | Voucher _ -> 1\n\nlet is_cash = function Cash -> true | _ -> false\n\n${values.map((v, i) => `let ${v} amount = amount * ${i + 1} / 100`).join('\n')}\n`,
       'src/payment.mli': `type method_ = Card of string | Cash | Voucher of int\n\nval describe : method_ -> string\n\n${values.map((v) => `val ${v} : int -> int`).join('\n')}\n`,
+      // Another library's exhaustive match, one that names a single case, and a test listing each case.
+      'lib/report/ledger.ml': 'let column = function Payment.Card _ -> 1 | Payment.Cash -> 2 | Payment.Voucher _ -> 3\n\nlet cash_only = function Payment.Cash -> true | _ -> false\n',
+      'test/test_payment.ml': 'let cases = [ Payment.Card "1234"; Payment.Cash; Payment.Voucher 5 ]\n\nlet () = List.iter (fun m -> print_endline (Payment.describe m)) cases\n',
+      // Two wrappers of one helper of their file: what they have in common is done there.
+      'src/refund.ml': 'let refund_message reason amount = reason ^ ": " ^ string_of_int amount\n\nlet refund_damaged amount = refund_message "damaged" amount\n\nlet refund_late amount = refund_message "late" amount\n',
     });
     paySearcher = await Searcher.open(payDb);
   });
@@ -435,6 +466,29 @@ describe('expand: what a change to a definition also touches', () => {
     // `is_cash` matches one case of three: a new case does not have to go there.
     expect(found('caller')).toContain('src/payment.ml:rate');
     expect(found('caller')).not.toContain('src/payment.ml:is_cash');
+  });
+
+  it("brings other units' functions that match on every case and the tests that list them, from the variant or a function matching it", async () => {
+    const [code] = await paySearcher.reader.byName(['describe'], 10, { pathPrefix: 'src/payment.ml' });
+    const [variant] = await paySearcher.reader.byName(['method_'], 10, { pathPrefix: 'src/payment.ml' });
+    for (const seed of [code!, variant!]) {
+      const expanded = await expand([{ chunk: seed, score: 1, reason: 'match' }], paySearcher.reader);
+      const found = (reason: string) => expanded.filter((c) => c.reason === reason).map((c) => `${c.chunk.path}:${c.chunk.name}`);
+      expect(found('caller'), seed.name).toContain('lib/report/ledger.ml:column');
+      expect(found('caller'), seed.name).not.toContain('lib/report/ledger.ml:cash_only');
+      expect(found('test'), seed.name).toContain('test/test_payment.ml:cases');
+    }
+  });
+
+  it('brings a helper of their file that two seeds call, even when neither is explored', async () => {
+    const found = await paySearcher.reader.byName(['refund_damaged', 'refund_late', 'describe'], 10, { withText: true, lang: 'ml' });
+    const named = (name: string) => found.find((c) => c.name === name)!;
+    // The explored seeds are elsewhere: the wrappers' own dependencies are not followed.
+    const explored = Array.from({ length: EXPANDED_SEEDS }, () => ({ chunk: named('describe'), score: 1, reason: 'match' as const }));
+    const helpers = async (wrappers: string[]) =>
+      (await expand([...explored, ...wrappers.map((w) => ({ chunk: named(w), score: 0.5, reason: 'match' as const }))], paySearcher.reader)).filter((c) => c.chunk.name === 'refund_message').map((c) => c.reason);
+    expect(await helpers(['refund_damaged', 'refund_late'])).toEqual(['dependency']);
+    expect(await helpers(['refund_late'])).toEqual([]);
   });
 
   it('brings the declaration of every seed, also those whose neighbourhood is not explored', async () => {

@@ -1,7 +1,7 @@
 // The context pipeline: query → retrieve → fuse (the Searcher) → expand → pack → render. Given a
 // prompt and optionally where the user is (file, line), returns the window an LLM needs to write
 // a change that applies and type-checks, exactly within a token budget.
-import type { ChunkReader, ChunkHit } from '../../indexer/store.js';
+import { symbolEndsWith, type ChunkReader, type ChunkHit } from '../../indexer/store.js';
 import { warningCollector, type IndexView, type Searcher, type SearchMode } from '../search.js';
 import { parseQuery, qualifiedName, signatureIn, type IdentifierRef } from '../query.js';
 import { signatureType, typeLikeness, typeTokens } from '../../indexer/signature.js';
@@ -47,6 +47,9 @@ const CONSTRUCTOR_SITE = 0.9;
 const MAX_CONSTRUCTOR_SITES = 2;
 /** A definition the prompt names in code (`Cart.total`) is what the change is about. */
 const NAMED_IN_PROMPT = 1.5;
+/** Qualified names of the prompt looked up when no seed is one, and definitions of each read. */
+const MAX_NAMED = 4;
+const MAX_SAME_NAME = 50;
 /** The verb of an imperative prompt says what to do, not what to look for. */
 const INSTRUCTION = /^\s*(?:please\s+)?(?:add|make|change|update|fix|remove|delete|rename|implement|support|extend|refactor|replace|introduce|create|write|move|let|allow)\b\s*/i;
 
@@ -118,7 +121,7 @@ export class ContextBuilder {
         (named.some((id) => id.name === h.chunk.name && h.chunk.symbol.endsWith(qualifiedName(id))) ? NAMED_IN_PROMPT : 1),
     }));
     seeds.sort((a, b) => b.score - a.score);
-    seeds.push(...(await siblingSeeds(store, named, seeds)), ...(await alikeTypedSeeds(store, prompt, tokens, seeds)), ...(await constructorSites(store, phrases, seeds)));
+    seeds.push(...(await namedSeeds(store, named, seeds)), ...(await siblingSeeds(store, named, seeds)), ...(await alikeTypedSeeds(store, prompt, tokens, seeds)), ...(await constructorSites(store, phrases, seeds)));
     // The user's own definition (and, through expansion, its interface) comes before any hit,
     // and the code around each build error with what the error talks about before that.
     const lead = (seeds[0]?.score ?? 0) + CURSOR_LEAD;
@@ -128,6 +131,26 @@ export class ContextBuilder {
     const window = packToBudget(candidates, budget, this.count);
     return warnings.length > 0 ? { ...window, warnings } : window;
   }
+}
+
+/**
+ * A definition the prompt names in code (`Parse_error.t`) is what the change is about even when
+ * the prose around the name matches other definitions better (the exception `Parse_error`): each
+ * qualified name that no seed is joins them, as the best seed would score named, its definition
+ * nearest the best seed (`Reason.t` of the library the window is in, not another's).
+ */
+async function namedSeeds(store: ChunkReader, named: IdentifierRef[], seeds: readonly Seed[]): Promise<Seed[]> {
+  const top = seeds[0];
+  if (!top) return [];
+  const out: Seed[] = [];
+  for (const id of named.filter((n) => n.qualifiers.length > 0).slice(0, MAX_NAMED)) {
+    const qualified = qualifiedName(id);
+    if ([...seeds, ...out].some((s) => symbolEndsWith(s.chunk.symbol, qualified))) continue;
+    const found = await store.byName([id.name], MAX_SAME_NAME, { symbolSuffix: qualified, withText: true });
+    const nearest = found.sort((a, b) => proximity(top.chunk, b) - proximity(top.chunk, a) || (a.lang === 'ml' ? -1 : 1) - (b.lang === 'ml' ? -1 : 1))[0];
+    if (nearest && proximity(top.chunk, nearest) >= 0.6) out.push({ chunk: nearest, reason: 'match', score: top.score * NAMED_IN_PROMPT - out.length * 0.01 });
+  }
+  return out;
 }
 
 /**

@@ -23,6 +23,9 @@ const SHARE: Record<Reason, number> = {
 /** Seeds whose neighbourhood is explored; lower seeds stay in the window on their own. */
 export const EXPANDED_SEEDS = 6;
 const MAX_DEPENDENCIES = 4;
+/** Definitions that several seeds of their file call, and the shortest name looked for (shorter ones are often local variables). */
+const MAX_SHARED_CALLEES = 2;
+const MIN_CALLEE_NAME = 4;
 const MAX_CALLERS = 3;
 const MAX_TESTS = 2;
 /** How near a test named after the seed's unit counts, as `proximity` does for the same directory. */
@@ -33,6 +36,9 @@ const MAX_RUNNERS = 1;
 const MAX_TYPES = 3;
 /** Other functions of the unit that match on the seed's variant type: each needs a new case too. */
 const MAX_MATCHERS = 3;
+/** Functions of other units that match on it, and how many definitions holding its constructors are read to find them. */
+const MAX_FOREIGN_MATCHERS = 2;
+const MAX_HOLDERS_READ = 100;
 /** Candidate callers read per seed (best BM25 on the references column first). */
 const MAX_USERS_READ = 40;
 /** Distinct names of a seed's code looked up as dependencies, in order of first use. */
@@ -101,10 +107,33 @@ export async function expand(seeds: readonly Seed[], store: ChunkReader): Promis
   const refs = await store.referencesOf(units.flatMap((u) => (u.code ? [u.code.id] : [])));
   const neighbourhoods = await Promise.all(units.map((u) => neighbourhood(u.seed, u.partner, u.code, refs.get(u.code?.id ?? '') ?? [], store)));
   for (const list of neighbourhoods) out.push(...list);
+  out.push(...(await sharedCallees(seeds, store)));
   // The best test in the window, found as a test of a seed or matched itself, brings its runner.
   const test = out.filter((c) => c.chunk.kind === 'value' && c.chunk.lang === 'ml' && isTestPath(c.chunk.path, c.chunk.text)).sort((a, b) => b.score - a.score)[0];
   if (test) for (const runner of await runnersOf(test.chunk, store)) out.push({ chunk: runner, reason: 'test', score: test.score * RUNNER, seed: false });
   return out;
+}
+
+/**
+ * A definition of a file that two or more of its seeds call (`record_superfluous_fields` behind
+ * `record_duplicate_fields` and `record_extra_fields`) does what they have in common, so a change
+ * to that lands there, whether or not the seeds' neighbourhoods were explored.
+ */
+async function sharedCallees(seeds: readonly Seed[], store: ChunkReader): Promise<ContextCandidate[]> {
+  const byFile = new Map<string, Seed[]>();
+  for (const s of seeds) if (s.chunk.kind === 'value' && s.chunk.lang === 'ml') byFile.set(s.chunk.path, [...(byFile.get(s.chunk.path) ?? []), s]);
+  const seeded = new Set(seeds.map((s) => s.chunk.id));
+  const out: ContextCandidate[] = [];
+  for (const [file, group] of byFile) {
+    if (group.length < 2) continue;
+    for (const c of await store.chunksOfFile(file)) {
+      if (c.kind !== 'value' || seeded.has(c.id) || c.name.length < MIN_CALLEE_NAME) continue;
+      const use = wordPattern(c.name);
+      const callers = group.filter((s) => s.chunk.startLine > c.endLine && use.test(s.chunk.text));
+      if (callers.length >= 2) out.push({ chunk: c, reason: 'dependency', score: Math.max(...callers.map((s) => s.score)) * SHARE.dependency, seed: false });
+    }
+  }
+  return out.sort((a, b) => b.score - a.score).slice(0, MAX_SHARED_CALLEES);
 }
 
 /** A seed's `.mli` declaration (reason `signature`) or `.ml` definition (`definition`). */
@@ -132,6 +161,7 @@ async function neighbourhood(seed: Seed, partner: ChunkHit | undefined, code: Ch
     if (!named.some((t) => t.id === matched.variant.id)) out.push(add(matched.variant, 'type'));
     if (matched.declaration) out.push(add(matched.declaration, 'signature', SHARE.type));
     matched.matchers.forEach((m, i) => out.push(add(m, 'caller', 1 - i * 0.05)));
+    matched.tests.forEach((t, i) => out.push(add(t, 'test', 1 - i * 0.05)));
   }
   dependencies.forEach((d, i) => out.push(add(d, 'dependency', 1 - i * 0.05)));
   const tests = users.filter((u) => isTestPath(u.path, u.text)).slice(0, MAX_TESTS);
@@ -174,9 +204,11 @@ async function typesOf(chunk: ChunkHit, store: ChunkReader): Promise<ChunkHit[]>
 }
 
 /** A constructor in a match arm or a variant case: `| Foo`, `| Foo of ...`, `| `Foo`, and a first arm without its bar (`function Foo ->`, `with Foo ->`). */
-const CONSTRUCTOR_ARM = /(?:\||\bfunction|\bwith)\s*`?([A-Z][\w']*)/g;
+const CONSTRUCTOR_ARM = /(?:\||\bfunction|\bwith)\s*`?(?:[A-Z][\w']*\.)*([A-Z][\w']*)/g;
 /** In a type definition the first case may follow the `=` without a bar: `type t = A | B`. */
 const VARIANT_CASE = /[|=]\s*`?([A-Z][\w']*)/g;
+/** Any use of a constructor: built, matched or listed. */
+const CONSTRUCTOR_WORD = /(?<![\w'])`?([A-Z][\w']*)\b(?!\s*\.)/g;
 const PREDEFINED_CONSTRUCTORS = new Set(['Some', 'None', 'Ok', 'Error', 'Not_found', 'Invalid_argument', 'Failure', 'Exit', 'End_of_file']);
 
 /** What a seed's `match` over a variant type of its own unit brings: the type and what must change with it. */
@@ -185,20 +217,29 @@ interface MatchedVariant {
   variant: ChunkHit;
   /** The other file's copy of the type, when both list the constructors. */
   declaration?: ChunkHit;
-  /** Other functions of the unit that match on most of its constructors, most first. */
+  /** Other functions that match on most of its constructors: of its unit first, most cases first. */
   matchers: ChunkHit[];
+  /** Tests that spell most of its constructors (a table of cases, a value of each). */
+  tests: ChunkHit[];
 }
 
 /**
  * The variant type of the seed's own compilation unit that its code matches on most (at least two
- * of its constructors): adding a case to a `match` means adding it to that type too, to its
- * declaration, and to the unit's other functions that match on it (`Warnings.number` beside
- * `Warnings.message`); an unannotated `let` names no type in a signature.
+ * of its constructors), or the seed itself when it is one: adding a case to a `match` means adding
+ * it to that type too, to its declaration, and to the other functions that match on it
+ * (`Warnings.number` beside `Warnings.message`, a console listener in another library); an
+ * unannotated `let` names no type in a signature.
  */
 async function variantMatchedBy(code: ChunkHit, store: ChunkReader): Promise<MatchedVariant | undefined> {
+  const unitOfCode = () => Promise.all(unitPaths(code.path).map((p) => store.chunksOfFile(p))).then((files) => files.flat());
+  if (code.kind === 'type') {
+    const cases = constructorsIn(code.text, VARIANT_CASE);
+    if (cases.size < 2) return undefined;
+    return { variant: code, ...(await usesOfCases(code, cases, await unitOfCode(), store)) };
+  }
   const used = constructorsIn(code.text);
   if (used.size < 2) return undefined;
-  const unit = (await Promise.all(unitPaths(code.path).map((p) => store.chunksOfFile(p)))).flat();
+  const unit = await unitOfCode();
   let best: { chunk: ChunkHit; cases: Set<string>; shared: number } | undefined;
   for (const chunk of unit) {
     if (chunk.kind !== 'type' || chunk.id === code.id) continue;
@@ -210,16 +251,35 @@ async function variantMatchedBy(code: ChunkHit, store: ChunkReader): Promise<Mat
   if (!best) return undefined;
   const { chunk: variant, cases } = best;
   const declaration = unit.find((c) => c.id === variant.counterpart && sharedCount(constructorsIn(c.text, VARIANT_CASE), cases) >= 2);
-  // Matching on half the cases or more (three at least) reads as a match over the whole type.
+  return { variant, ...(declaration ? { declaration } : {}), ...(await usesOfCases(code, cases, unit, store)) };
+}
+
+/**
+ * The functions other than `code` that match on half a variant's `cases` or more (three at least:
+ * a match over the whole type), those of its unit first, then up to `MAX_FOREIGN_MATCHERS` from
+ * elsewhere; and the tests that spell as many. Both are found elsewhere through two of its
+ * longest constructor names.
+ */
+async function usesOfCases(code: ChunkHit, cases: ReadonlySet<string>, unit: readonly ChunkHit[], store: ChunkReader): Promise<Pick<MatchedVariant, 'matchers' | 'tests'>> {
   const needed = Math.max(3, Math.ceil(cases.size / 2));
-  const matchers = unit
-    .filter((c) => c.kind === 'value' && c.lang === 'ml' && c.id !== code.id)
-    .map((c) => ({ c, shared: sharedCount(constructorsIn(c.text), cases) }))
-    .filter(({ shared }) => shared >= needed)
-    .sort((a, b) => b.shared - a.shared || a.c.startLine - b.c.startLine)
-    .slice(0, MAX_MATCHERS)
-    .map(({ c }) => c);
-  return { variant, ...(declaration ? { declaration } : {}), matchers };
+  if (cases.size < needed) return { matchers: [], tests: [] };
+  const holding = (chunks: readonly ChunkHit[], pattern: RegExp) =>
+    chunks
+      .filter((c) => c.kind === 'value' && c.lang === 'ml' && c.id !== code.id)
+      .map((c) => ({ c, shared: sharedCount(constructorsIn(c.text, pattern), cases), near: proximity(code, c) }))
+      .filter(({ shared }) => shared >= needed)
+      .sort((a, b) => b.shared - a.shared || b.near - a.near || a.c.startLine - b.c.startLine)
+      .map(({ c }) => c);
+  const own = holding(unit, CONSTRUCTOR_ARM).slice(0, MAX_MATCHERS);
+  const longest = [...cases].sort((a, b) => b.length - a.length || a.localeCompare(b)).slice(0, 2);
+  const paths = new Set(unit.map((c) => c.path));
+  const elsewhere = (await store.holdingEvery(longest.map(compound), MAX_HOLDERS_READ)).filter((c) => !paths.has(c.path));
+  const matchers = [...own, ...holding(elsewhere, CONSTRUCTOR_ARM).slice(0, MAX_FOREIGN_MATCHERS)];
+  const tests = holding(
+    elsewhere.filter((c) => isTestPath(c.path, c.text) && !matchers.includes(c)),
+    CONSTRUCTOR_WORD,
+  ).slice(0, MAX_TESTS);
+  return { matchers, tests };
 }
 
 /** The constructor of the last match arm that starts before `end` in `text`, unless a predefined one. */
