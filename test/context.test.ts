@@ -299,7 +299,7 @@ describe('a definition the prompt names in code', () => {
       Array.from({ length: 8 }, (_, i) => `(** Keeps why parsing failed in a parse error, so callers can match on it instead of on the message string. *)\nlet parsing_failed_${f}_${i} reason = "parsing failed: " ^ reason`).join('\n\n');
     const { db } = await indexedFiles(
       {
-        'src/parse_error.ml': 'type t = { position : int; text : string }\n\nlet position t = t.position\n',
+        'src/parse_error.ml': 'type t = { position : int; text : string; line : int }\n\nlet position t = t.position\n\nlet at ~line position = { position; text = ""; line }\n',
         'src/parse_error.mli': 'type t\n\nval position : t -> int\n',
         ...Object.fromEntries([0, 1, 2].map((f) => [`src/report${f}.ml`, `${wordy(f)}\n`])),
       },
@@ -312,6 +312,8 @@ describe('a definition the prompt names in code', () => {
       expect(listed.some((r) => r.path.startsWith('src/parse_error.'))).toBe(false);
       const w = await (await ContextBuilder.create(searcher)).build({ prompt });
       expect(w.items.find((i) => i.path === 'src/parse_error.ml' && i.name === 't')?.reason).toBe('match');
+      // Explored first, as what the change is about: what builds the record comes with it.
+      expect(w.items.find((i) => i.path === 'src/parse_error.ml' && i.name === 'at')?.reason).toBe('caller');
     } finally {
       searcher.close();
     }
@@ -445,6 +447,8 @@ describe('expand: what a change to a definition also touches', () => {
       // Another library's exhaustive match, one that names a single case, and a test listing each case.
       'lib/report/ledger.ml': 'let column = function Payment.Card _ -> 1 | Payment.Cash -> 2 | Payment.Voucher _ -> 3\n\nlet cash_only = function Payment.Cash -> true | _ -> false\n',
       'test/test_payment.ml': 'let cases = [ Payment.Card "1234"; Payment.Cash; Payment.Voucher 5 ]\n\nlet () = List.iter (fun m -> print_endline (Payment.describe m)) cases\n',
+      // A record, two functions that take all of it apart or build it, and an accessor of one field.
+      'src/invoice.ml': 'type t = { number : int; amount : int; mutable paid : bool }\n\nlet make number amount = { number; amount; paid = false }\n\nlet pp { number; amount; paid } = Printf.sprintf "%d %d %b" number amount paid\n\nlet amount t = t.amount\n',
       // Two wrappers of one helper of their file: what they have in common is done there.
       'src/refund.ml': 'let refund_message reason amount = reason ^ ": " ^ string_of_int amount\n\nlet refund_damaged amount = refund_message "damaged" amount\n\nlet refund_late amount = refund_message "late" amount\n',
     });
@@ -478,6 +482,14 @@ describe('expand: what a change to a definition also touches', () => {
       expect(found('caller'), seed.name).not.toContain('lib/report/ledger.ml:cash_only');
       expect(found('test'), seed.name).toContain('test/test_payment.ml:cases');
     }
+  });
+
+  it('brings the functions that build a record or take all of it apart, not those that read one field', async () => {
+    const [record] = await paySearcher.reader.byName(['t'], 10, { pathPrefix: 'src/invoice.ml' });
+    const expanded = await expand([{ chunk: record!, score: 1, reason: 'match' }], paySearcher.reader);
+    const callers = expanded.filter((c) => c.reason === 'caller').map((c) => c.chunk.name);
+    expect(callers).toEqual(expect.arrayContaining(['make', 'pp']));
+    expect(callers).not.toContain('amount');
   });
 
   it('brings a helper of their file that two seeds call, even when neither is explored', async () => {

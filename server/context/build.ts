@@ -121,7 +121,9 @@ export class ContextBuilder {
         (named.some((id) => id.name === h.chunk.name && h.chunk.symbol.endsWith(qualifiedName(id))) ? NAMED_IN_PROMPT : 1),
     }));
     seeds.sort((a, b) => b.score - a.score);
-    seeds.push(...(await namedSeeds(store, named, seeds)), ...(await siblingSeeds(store, named, seeds)), ...(await alikeTypedSeeds(store, prompt, tokens, seeds)), ...(await constructorSites(store, phrases, seeds)));
+    // What the prompt names is what the change is about: its neighbourhood is explored first.
+    seeds.unshift(...(await namedSeeds(store, named, seeds)));
+    seeds.push(...(await siblingSeeds(store, named, seeds)), ...(await alikeTypedSeeds(store, prompt, tokens, seeds)), ...(await constructorSites(store, phrases, seeds)));
     // The user's own definition (and, through expansion, its interface) comes before any hit,
     // and the code around each build error with what the error talks about before that.
     const lead = (seeds[0]?.score ?? 0) + CURSOR_LEAD;

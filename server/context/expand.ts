@@ -209,9 +209,20 @@ const CONSTRUCTOR_ARM = /(?:\||\bfunction|\bwith)\s*`?(?:[A-Z][\w']*\.)*([A-Z][\
 const VARIANT_CASE = /[|=]\s*`?([A-Z][\w']*)/g;
 /** Any use of a constructor: built, matched or listed. */
 const CONSTRUCTOR_WORD = /(?<![\w'])`?([A-Z][\w']*)\b(?!\s*\.)/g;
+/** A field declared in a record type: `{ name : ...; mutable count : ... }`. */
+const RECORD_FIELD = /[{;]\s*(?:mutable\s+)?([a-z_][\w']*)\s*:/g;
+/** A field named in a record built or taken apart: `{ name; count = n }`, `{ r with count = 0 }`. */
+const FIELD_USE = /(?<![\w'.])([a-z_][\w']*)\s*(?=[;}]|=(?!=))/g;
+/** How the code that must change with a type names its cases: in match arms (and anywhere, for tests), or its fields. */
+interface CaseUses {
+  matched: RegExp;
+  spelt: RegExp;
+}
+const VARIANT_USES: CaseUses = { matched: CONSTRUCTOR_ARM, spelt: CONSTRUCTOR_WORD };
+const RECORD_USES: CaseUses = { matched: FIELD_USE, spelt: FIELD_USE };
 const PREDEFINED_CONSTRUCTORS = new Set(['Some', 'None', 'Ok', 'Error', 'Not_found', 'Invalid_argument', 'Failure', 'Exit', 'End_of_file']);
 
-/** What a seed's `match` over a variant type of its own unit brings: the type and what must change with it. */
+/** What a seed's `match` over a variant type of its own unit brings (or a variant or record seed): the type and what must change with it. */
 interface MatchedVariant {
   /** The type's definition, the `.ml` one where both files list the constructors. */
   variant: ChunkHit;
@@ -234,8 +245,11 @@ async function variantMatchedBy(code: ChunkHit, store: ChunkReader): Promise<Mat
   const unitOfCode = () => Promise.all(unitPaths(code.path).map((p) => store.chunksOfFile(p))).then((files) => files.flat());
   if (code.kind === 'type') {
     const cases = constructorsIn(code.text, VARIANT_CASE);
-    if (cases.size < 2) return undefined;
-    return { variant: code, ...(await usesOfCases(code, cases, await unitOfCode(), store)) };
+    if (cases.size >= 2) return { variant: code, ...(await usesOfCases(code, cases, await unitOfCode(), store, VARIANT_USES)) };
+    // A record: a new field breaks every function that builds the record or lists its fields.
+    const fields = constructorsIn(code.text, RECORD_FIELD);
+    if (fields.size < 2) return undefined;
+    return { variant: code, ...(await usesOfCases(code, fields, await unitOfCode(), store, RECORD_USES)) };
   }
   const used = constructorsIn(code.text);
   if (used.size < 2) return undefined;
@@ -251,16 +265,16 @@ async function variantMatchedBy(code: ChunkHit, store: ChunkReader): Promise<Mat
   if (!best) return undefined;
   const { chunk: variant, cases } = best;
   const declaration = unit.find((c) => c.id === variant.counterpart && sharedCount(constructorsIn(c.text, VARIANT_CASE), cases) >= 2);
-  return { variant, ...(declaration ? { declaration } : {}), ...(await usesOfCases(code, cases, unit, store)) };
+  return { variant, ...(declaration ? { declaration } : {}), ...(await usesOfCases(code, cases, unit, store, VARIANT_USES)) };
 }
 
 /**
- * The functions other than `code` that match on half a variant's `cases` or more (three at least:
- * a match over the whole type), those of its unit first, then up to `MAX_FOREIGN_MATCHERS` from
- * elsewhere; and the tests that spell as many. Both are found elsewhere through two of its
- * longest constructor names.
+ * The functions other than `code` that match on half a type's `cases` (its constructors, or a
+ * record's fields) or more, three at least: a match over the whole type, or a record built or
+ * taken apart whole. Those of its unit first, then up to `MAX_FOREIGN_MATCHERS` from elsewhere;
+ * and the tests that spell as many. Both are found elsewhere through two of its longest names.
  */
-async function usesOfCases(code: ChunkHit, cases: ReadonlySet<string>, unit: readonly ChunkHit[], store: ChunkReader): Promise<Pick<MatchedVariant, 'matchers' | 'tests'>> {
+async function usesOfCases(code: ChunkHit, cases: ReadonlySet<string>, unit: readonly ChunkHit[], store: ChunkReader, uses: CaseUses): Promise<Pick<MatchedVariant, 'matchers' | 'tests'>> {
   const needed = Math.max(3, Math.ceil(cases.size / 2));
   if (cases.size < needed) return { matchers: [], tests: [] };
   const holding = (chunks: readonly ChunkHit[], pattern: RegExp) =>
@@ -270,14 +284,14 @@ async function usesOfCases(code: ChunkHit, cases: ReadonlySet<string>, unit: rea
       .filter(({ shared }) => shared >= needed)
       .sort((a, b) => b.shared - a.shared || b.near - a.near || a.c.startLine - b.c.startLine)
       .map(({ c }) => c);
-  const own = holding(unit, CONSTRUCTOR_ARM).slice(0, MAX_MATCHERS);
+  const own = holding(unit, uses.matched).slice(0, MAX_MATCHERS);
   const longest = [...cases].sort((a, b) => b.length - a.length || a.localeCompare(b)).slice(0, 2);
   const paths = new Set(unit.map((c) => c.path));
   const elsewhere = (await store.holdingEvery(longest.map(compound), MAX_HOLDERS_READ)).filter((c) => !paths.has(c.path));
-  const matchers = [...own, ...holding(elsewhere, CONSTRUCTOR_ARM).slice(0, MAX_FOREIGN_MATCHERS)];
+  const matchers = [...own, ...holding(elsewhere, uses.matched).slice(0, MAX_FOREIGN_MATCHERS)];
   const tests = holding(
     elsewhere.filter((c) => isTestPath(c.path, c.text) && !matchers.includes(c)),
-    CONSTRUCTOR_WORD,
+    uses.spelt,
   ).slice(0, MAX_TESTS);
   return { matchers, tests };
 }
