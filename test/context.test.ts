@@ -492,6 +492,27 @@ describe('expand: what a change to a definition also touches', () => {
     expect(callers).not.toContain('amount');
   });
 
+  it("resolves a qualified call that several libraries define to the standard library's", async () => {
+    const { db } = await indexedFiles(
+      {
+        'base/dune': '(library (name base))\n',
+        'base/list.ml': 'let pairs f a b = List.iter2 f a b\n',
+        'stdlib/dune': '(library (name stdlib))\n',
+        'stdlib/list.ml': 'let pairs f a b = ignore (f, a, b)\n',
+        'app/main.ml': 'let show a b = List.pairs (fun x y -> print_int (x + y)) a b\n',
+      },
+      'cs-stdlib-',
+    );
+    const searcher = await Searcher.open(db);
+    try {
+      const [show] = await searcher.reader.byName(['show'], 10, { withText: true });
+      const deps = (await expand([{ chunk: show!, score: 1, reason: 'match' }], searcher.reader)).filter((c) => c.reason === 'dependency').map((c) => c.chunk.symbol);
+      expect(deps).toEqual(['Stdlib.List.pairs']);
+    } finally {
+      searcher.close();
+    }
+  });
+
   it('brings a helper of their file that two seeds call, even when neither is explored', async () => {
     const found = await paySearcher.reader.byName(['refund_damaged', 'refund_late', 'describe'], 10, { withText: true, lang: 'ml' });
     const named = (name: string) => found.find((c) => c.name === name)!;

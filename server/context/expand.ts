@@ -45,6 +45,7 @@ const MAX_USERS_READ = 40;
 const MAX_NAMES_FOLLOWED = 40;
 /** Names defined in more places than this, with none near the seed, are too ambiguous to follow. */
 const AMBIGUOUS = 25;
+const STANDARD_LIBRARY = 'Stdlib.';
 const BUILTIN_TYPES = new Set(['int', 'string', 'bool', 'unit', 'char', 'float', 'bytes', 'list', 'option', 'array', 'exn', 'ref', 'int32', 'int64', 'nativeint', 'lazy_t', 'format', 'format4', 'format6', 'seq']);
 
 export interface Seed {
@@ -345,12 +346,15 @@ async function dependenciesOf(chunk: ChunkHit, refs: string[], store: ChunkReade
   const picked: { chunk: ChunkHit; fit: number }[] = [];
   for (const [name, candidates] of byCompound) {
     const modules = qualified.get(name);
-    // `List.map` in the code names the module; otherwise the nearest definition wins.
+    // `List.map` in the code names the module; otherwise the nearest definition wins. Of several
+    // such modules, the nearest, then the standard library's: what every unit sees unless it opens
+    // another (`List.iter2` in js_of_ocaml's compiler is Stdlib's, not Base's).
     const fitOf = (c: ChunkHit) => (modules?.has(moduleOf(c.symbol)) ? 1.2 : proximity(chunk, c));
+    const tieBreak = (c: ChunkHit) => proximity(chunk, c) + (c.symbol.startsWith(STANDARD_LIBRARY) ? 0.1 : 0);
     let best = { chunk: candidates[0]!, fit: fitOf(candidates[0]!) };
     for (const c of candidates.slice(1)) {
       const fit = fitOf(c);
-      if (fit > best.fit) best = { chunk: c, fit };
+      if (fit > best.fit || (fit === best.fit && tieBreak(c) > tieBreak(best.chunk))) best = { chunk: c, fit };
     }
     if (candidates.length > AMBIGUOUS && best.fit < 0.8) continue;
     if (best.fit < 0.6) continue;
