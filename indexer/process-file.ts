@@ -119,31 +119,21 @@ function countLines(source: string): number {
 /**
  * Links each declaration to its definition (same kind and qualified symbol) and back. A name the
  * `.ml` binds twice (`let glob ~pathname ...` then `let glob ?anchored ...`) is declared for its
- * last binding, the one the interface exports. A name the `.ml` exports through an `include` of
- * one of its modules (`module Internal = struct let pop ... end` then `include Internal`, the way
- * Lwt and Coq write their units) is declared for its definition one module deeper.
+ * last binding, the one the interface exports.
  */
-function linkCounterparts(a: ParsedFile, b: ParsedFile): void {
-  const [definitions, declarations] = a.chunks.some((c) => c.lang === 'mli') ? [b, a] : [a, b];
+function linkCounterparts(a: Chunk[], b: Chunk[]): void {
+  const [definitions, declarations] = a.some((c) => c.lang === 'mli') ? [b, a] : [a, b];
   const key = (c: Chunk) => `${c.kind}:${c.symbol}`;
-  const link = (declaration: Chunk, definition: Chunk | undefined) => {
-    if (!definition || definition.counterpart || declaration.counterpart) return;
-    declaration.counterpart = definition.id;
-    definition.counterpart = declaration.id;
-  };
   const bySymbol = new Map<string, Chunk>();
-  for (const c of definitions.chunks) if (c.part <= 1) bySymbol.set(key(c), c);
-  for (const c of declarations.chunks) if (c.part <= 1) link(c, bySymbol.get(key(c)));
-
-  const included = new Set(definitions.relations.filter((r) => r.kind === 'include').map((r) => r.module));
-  if (included.size === 0) return;
-  const throughInclude = new Map<string, Chunk>();
-  for (const c of definitions.chunks) {
-    const parts = c.symbol.split('.');
-    if (c.part > 1 || c.counterpart || parts.length < 3 || !included.has(parts[parts.length - 2]!)) continue;
-    throughInclude.set(`${c.kind}:${[...parts.slice(0, -2), parts[parts.length - 1]].join('.')}`, c);
+  for (const c of definitions) if (c.part <= 1) bySymbol.set(key(c), c);
+  for (const c of declarations) {
+    if (c.part > 1) continue;
+    const other = bySymbol.get(key(c));
+    if (other && !other.counterpart && !c.counterpart) {
+      c.counterpart = other.id;
+      other.counterpart = c.id;
+    }
   }
-  for (const c of declarations.chunks) if (c.part <= 1) link(c, throughInclude.get(key(c)));
 }
 
 function withTokens(chunk: Chunk, counterpart: Chunk | undefined, dirTokens: readonly string[]): StoredChunk {
@@ -230,7 +220,7 @@ export async function processUnit(unit: UnitJob, parser: OcamlParser): Promise<F
   const parsed: ParsedFile[] = [];
   for (const job of unit) parsed.push(await parseFile(job, parser).catch((err: unknown) => unindexable(job, '', err)));
   const [first, second] = parsed;
-  if (first && second) linkCounterparts(first, second);
+  if (first && second) linkCounterparts(first.chunks, second.chunks);
   const byId = new Map(parsed.flatMap((p) => p.chunks.map((c) => [c.id, c] as const)));
   return parsed.map((p) => {
     const dirTokens = tokenize(p.path.slice(0, Math.max(0, p.path.lastIndexOf('/'))));

@@ -332,40 +332,6 @@ describe('Searcher: one answer per definition for questions', () => {
     }
   });
 
-  it('pairs a declaration with the definition an included module of the unit exports, not one a module keeps', async () => {
-    const { db } = await indexedFiles({
-      'src/stack.ml': [
-        'module Internal = struct',
-        '  let pop s = List.tl s',
-        'end',
-        '',
-        'module Debug = struct',
-        '  let size s = List.length s',
-        'end',
-        '',
-        'include Internal',
-        '',
-        'let peek s = match s with [] -> None | x :: _ -> Some x',
-        '',
-      ].join('\n'),
-      'src/stack.mli': '(** Remove the top of a stack. *)\nval pop : int list -> int list\n\n(** Look at the top of a stack. *)\nval peek : int list -> int option\n\n(** Count the elements of a stack. *)\nval size : int list -> int\n',
-    });
-    const included = await Searcher.open(db);
-    try {
-      const counterpartOf = async (query: string, name: string) => {
-        const hit = (await included.search(query, { k: 5 })).find((r) => r.name === name);
-        const definition = hit?.path === 'src/stack.ml' ? hit : hit?.counterpart;
-        return definition && `${definition.path}:${definition.startLine}`;
-      };
-      expect(await counterpartOf('remove the top of a stack', 'pop')).toBe('src/stack.ml:2');
-      expect(await counterpartOf('look at the top of a stack', 'peek')).toBe('src/stack.ml:11');
-      // `Debug` is not included: its `size` is not what the interface declares.
-      expect(await counterpartOf('count the elements of a stack', 'size')).toBeUndefined();
-    } finally {
-      included.close();
-    }
-  });
-
   it('shows the definition and its declaration as two results when asked to', async () => {
     const results = await searcher.search('split a string at every occurrence of a character', { k: 10, pairs: 'separate' });
     const splits = results.filter((r) => r.name === 'split_on_char');
