@@ -132,10 +132,11 @@ async function sharedCallees(seeds: readonly Seed[], store: ChunkReader): Promis
   const out: ContextCandidate[] = [];
   for (const [file, group] of byFile) {
     if (group.length < 2) continue;
+    // Each seed's words once, not a pattern per definition of the file (thousands in some).
+    const words = group.map((s) => new Set(s.chunk.text.match(/(?<![\w'])[a-z_][\w']*/g)));
     for (const c of await store.chunksOfFile(file)) {
       if (c.kind !== 'value' || seeded.has(c.id) || c.name.length < MIN_CALLEE_NAME) continue;
-      const use = wordPattern(c.name);
-      const callers = group.filter((s) => s.chunk.startLine > c.endLine && use.test(s.chunk.text));
+      const callers = group.filter((s, i) => s.chunk.startLine > c.endLine && words[i]!.has(c.name));
       if (callers.length >= 2) out.push({ chunk: c, reason: 'dependency', score: Math.max(...callers.map((s) => s.score)) * SHARE.dependency, seed: false });
     }
   }
