@@ -492,6 +492,36 @@ describe('expand: what a change to a definition also touches', () => {
     expect(callers).not.toContain('amount');
   });
 
+  it("brings the other definitions of a seed's name in its file, with their declarations, but not another part of a long one", async () => {
+    const long = ['let report = function', ...Array.from({ length: 170 }, (_, i) => `  | ${i} -> "case ${i}"`), '  | _ -> "other"', ''].join('\n');
+    const { db } = await indexedFiles(
+      {
+        'src/seq.ml': 'let rec mapi i f = function [] -> [] | a :: l -> f i a :: mapi (i + 1) f l\n\nlet mapi f l = mapi 0 f l\n',
+        'src/seq.mli': "val mapi : (int -> 'a -> 'b) -> 'a list -> 'b list\n",
+        'src/json.ml': 'module Basic = struct\n  let index i l = List.nth l i\nend\n\nmodule Safe = struct\n  let index i l = List.nth l i\nend\n',
+        'src/json.mli': "module Basic : sig\n  val index : int -> 'a list -> 'a\nend\n\nmodule Safe : sig\n  val index : int -> 'a list -> 'a\nend\n",
+        'src/long.ml': long,
+      },
+      'cs-namesakes-',
+    );
+    const searcher = await Searcher.open(db);
+    try {
+      const around = async (name: string, path: string, line: number) => {
+        const [seed] = (await searcher.reader.byName([name], 10, { pathPrefix: path, withText: true })).filter((c) => c.path === path && c.startLine === line);
+        return (await expand([{ chunk: seed!, score: 1, reason: 'match' }], searcher.reader)).map((c) => `${c.chunk.path}:${c.chunk.startLine} ${c.reason}`);
+      };
+      // The recursive helper brings the wrapper the interface exports, and its declaration.
+      expect(await around('mapi', 'src/seq.ml', 1)).toEqual(expect.arrayContaining(['src/seq.ml:3 definition', 'src/seq.mli:1 signature']));
+      // One module's copy brings the other's, and its declaration.
+      expect(await around('index', 'src/json.ml', 2)).toEqual(expect.arrayContaining(['src/json.ml:6 definition', 'src/json.mli:6 signature']));
+      // The index split `report` (172 lines) in two: its second part is not another definition.
+      expect((await searcher.reader.byName(['report'], 10)).map((c) => c.part)).toEqual(expect.arrayContaining([1, 2]));
+      expect((await around('report', 'src/long.ml', 1)).filter((c) => c.startsWith('src/long.ml:') && !c.startsWith('src/long.ml:1 '))).toEqual([]);
+    } finally {
+      searcher.close();
+    }
+  });
+
   it("resolves a qualified call that several libraries define to the standard library's", async () => {
     const { db } = await indexedFiles(
       {

@@ -39,6 +39,10 @@ const NAMED_TEST = 0.8;
 const RUNNER = 0.9;
 const MAX_RUNNERS = 1;
 const MAX_TYPES = 3;
+/** Other definitions of a seed's name in its file, as a share of the definition's, and how many (of how many read). */
+const NAMESAKE = 0.8;
+const MAX_NAMESAKES = 2;
+const MAX_NAMESAKES_READ = 20;
 /** Other functions of the unit that match on the seed's variant type: each needs a new case too. */
 const MAX_MATCHERS = 3;
 /** Functions of other units that match on it, and how many definitions holding its constructors are read to find them. */
@@ -153,15 +157,17 @@ async function neighbourhood(seed: Seed, partner: ChunkHit | undefined, code: Ch
   const add = (chunk: ChunkHit, reason: Reason, weight = 1): ContextCandidate => ({ chunk, reason, score: seed.score * SHARE[reason] * weight, seed: false });
   // The declaration names the types when the definition does not.
   const declared = partner?.lang === 'mli' ? partner : undefined;
-  const [types, moreTypes, matched, dependencies, users] = await Promise.all([
+  const [types, moreTypes, matched, dependencies, users, namesakes] = await Promise.all([
     typesOf(seed.chunk, store),
     declared ? typesOf(declared, store) : Promise.resolve([]),
     code ? variantMatchedBy(code, store) : Promise.resolve(undefined),
     code ? dependenciesOf(code, codeRefs, store) : Promise.resolve([]),
     usersOf(seed.chunk, store),
+    namesakesOf(seed.chunk, store),
   ]);
   const out: ContextCandidate[] = [];
   if (partner) out.push(partnerOf(seed, partner));
+  for (const n of namesakes) out.push(add(n, n.lang === 'mli' ? 'signature' : 'definition', NAMESAKE));
   const named = [...types, ...moreTypes].slice(0, MAX_TYPES);
   for (const t of named) out.push(add(t, 'type'));
   if (matched) {
@@ -176,6 +182,23 @@ async function neighbourhood(seed: Seed, partner: ChunkHit | undefined, code: Ch
   callers.forEach((c, i) => out.push(add(c, 'caller', 1 - i * 0.05)));
   tests.forEach((t, i) => out.push(add(t, 'test', 1 - i * 0.05)));
   return out;
+}
+
+/**
+ * The other definitions of the seed's name in its file, with their declarations: the wrapper a
+ * recursive helper is shadowed by (`let rec mapi i f = ...` then `let mapi f l = mapi 0 f l`,
+ * the one the interface exports), or the same function in a sibling module of the file
+ * (`Yojson.Basic.Util.index` and `Yojson.Safe.Util.index`), which a change makes in each.
+ */
+async function namesakesOf(chunk: ChunkHit, store: ChunkReader): Promise<ChunkHit[]> {
+  if (chunk.kind !== 'value') return [];
+  const found = (await store.byName([chunk.name], MAX_NAMESAKES_READ, { pathPrefix: chunk.path, kinds: ['value'], withText: true })).filter(
+    // Not the other parts of a definition the index split (a part is numbered from 1).
+    (c) => c.path === chunk.path && c.id !== chunk.id && c.id !== chunk.counterpart && c.part <= 1 && !(c.part === 1 && chunk.part >= 1 && c.symbol === chunk.symbol),
+  );
+  const nearest = found.sort((a, b) => Math.abs(a.startLine - chunk.startLine) - Math.abs(b.startLine - chunk.startLine)).slice(0, MAX_NAMESAKES);
+  const partners = await store.chunksByIds(nearest.flatMap((c) => (c.counterpart ? [c.counterpart] : [])));
+  return [...nearest, ...partners];
 }
 
 /**
