@@ -449,6 +449,9 @@ describe('expand: what a change to a definition also touches', () => {
       'test/test_payment.ml': 'let cases = [ Payment.Card "1234"; Payment.Cash; Payment.Voucher 5 ]\n\nlet () = List.iter (fun m -> print_endline (Payment.describe m)) cases\n',
       // A record, two functions that take all of it apart or build it, and an accessor of one field.
       'src/invoice.ml': 'type t = { number : int; amount : int; mutable paid : bool }\n\nlet make number amount = { number; amount; paid = false }\n\nlet pp { number; amount; paid } = Printf.sprintf "%d %d %b" number amount paid\n\nlet amount t = t.amount\n',
+      // A variant of two cases, matched whole in another library.
+      'src/mode.ml': 'type t = Fast | Thorough\n',
+      'lib/report/speed.ml': 'let factor = function Mode.Fast -> 2 | Mode.Thorough -> 1\n',
       // Two wrappers of one helper of their file: what they have in common is done there.
       'src/refund.ml': 'let refund_message reason amount = reason ^ ": " ^ string_of_int amount\n\nlet refund_damaged amount = refund_message "damaged" amount\n\nlet refund_late amount = refund_message "late" amount\n',
     });
@@ -482,6 +485,12 @@ describe('expand: what a change to a definition also touches', () => {
       expect(found('caller'), seed.name).not.toContain('lib/report/ledger.ml:cash_only');
       expect(found('test'), seed.name).toContain('test/test_payment.ml:cases');
     }
+  });
+
+  it('brings the matches of a two-case variant that cover both cases', async () => {
+    const [variant] = await paySearcher.reader.byName(['t'], 10, { pathPrefix: 'src/mode.ml' });
+    const expanded = await expand([{ chunk: variant!, score: 1, reason: 'match' }], paySearcher.reader);
+    expect(expanded.filter((c) => c.reason === 'caller').map((c) => `${c.chunk.path}:${c.chunk.name}`)).toEqual(['lib/report/speed.ml:factor']);
   });
 
   it('brings the functions that build a record or take all of it apart, not those that read one field', async () => {

@@ -305,8 +305,7 @@ async function variantMatchedBy(code: ChunkHit, store: ChunkReader): Promise<Mat
  * and the tests that spell as many. Both are found elsewhere through two of its longest names.
  */
 async function usesOfCases(code: ChunkHit, cases: ReadonlySet<string>, unit: readonly ChunkHit[], store: ChunkReader, uses: CaseUses): Promise<Pick<MatchedVariant, 'matchers' | 'tests'>> {
-  const needed = Math.max(3, Math.ceil(cases.size / 2));
-  if (cases.size < needed) return { matchers: [], tests: [] };
+  const needed = Math.min(cases.size, Math.max(3, Math.ceil(cases.size / 2)));
   const holding = (chunks: readonly ChunkHit[], pattern: RegExp) =>
     chunks
       .filter((c) => c.kind === 'value' && c.lang === 'ml' && c.id !== code.id)
