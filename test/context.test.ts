@@ -11,6 +11,7 @@ import { EXPANDED_SEEDS, expand } from '../server/context/expand.js';
 import { tokenCounter } from '../server/context/tokens.js';
 import type { ContextItem } from '../server/context/item.js';
 import { cleanupTempDirs, indexedFiles, indexedFixture, makeTempDir, runCli } from './helpers.js';
+import { indexRepo } from '../indexer/pipeline.js';
 
 let root: string;
 let db: string;
@@ -569,6 +570,34 @@ describe('expand: what a change to a definition also touches', () => {
     const expanded = await expand(fees.map((chunk, i) => ({ chunk, score: 1 - i / 100, reason: 'match' })), paySearcher.reader);
     for (const fee of fees) {
       expect(expanded.some((c) => c.reason === 'signature' && c.chunk.id === fee.counterpart), fee.name).toBe(true);
+    }
+  });
+});
+
+describe('kept neighbourhoods', () => {
+  it('gives a seed its neighbourhood again, scaled to its score, and a new one from a new version of the index', async () => {
+    const { root, db } = await indexedFiles(
+      {
+        'src/a.ml': 'let total l = List.fold_left ( + ) 0 l\n',
+        'src/b.ml': 'let report l = Printf.sprintf "%d" (A.total l)\n',
+      },
+      'cs-kept-',
+    );
+    const searcher = await Searcher.open(db);
+    try {
+      const around = async (score: number) => {
+        const [total] = await searcher.reader.byName(['total'], 10, { withText: true });
+        return (await expand([{ chunk: total!, score, reason: 'match' }], searcher.reader)).map((c) => [c.chunk.path, c.chunk.name, c.reason, c.score] as const);
+      };
+      const once = await around(1);
+      expect(once.some(([, name, reason]) => name === 'report' && reason === 'caller')).toBe(true);
+      expect(await around(0.5)).toEqual(once.map(([path, name, reason, score]) => [path, name, reason, score * 0.5]));
+      fs.writeFileSync(path.join(root, 'src/c.ml'), 'let audit l = A.total l > 100\n');
+      await indexRepo({ root, db });
+      await searcher.refresh({ now: true });
+      expect((await around(1)).filter(([, , reason]) => reason === 'caller').map(([, name]) => name)).toEqual(expect.arrayContaining(['report', 'audit']));
+    } finally {
+      searcher.close();
     }
   });
 });

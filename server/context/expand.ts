@@ -99,6 +99,20 @@ function moduleOf(symbol: string): string {
   return last < 0 ? '' : symbol.slice(symbol.lastIndexOf('.', last - 1) + 1, last);
 }
 
+/**
+ * Explored seeds' neighbourhoods, least recently used first, per index version (a reader reads
+ * one): an editor or agent asks about the same definitions again and again, and a window's
+ * lookups were most of its time when its search was answered from the searcher's caches.
+ */
+const keptNeighbourhoods = new WeakMap<ChunkReader, Map<string, ContextCandidate[]>>();
+const MAX_KEPT_NEIGHBOURHOODS = 2000;
+
+function neighbourhoodsOf(store: ChunkReader): Map<string, ContextCandidate[]> {
+  let kept = keptNeighbourhoods.get(store);
+  if (!kept) keptNeighbourhoods.set(store, (kept = new Map()));
+  return kept;
+}
+
 export async function expand(seeds: readonly Seed[], store: ChunkReader): Promise<ContextCandidate[]> {
   const out: ContextCandidate[] = seeds.map((s) => ({ chunk: s.chunk, reason: s.reason, score: s.score, seed: true }));
   const explored = seeds.slice(0, EXPANDED_SEEDS);
@@ -114,8 +128,22 @@ export async function expand(seeds: readonly Seed[], store: ChunkReader): Promis
     const partner = partners.get(seed.chunk.counterpart);
     return { seed, partner, code: seed.chunk.lang === 'mli' ? partner : seed.chunk };
   });
-  const refs = await store.referencesOf(units.flatMap((u) => (u.code ? [u.code.id] : [])));
-  const neighbourhoods = await Promise.all(units.map((u) => neighbourhood(u.seed, u.partner, u.code, refs.get(u.code?.id ?? '') ?? [], store)));
+  // A neighbourhood depends on the seed alone, in one version of the index: it is kept for a
+  // seed of score 1 and scaled to each window's seed.
+  const cache = neighbourhoodsOf(store);
+  const missing = units.filter((u) => !cache.has(u.seed.chunk.id));
+  const refs = missing.length > 0 ? await store.referencesOf(missing.flatMap((u) => (u.code ? [u.code.id] : []))) : new Map<string, string[]>();
+  const neighbourhoods = await Promise.all(
+    units.map(async (u) => {
+      const id = u.seed.chunk.id;
+      let unscaled = cache.get(id);
+      if (unscaled) cache.delete(id);
+      else unscaled = await neighbourhood({ ...u.seed, score: 1 }, u.partner, u.code, refs.get(u.code?.id ?? '') ?? [], store);
+      cache.set(id, unscaled);
+      if (cache.size > MAX_KEPT_NEIGHBOURHOODS) cache.delete(cache.keys().next().value!);
+      return unscaled.map((c) => ({ ...c, score: c.score * u.seed.score }));
+    }),
+  );
   for (const list of neighbourhoods) out.push(...list);
   out.push(...(await sharedCallees(seeds, store)));
   // The best test in the window, found as a test of a seed or matched itself, brings its runner.
