@@ -177,8 +177,13 @@ async function sharedCallees(seeds: readonly Seed[], store: ChunkReader): Promis
 
 /** A seed's `.mli` declaration (reason `signature`) or `.ml` definition (`definition`). */
 function partnerOf(seed: Seed, partner: ChunkHit): ContextCandidate {
-  const reason: Reason = partner.lang === 'mli' ? 'signature' : 'definition';
+  const reason = sideReason(partner);
   return { chunk: partner, reason, score: seed.score * SHARE[reason], seed: false };
+}
+
+/** Why a declaration or a definition joins as a seed's other side: `signature` or `definition`. */
+function sideReason(chunk: ChunkHit): Reason {
+  return chunk.lang === 'mli' ? 'signature' : 'definition';
 }
 
 async function neighbourhood(seed: Seed, partner: ChunkHit | undefined, code: ChunkHit | undefined, codeRefs: string[], store: ChunkReader): Promise<ContextCandidate[]> {
@@ -195,7 +200,7 @@ async function neighbourhood(seed: Seed, partner: ChunkHit | undefined, code: Ch
   ]);
   const out: ContextCandidate[] = [];
   if (partner) out.push(partnerOf(seed, partner));
-  for (const n of namesakes) out.push(add(n, n.lang === 'mli' ? 'signature' : 'definition', NAMESAKE));
+  for (const n of namesakes) out.push(add(n, sideReason(n), NAMESAKE));
   const named = [...types, ...moreTypes].slice(0, MAX_TYPES);
   for (const t of named) out.push(add(t, 'type'));
   if (matched) {
