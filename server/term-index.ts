@@ -374,7 +374,7 @@ export class TermIndex<T extends Numbered> {
     const best = new BestHits(limit);
     this.base.score(terms, weights, average, this.gone, best, 0);
     this.added.score(terms, weights, average, undefined, best, this.base.size);
-    return best.best().map(({ doc, score }) => ({ doc: doc < this.base.size ? this.baseDocs[doc]! : this.addedDocs[doc - this.base.size]!.doc, score }));
+    return best.best((doc, score) => ({ doc: doc < this.base.size ? this.baseDocs[doc]! : this.addedDocs[doc - this.base.size]!.doc, score }));
   }
 
   /**
@@ -439,48 +439,72 @@ function totalsOf(parts: readonly Postings[], gone: readonly (Uint8Array | undef
 /**
  * The `limit` best of the documents offered (numbers, smaller first on equal scores), in a
  * min-heap: sorting every hit of a common term (tens of thousands) cost more than scoring them.
+ * The heap is two typed arrays: an object per kept hit was the largest part of a search's garbage.
  */
 class BestHits {
-  private readonly heap: { doc: number; score: number }[] = [];
-  constructor(private readonly limit: number) {}
+  private readonly docs: Uint32Array;
+  private readonly scores: Float64Array;
+  private size = 0;
 
-  private static before(a: { doc: number; score: number }, b: { doc: number; score: number }): boolean {
-    return a.score > b.score || (a.score === b.score && a.doc < b.doc);
+  constructor(private readonly limit: number) {
+    this.docs = new Uint32Array(limit);
+    this.scores = new Float64Array(limit);
+  }
+
+  /** Whether the hit at `i` ranks before the one at `j`. */
+  private before(i: number, j: number): boolean {
+    const a = this.scores[i]!;
+    const b = this.scores[j]!;
+    return a > b || (a === b && this.docs[i]! < this.docs[j]!);
+  }
+
+  // Plain temporaries: a destructuring swap allocated an array each time.
+  private swap(i: number, j: number): void {
+    const { docs, scores } = this;
+    const doc = docs[i]!;
+    docs[i] = docs[j]!;
+    docs[j] = doc;
+    const score = scores[i]!;
+    scores[i] = scores[j]!;
+    scores[j] = score;
   }
 
   offer(doc: number, score: number): void {
-    const h = this.heap;
-    if (h.length === this.limit) {
+    if (this.size === this.limit) {
       // The root is the worst hit kept.
-      const worst = h[0]!;
-      if (score < worst.score || (score === worst.score && doc > worst.doc)) return;
-      h[0] = { doc, score };
+      const worst = this.scores[0]!;
+      if (score < worst || (score === worst && doc > this.docs[0]!)) return;
+      this.docs[0] = doc;
+      this.scores[0] = score;
       this.sink(0);
       return;
     }
-    h.push({ doc, score });
-    for (let i = h.length - 1; i > 0; ) {
+    this.docs[this.size] = doc;
+    this.scores[this.size] = score;
+    for (let i = this.size++; i > 0; ) {
       const parent = (i - 1) >> 1;
-      if (!BestHits.before(h[parent]!, h[i]!)) break;
-      [h[parent], h[i]] = [h[i]!, h[parent]!];
+      if (!this.before(parent, i)) break;
+      this.swap(parent, i);
       i = parent;
     }
   }
 
   private sink(i: number): void {
-    const h = this.heap;
     for (;;) {
-      const [l, r] = [2 * i + 1, 2 * i + 2];
+      const l = 2 * i + 1;
+      const r = l + 1;
       let worst = i;
-      if (l < h.length && BestHits.before(h[worst]!, h[l]!)) worst = l;
-      if (r < h.length && BestHits.before(h[worst]!, h[r]!)) worst = r;
+      if (l < this.size && this.before(worst, l)) worst = l;
+      if (r < this.size && this.before(worst, r)) worst = r;
       if (worst === i) return;
-      [h[worst], h[i]] = [h[i]!, h[worst]!];
+      this.swap(worst, i);
       i = worst;
     }
   }
 
-  best(): { doc: number; score: number }[] {
-    return this.heap.sort((a, b) => (BestHits.before(a, b) ? -1 : 1));
+  /** The hits kept, best first, each as `hit` makes it. */
+  best<R>(hit: (doc: number, score: number) => R): R[] {
+    const order = Uint32Array.from({ length: this.size }, (_, i) => i).sort((i, j) => (this.before(i, j) ? -1 : 1));
+    return Array.from(order, (i) => hit(this.docs[i]!, this.scores[i]!));
   }
 }
