@@ -171,18 +171,33 @@ function withoutNegations(query: string): string {
   return wanted || query;
 }
 
-/** A quotation closed by its own kind of quote: `'File "a.ml", line 3'` holds its inner pair. */
-const QUOTED = /(?:^|[\s(:])(?:'(.{4,300}?)'|"(.{4,300}?)"|`(.{4,300}?)`|\u2018(.{4,300}?)\u2019|\u201c(.{4,300}?)\u201d)(?=$|[\s.,;:)!?])/g;
+/**
+ * A quotation closed by its own kind of quote: `'File "a.ml", line 3'` holds its inner pair. A
+ * backquoted span holds no backquote, as in Markdown: "like `pop` but raising `Empty`" is two
+ * short spans, not one phrase from the first to the last.
+ */
+const QUOTED = /(?:^|[\s(:])(?:'(.{4,300}?)'|"(.{4,300}?)"|`([^`]{4,300})`|\u2018(.{4,300}?)\u2019|\u201c(.{4,300}?)\u201d)(?=$|[\s.,;:)!?])/g;
 
 /**
- * Text in quotes that reads like a message (two words or more): `'...'`, `"..."`, `` `...` ``
- * or curly quotes. An apostrophe inside a word (`Base's`) does not open a quote.
+ * OCaml that a prompt shows in quotes: an attribute or extension (`[@@deriving variants]`), a
+ * declaration (`type a = ... and b = ...`), a type with an arrow, a name with its type
+ * (`install_dir : string option`, OCaml's space before the colon, which a message's "error:"
+ * lacks), a record type or a type with a variable (`'a Seq.t`). Looked for literally, its
+ * keywords matched any definition.
+ */
+const QUOTED_CODE = /^(?:\[[@%]|\{.*\s:\s|'[a-z]\b|(?:type|let|val|module|open|include|match|fun|function|external|exception)\s|[a-z_][\w.']*\s+:\s)|->/;
+
+/**
+ * Text in quotes that reads like a message (two words or more, one of two letters at least, not
+ * code): `'...'`, `"..."`, `` `...` `` or curly quotes. An apostrophe inside a word (`Base's`)
+ * does not open a quote. Without a word, a quote (`'.', '['`, "(a (b c))") is data, and looking
+ * for it meant reading every definition's text.
  */
 function quotedPhrases(query: string): string[] {
   const out: string[] = [];
   for (const m of query.matchAll(QUOTED)) {
     const phrase = m.slice(1).find((g) => g !== undefined)!.trim();
-    if (/\s/.test(phrase)) out.push(phrase);
+    if (/\s/.test(phrase) && /[a-z]{2}/i.test(phrase) && !QUOTED_CODE.test(phrase)) out.push(phrase);
   }
   return out;
 }

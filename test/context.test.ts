@@ -109,6 +109,45 @@ describe('quoted messages are looked for literally', () => {
     expect(parseQuery('fix "Unbound value foo" in the build').phrases).toEqual(['Unbound value foo']);
   });
 
+  it('reads code in quotes as code, not as a message to look for', async () => {
+    const { parseQuery } = await import('../server/query.js');
+    const phrases = (prompt: string) => parseQuery(prompt).phrases;
+    expect(phrases('`[@@deriving variants]` on `type a = ... and b = ...` fails with "ppx_variants_conv: not supported"')).toEqual(['ppx_variants_conv: not supported']);
+    expect(phrases("Add `Stack.drop : 'a t -> unit`, like `pop` but raising `Empty` when empty")).toEqual([]);
+    expect(phrases('store it in a new `install_dir : string option` field of `{ len : int; max : int }` for `\'a Seq.t`')).toEqual([]);
+    // A message's own colon has no space before it; a quote without a word is data.
+    expect(phrases('fails with "error: not supported" on "(a (b c))" and \'.\', \'[\'')).toEqual(['error: not supported']);
+    // The most wordy quotes are looked for, not the first two.
+    const { literalRetriever } = await import('../server/retrieve/literal.js');
+    const asked: string[][] = [];
+    const store = searcher.store;
+    const recording = Object.create(store, {
+      chunksContaining: { value: (fragments: string[], limit: number, words: string[] = []) => (asked.push(fragments), store.chunksContaining(fragments, limit, words)) },
+    }) as typeof store;
+    const prompt = "`--enable x` and `--disable x` fail with 'negative amount' at checkout";
+    const found = await literalRetriever.retrieve(parseQuery(prompt), { store: recording, shown: 10 }, 10);
+    expect(found.map((c) => c.chunk?.symbol)).toContain('Shop.Checkout.charge');
+    expect(asked[0]).toEqual(['negative amount']);
+  });
+
+  it('takes a quote as whole words first, and as cut at its edges only when that finds nothing', async () => {
+    const { literalRetriever } = await import('../server/retrieve/literal.js');
+    const { parseQuery } = await import('../server/query.js');
+    // The real reader, recording the words each lookup is narrowed by.
+    const asked: string[][] = [];
+    const store = searcher.store;
+    const recording = Object.create(store, {
+      chunksContaining: { value: (fragments: string[], limit: number, words: string[] = []) => (asked.push(words), store.chunksContaining(fragments, limit, words)) },
+    }) as typeof store;
+    const found = async (prompt: string) => (await literalRetriever.retrieve(parseQuery(prompt), { store: recording, shown: 10 }, 10)).map((c) => c.chunk?.symbol);
+    expect(await found("who fails with 'negative amount' at checkout")).toContain('Shop.Checkout.charge');
+    // Both words narrow the one lookup: with none left, every definition's text was scanned.
+    expect(asked).toEqual([['negative', 'amount']]);
+    asked.length = 0;
+    expect(await found("who fails with 'egative amoun' at checkout")).toContain('Shop.Checkout.charge');
+    expect(asked).toEqual([['egative', 'amoun'], []]);
+  });
+
   it('reads a quoted name inside a quoted message as a placeholder, as the code spells it (%S, \\"%s\\")', async () => {
     const { parseQuery } = await import('../server/query.js');
     const { literalFragments } = await import('../server/retrieve/literal.js');
