@@ -99,7 +99,7 @@ function withFullTextFloor(byRetriever: Map<string, Candidate[]>, fulltextScores
 }
 
 export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>, context: FuseContext): RankedHit[] {
-  const scopes = query.scopeWords.filter((w) => context.directories.has(w));
+  const scopes = namedScopes(query.scopeWords, context.directories);
   const hits = new Map<string, RankedHit>();
   const explain = context.explain ?? false;
   const score = (hit: RankedHit, what: string, points: number) => {
@@ -165,15 +165,25 @@ export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>, 
     if (askedKinds.has(c.kind)) score(hit, 'kind', KIND_ASKED_FOR);
     else if (query.identifiers.length === 0 && CONTAINER_KINDS.has(c.kind) && c.endLine - c.startLine + 1 >= CONTAINER_LINES) score(hit, 'container', -CONTAINER);
     if (c.part > 1) score(hit, 'part', -LATER_PART);
-    if (scopes.length > 0) {
-      const dirs = c.path.toLowerCase().split('/').slice(0, -1);
-      // `js_of_ocaml` also names its sibling packages (`js_of_ocaml-compiler`).
-      const inScope = (s: string) => dirs.some((d) => d === s || d.startsWith(`${s}-`) || d.startsWith(`${s}_`));
-      if (scopes.some(inScope)) score(hit, 'scope', IN_NAMED_SCOPE);
-    }
+    if (scopes.length > 0 && inNamedScope(c.path, scopes)) score(hit, 'scope', IN_NAMED_SCOPE);
     if (/__\.mli?$/.test(c.path)) score(hit, 'generated', -GENERATED_ALIAS);
   }
   return [...hits.values()].sort(byRank);
+}
+
+/**
+ * The scope words that name a directory of the index, or the family of one: "Coq warnings" is
+ * `coq-core` (edits-5: 0.721 → 0.779 edit coverage, no other set moved).
+ */
+function namedScopes(words: readonly string[], directories: ReadonlySet<string>): string[] {
+  return words.filter((w) => directories.has(w) || [...directories].some((d) => d.startsWith(`${w}-`) || d.startsWith(`${w}_`)));
+}
+
+/** Whether `path` lies in a directory one of `scopes` names. */
+function inNamedScope(path: string, scopes: readonly string[]): boolean {
+  const dirs = path.toLowerCase().split('/').slice(0, -1);
+  // `js_of_ocaml` also names its sibling packages (`js_of_ocaml-compiler`).
+  return scopes.some((s) => dirs.some((d) => d === s || d.startsWith(`${s}-`) || d.startsWith(`${s}_`)));
 }
 
 /** Best score first; ties by path and line, so a ranking never depends on arrival order. */

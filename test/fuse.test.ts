@@ -34,6 +34,19 @@ describe('fuse', () => {
     expect(ranked[1]!.trace.some(([what]) => what === 'vector')).toBe(false);
   });
 
+  it('favours the library a question names, or the family of libraries a word starts (coq for coq-core)', () => {
+    const inCoq = hit('coq', 'coq-core/lib/cWarnings.ml');
+    const inOcaml = hit('ocaml', 'ocaml/parsing/location.ml');
+    const byRetriever = new Map<string, Candidate[]>([['fulltext', [{ id: 'ocaml', chunk: inOcaml, score: 0.9 }, { id: 'coq', chunk: inCoq, score: 0.8 }]]]);
+    const directories = new Set(['coq-core', 'lib', 'ocaml', 'parsing', 'ocamlgraph']);
+    const ranked = (query: string) => fuse(parseQuery(query), byRetriever, { directories, explain: true }).map((h) => h.chunk.id);
+    expect(ranked('how are warning flags parsed')).toEqual(['ocaml', 'coq']);
+    expect(ranked('how are Coq warning flags parsed')).toEqual(['coq', 'ocaml']);
+    expect(ranked('how does the OCaml parser report warning flags')).toEqual(['ocaml', 'coq']);
+    // Both named: both favoured.
+    expect(ranked('how are Coq warning flags parsed, in ocaml')).toEqual(['ocaml', 'coq']);
+  });
+
   it('leaves the vectors out of a symbol lookup', () => {
     const byRetriever = new Map<string, Candidate[]>([
       ['symbol', [{ id: 'a', chunk: hit('a', 'a.ml'), score: 0.5 }]],
