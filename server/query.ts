@@ -187,9 +187,12 @@ const QUOTED = /(?:^|[\s(:])(?:'(.{4,300}?)'|"(.{4,300}?)"|`([^`]{4,300})`|\u201
  */
 const QUOTED_CODE = /^(?:\[[@%]|\{.*\s:\s|'[a-z]\b|(?:type|let|val|module|open|include|match|fun|function|external|exception)\s|[a-z_][\w.']*\s+:\s)|->/;
 
+/** A command-line option in quotes (`-docroot`): the code that handles it spells it as a string. */
+export const COMMAND_LINE_FLAG = /^--?[a-z][\w-]+$/i;
+
 /**
  * Text in quotes that reads like a message (two words or more, one of two letters at least, not
- * code): `'...'`, `"..."`, `` `...` `` or curly quotes. An apostrophe inside a word (`Base's`)
+ * code), or a command-line option: `'...'`, `"..."`, `` `...` `` or curly quotes. An apostrophe inside a word (`Base's`)
  * does not open a quote. Without a word, a quote (`'.', '['`, "(a (b c))") is data, and looking
  * for it meant reading every definition's text.
  */
@@ -197,7 +200,7 @@ function quotedPhrases(query: string): string[] {
   const out: string[] = [];
   for (const m of query.matchAll(QUOTED)) {
     const phrase = m.slice(1).find((g) => g !== undefined)!.trim();
-    if (/\s/.test(phrase) && /[a-z]{2}/i.test(phrase) && !QUOTED_CODE.test(phrase)) out.push(phrase);
+    if ((/\s/.test(phrase) && /[a-z]{2}/i.test(phrase) && !QUOTED_CODE.test(phrase)) || COMMAND_LINE_FLAG.test(phrase)) out.push(phrase);
   }
   return out;
 }

@@ -130,6 +130,28 @@ describe('quoted messages are looked for literally', () => {
     expect(asked[0]).toEqual(['negative amount']);
   });
 
+  it('looks for a quoted command-line option where the code spells it as a string', async () => {
+    const { parseQuery } = await import('../server/query.js');
+    const { literalFragments } = await import('../server/retrieve/literal.js');
+    expect(parseQuery('add an `-install-dir` option, rejected if given twice like `-docroot`').phrases).toEqual(['-install-dir', '-docroot']);
+    expect(literalFragments('--docroot')).toEqual(['"--docroot"']);
+    const { db } = await indexedFiles(
+      {
+        'src/cli.ml': 'let rec parse proj = function\n  | "-docroot" :: p :: r -> parse { proj with docroot = Some p } r\n  | _ :: r -> parse proj r\n  | [] -> proj\n',
+        'src/doc.ml': '(* the docroot is where -docroot points *)\nlet docroot_default = "."\n',
+      },
+      'cs-flag-',
+    );
+    const flags = await Searcher.open(db);
+    try {
+      const [first] = await flags.searchRanked('reject a second `-docroot` given', { explain: true });
+      expect(first?.chunk.name).toBe('parse');
+      expect(first?.trace.some(([what]) => what === 'literal')).toBe(true);
+    } finally {
+      flags.close();
+    }
+  });
+
   it('takes a quote as whole words first, and as cut at its edges only when that finds nothing', async () => {
     const { literalRetriever } = await import('../server/retrieve/literal.js');
     const { parseQuery } = await import('../server/query.js');

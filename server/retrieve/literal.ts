@@ -4,6 +4,7 @@
 // name: `%S` or `\"%s\"` in the code's string), and every remaining fragment must occur in the
 // definition.
 import { WORD } from '../../indexer/text.js';
+import { COMMAND_LINE_FLAG } from '../query.js';
 import type { ChunkReader } from '../../indexer/store.js';
 import type { Retriever } from './types.js';
 
@@ -11,6 +12,7 @@ const MAX_PHRASES = 2;
 const HITS_PER_PHRASE = 20;
 
 export function literalFragments(phrase: string): string[] {
+  if (COMMAND_LINE_FLAG.test(phrase)) return [`"${phrase}"`];
   return phrase
     // A lower-case letter in parentheses is a plural: "argument(s)".
     .split(/\s*(?:\b[A-Z]\b|(?<!\()\b[a-z]\b(?!\))|\.\.\.|…|%[a-z@]|"[^"]*"|")\s*/)
