@@ -83,6 +83,36 @@ describe('context windows for an edit', () => {
     expect(covers(w.items, 'src/cart.ml', 11)).toBe(true);
   });
 
+  it('brings the bare names the prompt quotes, from the library of its best match', async () => {
+    const { quotedNameSeeds } = await import('../server/context/build.js');
+    const others = Object.fromEntries(Array.from({ length: 3 }, (_, i) => [`lib${i}/m${i}.ml`, 'let list x = x\n\nlet array x = x\n']));
+    const { db } = await indexedFiles(
+      {
+        ...others,
+        'testable/testable.ml': [
+          "type 'a t = { pp : Format.formatter -> 'a -> unit; equal : 'a -> 'a -> bool }",
+          'let testable pp equal = { pp; equal }',
+          'let list e = testable (fun ppf l -> List.iter (e.pp ppf) l) (List.equal e.equal)',
+          'let array e = testable (fun ppf a -> Array.iter (e.pp ppf) a) (fun a b -> Array.for_all2 e.equal a b)',
+          '',
+        ].join('\n'),
+      },
+      'cs-quoted-names-',
+    );
+    const quoted = await Searcher.open(db);
+    try {
+      const [best] = await quoted.store.byName(['testable'], 1, { withText: true });
+      const seeds = [{ chunk: best!, reason: 'match' as const, score: 1 }];
+      const prompt = 'Add a `Checks.seq` testable next to the existing `list`, `array` and `testable` ones';
+      const found = await quotedNameSeeds(quoted.store, prompt, seeds);
+      // Of the four `list`s and `array`s, those beside the best match; `testable` is a seed already.
+      expect(found.map((s) => `${s.chunk.name} ${s.chunk.path}`)).toEqual(['list testable/testable.ml', 'array testable/testable.ml']);
+      expect(found[0]!.score).toBeLessThan(1);
+    } finally {
+      quoted.close();
+    }
+  });
+
   it('drops the instruction verb of an imperative prompt from the search', () => {
     expect(searchableQuery('Add List.concat_mapi to Stdlib.List')).toBe('List.concat_mapi to Stdlib.List');
     expect(searchableQuery('how do I add an element')).toBe('how do I add an element');

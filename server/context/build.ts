@@ -57,6 +57,8 @@ const MAX_CONSTRUCTOR_SITES = 2;
 const NAMED_IN_PROMPT = 1.5;
 /** Qualified names of the prompt looked up when no seed is one, and definitions of each read. */
 const MAX_NAMED = 4;
+/** Bare names quoted in the prompt looked up near the best seed. */
+const MAX_QUOTED_NAMES = 4;
 const MAX_SAME_NAME = 50;
 /** The verb of an imperative prompt says what to do, not what to look for. */
 const INSTRUCTION = /^\s*(?:please\s+)?(?:add|make|change|update|fix|remove|delete|rename|implement|support|extend|refactor|replace|introduce|create|write|move|let|allow)\b\s*/i;
@@ -129,6 +131,8 @@ export class ContextBuilder {
         (named.some((id) => id.name === h.chunk.name && h.chunk.symbol.endsWith(qualifiedName(id))) ? NAMED_IN_PROMPT : 1),
     }));
     seeds.sort((a, b) => b.score - a.score);
+    seeds.push(...(await quotedNameSeeds(store, prompt, seeds)));
+    seeds.sort((a, b) => b.score - a.score);
     // What the prompt names is what the change is about: its neighbourhood is explored first.
     seeds.unshift(...(await namedSeeds(store, named, seeds)));
     seeds.push(...(await siblingSeeds(store, named, seeds)), ...(await alikeTypedSeeds(store, prompt, tokens, seeds)), ...(await constructorSites(store, phrases, seeds)));
@@ -159,6 +163,28 @@ async function namedSeeds(store: ChunkReader, named: IdentifierRef[], seeds: rea
     const found = await store.byName([id.name], MAX_SAME_NAME, { symbolSuffix: qualified, withText: true });
     const nearest = found.sort((a, b) => proximity(top.chunk, b) - proximity(top.chunk, a) || (a.lang === 'ml' ? -1 : 1) - (b.lang === 'ml' ? -1 : 1))[0];
     if (nearest && proximity(top.chunk, nearest) >= 0.6) out.push({ chunk: nearest, reason: 'match', score: top.score * NAMED_IN_PROMPT - out.length * 0.01 });
+  }
+  return out;
+}
+
+/** A bare name the prompt quotes as code: `list`, `pop`. */
+const QUOTED_NAME = /`([a-z_][\w']{2,})`/g;
+
+/**
+ * A name the prompt quotes bare ("next to the existing `list` and `array` testables", "like
+ * `pop`") is the code the change follows, in the library of the change: its definition in the
+ * best seed's directory, the one nearest that seed.
+ */
+export async function quotedNameSeeds(store: ChunkReader, prompt: string, seeds: readonly Seed[]): Promise<Seed[]> {
+  const top = seeds[0];
+  if (!top) return [];
+  const dir = top.chunk.path.slice(0, top.chunk.path.lastIndexOf('/') + 1);
+  const names = [...new Set([...prompt.matchAll(QUOTED_NAME)].map((m) => m[1]!))].filter((n) => !seeds.some((s) => s.chunk.name === n)).slice(0, MAX_QUOTED_NAMES);
+  const out: Seed[] = [];
+  for (const name of names) {
+    const found = await store.byName([name], MAX_SAME_NAME, { pathPrefix: dir, withText: true });
+    const nearest = found.sort((a, b) => proximity(top.chunk, b) - proximity(top.chunk, a) || (a.lang === 'ml' ? -1 : 1) - (b.lang === 'ml' ? -1 : 1))[0];
+    if (nearest) out.push({ chunk: nearest, reason: 'match', score: top.score * SIBLING - out.length * 0.01 });
   }
   return out;
 }
