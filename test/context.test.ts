@@ -32,6 +32,25 @@ afterAll(() => {
 const where = (i: ContextItem) => `${i.path}:${i.startLine}-${i.endLine}`;
 const covers = (items: ContextItem[], file: string, line: number) => items.some((i) => i.path === file && i.startLine <= line && line <= i.endLine);
 
+/** A searcher over a small repo of `files`, closed once `use` is done. */
+async function withSearcherOver<T>(files: Record<string, string>, prefix: string, use: (searcher: Searcher) => Promise<T>): Promise<T> {
+  const { db } = await indexedFiles(files, prefix);
+  const opened = await Searcher.open(db);
+  try {
+    return await use(opened);
+  } finally {
+    opened.close();
+  }
+}
+
+/** The shop fixture's real reader, telling `record` the fragments and words of each literal lookup. */
+function recordingLiteralLookups(record: (fragments: string[], words: string[]) => void): Searcher['store'] {
+  const store = searcher.store;
+  return Object.create(store, {
+    chunksContaining: { value: (fragments: string[], limit: number, words: string[] = []) => (record(fragments, words), store.chunksContaining(fragments, limit, words)) },
+  }) as Searcher['store'];
+}
+
 describe('context windows for an edit', () => {
   it('holds the definition, its declaration, the type it uses, a caller and the test', async () => {
     const w = await builder.build({ prompt: 'add a discount argument to Cart.total' });
@@ -86,31 +105,20 @@ describe('context windows for an edit', () => {
   it('brings the bare names the prompt quotes, from the library of its best match', async () => {
     const { quotedNameSeeds } = await import('../server/context/build.js');
     const others = Object.fromEntries(Array.from({ length: 3 }, (_, i) => [`lib${i}/m${i}.ml`, 'let list x = x\n\nlet array x = x\n']));
-    const { db } = await indexedFiles(
-      {
-        ...others,
-        'testable/testable.ml': [
-          "type 'a t = { pp : Format.formatter -> 'a -> unit; equal : 'a -> 'a -> bool }",
-          'let testable pp equal = { pp; equal }',
-          'let list e = testable (fun ppf l -> List.iter (e.pp ppf) l) (List.equal e.equal)',
-          'let array e = testable (fun ppf a -> Array.iter (e.pp ppf) a) (fun a b -> Array.for_all2 e.equal a b)',
-          '',
-        ].join('\n'),
-      },
-      'cs-quoted-names-',
-    );
-    const quoted = await Searcher.open(db);
-    try {
+    const testables = [
+      "type 'a t = { pp : Format.formatter -> 'a -> unit; equal : 'a -> 'a -> bool }",
+      'let testable pp equal = { pp; equal }',
+      'let list e = testable (fun ppf l -> List.iter (e.pp ppf) l) (List.equal e.equal)',
+      'let array e = testable (fun ppf a -> Array.iter (e.pp ppf) a) (fun a b -> Array.for_all2 e.equal a b)',
+    ];
+    const found = await withSearcherOver({ ...others, 'testable/testable.ml': `${testables.join('\n')}\n` }, 'cs-quoted-names-', async (quoted) => {
       const [best] = await quoted.store.byName(['testable'], 1, { withText: true });
-      const seeds = [{ chunk: best!, reason: 'match' as const, score: 1 }];
       const prompt = 'Add a `Checks.seq` testable next to the existing `list`, `array` and `testable` ones';
-      const found = await quotedNameSeeds(quoted.store, prompt, seeds);
-      // Of the four `list`s and `array`s, those beside the best match; `testable` is a seed already.
-      expect(found.map((s) => `${s.chunk.name} ${s.chunk.path}`)).toEqual(['list testable/testable.ml', 'array testable/testable.ml']);
-      expect(found[0]!.score).toBeLessThan(1);
-    } finally {
-      quoted.close();
-    }
+      return quotedNameSeeds(quoted.store, prompt, [{ chunk: best!, reason: 'match', score: 1 }]);
+    });
+    // Of the four `list`s and `array`s, those beside the best match; `testable` is a seed already.
+    expect(found.map((s) => `${s.chunk.name} ${s.chunk.path}`)).toEqual(['list testable/testable.ml', 'array testable/testable.ml']);
+    expect(found[0]!.score).toBeLessThan(1);
   });
 
   it('drops the instruction verb of an imperative prompt from the search', () => {
@@ -150,10 +158,7 @@ describe('quoted messages are looked for literally', () => {
     // The most wordy quotes are looked for, not the first two.
     const { literalRetriever } = await import('../server/retrieve/literal.js');
     const asked: string[][] = [];
-    const store = searcher.store;
-    const recording = Object.create(store, {
-      chunksContaining: { value: (fragments: string[], limit: number, words: string[] = []) => (asked.push(fragments), store.chunksContaining(fragments, limit, words)) },
-    }) as typeof store;
+    const recording = recordingLiteralLookups((fragments) => asked.push(fragments));
     const prompt = "`--enable x` and `--disable x` fail with 'negative amount' at checkout";
     const found = await literalRetriever.retrieve(parseQuery(prompt), { store: recording, shown: 10 }, 10);
     expect(found.map((c) => c.chunk?.symbol)).toContain('Shop.Checkout.charge');
@@ -165,32 +170,21 @@ describe('quoted messages are looked for literally', () => {
     const { literalFragments } = await import('../server/retrieve/literal.js');
     expect(parseQuery('add an `-install-dir` option, rejected if given twice like `-docroot`').phrases).toEqual(['-install-dir', '-docroot']);
     expect(literalFragments('--docroot')).toEqual(['"--docroot"']);
-    const { db } = await indexedFiles(
-      {
-        'src/cli.ml': 'let rec parse proj = function\n  | "-docroot" :: p :: r -> parse { proj with docroot = Some p } r\n  | _ :: r -> parse proj r\n  | [] -> proj\n',
-        'src/doc.ml': '(* the docroot is where -docroot points *)\nlet docroot_default = "."\n',
-      },
-      'cs-flag-',
-    );
-    const flags = await Searcher.open(db);
-    try {
-      const [first] = await flags.searchRanked('reject a second `-docroot` given', { explain: true });
-      expect(first?.chunk.name).toBe('parse');
-      expect(first?.trace.some(([what]) => what === 'literal')).toBe(true);
-    } finally {
-      flags.close();
-    }
+    const files = {
+      'src/cli.ml': 'let rec parse proj = function\n  | "-docroot" :: p :: r -> parse { proj with docroot = Some p } r\n  | _ :: r -> parse proj r\n  | [] -> proj\n',
+      'src/doc.ml': '(* the docroot is where -docroot points *)\nlet docroot_default = "."\n',
+    };
+    const [first] = await withSearcherOver(files, 'cs-flag-', (flags) => flags.searchRanked('reject a second `-docroot` given', { explain: true }));
+    expect(first?.chunk.name).toBe('parse');
+    expect(first?.trace.some(([what]) => what === 'literal')).toBe(true);
   });
 
   it('takes a quote as whole words first, and as cut at its edges only when that finds nothing', async () => {
     const { literalRetriever } = await import('../server/retrieve/literal.js');
     const { parseQuery } = await import('../server/query.js');
-    // The real reader, recording the words each lookup is narrowed by.
+    // The words each lookup is narrowed by.
     const asked: string[][] = [];
-    const store = searcher.store;
-    const recording = Object.create(store, {
-      chunksContaining: { value: (fragments: string[], limit: number, words: string[] = []) => (asked.push(words), store.chunksContaining(fragments, limit, words)) },
-    }) as typeof store;
+    const recording = recordingLiteralLookups((_, words) => asked.push(words));
     const found = async (prompt: string) => (await literalRetriever.retrieve(parseQuery(prompt), { store: recording, shown: 10 }, 10)).map((c) => c.chunk?.symbol);
     expect(await found("who fails with 'negative amount' at checkout")).toContain('Shop.Checkout.charge');
     // Both words narrow the one lookup: with none left, every definition's text was scanned.
