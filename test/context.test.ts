@@ -121,6 +121,19 @@ describe('context windows for an edit', () => {
     expect(found[0]!.score).toBeLessThan(1);
   });
 
+  it('takes a quoted name that no definition near has for a case of a variant there (`warning` for `Warning`)', async () => {
+    const { quotedNameSeeds } = await import('../server/context/build.js');
+    const files = {
+      'optcomp/token.ml': 'type directive = If | Else | Error | Warning\n\nlet of_string = function "if" -> Some If | "warning" -> Some Warning | _ -> None\n',
+      'other/warn.ml': 'let warning msg = prerr_endline msg\n',
+    };
+    const found = await withSearcherOver(files, 'cs-quoted-case-', async (quoted) => {
+      const [best] = await quoted.store.byName(['of_string'], 1, { withText: true });
+      return quotedNameSeeds(quoted.store, 'add an `info` directive that prints like `warning` does', [{ chunk: best!, reason: 'match', score: 1 }]);
+    });
+    expect(found.map((s) => `${s.chunk.kind} ${s.chunk.name} ${s.chunk.path}`)).toEqual(['type directive optcomp/token.ml']);
+  });
+
   it('drops the instruction verb of an imperative prompt from the search', () => {
     expect(searchableQuery('Add List.concat_mapi to Stdlib.List')).toBe('List.concat_mapi to Stdlib.List');
     expect(searchableQuery('how do I add an element')).toBe('how do I add an element');

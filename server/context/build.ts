@@ -8,7 +8,7 @@ import { signatureType, typeLikeness, typeTokens } from '../../indexer/signature
 import { compound } from '../../indexer/text.js';
 import { BODY_BOOST, NAME_BOOST } from '../retrieve/fulltext.js';
 import { literalFragments } from '../retrieve/literal.js';
-import { armConstructorBefore, expand, proximity, type Seed } from './expand.js';
+import { armConstructorBefore, expand, proximity, variantCases, type Seed } from './expand.js';
 import { mentionedNames, parseBuildErrors, sourcePath, type BuildError } from './errors.js';
 import type { ContextWindow } from './item.js';
 import { MAX_ITEMS_PER_FILE, packToBudget } from './pack.js';
@@ -59,6 +59,8 @@ const NAMED_IN_PROMPT = 1.5;
 const MAX_NAMED = 4;
 /** Bare names quoted in the prompt looked up near the best seed. */
 const MAX_QUOTED_NAMES = 4;
+/** Files of the seeds read for a variant that has a quoted name as a case. */
+const MAX_CASE_FILES = 4;
 const MAX_SAME_NAME = 50;
 /** The verb of an imperative prompt says what to do, not what to look for. */
 const INSTRUCTION = /^\s*(?:please\s+)?(?:add|make|change|update|fix|remove|delete|rename|implement|support|extend|refactor|replace|introduce|create|write|move|let|allow)\b\s*/i;
@@ -173,18 +175,29 @@ const QUOTED_NAME = /`([a-z_][\w']{2,})`/g;
 /**
  * A name the prompt quotes bare ("next to the existing `list` and `array` testables", "like
  * `pop`") is the code the change follows, in the library of the change: its definition in the
- * best seed's directory, the one nearest that seed.
+ * best seed's directory, the one nearest that seed. A name that no definition there has may be a
+ * case of a variant ("like `warning` does" for a `Warning` directive): the variant types of the
+ * seeds' files there that have that case, since a new case joins them.
  */
 export async function quotedNameSeeds(store: ChunkReader, prompt: string, seeds: readonly Seed[]): Promise<Seed[]> {
   const top = seeds[0];
   if (!top) return [];
   const dir = top.chunk.path.slice(0, top.chunk.path.lastIndexOf('/') + 1);
   const names = [...new Set([...prompt.matchAll(QUOTED_NAME)].map((m) => m[1]!))].filter((n) => !seeds.some((s) => s.chunk.name === n)).slice(0, MAX_QUOTED_NAMES);
+  const score = () => top.score * SIBLING - out.length * 0.01;
   const out: Seed[] = [];
   for (const name of names) {
     const found = await store.byName([name], MAX_SAME_NAME, { pathPrefix: dir, withText: true });
     const nearest = found.sort((a, b) => proximity(top.chunk, b) - proximity(top.chunk, a) || (a.lang === 'ml' ? -1 : 1) - (b.lang === 'ml' ? -1 : 1))[0];
-    if (nearest) out.push({ chunk: nearest, reason: 'match', score: top.score * SIBLING - out.length * 0.01 });
+    if (nearest) {
+      out.push({ chunk: nearest, reason: 'match', score: score() });
+      continue;
+    }
+    const constructor = name[0]!.toUpperCase() + name.slice(1);
+    const files = [...new Set(seeds.map((s) => s.chunk.path).filter((p) => p.startsWith(dir) && p.endsWith('.ml')))].slice(0, MAX_CASE_FILES);
+    for (const file of files) {
+      for (const c of await store.chunksOfFile(file)) if (c.kind === 'type' && variantCases(c.text).has(constructor)) out.push({ chunk: c, reason: 'match', score: score() });
+    }
   }
   return out;
 }
