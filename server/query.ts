@@ -192,9 +192,9 @@ export const COMMAND_LINE_FLAG = /^--?[a-z][\w-]+$/i;
 
 /**
  * Text in quotes that reads like a message (two words or more, one of two letters at least, not
- * code), or a command-line option: `'...'`, `"..."`, `` `...` `` or curly quotes. An apostrophe inside a word (`Base's`)
- * does not open a quote. Without a word, a quote (`'.', '['`, "(a (b c))") is data, and looking
- * for it meant reading every definition's text.
+ * code), or a command-line option: `'...'`, `"..."`, `` `...` `` or curly quotes. An apostrophe
+ * inside a word (`Base's`) does not open a quote. Without a word, a quote (`'.', '['`,
+ * "(a (b c))") is data, and looking for it meant reading every definition's text.
  */
 function quotedPhrases(query: string): string[] {
   const out: string[] = [];

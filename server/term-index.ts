@@ -371,7 +371,8 @@ export class TermIndex<T extends Numbered> {
   private scored(terms: readonly string[], weights: readonly { name: number; body: number }[], limit: number): TermHit<T>[] {
     const { totals } = this;
     const average = { name: totals.nameLength / totals.withName || 1, body: totals.bodyLength / totals.withBody || 1 };
-    const best = new BestHits(limit);
+    // No more places than documents: the heap's arrays are allocated whole.
+    const best = new BestHits(Math.min(limit, this.base.size + this.added.size));
     this.base.score(terms, weights, average, this.gone, best, 0);
     this.added.score(terms, weights, average, undefined, best, this.base.size);
     return best.best((doc, score) => ({ doc: doc < this.base.size ? this.baseDocs[doc]! : this.addedDocs[doc - this.base.size]!.doc, score }));

@@ -60,6 +60,8 @@ describe('TermIndex', () => {
     const same = Array.from({ length: 30 }, (_, i) => ({ id: `d${i}`, name: `n${i}`, body: 'shared word' }));
     const { index } = indexOf(same);
     expect(search(index, ['shared'], 5).map((h) => h.id)).toEqual(['d0', 'd1', 'd2', 'd3', 'd4']);
+    // A limit far past the documents held costs no more than they do.
+    expect(search(index, ['shared'], Number.MAX_SAFE_INTEGER)).toHaveLength(30);
     expect(search(index, ['missing'])).toEqual([]);
     const long = 'x'.repeat(41);
     const { index: withLong } = indexOf([{ id: 'l', name: 'long', body: `${long} word` }, ...same.slice(0, 2)]);

@@ -184,8 +184,8 @@ export async function quotedNameSeeds(store: ChunkReader, prompt: string, seeds:
   if (!top) return [];
   const dir = top.chunk.path.slice(0, top.chunk.path.lastIndexOf('/') + 1);
   const names = [...new Set([...prompt.matchAll(QUOTED_NAME)].map((m) => m[1]!))].filter((n) => !seeds.some((s) => s.chunk.name === n)).slice(0, MAX_QUOTED_NAMES);
-  const score = () => top.score * SIBLING - out.length * 0.01;
   const out: Seed[] = [];
+  const score = () => top.score * SIBLING - out.length * 0.01;
   for (const name of names) {
     const found = await store.byName([name], MAX_SAME_NAME, { pathPrefix: dir, withText: true });
     const nearest = found.sort((a, b) => proximity(top.chunk, b) - proximity(top.chunk, a) || (a.lang === 'ml' ? -1 : 1) - (b.lang === 'ml' ? -1 : 1))[0];

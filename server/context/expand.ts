@@ -365,12 +365,12 @@ export function armConstructorBefore(text: string, end: number): string | undefi
   return last === undefined || PREDEFINED_CONSTRUCTORS.has(last) ? undefined : last;
 }
 
-/** The constructors named in match arms (or variant cases), the predefined ones aside. */
 /** The constructors of a variant type's definition (`type t = A | B of int`). */
 export function variantCases(text: string): Set<string> {
   return constructorsIn(text, VARIANT_CASE);
 }
 
+/** The constructors named in match arms (or variant cases), the predefined ones aside. */
 function constructorsIn(text: string, pattern = CONSTRUCTOR_ARM): Set<string> {
   const out = new Set<string>();
   for (const m of text.matchAll(pattern)) if (!PREDEFINED_CONSTRUCTORS.has(m[1]!)) out.add(m[1]!);
