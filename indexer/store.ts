@@ -1224,17 +1224,22 @@ export class IndexStore implements ChunkReader {
     return readHits(this.chunks.query().where(where).select(READ_COLUMNS).limit(limit));
   }
 
-  /** Every directory that holds an indexed file, as path segments (`coq-core`, `kernel`). */
-  async directoryNames(): Promise<Set<string>> {
-    const names = new Set<string>();
-    if (!this.files) return names;
+  /**
+   * Every directory that holds an indexed file, as path segments (`coq-core`, `kernel`), and the
+   * top-level ones among them: the libraries of a monorepo.
+   */
+  async directoryNames(): Promise<{ all: Set<string>; top: Set<string> }> {
+    const [all, top] = [new Set<string>(), new Set<string>()];
+    if (!this.files) return { all, top };
     // Only the path column: this runs each time a searcher opens.
     for await (const batch of this.files.query().select(['path'])) {
       for (const path of batch.getChild('path')!.toArray() as string[]) {
-        for (const dir of path.split('/').slice(0, -1)) names.add(dir.toLowerCase());
+        const dirs = path.toLowerCase().split('/').slice(0, -1);
+        for (const dir of dirs) all.add(dir);
+        if (dirs[0]) top.add(dirs[0]);
       }
     }
-    return names;
+    return { all, top };
   }
 
   /** Chunks whose bare name equals one of `names`, case-insensitively. */

@@ -36,12 +36,15 @@ describe('fuse', () => {
 
   it('favours the library a question names, or the family of libraries a word starts (coq for coq-core)', () => {
     const inCoq = hit('coq', 'coq-core/lib/cWarnings.ml');
-    const inOcaml = hit('ocaml', 'ocaml/parsing/location.ml');
+    const inOcaml = hit('ocaml', 'ocaml/testsuite/warning-flags/location.ml');
     const byRetriever = new Map<string, Candidate[]>([['fulltext', [{ id: 'ocaml', chunk: inOcaml, score: 0.9 }, { id: 'coq', chunk: inCoq, score: 0.8 }]]]);
-    const directories = new Set(['coq-core', 'lib', 'ocaml', 'parsing', 'ocamlgraph']);
-    const ranked = (query: string) => fuse(parseQuery(query), byRetriever, { directories, explain: true }).map((h) => h.chunk.id);
+    const directories = new Set(['coq-core', 'lib', 'ocaml', 'testsuite', 'ocamlgraph', 'warning-flags']);
+    const libraries = new Set(['coq-core', 'ocaml', 'ocamlgraph']);
+    const ranked = (query: string) => fuse(parseQuery(query), byRetriever, { directories, libraries, explain: true }).map((h) => h.chunk.id);
     expect(ranked('how are warning flags parsed')).toEqual(['ocaml', 'coq']);
     expect(ranked('how are Coq warning flags parsed')).toEqual(['coq', 'ocaml']);
+    // Only a library's name starts a family: a deeper `warning-flags` directory does not make "warning" one.
+    expect(fuse(parseQuery('how are warning flags parsed'), byRetriever, { directories, libraries, explain: true })[0]!.trace.some(([what]) => what === 'scope')).toBe(false);
     expect(ranked('how does the OCaml parser report warning flags')).toEqual(['ocaml', 'coq']);
     // Both named: both favoured.
     expect(ranked('how are Coq warning flags parsed, in ocaml')).toEqual(['ocaml', 'coq']);
