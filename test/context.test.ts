@@ -600,6 +600,33 @@ describe('expand: what a change to a definition also touches', () => {
     expect(callers).not.toContain('amount');
   });
 
+  it('brings, with a function that updates a record, the record and what builds it', async () => {
+    const files = {
+      'src/project.ml': [
+        'type project = { file : string option; root : string option; docs : string option; flags : string list }',
+        '',
+        'let empty () = { file = None; root = None; docs = None; flags = [] }',
+        '',
+        'let rec parse proj = function',
+        '  | "-f" :: f :: r -> parse { proj with file = Some f } r',
+        '  | "-R" :: d :: r -> parse { proj with root = Some d } r',
+        '  | "-docroot" :: d :: r -> parse { proj with docs = Some d } r',
+        '  | x :: r -> parse { proj with flags = x :: proj.flags } r',
+        '  | [] -> proj',
+        '',
+        'let has_docs p = p.docs <> None',
+        '',
+      ].join('\n'),
+    };
+    const around = await withSearcherOver(files, 'cs-record-use-', async (searcher) => {
+      const [parse] = await searcher.reader.byName(['parse'], 1, { withText: true });
+      return (await expand([{ chunk: parse!, score: 1, reason: 'match' }], searcher.reader)).map((c) => `${c.chunk.name} ${c.reason}`);
+    });
+    expect(around).toEqual(expect.arrayContaining(['project type', 'empty caller']));
+    // Reading one field is not building the record.
+    expect(around).not.toContain('has_docs caller');
+  });
+
   it("brings the other definitions of a seed's name in its file, with their declarations, but not another part of a long one", async () => {
     const long = ['let report = function', ...Array.from({ length: 170 }, (_, i) => `  | ${i} -> "case ${i}"`), '  | _ -> "other"', ''].join('\n');
     const { db } = await indexedFiles(

@@ -274,6 +274,8 @@ const VARIANT_CASE = /[|=]\s*`?([A-Z][\w']*)/g;
 const CONSTRUCTOR_WORD = /(?<![\w'])`?([A-Z][\w']*)\b(?!\s*\.)/g;
 /** A field declared in a record type: `{ name : ...; mutable count : ... }`. */
 const RECORD_FIELD = /[{;]\s*(?:mutable\s+)?([a-z_][\w']*)\s*:/g;
+/** Fields of one record a function must build or update before the record comes with it. */
+const MIN_FIELDS_BUILT = 3;
 /** A field named in a record built or taken apart: `{ name; count = n }`, `{ r with count = 0 }`. */
 const FIELD_USE = /(?<![\w'.])([a-z_][\w']*)\s*(?=[;}]|=(?!=))/g;
 /** How the code that must change with a type names its cases: in match arms (and anywhere, for tests), or its fields. */
@@ -315,7 +317,8 @@ async function variantMatchedBy(code: ChunkHit, store: ChunkReader): Promise<Mat
     return { variant: code, ...(await usesOfCases(code, fields, await unitOfCode(), store, RECORD_USES)) };
   }
   const used = constructorsIn(code.text);
-  if (used.size < 2) return undefined;
+  const fieldsUsed = constructorsIn(code.text, FIELD_USE);
+  if (used.size < 2 && fieldsUsed.size < MIN_FIELDS_BUILT) return undefined;
   const unit = await unitOfCode();
   let best: { chunk: ChunkHit; cases: Set<string>; shared: number } | undefined;
   for (const chunk of unit) {
@@ -325,10 +328,29 @@ async function variantMatchedBy(code: ChunkHit, store: ChunkReader): Promise<Mat
     // The .ml definition over the .mli copy when both list the constructors.
     if (shared >= 2 && (!best || shared > best.shared || (shared === best.shared && chunk.lang === 'ml' && best.chunk.lang === 'mli'))) best = { chunk, cases, shared };
   }
-  if (!best) return undefined;
+  if (!best) return fieldsUsed.size >= MIN_FIELDS_BUILT ? recordBuiltBy(code, fieldsUsed, unit, store) : undefined;
   const { chunk: variant, cases } = best;
   const declaration = unit.find((c) => c.id === variant.counterpart && sharedCount(constructorsIn(c.text, VARIANT_CASE), cases) >= 2);
   return { variant, ...(declaration ? { declaration } : {}), ...(await usesOfCases(code, cases, unit, store, VARIANT_USES)) };
+}
+
+/**
+ * The record type of the unit whose fields `code` builds or updates most (`{ proj with docroot =
+ * Some p }`, three fields at least): a new field is set where the record is built, so the record
+ * comes with the functions that build it or take all of it apart (`mk_project`).
+ */
+async function recordBuiltBy(code: ChunkHit, fieldsUsed: ReadonlySet<string>, unit: readonly ChunkHit[], store: ChunkReader): Promise<MatchedVariant | undefined> {
+  let best: { chunk: ChunkHit; fields: Set<string>; shared: number } | undefined;
+  for (const chunk of unit) {
+    if (chunk.kind !== 'type' || chunk.id === code.id) continue;
+    const fields = constructorsIn(chunk.text, RECORD_FIELD);
+    const shared = sharedCount(fieldsUsed, fields);
+    if (shared >= MIN_FIELDS_BUILT && (!best || shared > best.shared || (shared === best.shared && chunk.lang === 'ml' && best.chunk.lang === 'mli'))) best = { chunk, fields, shared };
+  }
+  if (!best) return undefined;
+  const { chunk: record, fields } = best;
+  const declaration = unit.find((c) => c.id === record.counterpart);
+  return { variant: record, ...(declaration ? { declaration } : {}), ...(await usesOfCases(code, fields, unit, store, RECORD_USES)) };
 }
 
 /**
