@@ -163,10 +163,15 @@ async function namedSeeds(store: ChunkReader, named: IdentifierRef[], seeds: rea
     const qualified = qualifiedName(id);
     if ([...seeds, ...out].some((s) => symbolEndsWith(s.chunk.symbol, qualified))) continue;
     const found = await store.byName([id.name], MAX_SAME_NAME, { symbolSuffix: qualified, withText: true });
-    const nearest = found.sort((a, b) => proximity(top.chunk, b) - proximity(top.chunk, a) || (a.lang === 'ml' ? -1 : 1) - (b.lang === 'ml' ? -1 : 1))[0];
+    const nearest = nearestTo(top.chunk, found);
     if (nearest && proximity(top.chunk, nearest) >= 0.6) out.push({ chunk: nearest, reason: 'match', score: top.score * NAMED_IN_PROMPT - out.length * 0.01 });
   }
   return out;
+}
+
+/** Of `found`, the definition nearest `anchor`, its `.ml` side over its `.mli` one. */
+function nearestTo(anchor: ChunkHit, found: ChunkHit[]): ChunkHit | undefined {
+  return found.sort((a, b) => proximity(anchor, b) - proximity(anchor, a) || (a.lang === 'ml' ? -1 : 1) - (b.lang === 'ml' ? -1 : 1))[0];
 }
 
 /** A bare name the prompt quotes as code: `list`, `pop`. */
@@ -188,7 +193,7 @@ export async function quotedNameSeeds(store: ChunkReader, prompt: string, seeds:
   const score = () => top.score * SIBLING - out.length * 0.01;
   for (const name of names) {
     const found = await store.byName([name], MAX_SAME_NAME, { pathPrefix: dir, withText: true });
-    const nearest = found.sort((a, b) => proximity(top.chunk, b) - proximity(top.chunk, a) || (a.lang === 'ml' ? -1 : 1) - (b.lang === 'ml' ? -1 : 1))[0];
+    const nearest = nearestTo(top.chunk, found);
     if (nearest) {
       out.push({ chunk: nearest, reason: 'match', score: score() });
       continue;

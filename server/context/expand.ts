@@ -320,37 +320,34 @@ async function variantMatchedBy(code: ChunkHit, store: ChunkReader): Promise<Mat
   const fieldsUsed = constructorsIn(code.text, FIELD_USE);
   if (used.size < 2 && fieldsUsed.size < MIN_FIELDS_BUILT) return undefined;
   const unit = await unitOfCode();
-  let best: { chunk: ChunkHit; cases: Set<string>; shared: number } | undefined;
-  for (const chunk of unit) {
-    if (chunk.kind !== 'type' || chunk.id === code.id) continue;
-    const cases = constructorsIn(chunk.text, VARIANT_CASE);
-    const shared = sharedCount(used, cases);
-    // The .ml definition over the .mli copy when both list the constructors.
-    if (shared >= 2 && (!best || shared > best.shared || (shared === best.shared && chunk.lang === 'ml' && best.chunk.lang === 'mli'))) best = { chunk, cases, shared };
+  const variant = typeSharingMost(code, unit, used, VARIANT_CASE, 2);
+  if (variant) {
+    const declaration = unit.find((c) => c.id === variant.chunk.counterpart && sharedCount(constructorsIn(c.text, VARIANT_CASE), variant.cases) >= 2);
+    return { variant: variant.chunk, ...(declaration ? { declaration } : {}), ...(await usesOfCases(code, variant.cases, unit, store, VARIANT_USES)) };
   }
-  if (!best) return fieldsUsed.size >= MIN_FIELDS_BUILT ? recordBuiltBy(code, fieldsUsed, unit, store) : undefined;
-  const { chunk: variant, cases } = best;
-  const declaration = unit.find((c) => c.id === variant.counterpart && sharedCount(constructorsIn(c.text, VARIANT_CASE), cases) >= 2);
-  return { variant, ...(declaration ? { declaration } : {}), ...(await usesOfCases(code, cases, unit, store, VARIANT_USES)) };
+  // A function that builds or updates three fields of a record or more (`{ proj with docroot =
+  // Some p }`): a new field is set where the record is built, so the record comes with the
+  // functions that build it or take all of it apart (`mk_project`).
+  const record = typeSharingMost(code, unit, fieldsUsed, RECORD_FIELD, MIN_FIELDS_BUILT);
+  if (!record) return undefined;
+  const declaration = unit.find((c) => c.id === record.chunk.counterpart);
+  return { variant: record.chunk, ...(declaration ? { declaration } : {}), ...(await usesOfCases(code, record.cases, unit, store, RECORD_USES)) };
 }
 
 /**
- * The record type of the unit whose fields `code` builds or updates most (`{ proj with docroot =
- * Some p }`, three fields at least): a new field is set where the record is built, so the record
- * comes with the functions that build it or take all of it apart (`mk_project`).
+ * The type of `unit` other than `code` whose cases (`pattern`: a variant's constructors or a
+ * record's fields) hold the most of `used`, `least` at least; the `.ml` definition over the
+ * `.mli` copy when both list them.
  */
-async function recordBuiltBy(code: ChunkHit, fieldsUsed: ReadonlySet<string>, unit: readonly ChunkHit[], store: ChunkReader): Promise<MatchedVariant | undefined> {
-  let best: { chunk: ChunkHit; fields: Set<string>; shared: number } | undefined;
+function typeSharingMost(code: ChunkHit, unit: readonly ChunkHit[], used: ReadonlySet<string>, pattern: RegExp, least: number): { chunk: ChunkHit; cases: Set<string> } | undefined {
+  let best: { chunk: ChunkHit; cases: Set<string>; shared: number } | undefined;
   for (const chunk of unit) {
     if (chunk.kind !== 'type' || chunk.id === code.id) continue;
-    const fields = constructorsIn(chunk.text, RECORD_FIELD);
-    const shared = sharedCount(fieldsUsed, fields);
-    if (shared >= MIN_FIELDS_BUILT && (!best || shared > best.shared || (shared === best.shared && chunk.lang === 'ml' && best.chunk.lang === 'mli'))) best = { chunk, fields, shared };
+    const cases = constructorsIn(chunk.text, pattern);
+    const shared = sharedCount(used, cases);
+    if (shared >= least && (!best || shared > best.shared || (shared === best.shared && chunk.lang === 'ml' && best.chunk.lang === 'mli'))) best = { chunk, cases, shared };
   }
-  if (!best) return undefined;
-  const { chunk: record, fields } = best;
-  const declaration = unit.find((c) => c.id === record.counterpart);
-  return { variant: record, ...(declaration ? { declaration } : {}), ...(await usesOfCases(code, fields, unit, store, RECORD_USES)) };
+  return best;
 }
 
 /**
