@@ -85,6 +85,24 @@ export function signatureIn(prompt: string): PromptSignature | undefined {
   return undefined;
 }
 
+/** Module names typed before a name with spaces for dots: `In_channel`, or `lwt_unix` lower-cased. */
+const SPACED_QUALIFIER = /^(?:[A-Z][\w']*|[a-z][a-z0-9']*_[\w']*)$/;
+const SPACED_NAME = /^[A-Za-z_][\w']*$/;
+const MAX_SPACED_QUALIFIERS = 3;
+
+/**
+ * A qualified name typed with spaces for dots, as people type into a search box ("In_channel
+ * fold_lines", "Dom_html addEventListener", "lwt_unix sleep"), dotted: `In_channel.fold_lines`.
+ * Only a reading: the searcher takes it when the index defines that name.
+ */
+export function spacedQualifiedName(query: string): { name: string; qualifiers: string[] } | undefined {
+  const words = query.trim().split(/\s+/);
+  if (words.length < 2 || words.length > MAX_SPACED_QUALIFIERS + 1) return undefined;
+  const name = words.pop()!;
+  if (!SPACED_NAME.test(name) || !words.every((w) => SPACED_QUALIFIER.test(w))) return undefined;
+  return { name, qualifiers: words.map((w) => w[0]!.toUpperCase() + w.slice(1)) };
+}
+
 export function parseQuery(raw: string): ParsedQuery {
   const query = raw.trim();
   const words = query.match(QUALIFIED) ?? [];

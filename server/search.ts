@@ -4,7 +4,7 @@ import pLimit from 'p-limit';
 import { IndexMissingError, IndexStore, type ChunkReader, type VectorHit } from '../indexer/store.js';
 import { ResidentChunks } from './resident.js';
 import { fingerprint } from '../indexer/fingerprint.js';
-import { parseQuery, type ParsedQuery } from './query.js';
+import { parseQuery, qualifiedName, spacedQualifiedName, type ParsedQuery } from './query.js';
 import { fuse, type FuseContext, type RankedHit } from './fuse.js';
 import { capPerFile, collapsePairs, foldCopies, implementationFirst, type DiversifiedHit } from './diversify.js';
 import { getRetriever } from './retrieve/registry.js';
@@ -433,7 +433,7 @@ export class Searcher {
   }
 
   private async fuseView(view: IndexView, query: string, options: SearchOptions): Promise<FusedList> {
-    const parsed = parseQuery(query);
+    const parsed = await readingOf(query, view.reader);
     const k = options.k ?? DEFAULT_K;
     const mode = options.mode ?? 'hybrid';
     if (mode === 'vector' && !view.embedding) {
@@ -532,6 +532,18 @@ function withCounterpartSecond(ranked: RankedHit[]): RankedHit[] {
   // It jumps the hits between, so it takes the score of the first it jumps: still descending.
   const promoted = { ...pair, score: ranked[1]!.score, trace: [...pair.trace, ['paired-with-top', ranked[1]!.score - pair.score] as const] };
   return [top, promoted, ...ranked.slice(1, i), ...ranked.slice(i + 1)];
+}
+
+/**
+ * The query as read, or as the qualified name it spells with spaces for dots when the index
+ * defines that name: "In_channel fold_lines" ranked `input_lines` and `iter_lines` first as prose.
+ */
+async function readingOf(query: string, store: ChunkReader): Promise<ParsedQuery> {
+  const spaced = spacedQualifiedName(query);
+  if (!spaced) return parseQuery(query);
+  const dotted = qualifiedName(spaced);
+  const defined = await store.byName([spaced.name], 1, { withText: false, symbolSuffix: dotted });
+  return parseQuery(defined.length > 0 ? dotted : query);
 }
 
 function toResult(hit: DiversifiedHit, explain = false): SearchResult {

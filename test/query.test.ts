@@ -1,7 +1,22 @@
 // Reading a question: which of its words are searched for.
 import { describe, it, expect } from 'vitest';
-import { parseQuery, signatureIn } from '../server/query.js';
+import { parseQuery, signatureIn, spacedQualifiedName } from '../server/query.js';
 import { shape } from '../indexer/signature.js';
+
+describe('spacedQualifiedName: a qualified name typed with spaces for dots', () => {
+  it.each([
+    ['In_channel fold_lines', { name: 'fold_lines', qualifiers: ['In_channel'] }],
+    ['Dom_html addEventListener', { name: 'addEventListener', qualifiers: ['Dom_html'] }],
+    ['lwt_unix sleep', { name: 'sleep', qualifiers: ['Lwt_unix'] }],
+    ['Base String split', { name: 'split', qualifiers: ['Base', 'String'] }],
+  ])('reads %s', (query, expected) => {
+    expect(spacedQualifiedName(query)).toEqual(expected);
+  });
+
+  it.each(['fold_lines', 'list map', 'how do I read a file', 'String.split', 'A B C D e', 'Lwt (fun x)'])('leaves %s alone', (query) => {
+    expect(spacedQualifiedName(query)).toBeUndefined();
+  });
+});
 
 describe('parseQuery: negated clauses', () => {
   it.each([

@@ -109,6 +109,29 @@ describe('Searcher: symbol queries', () => {
   });
 });
 
+describe('Searcher: a qualified name typed with spaces for dots', () => {
+  it('reads "In_channel fold_lines" as In_channel.fold_lines when the index defines it, in both readers', async () => {
+    // Prose ranks the documented neighbours first: their docs repeat every word typed.
+    const lines = (verb: string) => `(** Like fold_lines: ${verb}s the lines of an in channel, each line of the channel in turn, as fold lines does. *)\nlet ${verb}_lines ic = ic\n`;
+    const { db: spacedDb } = await indexedFiles(
+      {
+        'src/in_channel.ml': `${lines('input')}\n${lines('iter')}\nlet fold_lines ic ~init ~f = f init ic\n`,
+        'src/mime.ml': '(** Folds the lines of a header. *)\nlet fold_lines s = s\n',
+      },
+      'cs-spaced-name-',
+    );
+    await withEachSearcher(spacedDb, async (s, resident) => {
+      const [first] = await s.search('In_channel fold_lines', { k: 3 });
+      expect(first, `resident: ${resident}`).toMatchObject({ symbol: 'In_channel.fold_lines', path: 'src/in_channel.ml' });
+      const [lower] = await s.search('in_channel fold_lines', { k: 3 });
+      expect(lower, `resident: ${resident}`).toMatchObject({ symbol: 'In_channel.fold_lines' });
+      // A name the index does not define under those modules is read as the words typed.
+      const prose = await s.search('Mime iter_lines', { k: 3 });
+      expect(prose[0], `resident: ${resident}`).toMatchObject({ symbol: 'In_channel.iter_lines' });
+    });
+  });
+});
+
 describe('Searcher: a name defined thousands of times', () => {
   it('finds the one under the typed qualifiers, however late in the table it comes', async () => {
     // More `t`s than one lookup reads (2,000), as a large monorepo has; the one asked for comes last.
