@@ -134,6 +134,40 @@ describe('context windows for an edit', () => {
     expect(found.map((s) => `${s.chunk.kind} ${s.chunk.name} ${s.chunk.path}`)).toEqual(['type directive optcomp/token.ml']);
   });
 
+  it('brings what the change is modelled on: the definitions of its file named after it', async () => {
+    const { modelFamilySeeds } = await import('../server/context/build.js');
+    const client = [
+      'class get_call : object end',
+      'class put_call : object end',
+      'class get : string -> get_call',
+      'class put : string -> string -> put_call',
+      'val output : string -> unit',
+      'module Convenience : sig',
+      '  val http_get : string -> string',
+      '  val http_put_message : string -> string -> put_call',
+      '  val http_put : string -> string -> string',
+      'end',
+    ];
+    const files = { 'net/client.mli': `${client.join('\n')}\n`, 'net/server.mli': 'val serve : int -> unit\n', 'other/store.ml': 'let put k v = (k, v)\n' };
+    const [family, none] = await withSearcherOver(files, 'cs-model-family-', async (modelled) => {
+      const [best] = await modelled.store.byName(['serve'], 1, { withText: true });
+      const seeds = [{ chunk: best!, reason: 'match' as const, score: 1 }];
+      return Promise.all([
+        modelFamilySeeds(modelled.store, 'Add PATCH support modelled on PUT: a call class, a class taking a URI and a body, and the convenience functions', seeds),
+        modelFamilySeeds(modelled.store, 'Add a getter behaving like the existing single accessor', seeds),
+      ]);
+    });
+    // The model first, then fewest name parts, then nearest; not `output`, nor another library's `put`.
+    expect(family.map((s) => `${s.chunk.symbol} ${s.chunk.path}`)).toEqual([
+      'Client.put net/client.mli',
+      'Client.put_call net/client.mli',
+      'Client.Convenience.http_put net/client.mli',
+      'Client.Convenience.http_put_message net/client.mli',
+    ]);
+    expect(family[0]!.score).toBeLessThan(1);
+    expect(none).toEqual([]);
+  });
+
   it('drops the instruction verb of an imperative prompt from the search', () => {
     expect(searchableQuery('Add List.concat_mapi to Stdlib.List')).toBe('List.concat_mapi to Stdlib.List');
     expect(searchableQuery('how do I add an element')).toBe('how do I add an element');

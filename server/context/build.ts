@@ -59,6 +59,8 @@ const NAMED_IN_PROMPT = 1.5;
 const MAX_NAMED = 4;
 /** Bare names quoted in the prompt looked up near the best seed. */
 const MAX_QUOTED_NAMES = 4;
+/** Definitions named after the one a change is modelled on, as siblings are. */
+const MAX_FAMILY = 4;
 /** Files of the seeds read for a variant that has a quoted name as a case. */
 const MAX_CASE_FILES = 4;
 const MAX_SAME_NAME = 50;
@@ -135,6 +137,7 @@ export class ContextBuilder {
     seeds.sort((a, b) => b.score - a.score);
     seeds.push(...(await quotedNameSeeds(store, prompt, seeds)));
     seeds.sort((a, b) => b.score - a.score);
+    seeds.push(...(await modelFamilySeeds(store, prompt, seeds)));
     // What the prompt names is what the change is about: its neighbourhood is explored first.
     seeds.unshift(...(await namedSeeds(store, named, seeds)));
     seeds.push(...(await siblingSeeds(store, named, seeds)), ...(await alikeTypedSeeds(store, prompt, tokens, seeds)), ...(await constructorSites(store, phrases, seeds)));
@@ -203,6 +206,39 @@ export async function quotedNameSeeds(store: ChunkReader, prompt: string, seeds:
     for (const file of files) {
       for (const c of await store.chunksOfFile(file)) if (c.kind === 'type' && variantCases(c.text).has(constructor)) out.push({ chunk: c, reason: 'match', score: score() });
     }
+  }
+  return out;
+}
+
+/**
+ * The one word a change is modelled on: "modelled on PUT", "like `pop`", "mirroring get". One
+ * name part (a lower-case word or an acronym), not a qualified or compound name.
+ */
+const MODEL_WORD = /\b(?:modell?ed (?:on|after)|like|mirroring|similar to|same as|based on|analogous to)\s+(?:the\s+|an?\s+)?(?:existing\s+)?`?([a-z][a-z0-9']*|[A-Z][A-Z0-9]+)`?(?![\w.'])/g;
+
+/**
+ * "Add PATCH support modelled on PUT": what PUT is made of is every definition named after it in
+ * its file (the `put` class, `put_call`, `http_put`, `http_put_message`), and PATCH needs one of
+ * each. The definition with the model's name in the best seed's directory, nearest that seed,
+ * and the definitions of its file whose names have the model's name as a part, fewest parts first.
+ * A word that names no definition there ("like the existing single-key accessor") adds nothing.
+ */
+export async function modelFamilySeeds(store: ChunkReader, prompt: string, seeds: readonly Seed[]): Promise<Seed[]> {
+  const top = seeds[0];
+  if (!top) return [];
+  const dir = top.chunk.path.slice(0, top.chunk.path.lastIndexOf('/') + 1);
+  const seeded = new Set(seeds.map((s) => s.chunk.id));
+  const out: Seed[] = [];
+  const score = () => top.score * SIBLING - out.length * 0.01;
+  for (const word of new Set([...prompt.matchAll(MODEL_WORD)].map((m) => m[1]!.toLowerCase()))) {
+    if (word.length < 3) continue;
+    const model = nearestTo(top.chunk, await store.byName([word], MAX_SAME_NAME, { pathPrefix: dir, withText: true }));
+    if (!model) continue;
+    const parts = (c: ChunkHit) => c.name.toLowerCase().split('_');
+    const family = (await store.chunksOfFile(model.path))
+      .filter((c) => c.part <= 1 && parts(c).includes(word))
+      .sort((a, b) => Number(b.id === model.id) - Number(a.id === model.id) || parts(a).length - parts(b).length || Math.abs(a.startLine - model.startLine) - Math.abs(b.startLine - model.startLine));
+    for (const c of family.slice(0, MAX_FAMILY)) if (!seeded.has(c.id)) out.push({ chunk: c, reason: 'match', score: score() });
   }
   return out;
 }
