@@ -168,6 +168,24 @@ describe('context windows for an edit', () => {
     expect(none).toEqual([]);
   });
 
+  it('brings where the library re-exports a seed, and not a namesake of another module', async () => {
+    const files = {
+      'lib/out_channel.ml': 'let print_string s = output_string stdout s\n\nlet print_endline s = print_string s; print_newline ()\n',
+      'lib/out_channel.mli': 'val print_string : string -> unit\nval print_endline : string -> unit\n',
+      'lib/stdio.ml': 'let print_endline = Out_channel.print_endline\nlet print_string = Out_channel.print_string\n',
+      'lib/stdio.mli': 'val print_endline : string -> unit\nval print_string : string -> unit\n',
+      'lib/fmt.ml': 'let print_string = Format.print_string\n',
+    };
+    const brought = await withSearcherOver(files, 'cs-re-export-', async (s) => {
+      const [seed] = await s.store.byName(['print_string'], 1, { pathPrefix: 'lib/out_channel.ml', withText: true });
+      return expand([{ chunk: seed!, reason: 'match', score: 1 }], s.store);
+    });
+    const places = brought.map((c) => `${c.reason} ${c.chunk.path}:${c.chunk.startLine}`);
+    expect(places).toContain('definition lib/stdio.ml:2');
+    expect(places).toContain('signature lib/stdio.mli:2');
+    expect(places.filter((p) => p.includes('fmt.ml') || p.endsWith('stdio.ml:1'))).toEqual([]);
+  });
+
   it('drops the instruction verb of an imperative prompt from the search', () => {
     expect(searchableQuery('Add List.concat_mapi to Stdlib.List')).toBe('List.concat_mapi to Stdlib.List');
     expect(searchableQuery('how do I add an element')).toBe('how do I add an element');

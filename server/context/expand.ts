@@ -43,6 +43,7 @@ const MAX_TYPES = 3;
 const NAMESAKE = 0.8;
 const MAX_NAMESAKES = 2;
 const MAX_NAMESAKES_READ = 20;
+const MAX_RE_EXPORTS = 1;
 /** Other functions of the unit that match on the seed's variant type: each needs a new case too. */
 const MAX_MATCHERS = 3;
 /** Functions of other units that match on it, and how many definitions holding its constructors are read to find them. */
@@ -221,17 +222,35 @@ async function neighbourhood(seed: Seed, partner: ChunkHit | undefined, code: Ch
  * The other definitions of the seed's name in its file, with their declarations: the wrapper a
  * recursive helper is shadowed by (`let rec mapi i f = ...` then `let mapi f l = mapi 0 f l`,
  * the one the interface exports), or the same function in a sibling module of the file
- * (`Yojson.Basic.Util.index` and `Yojson.Safe.Util.index`), which a change makes in each.
+ * (`Yojson.Basic.Util.index` and `Yojson.Safe.Util.index`), which a change makes in each. And
+ * where its library re-exports it (`let print_string = Out_channel.print_string` in `stdio.ml`):
+ * a function added beside it is re-exported there too.
  */
 async function namesakesOf(chunk: ChunkHit, store: ChunkReader): Promise<ChunkHit[]> {
   if (chunk.kind !== 'value') return [];
-  const found = (await store.byName([chunk.name], MAX_NAMESAKES_READ, { pathPrefix: chunk.path, kinds: ['value'], withText: true })).filter(
+  const dir = chunk.path.slice(0, chunk.path.lastIndexOf('/') + 1);
+  const [inFile, inLibrary] = await Promise.all([
+    store.byName([chunk.name], MAX_NAMESAKES_READ, { pathPrefix: chunk.path, kinds: ['value'], withText: true }),
+    store.byName([chunk.name], MAX_NAMESAKES_READ, { pathPrefix: dir, kinds: ['value'], lang: 'ml', withText: true }),
+  ]);
+  const found = inFile.filter(
     // Not the other parts of a definition the index split (a part is numbered from 1).
     (c) => c.path === chunk.path && c.id !== chunk.id && c.id !== chunk.counterpart && c.part <= 1 && !(c.part === 1 && chunk.part >= 1 && c.symbol === chunk.symbol),
   );
   const nearest = found.sort((a, b) => Math.abs(a.startLine - chunk.startLine) - Math.abs(b.startLine - chunk.startLine)).slice(0, MAX_NAMESAKES);
-  const partners = await store.chunksByIds(nearest.flatMap((c) => (c.counterpart ? [c.counterpart] : [])));
-  return [...nearest, ...partners];
+  const alias = reExportOf(chunk);
+  const reExports = alias ? inLibrary.filter((c) => c.path !== chunk.path && alias.test(c.text.trim())).slice(0, MAX_RE_EXPORTS) : [];
+  const partners = await store.chunksByIds([...nearest, ...reExports].flatMap((c) => (c.counterpart ? [c.counterpart] : [])));
+  return [...nearest, ...reExports, ...partners];
+}
+
+/** `let name = Module.name` (`Module` the seed's own module, under any path): a re-export of the seed. */
+function reExportOf(chunk: ChunkHit): RegExp | undefined {
+  const parts = chunk.symbol.split('.');
+  const module = parts[parts.length - 2];
+  if (!module) return undefined;
+  const name = escapeRegExp(chunk.name);
+  return new RegExp(`^let\\s+${name}\\s*=\\s*(?:[A-Z][\\w']*\\.)*${escapeRegExp(module)}\\.${name}$`);
 }
 
 /**
