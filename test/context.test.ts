@@ -6,7 +6,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Searcher } from '../server/search.js';
 import { ContextBuilder, ContextRequestError, searchableQuery } from '../server/context/build.js';
-import { head, mergeSpans, packToBudget } from '../server/context/pack.js';
+import { head, MAX_ITEMS_PER_FILE, mergeSpans, packToBudget } from '../server/context/pack.js';
 import { EXPANDED_SEEDS, expand } from '../server/context/expand.js';
 import { tokenCounter } from '../server/context/tokens.js';
 import type { ContextItem } from '../server/context/item.js';
@@ -335,6 +335,17 @@ describe('packToBudget', () => {
       count,
     );
     expect(w.items.map(where)).toEqual(['a.ml:1-150', 'a.ml:151-242']);
+  });
+
+  it('takes at most MAX_ITEMS_PER_FILE of what the seeds bring from a file, however many seeds it holds', async () => {
+    const count = await tokenCounter();
+    // Seeds and what they bring, three lines apart: no two spans join.
+    const at = (i: number, reason: 'match' | 'caller', seed: boolean) => ({ chunk: chunk(`${reason}${i}`, 3 * i + 1, 3 * i + 1, [`let ${reason}${i} = ${i}`]), reason, score: 1 - i / 100, seed });
+    const seeds = Array.from({ length: MAX_ITEMS_PER_FILE + 1 }, (_, i) => at(i, 'match', true));
+    const brought = Array.from({ length: MAX_ITEMS_PER_FILE + 2 }, (_, i) => at(MAX_ITEMS_PER_FILE + 1 + i, 'caller', false));
+    const w = packToBudget([...seeds, ...brought], 20_000, count);
+    expect(w.items.filter((i) => i.reason === 'match')).toHaveLength(MAX_ITEMS_PER_FILE + 1);
+    expect(w.items.filter((i) => i.reason === 'caller')).toHaveLength(MAX_ITEMS_PER_FILE);
   });
 
   it('cuts a definition that does not fit to its head instead of dropping it', async () => {

@@ -1,7 +1,9 @@
 // packToBudget: the ranked candidates into a window that is never over its token budget. Most
 // relevant first; overlapping spans of a file become one span (no line twice), and so do adjacent
-// ones up to MAX_JOINED_LINES; at most MAX_ITEMS_PER_FILE items from a file unless they are
-// seeds; a definition too long for what is left is cut to its head (signature) rather than dropped.
+// ones up to MAX_JOINED_LINES; at most MAX_ITEMS_PER_FILE items from a file besides its seeds (the
+// file a change lands in holds many seeds, and the places they bring there are the change's too:
+// edits.jsonl 0.958 -> 0.976, edits-6 0.767 -> 0.808 on the full-corpus index); a definition too
+// long for what is left is cut to its head (signature) rather than dropped.
 import type { ContextCandidate, ContextItem, ContextWindow } from './item.js';
 import { renderItem, renderWindow } from './render.js';
 import type { CountTokens } from './tokens.js';
@@ -53,7 +55,7 @@ export function packToBudget(candidates: readonly ContextCandidate[], budget: nu
       items.push(item);
       costs.push(cost);
       used += cost;
-      perFile.set(item.path, (perFile.get(item.path) ?? 0) + 1);
+      if (!candidate.seed) perFile.set(item.path, (perFile.get(item.path) ?? 0) + 1);
       break;
     }
   }
