@@ -168,6 +168,23 @@ describe('context windows for an edit', () => {
     expect(none).toEqual([]);
   });
 
+  it('brings the variants of a quoted compound name in its file, one part swapped', async () => {
+    const { oneSwapSeeds } = await import('../server/context/build.js');
+    const pp = [
+      'let prlist_with_sep sep pr l = List.map pr l',
+      'let prlist_sep_lastsep sep last pr l = List.map pr l',
+      'let prvect_with_sep sep pr a = Array.map pr a',
+      'let prvecti_with_sep sep pr a = Array.mapi pr a',
+      'let prvecti pr a = Array.mapi pr a',
+    ];
+    const found = await withSearcherOver({ 'lib/pp.ml': `${pp.join('\n\n')}\n`, 'other/fmt.ml': 'let prlist_with_sep = ()\n' }, 'cs-one-swap-', async (s) => {
+      const [quoted] = await s.store.byName(['prvecti_with_sep'], 1, { withText: true });
+      const prompt = 'Add a list counterpart of `prvecti_with_sep` that passes each index, declared next to the list separator printer';
+      return oneSwapSeeds(s.store, prompt, [{ chunk: quoted!, reason: 'match', score: 1 }]);
+    });
+    expect(found.map((s) => `${s.chunk.name} ${s.chunk.path}`)).toEqual(['prvect_with_sep lib/pp.ml', 'prlist_with_sep lib/pp.ml']);
+  });
+
   it('brings where the library re-exports a seed, and not a namesake of another module', async () => {
     const files = {
       'lib/out_channel.ml': 'let print_string s = output_string stdout s\n\nlet print_endline s = print_string s; print_newline ()\n',

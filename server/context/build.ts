@@ -137,7 +137,7 @@ export class ContextBuilder {
     seeds.sort((a, b) => b.score - a.score);
     seeds.push(...(await quotedNameSeeds(store, prompt, seeds)));
     seeds.sort((a, b) => b.score - a.score);
-    seeds.push(...(await modelFamilySeeds(store, prompt, seeds)));
+    seeds.push(...(await modelFamilySeeds(store, prompt, seeds)), ...(await oneSwapSeeds(store, prompt, seeds)));
     // What the prompt names is what the change is about: its neighbourhood is explored first.
     seeds.unshift(...(await namedSeeds(store, named, seeds)));
     seeds.push(...(await siblingSeeds(store, named, seeds)), ...(await alikeTypedSeeds(store, prompt, tokens, seeds)), ...(await constructorSites(store, phrases, seeds)));
@@ -239,6 +239,32 @@ export async function modelFamilySeeds(store: ChunkReader, prompt: string, seeds
       .filter((c) => c.part <= 1 && parts(c).includes(word))
       .sort((a, b) => Number(b.id === model.id) - Number(a.id === model.id) || parts(a).length - parts(b).length || Math.abs(a.startLine - model.startLine) - Math.abs(b.startLine - model.startLine));
     for (const c of family.slice(0, MAX_FAMILY)) if (!seeded.has(c.id)) out.push({ chunk: c, reason: 'match', score: score() });
+  }
+  return out;
+}
+
+/**
+ * A compound name the prompt quotes (`prvecti_with_sep`) and its variants in its file, the names
+ * with one part swapped (`prvect_with_sep`, `prlist_with_sep`): a new variant ("a list
+ * counterpart") follows them and is declared beside them.
+ */
+export async function oneSwapSeeds(store: ChunkReader, prompt: string, seeds: readonly Seed[]): Promise<Seed[]> {
+  const top = seeds[0];
+  if (!top) return [];
+  const seeded = new Set(seeds.map((s) => s.chunk.id));
+  const out: Seed[] = [];
+  for (const name of new Set([...prompt.matchAll(QUOTED_NAME)].map((m) => m[1]!))) {
+    const parts = name.split('_');
+    if (parts.length < 2) continue;
+    const quoted = seeds.find((s) => s.chunk.name === name)?.chunk;
+    if (!quoted) continue;
+    const swapped = (other: string) => {
+      const others = other.split('_');
+      return others.length === parts.length && others.filter((p, i) => p !== parts[i]).length === 1;
+    };
+    const variants = (await store.chunksOfFile(quoted.path)).filter((c) => !seeded.has(c.id) && c.part <= 1 && swapped(c.name));
+    variants.sort((a, b) => Math.abs(a.startLine - quoted.startLine) - Math.abs(b.startLine - quoted.startLine));
+    for (const c of variants.slice(0, MAX_FAMILY)) out.push({ chunk: c, reason: 'match', score: top.score * SIBLING - out.length * 0.01 });
   }
   return out;
 }
