@@ -185,6 +185,25 @@ describe('context windows for an edit', () => {
     expect(found.map((s) => `${s.chunk.name} ${s.chunk.path}`)).toEqual(['prvect_with_sep lib/pp.ml', 'prlist_with_sep lib/pp.ml']);
   });
 
+  it('brings a short value right after a seed in its file, not one further down or a long one', async () => {
+    const warnings = [
+      'type t = Unused_var | Missing_mli',
+      'let number = function\n  | Unused_var -> 1\n  | Missing_mli -> 2\n;;',
+      'let last_warning_number = 2\n;;',
+      'let other_constant = 3',
+      'let message = function\n  | Unused_var -> "unused"\n  | Missing_mli -> "missing"',
+      'let after_message = function\n  | Unused_var -> true\n  | Missing_mli -> false',
+    ];
+    const brought = await withSearcherOver({ 'utils/warnings.ml': `${warnings.join('\n\n')}\n` }, 'cs-trailing-', async (s) => {
+      const seeds = await Promise.all(['number', 'message'].map(async (name) => (await s.store.byName([name], 1, { withText: true }))[0]!));
+      return expand(seeds.map((chunk) => ({ chunk, reason: 'match' as const, score: 1 })), s.store);
+    });
+    const trailing = brought.filter((c) => c.reason === 'dependency').map((c) => c.chunk.name);
+    expect(trailing).toContain('last_warning_number');
+    expect(trailing).not.toContain('other_constant');
+    expect(trailing).not.toContain('after_message');
+  });
+
   it('brings where the library re-exports a seed, and not a namesake of another module', async () => {
     const files = {
       'lib/out_channel.ml': 'let print_string s = output_string stdout s\n\nlet print_endline s = print_string s; print_newline ()\n',

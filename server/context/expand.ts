@@ -44,6 +44,13 @@ const NAMESAKE = 0.8;
 const MAX_NAMESAKES = 2;
 const MAX_NAMESAKES_READ = 20;
 const MAX_RE_EXPORTS = 1;
+/**
+ * A short value right after a seed, as a share of the seed's score: nearly as needed as a
+ * namesake (0.5, as dependencies: the window of a new warning is full before it comes).
+ */
+const TRAILING = 0.8;
+/** Lines from a seed's end to a trailing value's start: a `;;` and a blank line between them. */
+const TRAILING_GAP = 3;
 /** Other functions of the unit that match on the seed's variant type: each needs a new case too. */
 const MAX_MATCHERS = 3;
 /** Functions of other units that match on it, and how many definitions holding its constructors are read to find them. */
@@ -146,10 +153,29 @@ export async function expand(seeds: readonly Seed[], store: ChunkReader): Promis
     }),
   );
   for (const list of neighbourhoods) out.push(...list);
-  out.push(...(await sharedCallees(seeds, store)));
+  out.push(...(await sharedCallees(seeds, store)), ...(await trailingConstants(seeds, store)));
   // The best test in the window, found as a test of a seed or matched itself, brings its runner.
   const test = out.filter((c) => c.chunk.kind === 'value' && c.chunk.lang === 'ml' && isTestPath(c.chunk.path, c.chunk.text)).sort((a, b) => b.score - a.score)[0];
   if (test) for (const runner of await runnersOf(test.chunk, store)) out.push({ chunk: runner, reason: 'test', score: test.score * RUNNER, seed: false });
+  return out;
+}
+
+/**
+ * A short value right after a seed in its file (`let last_warning_number = 70` after `number`,
+ * the function numbering every warning): what the code keeps in step with it.
+ */
+async function trailingConstants(seeds: readonly Seed[], store: ChunkReader): Promise<ContextCandidate[]> {
+  const files = new Map<string, Promise<ChunkHit[]>>();
+  const seeded = new Set(seeds.map((s) => s.chunk.id));
+  const out: ContextCandidate[] = [];
+  for (const { chunk, score } of seeds) {
+    if (chunk.lang !== 'ml' || chunk.kind !== 'value') continue;
+    if (!files.has(chunk.path)) files.set(chunk.path, store.chunksOfFile(chunk.path));
+    const next = (await files.get(chunk.path)!).find(
+      (c) => c.startLine > chunk.endLine && c.startLine <= chunk.endLine + TRAILING_GAP && c.kind === 'value' && c.endLine - c.startLine < 2 && c.depth === chunk.depth,
+    );
+    if (next && !seeded.has(next.id)) out.push({ chunk: next, reason: 'dependency', score: score * TRAILING, seed: false });
+  }
   return out;
 }
 
