@@ -223,9 +223,16 @@ function quotedPhrases(query: string): string[] {
   return out;
 }
 
-/** `ocaml-re` names the library `re` as well as itself; short words are too ambiguous alone. */
+/** A short word that a following noun says is a library's name: "the re library". */
+const SHORT_LIBRARY_NAME = /\b([a-z][a-z0-9]?)\s+(?:library|lib|package)\b/g;
+
+/**
+ * `ocaml-re` names the library `re` as well as itself; short words are too ambiguous alone,
+ * unless the query calls them a library.
+ */
 function scopeWords(query: string): string[] {
   const words = new Set<string>();
+  for (const m of query.toLowerCase().matchAll(SHORT_LIBRARY_NAME)) words.add(m[1]!);
   for (const w of query.toLowerCase().match(/[a-z][a-z0-9_-]*[a-z0-9]/g) ?? []) {
     if (w.length >= 3) words.add(w);
     if (w.includes('-')) for (const part of w.split('-').slice(1)) if (part) words.add(part);

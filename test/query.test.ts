@@ -18,6 +18,14 @@ describe('spacedQualifiedName: a qualified name typed with spaces for dots', () 
   });
 });
 
+describe('parseQuery: the libraries a question names', () => {
+  it('takes a short word for a library when the question calls it one', () => {
+    expect(parseQuery('in the re library, an option-returning group accessor').scopeWords).toContain('re');
+    expect(parseQuery('ocaml-re: all the matches').scopeWords).toContain('re');
+    expect(parseQuery('re-read the file after a change').scopeWords).not.toContain('re');
+  });
+});
+
 describe('parseQuery: negated clauses', () => {
   it.each([
     ['hashtable lookup that returns an option instead of raising Not_found', 'hashtable lookup that returns an option'],

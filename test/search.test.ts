@@ -265,6 +265,17 @@ describe('Searcher: a vendored copy of a library', () => {
       expect(vendored, `resident: ${resident}`).not.toContain('strlib/trim.ml');
     });
   });
+
+  it('keeps the copy of a library the question calls by a short name ("the re library")', async () => {
+    const start = '(** [start g i] is the start position of group [i]. *)\nlet start g i = fst g.(i)\n';
+    // Paths of as many tokens, each holding `re`, and the vendored copy sorts first: only the
+    // named scope puts the original first.
+    const { db: shortDb } = await indexedFiles({ 're/dune/xy/group.ml': start, 'dune_re/group.ml': start }, 'cs-short-library-');
+    await withEachSearcher(shortDb, async (s, resident) => {
+      const paths = (await s.search('in the re library, the start position of a group', { k: 5 })).filter((r) => r.name === 'start').map((r) => r.path);
+      expect(paths, `resident: ${resident}`).toEqual(['re/dune/xy/group.ml']);
+    });
+  });
 });
 
 describe('Searcher: paths with LIKE wildcards in them', () => {
