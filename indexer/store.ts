@@ -1228,18 +1228,19 @@ export class IndexStore implements ChunkReader {
    * Every directory that holds an indexed file, as path segments (`coq-core`, `kernel`), and the
    * top-level ones among them: the libraries of a monorepo.
    */
-  async directoryNames(): Promise<{ all: Set<string>; top: Set<string> }> {
-    const [all, top] = [new Set<string>(), new Set<string>()];
-    if (!this.files) return { all, top };
+  async directoryNames(): Promise<{ all: Set<string>; top: Set<string>; units: Set<string> }> {
+    const [all, top, units] = [new Set<string>(), new Set<string>(), new Set<string>()];
+    if (!this.files) return { all, top, units };
     // Only the path column: this runs each time a searcher opens.
     for await (const batch of this.files.query().select(['path'])) {
       for (const path of batch.getChild('path')!.toArray() as string[]) {
-        const dirs = path.toLowerCase().split('/').slice(0, -1);
+        const dirs = path.toLowerCase().split('/');
+        units.add(dirs.pop()!.replace(/\.mli?$/, ''));
         for (const dir of dirs) all.add(dir);
         if (dirs[0]) top.add(dirs[0]);
       }
     }
-    return { all, top };
+    return { all, top, units };
   }
 
   /** Chunks whose bare name equals one of `names`, case-insensitively. */

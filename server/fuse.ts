@@ -83,6 +83,8 @@ export interface FuseContext {
   directories: ReadonlySet<string>;
   /** The top-level ones, a monorepo's libraries: a word may start a family of them (`coq`). */
   libraries?: ReadonlySet<string>;
+  /** Files' names without extension, lower-cased: a module name with a `_` (`Lwt_list`) names one. */
+  units?: ReadonlySet<string>;
   /** Keep each hit's trace of what it scored for. */
   explain?: boolean;
 }
@@ -179,15 +181,16 @@ export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>, 
  * set moved). Deeper directories' families are left out: the compiler's testsuite has
  * `parse-*`, `print-*` and `match-*` ones, which made everyday words scope words.
  */
-function namedScopes(words: readonly string[], { directories, libraries = new Set() }: FuseContext): string[] {
-  return words.filter((w) => directories.has(w) || [...libraries].some((d) => d.startsWith(`${w}-`) || d.startsWith(`${w}_`)));
+function namedScopes(words: readonly string[], { directories, libraries = new Set(), units = new Set() }: FuseContext): string[] {
+  return words.filter((w) => directories.has(w) || [...libraries].some((d) => d.startsWith(`${w}-`) || d.startsWith(`${w}_`)) || (w.includes('_') && units.has(w)));
 }
 
-/** Whether `path` lies in a directory one of `scopes` names. */
+/** Whether `path` lies in a directory one of `scopes` names, or is the file one names (`lwt_list.ml`). */
 function inNamedScope(path: string, scopes: readonly string[]): boolean {
-  const dirs = path.toLowerCase().split('/').slice(0, -1);
+  const dirs = path.toLowerCase().split('/');
+  const unit = dirs.pop()!.replace(/\.mli?$/, '');
   // `js_of_ocaml` also names its sibling packages (`js_of_ocaml-compiler`).
-  return scopes.some((s) => dirs.some((d) => d === s || d.startsWith(`${s}-`) || d.startsWith(`${s}_`)));
+  return scopes.some((s) => s === unit || dirs.some((d) => d === s || d.startsWith(`${s}-`) || d.startsWith(`${s}_`)));
 }
 
 /** Best score first; ties by path and line, so a ranking never depends on arrival order. */

@@ -145,8 +145,8 @@ export class IndexView {
       const reader = resident ? await ResidentChunks.load(store, earlier?.reader instanceof ResidentChunks ? earlier.reader : undefined) : store;
       // Incomplete vectors: a run did without its embeddings server (the next run embeds the rest).
       const health: IndexHealth = { chunks, embedder: embedding?.id ?? null, vectors: !embedding ? 'none' : vectorsComplete === '1' ? 'complete' : 'incomplete', indexedAt: indexedAt ?? '' };
-      const { all: directories, top: libraries } = await store.directoryNames();
-      const view = new IndexView(store, reader, { directories, libraries }, embedding, health);
+      const { all: directories, top: libraries, units } = await store.directoryNames();
+      const view = new IndexView(store, reader, { directories, libraries, units }, embedding, health);
       if (earlier) await view.inheritEmbedder(earlier);
       return view;
     } catch (err) {

@@ -50,6 +50,16 @@ describe('fuse', () => {
     expect(ranked('how are Coq warning flags parsed, in ocaml')).toEqual(['ocaml', 'coq']);
   });
 
+  it('favours the file a module name with an underscore names (Lwt_list), not the files of a bare word', () => {
+    const lwtList = hit('lwt', 'lwt/lwt_list.ml');
+    const baseList = hit('base', 'base/list.ml');
+    const byRetriever = new Map<string, Candidate[]>([['fulltext', [{ id: 'base', chunk: baseList, score: 0.9 }, { id: 'lwt', chunk: lwtList, score: 0.8 }]]]);
+    const scoped = { directories: new Set(['lwt', 'base']), libraries: new Set(['lwt', 'base']), units: new Set(['lwt_list', 'list']), explain: true };
+    const ranked = (query: string) => fuse(parseQuery(query), byRetriever, scoped).map((h) => h.chunk.id);
+    expect(ranked('sequential and concurrent map over a list')).toEqual(['base', 'lwt']);
+    expect(ranked('Lwt_list has sequential and concurrent map')).toEqual(['lwt', 'base']);
+  });
+
   it('leaves the vectors out of a symbol lookup', () => {
     const byRetriever = new Map<string, Candidate[]>([
       ['symbol', [{ id: 'a', chunk: hit('a', 'a.ml'), score: 0.5 }]],
