@@ -103,7 +103,7 @@ function withFullTextFloor(byRetriever: Map<string, Candidate[]>, fulltextScores
 }
 
 export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>, context: FuseContext): RankedHit[] {
-  const scopes = namedScopes(query.scopeWords, context);
+  const scopes = namedScopes(query, context);
   const hits = new Map<string, RankedHit>();
   const explain = context.explain ?? false;
   const score = (hit: RankedHit, what: string, points: number) => {
@@ -179,10 +179,12 @@ export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>, 
  * The scope words that name a directory of the index, or start the name of a library, a
  * top-level one: "Coq warnings" is `coq-core` (edits-5: 0.721 → 0.779 edit coverage, no other
  * set moved). Deeper directories' families are left out: the compiler's testsuite has
- * `parse-*`, `print-*` and `match-*` ones, which made everyday words scope words.
+ * `parse-*`, `print-*` and `match-*` ones, which made everyday words scope words. And the
+ * modules the query names that are files of the index (`Lwt_list`: `lwt/lwt_list.ml`).
  */
-function namedScopes(words: readonly string[], { directories, libraries = new Set(), units = new Set() }: FuseContext): string[] {
-  return words.filter((w) => directories.has(w) || [...libraries].some((d) => d.startsWith(`${w}-`) || d.startsWith(`${w}_`)) || (w.includes('_') && units.has(w)));
+function namedScopes({ scopeWords, moduleWords }: ParsedQuery, { directories, libraries = new Set(), units = new Set() }: FuseContext): string[] {
+  const named = scopeWords.filter((w) => directories.has(w) || [...libraries].some((d) => d.startsWith(`${w}-`) || d.startsWith(`${w}_`)));
+  return [...named, ...moduleWords.filter((w) => units.has(w))];
 }
 
 /** Whether `path` lies in a directory one of `scopes` names, or is the file one names (`lwt_list.ml`). */

@@ -23,6 +23,8 @@ export interface ParsedQuery {
   isSymbol: boolean;
   /** Words of the query that could name a directory or library (`lwt`, `ocaml-re`, `coq`). */
   scopeWords: string[];
+  /** Modules the query names as such, lower-cased: `Lwt_list`, "the Option module" (see `moduleWords`). */
+  moduleWords: string[];
   /** The query is a function type (`string -> char -> string list`): a search by type. */
   type?: TypeExpr;
   /** Quoted text (`'The constructor X expects N argument(s)'`): looked for literally in the code. */
@@ -119,7 +121,7 @@ export function parseQuery(raw: string): ParsedQuery {
   // Only an arrow makes a type query: `string list` alone reads as well as prose.
   const type = query.includes('->') ? parseType(query) : undefined;
   const asksWhere = /\bwhere (?:does|do|is|are|did|was|were)\b/i.test(query);
-  return { raw: query, wanted, tokens, terms: searchTerms(wanted, tokens), identifiers, isSymbol, scopeWords: scopeWords(query), phrases: quotedPhrases(query), asksWhere, askedKinds: kindsAskedFor(wanted, asksWhere), ...(type ? { type } : {}) };
+  return { raw: query, wanted, tokens, terms: searchTerms(wanted, tokens), identifiers, isSymbol, scopeWords: scopeWords(query), moduleWords: moduleWords(query), phrases: quotedPhrases(query), asksWhere, askedKinds: kindsAskedFor(wanted, asksWhere), ...(type ? { type } : {}) };
 }
 
 /** Words that ask for a kind of definition. */
@@ -161,7 +163,8 @@ const DEFINED = /\b(?:defined|declared|definition|declaration)\b/i;
  */
 function kindsAskedFor(wanted: string, asksWhere: boolean): string[] {
   if (asksWhere && !DEFINED.test(wanted)) return [];
-  const words = kindWordsAsked(wanted);
+  // "the Option module" names a module the question is about, it does not ask for one.
+  const words = kindWordsAsked(wanted.replace(CALLED_A_MODULE, ' '));
   return Object.entries(KIND_WORDS)
     .filter(([, kindWords]) => kindWords.some((w) => words.has(w)))
     .map(([kind]) => kind);
@@ -209,16 +212,22 @@ const QUOTED_CODE = /^(?:\[[@%]|\{.*\s:\s|'[a-z]\b|(?:type|let|val|module|open|i
 export const COMMAND_LINE_FLAG = /^--?[a-z][\w-]+$/i;
 
 /**
- * Text in quotes that reads like a message (two words or more, one of two letters at least, not
- * code), or a command-line option: `'...'`, `"..."`, `` `...` `` or curly quotes. An apostrophe
- * inside a word (`Base's`) does not open a quote. Without a word, a quote (`'.', '['`,
- * "(a (b c))") is data, and looking for it meant reading every definition's text.
+ * Two words of two letters or more. Without a word, a quote (`'.', '['`, "(a (b c))") is data,
+ * and looking for it meant reading every definition's text; with one, it is code (`Some v`,
+ * `Error e`), and found anywhere a `Some v` is written.
+ */
+const WORDS_OF_A_MESSAGE = /[a-z]{2}.*\s.*[a-z]{2}/is;
+
+/**
+ * Text in quotes that reads like a message (two words of two letters at least, not code), or a
+ * command-line option: `'...'`, `"..."`, `` `...` `` or curly quotes. An apostrophe inside a
+ * word (`Base's`) does not open a quote.
  */
 function quotedPhrases(query: string): string[] {
   const out: string[] = [];
   for (const m of query.matchAll(QUOTED)) {
     const phrase = m.slice(1).find((g) => g !== undefined)!.trim();
-    if ((/\s/.test(phrase) && /[a-z]{2}/i.test(phrase) && !QUOTED_CODE.test(phrase)) || COMMAND_LINE_FLAG.test(phrase)) out.push(phrase);
+    if ((WORDS_OF_A_MESSAGE.test(phrase) && !QUOTED_CODE.test(phrase)) || COMMAND_LINE_FLAG.test(phrase)) out.push(phrase);
   }
   return out;
 }
@@ -238,6 +247,20 @@ function scopeWords(query: string): string[] {
     if (w.includes('-')) for (const part of w.split('-').slice(1)) if (part) words.add(part);
     if (w.includes('_')) words.add(w.replace(/_/g, '-'));
   }
+  return [...words];
+}
+
+/** "the Option module", "module Hashtbl": a capitalised word the query calls a module. */
+const CALLED_A_MODULE = /\b([A-Z][\w']*)\s+module\b|\bmodule\s+([A-Z][\w']*)/g;
+
+/**
+ * The modules a query names, each a file of the index if any (`lwt_list.ml`): a word with a `_`
+ * (`Lwt_list`, `lwt_unix`), which English does not write, or one it calls a module.
+ */
+function moduleWords(query: string): string[] {
+  const words = new Set<string>();
+  for (const w of query.match(/[A-Za-z][\w']*_[\w']*/g) ?? []) words.add(w.toLowerCase());
+  for (const m of query.matchAll(CALLED_A_MODULE)) words.add((m[1] ?? m[2]!).toLowerCase());
   return [...words];
 }
 

@@ -24,6 +24,20 @@ describe('parseQuery: the libraries a question names', () => {
     expect(parseQuery('ocaml-re: all the matches').scopeWords).toContain('re');
     expect(parseQuery('re-read the file after a change').scopeWords).not.toContain('re');
   });
+
+  it('takes the modules it names: a word with an underscore, or one it calls a module', () => {
+    expect(parseQuery("Lwt_list has map_s but no concat_map_s").moduleWords).toEqual(['lwt_list', 'map_s', 'concat_map_s']);
+    expect(parseQuery("add a filter to the standard library's Option module").moduleWords).toEqual(['option']);
+    expect(parseQuery('a find_or_add for module Hashtbl').moduleWords).toEqual(['find_or_add', 'hashtbl']);
+    // A module it names is what it is about, not a kind of definition it asks for.
+    expect(parseQuery("add a filter to the Option module").askedKinds).toEqual([]);
+    expect(parseQuery('which module implements strongly connected components').askedKinds).toEqual(['module']);
+  });
+
+  it('looks for quoted messages, not quoted code of one word and a variable', () => {
+    expect(parseQuery('keep `Some v` only when the predicate holds').phrases).toEqual([]);
+    expect(parseQuery('fails with "Not Found" on a missing key').phrases).toEqual(['Not Found']);
+  });
 });
 
 describe('parseQuery: negated clauses', () => {
