@@ -104,6 +104,7 @@ function withFullTextFloor(byRetriever: Map<string, Candidate[]>, fulltextScores
 
 export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>, context: FuseContext): RankedHit[] {
   const scopes = namedScopes(query, context);
+  const anyScope = scopes.directories.length > 0 || scopes.units.length > 0;
   const hits = new Map<string, RankedHit>();
   const explain = context.explain ?? false;
   const score = (hit: RankedHit, what: string, points: number) => {
@@ -169,7 +170,7 @@ export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>, 
     if (askedKinds.has(c.kind)) score(hit, 'kind', KIND_ASKED_FOR);
     else if (query.identifiers.length === 0 && CONTAINER_KINDS.has(c.kind) && c.endLine - c.startLine + 1 >= CONTAINER_LINES) score(hit, 'container', -CONTAINER);
     if (c.part > 1) score(hit, 'part', -LATER_PART);
-    if (scopes.length > 0 && inNamedScope(c.path, scopes)) score(hit, 'scope', IN_NAMED_SCOPE);
+    if (anyScope && inNamedScope(c.path, scopes)) score(hit, 'scope', IN_NAMED_SCOPE);
     if (/__\.mli?$/.test(c.path)) score(hit, 'generated', -GENERATED_ALIAS);
   }
   return [...hits.values()].sort(byRank);
@@ -182,17 +183,25 @@ export function fuse(query: ParsedQuery, byRetriever: Map<string, Candidate[]>, 
  * `parse-*`, `print-*` and `match-*` ones, which made everyday words scope words. And the
  * modules the query names that are files of the index (`Lwt_list`: `lwt/lwt_list.ml`).
  */
-function namedScopes({ scopeWords, moduleWords }: ParsedQuery, { directories, libraries = new Set(), units = new Set() }: FuseContext): string[] {
-  const named = scopeWords.filter((w) => directories.has(w) || [...libraries].some((d) => d.startsWith(`${w}-`) || d.startsWith(`${w}_`)));
-  return [...named, ...moduleWords.filter((w) => units.has(w))];
+function namedScopes({ scopeWords, moduleWords }: ParsedQuery, { directories, libraries = new Set(), units = new Set() }: FuseContext): NamedScopes {
+  return {
+    directories: scopeWords.filter((w) => directories.has(w) || [...libraries].some((d) => d.startsWith(`${w}-`) || d.startsWith(`${w}_`))),
+    units: moduleWords.filter((w) => units.has(w)),
+  };
 }
 
-/** Whether `path` lies in a directory one of `scopes` names, or is the file one names (`lwt_list.ml`). */
-function inNamedScope(path: string, scopes: readonly string[]): boolean {
+/** Directories and files (their names without extension) a query names. */
+interface NamedScopes {
+  directories: string[];
+  units: string[];
+}
+
+/** Whether `path` lies in a directory the query names, or is a file it names (`lwt_list.ml`). */
+function inNamedScope(path: string, scopes: NamedScopes): boolean {
   const dirs = path.toLowerCase().split('/');
   const unit = dirs.pop()!.replace(/\.mli?$/, '');
   // `js_of_ocaml` also names its sibling packages (`js_of_ocaml-compiler`).
-  return scopes.some((s) => s === unit || dirs.some((d) => d === s || d.startsWith(`${s}-`) || d.startsWith(`${s}_`)));
+  return scopes.units.includes(unit) || scopes.directories.some((s) => dirs.some((d) => d === s || d.startsWith(`${s}-`) || d.startsWith(`${s}_`)));
 }
 
 /** Best score first; ties by path and line, so a ranking never depends on arrival order. */

@@ -232,8 +232,9 @@ function quotedPhrases(query: string): string[] {
   return out;
 }
 
-/** A short word that a following noun says is a library's name: "the re library". */
+/** A short word that a following noun says is a library's name: "the re library", not "a library". */
 const SHORT_LIBRARY_NAME = /\b([a-z][a-z0-9]?)\s+(?:library|lib|package)\b/g;
+const SHORT_ENGLISH = new Set(['a', 'an', 'as', 'at', 'by', 'do', 'if', 'in', 'is', 'it', 'my', 'no', 'of', 'on', 'or', 'so', 'to', 'we']);
 
 /**
  * `ocaml-re` names the library `re` as well as itself; short words are too ambiguous alone,
@@ -241,7 +242,7 @@ const SHORT_LIBRARY_NAME = /\b([a-z][a-z0-9]?)\s+(?:library|lib|package)\b/g;
  */
 function scopeWords(query: string): string[] {
   const words = new Set<string>();
-  for (const m of query.toLowerCase().matchAll(SHORT_LIBRARY_NAME)) words.add(m[1]!);
+  for (const m of query.toLowerCase().matchAll(SHORT_LIBRARY_NAME)) if (!SHORT_ENGLISH.has(m[1]!)) words.add(m[1]!);
   for (const w of query.toLowerCase().match(/[a-z][a-z0-9_-]*[a-z0-9]/g) ?? []) {
     if (w.length >= 3) words.add(w);
     if (w.includes('-')) for (const part of w.split('-').slice(1)) if (part) words.add(part);

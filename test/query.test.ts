@@ -23,6 +23,7 @@ describe('parseQuery: the libraries a question names', () => {
     expect(parseQuery('in the re library, an option-returning group accessor').scopeWords).toContain('re');
     expect(parseQuery('ocaml-re: all the matches').scopeWords).toContain('re');
     expect(parseQuery('re-read the file after a change').scopeWords).not.toContain('re');
+    expect(parseQuery('is there a library for it').scopeWords).not.toContain('a');
   });
 
   it('takes the modules it names: a word with an underscore, or one it calls a module', () => {
