@@ -214,14 +214,15 @@ describe('vector index: LanceDB ANN over a large embedding table', () => {
       const indices = await (await lance.openTable(tableName)).listIndices();
       expect(indices.map((i) => [i.indexType, i.indexDetails?.compression?.num_bits])).toEqual([['IvfRq', 4]]);
       // 4 bits a dimension: close enough that a vector's nearest is itself and most of the
-      // nearest 50 are the exact 50.
+      // nearest 50 are the exact 50. IVF's k-means starts at random: 39 to 47 of 50 over 61
+      // builds (2026-12-03), so the bound leaves room below the worst seen.
       for (const i of [3, 4_321, 19_999]) {
         const hits = await store.nearest(rows[i]!.vector, 50);
         expect(hits[0]).toMatchObject({ id: `c${i}` });
         expect(hits[0]!.similarity).toBeCloseTo(1, 1);
         const cosine = (v: Float32Array) => v.reduce((sum, x, d) => sum + x * rows[i]!.vector[d]!, 0);
         const exact = new Set(rows.map((r) => ({ id: r.id, similarity: cosine(r.vector) })).sort((a, b) => b.similarity - a.similarity).slice(0, 50).map((r) => r.id));
-        expect(hits.filter((h) => exact.has(h.id)).length).toBeGreaterThanOrEqual(40);
+        expect(hits.filter((h) => exact.has(h.id)).length).toBeGreaterThanOrEqual(35);
       }
     } finally {
       store.close();
