@@ -25,6 +25,8 @@ export interface ParsedQuery {
   scopeWords: string[];
   /** Modules the query names as such, lower-cased: `Lwt_list`, "the Option module" (see `moduleWords`). */
   moduleWords: string[];
+  /** The one module a prose query names in code (`Base.List`, `Lwt_list`), as typed: where its bare names are looked for first. */
+  namedModule?: string[];
   /** The query is a function type (`string -> char -> string list`): a search by type. */
   type?: TypeExpr;
   /** Quoted text (`'The constructor X expects N argument(s)'`): looked for literally in the code. */
@@ -121,7 +123,8 @@ export function parseQuery(raw: string): ParsedQuery {
   // Only an arrow makes a type query: `string list` alone reads as well as prose.
   const type = query.includes('->') ? parseType(query) : undefined;
   const asksWhere = /\bwhere (?:does|do|is|are|did|was|were)\b/i.test(query);
-  return { raw: query, wanted, tokens, terms: searchTerms(wanted, tokens), identifiers, isSymbol, scopeWords: scopeWords(query), moduleWords: moduleWords(query), phrases: quotedPhrases(query), asksWhere, askedKinds: kindsAskedFor(wanted, asksWhere), ...(type ? { type } : {}) };
+  const module = isSymbol ? undefined : namedModuleOf(query);
+  return { raw: query, wanted, tokens, terms: searchTerms(wanted, tokens), identifiers, isSymbol, scopeWords: scopeWords(query), moduleWords: moduleWords(query), ...(module ? { namedModule: module } : {}), phrases: quotedPhrases(query), asksWhere, askedKinds: kindsAskedFor(wanted, asksWhere), ...(type ? { type } : {}) };
 }
 
 /** Words that ask for a kind of definition. */
@@ -249,6 +252,15 @@ function scopeWords(query: string): string[] {
     if (w.includes('_')) words.add(w.replace(/_/g, '-'));
   }
   return [...words];
+}
+
+/** A module path written in code: `Base.List`, `Lwt_list` (capitalised, dotted or with a `_`). */
+const MODULE_PATH = /(?<![\w.])[A-Z][\w']*(?:\.[A-Z][\w']*)+(?![\w.])|(?<![\w.])[A-Z][a-z0-9']*_[\w']*(?![\w.])/g;
+
+/** The module a prose query names in code, when it names exactly one. */
+function namedModuleOf(query: string): string[] | undefined {
+  const paths = new Set(query.match(MODULE_PATH) ?? []);
+  return paths.size === 1 ? [...paths][0]!.split('.') : undefined;
 }
 
 /** "the Option module", "module Hashtbl": a capitalised word the query calls a module. */

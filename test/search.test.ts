@@ -10,6 +10,7 @@ import { queryTokens } from '../indexer/text.js';
 import { Searcher, type IndexView, type SearchResult } from '../server/search.js';
 import { parseQuery } from '../server/query.js';
 import { ALWAYS_READ, fullTextRetriever } from '../server/retrieve/fulltext.js';
+import { symbolRetriever } from '../server/retrieve/symbol.js';
 import type { Candidate } from '../server/retrieve/types.js';
 import { cleanupTempDirs, copyFixture, indexedFiles, indexedFixture, makeTempDir, writeFiles } from './helpers.js';
 
@@ -128,6 +129,28 @@ describe('Searcher: a qualified name typed with spaces for dots', () => {
       // A name the index does not define under those modules is read as the words typed.
       const prose = await s.search('Mime iter_lines', { k: 3 });
       expect(prose[0], `resident: ${resident}`).toMatchObject({ symbol: 'In_channel.iter_lines' });
+    });
+  });
+});
+
+describe('Searcher: a bare name in a question that names one module', () => {
+  it("looks it up in that module first (`filter_map` beside `Base.List`), in both readers", async () => {
+    const { db: moduleDb } = await indexedFiles(
+      {
+        // Nested, so that without the module it would rank below the other one.
+        'base/list.ml': 'module Inner = struct\n  let filter_map f l = List.filter_map f l\nend\n',
+        'other/m.ml': 'let filter_map f a = Array.map f a\n',
+      },
+      'cs-named-module-',
+    );
+    const query = parseQuery('Base.List has indexed variants of filter_map; add one for partitioning');
+    expect(query.namedModule).toEqual(['Base', 'List']);
+    expect(parseQuery('Lwt_list has map_s and Base.List has map').namedModule).toBeUndefined();
+    await withBothReaders(moduleDb, async (store, chunks) => {
+      for (const reader of [store, chunks]) {
+        const found = await symbolRetriever.retrieve(query, { store: reader, shown: 10 }, 10);
+        expect(found.filter((c) => c.chunk?.name === 'filter_map').map((c) => c.chunk!.path)).toEqual(['base/list.ml', 'other/m.ml']);
+      }
     });
   });
 });

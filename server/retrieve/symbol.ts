@@ -94,9 +94,11 @@ export const symbolRetriever: Retriever = {
   async retrieve(query, { store, directories = new Set() }, limit) {
     // Looked up together (a prose request names several: a CLI run waited for each in turn),
     // scored in the order they were typed.
-    const found = await Promise.all(query.identifiers.map((ref) => definitionsOf(store, ref, limit, directories)));
+    // A bare name in a question naming one module (`filter_map` beside `Base.List`) is that module's first.
+    const refs = query.identifiers.map((ref) => (ref.qualifiers.length === 0 && query.namedModule && !query.namedModule.includes(ref.name) ? { ...ref, qualifiers: query.namedModule } : ref));
+    const found = await Promise.all(refs.map((ref) => definitionsOf(store, ref, limit, directories)));
     const best = new Map<string, Candidate>();
-    query.identifiers.forEach((ref, i) => {
+    refs.forEach((ref, i) => {
       const qualified = qualifiedName(ref);
       for (const chunk of found[i]!) {
         const score = scoreDefinition(chunk, ref, qualified);
