@@ -80,6 +80,11 @@ export function moduleNameOfFile(path: string): string {
   return capitalize(base.replace(/[^A-Za-z0-9_']/g, '_'));
 }
 
+/** `ocaml/stdlib/hashtbl.ml` → `hashtbl`: the compilation unit a file defines, lower-cased. */
+export function unitOfFile(path: string): string {
+  return posix.basename(path).replace(/\.mli?$/, '').toLowerCase();
+}
+
 export interface ModuleResolver {
   /** Qualifier of a source file: library module (if wrapped) then the file module. */
   qualifierOf(path: string): string[];

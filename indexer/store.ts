@@ -6,6 +6,7 @@
 //   model-<model id> — the corpus-trained static embedding model: token, idf, vector
 import { readdirSync, rmdirSync, type Dirent } from 'node:fs';
 import { isRemoteIndex } from './location.js';
+import { unitOfFile } from './modules.js';
 import { join } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import { Field, FixedSizeList, Float32, Float64, Int32, Schema, Table as ArrowTable, Utf8, makeData, makeVector, vectorFromArray } from 'apache-arrow';
@@ -1234,8 +1235,8 @@ export class IndexStore implements ChunkReader {
     // Only the path column: this runs each time a searcher opens.
     for await (const batch of this.files.query().select(['path'])) {
       for (const path of batch.getChild('path')!.toArray() as string[]) {
-        const dirs = path.toLowerCase().split('/');
-        units.add(dirs.pop()!.replace(/\.mli?$/, ''));
+        units.add(unitOfFile(path));
+        const dirs = path.toLowerCase().split('/').slice(0, -1);
         for (const dir of dirs) all.add(dir);
         if (dirs[0]) top.add(dirs[0]);
       }

@@ -2,6 +2,7 @@
 import { compoundTokens, queryTokens, splitIdentifier, tokenizeProse } from '../indexer/text.js';
 import { thesaurus } from '../indexer/grammar.js';
 import { parseType, type TypeExpr } from '../indexer/signature.js';
+import { capitalize } from '../indexer/modules.js';
 
 export interface IdentifierRef {
   /** Bare name: the last component (`concat_map` of `List.concat_map`). */
@@ -104,7 +105,7 @@ export function spacedQualifiedName(query: string): { name: string; qualifiers: 
   if (words.length < 2 || words.length > MAX_SPACED_QUALIFIERS + 1) return undefined;
   const name = words.pop()!;
   if (!SPACED_NAME.test(name) || !words.every((w) => SPACED_QUALIFIER.test(w))) return undefined;
-  return { name, qualifiers: words.map((w) => w[0]!.toUpperCase() + w.slice(1)) };
+  return { name, qualifiers: words.map(capitalize) };
 }
 
 export function parseQuery(raw: string): ParsedQuery {

@@ -8,7 +8,8 @@ import { signatureType, typeLikeness, typeTokens } from '../../indexer/signature
 import { compound } from '../../indexer/text.js';
 import { BODY_BOOST, NAME_BOOST } from '../retrieve/fulltext.js';
 import { literalFragments } from '../retrieve/literal.js';
-import { armConstructorBefore, expand, proximity, variantCases, type Seed } from './expand.js';
+import { armConstructorBefore, directoryOf, expand, proximity, variantCases, type Seed } from './expand.js';
+import { capitalize } from '../../indexer/modules.js';
 import { mentionedNames, parseBuildErrors, sourcePath, type BuildError } from './errors.js';
 import type { ContextWindow } from './item.js';
 import { MAX_ITEMS_PER_FILE, packToBudget } from './pack.js';
@@ -124,7 +125,7 @@ export class ContextBuilder {
     const { warnings, onWarning } = warningCollector();
     const hits = query ? await this.searcher.searchView(view, query, { k: SEEDS, mode: options.mode, onWarning, perFile: MAX_ITEMS_PER_FILE }) : [];
     const top = hits[0]?.score || 1;
-    const dir = request.file?.slice(0, request.file.lastIndexOf('/') + 1);
+    const dir = request.file && directoryOf(request.file);
     const { identifiers: named, phrases, tokens } = parseQuery(prompt);
     const seeds: Seed[] = hits.map((h) => ({
       chunk: h.chunk,
@@ -190,7 +191,7 @@ const QUOTED_NAME = /`([a-z_][\w']{2,})`/g;
 export async function quotedNameSeeds(store: ChunkReader, prompt: string, seeds: readonly Seed[]): Promise<Seed[]> {
   const top = seeds[0];
   if (!top) return [];
-  const dir = top.chunk.path.slice(0, top.chunk.path.lastIndexOf('/') + 1);
+  const dir = directoryOf(top.chunk.path);
   const names = [...new Set([...prompt.matchAll(QUOTED_NAME)].map((m) => m[1]!))].filter((n) => !seeds.some((s) => s.chunk.name === n)).slice(0, MAX_QUOTED_NAMES);
   const out: Seed[] = [];
   const score = () => top.score * SIBLING - out.length * 0.01;
@@ -201,7 +202,7 @@ export async function quotedNameSeeds(store: ChunkReader, prompt: string, seeds:
       out.push({ chunk: nearest, reason: 'match', score: score() });
       continue;
     }
-    const constructor = name[0]!.toUpperCase() + name.slice(1);
+    const constructor = capitalize(name);
     const files = [...new Set(seeds.map((s) => s.chunk.path).filter((p) => p.startsWith(dir) && p.endsWith('.ml')))].slice(0, MAX_CASE_FILES);
     for (const file of files) {
       for (const c of await store.chunksOfFile(file)) if (c.kind === 'type' && variantCases(c.text).has(constructor)) out.push({ chunk: c, reason: 'match', score: score() });
@@ -226,7 +227,7 @@ const MODEL_WORD = /\b(?:modell?ed (?:on|after)|like|mirroring|similar to|same a
 export async function modelFamilySeeds(store: ChunkReader, prompt: string, seeds: readonly Seed[]): Promise<Seed[]> {
   const top = seeds[0];
   if (!top) return [];
-  const dir = top.chunk.path.slice(0, top.chunk.path.lastIndexOf('/') + 1);
+  const dir = directoryOf(top.chunk.path);
   const seeded = new Set(seeds.map((s) => s.chunk.id));
   const out: Seed[] = [];
   const score = () => top.score * SIBLING - out.length * 0.01;

@@ -6,6 +6,7 @@
 import type { ChunkHit, ChunkReader } from '../../indexer/store.js';
 import { constructorPaths, signatureType } from '../../indexer/signature.js';
 import { compound } from '../../indexer/text.js';
+import { unitOfFile } from '../../indexer/modules.js';
 import type { ContextCandidate, Reason } from './item.js';
 
 /** Shares of the seed's score, by reason: the declaration nearly as much as the definition. */
@@ -99,6 +100,11 @@ export function proximity(a: { path: string }, b: { path: string }): number {
 function sameRange(a: string, b: string, from: number, to: number): boolean {
   for (let i = from; i < to; i++) if (a.charCodeAt(i) !== b.charCodeAt(i)) return false;
   return true;
+}
+
+/** `coq-core/lib/pp.ml` → `coq-core/lib/`: a path's directory, as a path prefix. */
+export function directoryOf(path: string): string {
+  return path.slice(0, path.lastIndexOf('/') + 1);
 }
 
 /** `Base.List.map` → `List`: the module a qualified name's last part is defined in. */
@@ -254,7 +260,7 @@ async function neighbourhood(seed: Seed, partner: ChunkHit | undefined, code: Ch
  */
 async function namesakesOf(chunk: ChunkHit, store: ChunkReader): Promise<ChunkHit[]> {
   if (chunk.kind !== 'value') return [];
-  const dir = chunk.path.slice(0, chunk.path.lastIndexOf('/') + 1);
+  const dir = directoryOf(chunk.path);
   const [inFile, inLibrary] = await Promise.all([
     store.byName([chunk.name], MAX_NAMESAKES_READ, { pathPrefix: chunk.path, kinds: ['value'], withText: true }),
     store.byName([chunk.name], MAX_NAMESAKES_READ, { pathPrefix: dir, kinds: ['value'], lang: 'ml', withText: true }),
@@ -460,7 +466,7 @@ async function dependenciesOf(chunk: ChunkHit, refs: string[], store: ChunkReade
   const names = namesFor(chunk.text, refs);
   // Two cheap lookups instead of every definition of every name: the names defined in the
   // seed's own directory (through the path index), and the names the code qualifies.
-  const dir = chunk.path.slice(0, chunk.path.lastIndexOf('/') + 1);
+  const dir = directoryOf(chunk.path);
   const qualifiedNames = names.filter((n) => qualified.has(compound(n)));
   // Only code definitions of values: asked of the reader, whose limit then counts only those.
   const wanted = { withText: false, kinds: ['value', 'external'], lang: 'ml' };
@@ -523,7 +529,7 @@ async function usersOf(chunk: ChunkHit, store: ChunkReader): Promise<ChunkHit[]>
   const module = moduleOf(chunk.symbol);
   const qualifiedUse = new RegExp(`\\b${module}\\.${escapeRegExp(chunk.name)}\\b`);
   const anyUse = wordPattern(chunk.name);
-  const unit = unitOf(chunk.path);
+  const unit = unitOfFile(chunk.path);
   const fit = (u: ChunkHit) => (qualifiedUse.test(u.text) ? 1.2 : Math.max(proximity(chunk, u), testsUnit(u.path, unit) ? NAMED_TEST : 0));
   return users
     .filter((u) => u.id !== chunk.id && u.id !== chunk.counterpart && u.lang === 'ml' && anyUse.test(u.text))
@@ -541,11 +547,6 @@ async function exceptionUsersOf(exception: ChunkHit, store: ChunkReader): Promis
   const code = exception.path.replace(/\.mli$/, '.ml');
   const use = wordPattern(exception.name);
   return (await store.chunksOfFile(code)).filter((c) => c.id !== exception.id && c.id !== exception.counterpart && c.kind === 'value' && use.test(c.text));
-}
-
-/** `ocaml/stdlib/hashtbl.ml` → `hashtbl`: the compilation unit a file defines. */
-function unitOf(path: string): string {
-  return path.slice(path.lastIndexOf('/') + 1).replace(/\.mli?$/, '').toLowerCase();
 }
 
 /**
