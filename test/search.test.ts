@@ -448,7 +448,7 @@ describe('Searcher: the vector neighbourhood', () => {
 });
 
 describe("Searcher: BM25's deeper ranks in hybrid search", () => {
-  it('reads the first ranks and, down to 600, those the vector places near; all of its list without a neighbour or for a kind', async () => {
+  it('reads the first ranks and, down to 600, those the vector places near; all of its list without a neighbour, for a kind or a long question', async () => {
     // One definition per rank: each holds 'gizmo' once, in a doc longer by one word than the last.
     const defs = Array.from({ length: 150 }, (_, i) => `(** The gizmo${' filler'.repeat(i)}. *)\nlet g${i} x = x + ${i}\n`);
     const { db: gizmoDb } = await indexedFiles({ 'src/gizmos.ml': defs.join('') }, 'cs-deeper-');
@@ -471,6 +471,10 @@ describe("Searcher: BM25's deeper ranks in hybrid search", () => {
         const typeQuery = parseQuery('where is the gizmo type defined');
         expect(typeQuery.askedKinds).toEqual(['type']);
         expect(read(await fullTextRetriever.retrieve(typeQuery, { store, shown: 10, neighbours }, 200))).toEqual(read(await fullTextRetriever.retrieve(typeQuery, { store, shown: 10 }, 200)));
+        // A long question (a change request) reads it as far too: BM25's ranks are flat over its many words.
+        const longQuery = parseQuery('where is the gizmo that the sprocket, flange, bracket, spindle, lever, pulley, ratchet, axle, crank and winch turn');
+        expect(new Set(longQuery.tokens).size).toBeGreaterThanOrEqual(12);
+        expect(read(await fullTextRetriever.retrieve(longQuery, { store, shown: 10, neighbours }, 200))).toEqual(read(await fullTextRetriever.retrieve(longQuery, { store, shown: 10 }, 200)));
         // Nothing near the question (no word the model knows): nothing to vouch, BM25's list stands.
         expect(read(await fullTextRetriever.retrieve(query, { store, shown: 10, neighbours: async () => [] }, 200))).toEqual(read(lexical));
         lists.push(hybrid.map((c) => c.id));
