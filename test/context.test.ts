@@ -168,6 +168,49 @@ describe('context windows for an edit', () => {
     expect(none).toEqual([]);
   });
 
+  it('brings the definitions a new name copies: its name with one part the model word ("typerep_of_uchar like the bytes ones")', async () => {
+    const { modelFamilySeeds } = await import('../server/context/build.js');
+    const files = {
+      'rep/std.ml': 'let typerep_of_int = Rep.Int\nlet typerep_of_bytes = Rep.Bytes\nlet typename_of_bytes = "bytes"\nlet typename_of_int = "int"\n',
+      'rep/generic.ml': 'let walk rep = rep\n',
+      'other/std.ml': 'let typerep_of_bytes = ()\n',
+    };
+    const found = await withSearcherOver(files, 'cs-analogues-', async (s) => {
+      const [best] = await s.store.byName(['walk'], 1, { withText: true });
+      return modelFamilySeeds(s.store, 'Teach rep about Uchar.t: provide typerep_of_uchar and typename_of_uchar like the bytes ones', [{ chunk: best!, reason: 'match', score: 1 }]);
+    });
+    expect(found.map((s) => `${s.chunk.name} ${s.chunk.path}`).sort()).toEqual(['typename_of_bytes rep/std.ml', 'typerep_of_bytes rep/std.ml']);
+  });
+
+  it('brings the variant type of a value that is one of its constructors, and what matches on the type', async () => {
+    const rep = [
+      'type _ t =\n  | Int : int t\n  | Bytes : bytes t\n  | Bool : bool t',
+      'let typename_of_t : type a. a t -> string = function\n  | Int -> "int"\n  | Bytes -> "bytes"\n  | Bool -> "bool"',
+      'let typerep_of_bytes = Bytes',
+      'let typerep_of_one_int = [ Int ]',
+    ];
+    const brought = await withSearcherOver({ 'rep/std.ml': `${rep.join('\n\n')}\n` }, 'cs-constructor-alias-', async (s) => {
+      const seeds = await Promise.all(['typerep_of_bytes', 'typerep_of_one_int'].map(async (name) => (await s.store.byName([name], 1, { withText: true }))[0]!));
+      return Promise.all(seeds.map((chunk) => expand([{ chunk, reason: 'match', score: 1 }], s.store)));
+    });
+    const [alias, other] = brought.map((window) => window.filter((c) => !c.seed).map((c) => c.chunk.name));
+    expect(alias).toEqual(expect.arrayContaining(['t', 'typename_of_t']));
+    // Building one constructor among other code names no type to change.
+    expect(other).not.toContain('typename_of_t');
+  });
+
+  it('explores the definitions a change copies with the best seeds: the type behind a constructor alias', async () => {
+    const files: Record<string, string> = {
+      'rep/std.ml': 'type _ t =\n  | Int : int t\n  | Str : string t\n\nlet name_of_t : type a. a t -> string = function\n  | Int -> "int"\n  | Str -> "str"\n\nlet str_rep = Str\n',
+      'rep/teach.ml': '(** Teach rep about uchar: the typerep and typename of uchar. *)\nlet teach_uchar_typerep_typename () = ()\n',
+    };
+    // More definitions than the window has seeds match the prompt better than the one it copies.
+    for (let i = 0; i < 20; i++) files[`other/u${i}.ml`] = `(** Teach rep about uchar ${i}: provide its rep and str one. *)\nlet uchar_helper_${i} x = x\n`;
+    const window = await withSearcherOver(files, 'cs-explore-copied-', async (s) => (await ContextBuilder.create(s)).build({ prompt: 'Teach rep about uchar: provide uchar_rep like the str one' }));
+    expect(covers(window.items, 'rep/std.ml', 9)).toBe(true); // str_rep, the copied definition
+    expect(covers(window.items, 'rep/std.ml', 5)).toBe(true); // name_of_t, matching on its type
+  });
+
   it('brings the variants of a quoted compound name in its file, one part swapped', async () => {
     const { oneSwapSeeds } = await import('../server/context/build.js');
     const pp = [

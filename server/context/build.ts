@@ -138,7 +138,9 @@ export class ContextBuilder {
     seeds.sort((a, b) => b.score - a.score);
     seeds.push(...(await quotedNameSeeds(store, prompt, seeds)));
     seeds.sort((a, b) => b.score - a.score);
+    // What the change copies ranks with the seeds (and is explored with the best), not after them all.
     seeds.push(...(await modelFamilySeeds(store, prompt, seeds)), ...(await oneSwapSeeds(store, prompt, seeds)));
+    seeds.sort((a, b) => b.score - a.score);
     // What the prompt names is what the change is about: its neighbourhood is explored first.
     seeds.unshift(...(await namedSeeds(store, named, seeds)));
     seeds.push(...(await siblingSeeds(store, named, seeds)), ...(await alikeTypedSeeds(store, prompt, tokens, seeds)), ...(await constructorSites(store, phrases, seeds)));
@@ -222,7 +224,8 @@ const MODEL_WORD = /\b(?:modell?ed (?:on|after)|like|mirroring|similar to|same a
  * its file (the `put` class, `put_call`, `http_put`, `http_put_message`), and PATCH needs one of
  * each. The definition with the model's name in the best seed's directory, nearest that seed,
  * and the definitions of its file whose names have the model's name as a part, fewest parts first.
- * A word that names no definition there ("like the existing single-key accessor") adds nothing.
+ * A word that names no definition there ("like the existing single-key accessor") adds none, but
+ * the prompt's new names may still copy definitions with that word in them (`analogueNames`).
  */
 export async function modelFamilySeeds(store: ChunkReader, prompt: string, seeds: readonly Seed[]): Promise<Seed[]> {
   const top = seeds[0];
@@ -234,14 +237,34 @@ export async function modelFamilySeeds(store: ChunkReader, prompt: string, seeds
   for (const word of new Set([...prompt.matchAll(MODEL_WORD)].map((m) => m[1]!.toLowerCase()))) {
     if (word.length < 3) continue;
     const model = nearestTo(top.chunk, await store.byName([word], MAX_SAME_NAME, { pathPrefix: dir, withText: true }));
-    if (!model) continue;
     const parts = (c: ChunkHit) => c.name.toLowerCase().split('_');
-    const family = (await store.chunksOfFile(model.path))
-      .filter((c) => c.part <= 1 && parts(c).includes(word))
-      .sort((a, b) => Number(b.id === model.id) - Number(a.id === model.id) || parts(a).length - parts(b).length || Math.abs(a.startLine - model.startLine) - Math.abs(b.startLine - model.startLine));
-    for (const c of family.slice(0, MAX_FAMILY)) if (!seeded.has(c.id)) out.push({ chunk: c, reason: 'match', score: score() });
+    const family = model
+      ? (await store.chunksOfFile(model.path))
+          .filter((c) => c.part <= 1 && parts(c).includes(word))
+          .sort((a, b) => Number(b.id === model.id) - Number(a.id === model.id) || parts(a).length - parts(b).length || Math.abs(a.startLine - model.startLine) - Math.abs(b.startLine - model.startLine))
+          .slice(0, MAX_FAMILY)
+      : [];
+    const analogues = await store.byName(analogueNames(prompt, word), MAX_SAME_NAME, { pathPrefix: dir, withText: true });
+    for (const c of [...family, ...analogues]) if (!seeded.has(c.id) && !out.some((o) => o.chunk.id === c.id)) out.push({ chunk: c, reason: 'match', score: score() });
   }
   return out;
+}
+
+/** Compound names of a prompt: `typerep_of_uchar`. */
+const COMPOUND_NAME = /(?<![\w.'])[a-z][a-z0-9']*(?:_[a-z0-9']+)+(?![\w'])/g;
+
+/**
+ * "Provide `typerep_of_uchar` like the bytes ones": the names the prompt gives new definitions,
+ * each with one part replaced by the model's word (`typerep_of_bytes`), are the definitions the
+ * new ones copy.
+ */
+function analogueNames(prompt: string, word: string): string[] {
+  const out = new Set<string>();
+  for (const name of new Set(prompt.match(COMPOUND_NAME) ?? [])) {
+    const parts = name.split('_');
+    for (let i = 0; i < parts.length; i++) if (parts[i] !== word) out.add(parts.map((p, j) => (j === i ? word : p)).join('_'));
+  }
+  return [...out];
 }
 
 /**

@@ -323,6 +323,11 @@ const CONSTRUCTOR_ARM = /(?:\||\bfunction|\bwith)\s*`?(?:[A-Z][\w']*\.)*([A-Z][\
 const VARIANT_CASE = /[|=]\s*`?([A-Z][\w']*)/g;
 /** Any use of a constructor: built, matched or listed. */
 const CONSTRUCTOR_WORD = /(?<![\w'])`?([A-Z][\w']*)\b(?!\s*\.)/g;
+/**
+ * A value that is one constructor (`let typerep_of_bytes = Typerep.Bytes`) names it for code
+ * outside: a new one like it is a new case of that constructor's type.
+ */
+const CONSTRUCTOR_ALIAS = /^let\s+[a-z_][\w']*\s*=\s*(?:[A-Z][\w']*\.)*([A-Z][\w']*)\s*$/;
 /** A field declared in a record type: `{ name : ...; mutable count : ... }`. */
 const RECORD_FIELD = /[{;]\s*(?:mutable\s+)?([a-z_][\w']*)\s*:/g;
 /** Fields of one record a function must build or update before the record comes with it. */
@@ -367,11 +372,12 @@ async function variantMatchedBy(code: ChunkHit, store: ChunkReader): Promise<Mat
     if (fields.size < 2) return undefined;
     return { variant: code, ...(await usesOfCases(code, fields, await unitOfCode(), store, RECORD_USES)) };
   }
-  const used = constructorsIn(code.text);
+  const alias = CONSTRUCTOR_ALIAS.exec(code.text)?.[1];
+  const used = alias ? new Set([alias]) : constructorsIn(code.text);
   const fieldsUsed = constructorsIn(code.text, FIELD_USE);
-  if (used.size < 2 && fieldsUsed.size < MIN_FIELDS_BUILT) return undefined;
+  if (used.size < (alias ? 1 : 2) && fieldsUsed.size < MIN_FIELDS_BUILT) return undefined;
   const unit = await unitOfCode();
-  const variant = typeSharingMost(code, unit, used, VARIANT_CASE, 2);
+  const variant = typeSharingMost(code, unit, used, VARIANT_CASE, alias ? 1 : 2);
   if (variant) {
     const declaration = unit.find((c) => c.id === variant.chunk.counterpart && sharedCount(constructorsIn(c.text, VARIANT_CASE), variant.cases) >= 2);
     return { variant: variant.chunk, ...(declaration ? { declaration } : {}), ...(await usesOfCases(code, variant.cases, unit, store, VARIANT_USES)) };
