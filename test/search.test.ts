@@ -448,7 +448,7 @@ describe('Searcher: the vector neighbourhood', () => {
 });
 
 describe("Searcher: BM25's deeper ranks in hybrid search", () => {
-  it('reads the first ranks and, down to 600, those the vector places near; all of its list without a neighbour, for a kind or a long question', async () => {
+  it('reads the first ranks and, down to 600, those the vector places near; all of its list without a neighbour or for a kind', async () => {
     // One definition per rank: each holds 'gizmo' once, in a doc longer by one word than the last.
     const defs = Array.from({ length: 150 }, (_, i) => `(** The gizmo${' filler'.repeat(i)}. *)\nlet g${i} x = x + ${i}\n`);
     const { db: gizmoDb } = await indexedFiles({ 'src/gizmos.ml': defs.join('') }, 'cs-deeper-');
@@ -471,15 +471,32 @@ describe("Searcher: BM25's deeper ranks in hybrid search", () => {
         const typeQuery = parseQuery('where is the gizmo type defined');
         expect(typeQuery.askedKinds).toEqual(['type']);
         expect(read(await fullTextRetriever.retrieve(typeQuery, { store, shown: 10, neighbours }, 200))).toEqual(read(await fullTextRetriever.retrieve(typeQuery, { store, shown: 10 }, 200)));
-        // A long question (a change request) reads it as far too: BM25's ranks are flat over its many words.
-        const longQuery = parseQuery('where is the gizmo that the sprocket, flange, bracket, spindle, lever, pulley, ratchet, axle, crank and winch turn');
-        expect(new Set(longQuery.tokens).size).toBeGreaterThanOrEqual(12);
-        expect(read(await fullTextRetriever.retrieve(longQuery, { store, shown: 10, neighbours }, 200))).toEqual(read(await fullTextRetriever.retrieve(longQuery, { store, shown: 10 }, 200)));
         // Nothing near the question (no word the model knows): nothing to vouch, BM25's list stands.
         expect(read(await fullTextRetriever.retrieve(query, { store, shown: 10, neighbours: async () => [] }, 200))).toEqual(read(lexical));
         lists.push(hybrid.map((c) => c.id));
       }
       expect(lists[1]).toEqual(lists[0]);
+    });
+  });
+});
+
+describe("Searcher: BM25's deeper ranks for a long question", () => {
+  it('reads, besides the first ranks and the vouched, those of its first 200 that BM25 scores at least half its best', async () => {
+    // 70 definitions hold two of the question's words, 30 one of them, 100 none.
+    const defs = Array.from({ length: 200 }, (_, i) => `(** The ${i < 70 ? 'gizmo sprocket' : i < 100 ? 'gizmo' : 'other thing'}${' filler'.repeat(i % 5)}. *)\nlet g${i} x = x + ${i}\n`);
+    const { db: gizmoDb } = await indexedFiles({ 'src/gizmos.ml': defs.join('') }, 'cs-long-question-');
+    const query = parseQuery('where is the gizmo that the sprocket, flange, bracket, spindle, lever, pulley, ratchet, axle, crank and winch turn');
+    expect(new Set(query.tokens).size).toBeGreaterThanOrEqual(12);
+    await withBothReaders(gizmoDb, async (...readers) => {
+      for (const store of readers) {
+        const lexical = await fullTextRetriever.retrieve(query, { store, shown: 10 }, 200);
+        expect(lexical.filter((c) => c.score > 0.1)).toHaveLength(100);
+        // Past the first 60: ten near the best, thirty far below it.
+        expect(lexical.slice(ALWAYS_READ).filter((c) => c.score >= 0.5)).toHaveLength(10);
+        const neighbours = async () => [lexical[90]!].map((c) => ({ id: c.id, similarity: 0.5 }));
+        const hybrid = await fullTextRetriever.retrieve(query, { store, shown: 10, neighbours }, 200);
+        expect(hybrid.map((c) => c.id)).toEqual(lexical.filter((_, rank) => rank < 70 || rank === 90).map((c) => c.id));
+      }
     });
   });
 });

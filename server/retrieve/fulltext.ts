@@ -35,17 +35,24 @@ export const VOUCHED_DEPTH = 600;
  */
 export const ALWAYS_READ = 60;
 /**
- * A question of this many distinct words or more (a change request, a described behaviour) reads
- * BM25's whole list as a lexical search does: each definition matches a few of its many words, so
- * BM25's ranks are flat and the 60th says little against the 150th; fusion's coverage of the words
- * ranks them. "Register a new OCaml compiler warning 71 ..." found `Warnings.descriptions` (BM25
- * past 60) only where the static model vouched for it. Static-model seeds 1 / 2 / 3: edit coverage
- * edits-6 0.849 / 0.742 / 0.754 → 0.849 / 0.765 / 0.789, edits-5 on seed 2 0.881 → 0.905,
- * search-5 Recall@10 0.438 → 0.469 each; no other set moved but search-4 on seed 3 (0.594 → 0.563:
- * a rank 10 → 11). The price, in the one-shot reader: 140 more rows read, 5–10 ms for such a
- * question (the bench's hybrid p95 over the dev questions, 7 of them long, about +5 ms).
+ * A question of this many distinct words or more (a change request, a described behaviour) also
+ * reads BM25's ranks down to `limit` that score at least `LONG_QUESTION_FLOOR` of its best: each
+ * definition matches a few of its many words, so BM25's ranks are flat and the 60th says little
+ * against the 150th; fusion's coverage of the words ranks them. "Register a new OCaml compiler
+ * warning 71 ..." found `Warnings.descriptions` (BM25 past 60, 0.7 of its best) only where the
+ * static model vouched for it. Static-model seeds 1 / 2 / 3: edit coverage edits-6 0.849 / 0.742
+ * / 0.754 → 0.849 / 0.765 / 0.789, edits-5 on seed 2 0.881 → 0.905, search-5 Recall@10 0.438 →
+ * 0.469 each; no other set moved.
  */
 const LONG_QUESTION = 12;
+/**
+ * Reading all of BM25's first 200 for such a question gave the same figures but cost the one-shot
+ * reader 5–10 ms on some (140 more rows; LanceDB's take costs per row and column) and lost search-4
+ * a rank on seed 3; a floor of 0.6 lost edits-5 on seed 2 and search-5 again. One-shot hybrid p95
+ * over the dev questions, three alternating runs: 51.0 / 61.4 / 60.1 ms reading 200, 47.5 / 53.6 /
+ * 56.2 ms with this floor.
+ */
+const LONG_QUESTION_FLOOR = 0.5;
 
 export const fullTextRetriever: Retriever = {
   name: 'fulltext',
@@ -59,14 +66,16 @@ export const fullTextRetriever: Retriever = {
 /**
  * BM25's first `always`, then those of its ranks down to `VOUCHED_DEPTH` that the vector places
  * near the question, best first; its first `limit` instead of `always` when the vector places
- * nothing, the question asks for a kind of definition or is long.
+ * nothing or the question asks for a kind of definition, and for a long question those of the
+ * first `limit` that BM25 scores near its best.
  */
 async function vouchedHits(query: ParsedQuery, store: ChunkReader, neighbours: () => Promise<VectorHit[]>, always: number, limit: number): Promise<ChunkHit[]> {
   const [ranked, near] = await Promise.all([store.fullTextRanks(query.terms, Math.max(VOUCHED_DEPTH, limit), BOOSTS), neighbours().catch(withoutNeighbours)]);
   const nearby = new Set(near.slice(0, NEIGHBOURHOOD).map((h) => h.id));
   // The kind bonus lifts a definition from deep in BM25's list where the vector does not place it.
-  const readAnyway = nearby.size > 0 && query.askedKinds.length === 0 && new Set(query.tokens).size < LONG_QUESTION ? always : limit;
-  const read = ranked.filter((r, rank) => rank < readAnyway || nearby.has(r.id));
+  const readAnyway = nearby.size > 0 && query.askedKinds.length === 0 ? always : limit;
+  const floor = new Set(query.tokens).size >= LONG_QUESTION ? (ranked[0]?.score ?? 0) * LONG_QUESTION_FLOOR : Infinity;
+  const read = ranked.filter((r, rank) => rank < readAnyway || nearby.has(r.id) || (rank < limit && r.score >= floor));
   const chunks = new Map((await store.readRanked(read)).map((c) => [c.id, c]));
   return read.flatMap(({ id, score }: RankedId) => {
     const chunk = chunks.get(id);
