@@ -10,6 +10,7 @@ import { head, MAX_ITEMS_PER_FILE, mergeSpans, packToBudget } from '../server/co
 import { EXPANDED_SEEDS, expand } from '../server/context/expand.js';
 import { tokenCounter } from '../server/context/tokens.js';
 import type { ContextItem } from '../server/context/item.js';
+import type { ChunkHit } from '../indexer/store.js';
 import { cleanupTempDirs, indexedFiles, indexedFixture, makeTempDir, runCli } from './helpers.js';
 import { indexRepo } from '../indexer/pipeline.js';
 
@@ -41,6 +42,11 @@ async function withSearcherOver<T>(files: Record<string, string>, prefix: string
   } finally {
     opened.close();
   }
+}
+
+/** One definition of each of `names`, with its text, as the searcher's store reads it. */
+function definitionsNamed(searcher: Searcher, names: readonly string[]): Promise<ChunkHit[]> {
+  return Promise.all(names.map(async (name) => (await searcher.store.byName([name], 1, { withText: true }))[0]!));
 }
 
 /** The shop fixture's real reader, telling `record` the fragments and words of each literal lookup. */
@@ -190,7 +196,7 @@ describe('context windows for an edit', () => {
       'let typerep_of_one_int = [ Int ]',
     ];
     const brought = await withSearcherOver({ 'rep/std.ml': `${rep.join('\n\n')}\n` }, 'cs-constructor-alias-', async (s) => {
-      const seeds = await Promise.all(['typerep_of_bytes', 'typerep_of_one_int'].map(async (name) => (await s.store.byName([name], 1, { withText: true }))[0]!));
+      const seeds = await definitionsNamed(s, ['typerep_of_bytes', 'typerep_of_one_int']);
       return Promise.all(seeds.map((chunk) => expand([{ chunk, reason: 'match', score: 1 }], s.store)));
     });
     const [alias, other] = brought.map((window) => window.filter((c) => !c.seed).map((c) => c.chunk.name));
@@ -238,7 +244,7 @@ describe('context windows for an edit', () => {
       'let after_message = function\n  | Unused_var -> true\n  | Missing_mli -> false',
     ];
     const brought = await withSearcherOver({ 'utils/warnings.ml': `${warnings.join('\n\n')}\n` }, 'cs-trailing-', async (s) => {
-      const seeds = await Promise.all(['number', 'message'].map(async (name) => (await s.store.byName([name], 1, { withText: true }))[0]!));
+      const seeds = await definitionsNamed(s, ['number', 'message']);
       return expand(seeds.map((chunk) => ({ chunk, reason: 'match' as const, score: 1 })), s.store);
     });
     const trailing = brought.filter((c) => c.reason === 'dependency').map((c) => c.chunk.name);

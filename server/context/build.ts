@@ -60,6 +60,8 @@ const NAMED_IN_PROMPT = 1.5;
 const MAX_NAMED = 4;
 /** Bare names quoted in the prompt looked up near the best seed. */
 const MAX_QUOTED_NAMES = 4;
+/** Seeds one step finds keep its order: each scores this much below the one before. */
+const IN_ORDER = 0.01;
 /** Definitions named after the one a change is modelled on, as siblings are. */
 const MAX_FAMILY = 4;
 /** Files of the seeds read for a variant that has a quoted name as a case. */
@@ -170,7 +172,7 @@ async function namedSeeds(store: ChunkReader, named: IdentifierRef[], seeds: rea
     if ([...seeds, ...out].some((s) => symbolEndsWith(s.chunk.symbol, qualified))) continue;
     const found = await store.byName([id.name], MAX_SAME_NAME, { symbolSuffix: qualified, withText: true });
     const nearest = nearestTo(top.chunk, found);
-    if (nearest && proximity(top.chunk, nearest) >= 0.6) out.push({ chunk: nearest, reason: 'match', score: top.score * NAMED_IN_PROMPT - out.length * 0.01 });
+    if (nearest && proximity(top.chunk, nearest) >= 0.6) out.push({ chunk: nearest, reason: 'match', score: top.score * NAMED_IN_PROMPT - out.length * IN_ORDER });
   }
   return out;
 }
@@ -196,7 +198,7 @@ export async function quotedNameSeeds(store: ChunkReader, prompt: string, seeds:
   const dir = directoryOf(top.chunk.path);
   const names = [...new Set([...prompt.matchAll(QUOTED_NAME)].map((m) => m[1]!))].filter((n) => !seeds.some((s) => s.chunk.name === n)).slice(0, MAX_QUOTED_NAMES);
   const out: Seed[] = [];
-  const score = () => top.score * SIBLING - out.length * 0.01;
+  const score = () => top.score * SIBLING - out.length * IN_ORDER;
   for (const name of names) {
     const found = await store.byName([name], MAX_SAME_NAME, { pathPrefix: dir, withText: true });
     const nearest = nearestTo(top.chunk, found);
@@ -233,7 +235,7 @@ export async function modelFamilySeeds(store: ChunkReader, prompt: string, seeds
   const dir = directoryOf(top.chunk.path);
   const seeded = new Set(seeds.map((s) => s.chunk.id));
   const out: Seed[] = [];
-  const score = () => top.score * SIBLING - out.length * 0.01;
+  const score = () => top.score * SIBLING - out.length * IN_ORDER;
   for (const word of new Set([...prompt.matchAll(MODEL_WORD)].map((m) => m[1]!.toLowerCase()))) {
     if (word.length < 3) continue;
     const model = nearestTo(top.chunk, await store.byName([word], MAX_SAME_NAME, { pathPrefix: dir, withText: true }));
@@ -288,7 +290,7 @@ export async function oneSwapSeeds(store: ChunkReader, prompt: string, seeds: re
     };
     const variants = (await store.chunksOfFile(quoted.path)).filter((c) => !seeded.has(c.id) && c.part <= 1 && swapped(c.name));
     variants.sort((a, b) => Math.abs(a.startLine - quoted.startLine) - Math.abs(b.startLine - quoted.startLine));
-    for (const c of variants.slice(0, MAX_FAMILY)) out.push({ chunk: c, reason: 'match', score: top.score * SIBLING - out.length * 0.01 });
+    for (const c of variants.slice(0, MAX_FAMILY)) out.push({ chunk: c, reason: 'match', score: top.score * SIBLING - out.length * IN_ORDER });
   }
   return out;
 }
@@ -317,7 +319,7 @@ async function siblingSeeds(store: ChunkReader, named: IdentifierRef[], seeds: r
         (top ? proximity(top.chunk, b) - proximity(top.chunk, a) : 0) || sharedPrefix(b.name) - sharedPrefix(a.name) || a.symbol.length - b.symbol.length,
     );
     const score = (top?.score ?? 1) * SIBLING;
-    found.slice(0, MAX_SIBLINGS).forEach((chunk, i) => out.push({ chunk, reason: 'match', score: score - i * 0.01 }));
+    found.slice(0, MAX_SIBLINGS).forEach((chunk, i) => out.push({ chunk, reason: 'match', score: score - i * IN_ORDER }));
   }
   return out;
 }
@@ -344,7 +346,7 @@ async function alikeTypedSeeds(store: ChunkReader, prompt: string, promptTokens:
     return likeness >= MIN_LIKENESS && chunk.name !== wanted.ref.name && !seeded.has(chunk.id) && inPlace(chunk) ? [{ chunk, likeness, named: mentioned.has(chunk.name) ? 1 : 0, near: proximity(top.chunk, chunk) }] : [];
   });
   alike.sort((a, b) => b.likeness - a.likeness || b.near - a.near || b.named - a.named || a.chunk.symbol.localeCompare(b.chunk.symbol));
-  return alike.slice(0, MAX_ALIKE).map(({ chunk }, i) => ({ chunk, reason: 'match', score: top.score * SIBLING - i * 0.01 }));
+  return alike.slice(0, MAX_ALIKE).map(({ chunk }, i) => ({ chunk, reason: 'match', score: top.score * SIBLING - i * IN_ORDER }));
 }
 
 /**
@@ -378,7 +380,7 @@ async function errorSeeds(store: ChunkReader, errors: readonly BuildError[], sco
     const chunks = await store.chunksOfFile(sourcePath(error.file));
     const site = innermost(chunks, error.line);
     if (!site) continue;
-    const rank = score - i * 0.01;
+    const rank = score - i * IN_ORDER;
     seeds.push({ chunk: site, reason: 'error-site', score: rank });
     for (const name of mentionedNames(error.message)) {
       const parts = name.path.split('.');

@@ -374,10 +374,12 @@ async function variantMatchedBy(code: ChunkHit, store: ChunkReader): Promise<Mat
   }
   const alias = CONSTRUCTOR_ALIAS.exec(code.text)?.[1];
   const used = alias ? new Set([alias]) : constructorsIn(code.text);
+  // Two constructors matched single out a type; an alias names its one.
+  const least = alias ? 1 : 2;
   const fieldsUsed = constructorsIn(code.text, FIELD_USE);
-  if (used.size < (alias ? 1 : 2) && fieldsUsed.size < MIN_FIELDS_BUILT) return undefined;
+  if (used.size < least && fieldsUsed.size < MIN_FIELDS_BUILT) return undefined;
   const unit = await unitOfCode();
-  const variant = typeSharingMost(code, unit, used, VARIANT_CASE, alias ? 1 : 2);
+  const variant = typeSharingMost(code, unit, used, VARIANT_CASE, least);
   if (variant) {
     const declaration = unit.find((c) => c.id === variant.chunk.counterpart && sharedCount(constructorsIn(c.text, VARIANT_CASE), variant.cases) >= 2);
     return { variant: variant.chunk, ...(declaration ? { declaration } : {}), ...(await usesOfCases(code, variant.cases, unit, store, VARIANT_USES)) };
