@@ -39,8 +39,17 @@ const KEEP_IN_CODE = new Set(['type', 'module', 'val', 'open', 'include']);
 const MAX_WORD_LENGTH = 64;
 
 const STOP_STEMS = new Set([...STOP_WORDS].map((w) => (w.length > 3 ? stemmer(w) : w)));
+// Sub-words repeat far more than whole identifiers (`string` in thousands of names), and a new
+// identifier is a cache miss of `wordTokens`: its parts' stems are memoized on their own.
+const stemCache = new Map<string, string>();
 function stem(word: string): string {
-  return word.length > 3 && word.length <= MAX_WORD_LENGTH ? stemmer(americanSpelling(word)) : word;
+  if (word.length <= 3 || word.length > MAX_WORD_LENGTH) return word;
+  let stemmed = stemCache.get(word);
+  if (stemmed === undefined) {
+    stemmed = stemmer(americanSpelling(word));
+    if (stemCache.size < 500_000) stemCache.set(word, stemmed);
+  }
+  return stemmed;
 }
 
 /**
