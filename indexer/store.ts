@@ -162,6 +162,8 @@ export interface ChunkReader {
   siblings(module: string, namePrefix: string, limit: number): Promise<ChunkHit[]>;
   byName(names: readonly string[], limit: number, options?: ByNameOptions): Promise<ChunkHit[]>;
   fuzzyName(token: string, limit: number, fuzziness: number): Promise<ChunkHit[]>;
+  /** The modules a file `include`s (`List1`, `Sequential_composition`), as written; none for a file not indexed. */
+  includedModules(path: string): Promise<string[]>;
 }
 
 /** A definition's id and its retriever's score, unread. */
@@ -1242,6 +1244,13 @@ export class IndexStore implements ChunkReader {
       }
     }
     return { all, top, units };
+  }
+
+  async includedModules(path: string): Promise<string[]> {
+    if (!this.files) return [];
+    const rows = await this.files.query().where(`path = ${sqlString(path)}`).select(['relations']).limit(1).toArray();
+    const relations = rows[0] ? (JSON.parse(rows[0].relations as string) as FileRelation[]) : [];
+    return relations.filter((r) => r.kind === 'include').map((r) => r.module);
   }
 
   /** Chunks whose bare name equals one of `names`, case-insensitively. */

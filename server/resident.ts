@@ -219,6 +219,10 @@ export class ResidentChunks implements ChunkReader {
     return (this.lookups.byPath.get(path) ?? []).map((r) => this.hit(r, 0, false)).sort((a, b) => a.startLine - b.startLine || b.endLine - a.endLine);
   }
 
+  includedModules(path: string): Promise<string[]> {
+    return this.store.includedModules(path);
+  }
+
   async referencesOf(ids: readonly string[]): Promise<Map<string, string[]>> {
     const out = new Map<string, string[]>();
     for (const id of ids) {

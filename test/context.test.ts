@@ -271,6 +271,27 @@ describe('context windows for an edit', () => {
     expect(places.filter((p) => p.includes('fmt.ml') || p.endsWith('stdio.ml:1'))).toEqual([]);
   });
 
+  it("brings the definition a declaration's .ml takes from an include, of a module of its directory or its own file", async () => {
+    const files = {
+      'lib/list1.ml': 'let partition_map t ~f = List.partition_map f t\n\nlet is_empty = function [] -> true | _ -> false\n',
+      'lib/list.ml': 'include List1\n\nlet length l = List.length l\n',
+      'lib/list.mli': "val partition_map : 'a list -> f:('a -> ('b, 'c) Either.t) -> 'b list * 'c list\nval length : 'a list -> int\n",
+      'lib/other.ml': 'let partition_map x = x\n',
+      'lib/lwt.ml': 'module Composition : sig\n  val join : unit list -> unit\nend = struct\n  let join ps = List.iter ignore ps\nend\n\ninclude Composition\n',
+      'lib/lwt.mli': 'val join : unit list -> unit\n',
+    };
+    const brought = await withSearcherOver(files, 'cs-include-', async (s) => {
+      const seeds = await Promise.all(['lib/list.mli', 'lib/lwt.mli'].map(async (file) => (await s.store.byName(['partition_map', 'join'], 1, { pathPrefix: file, withText: true }))[0]!));
+      return expand(seeds.map((chunk) => ({ chunk, reason: 'match' as const, score: 1 })), s.store);
+    });
+    const definitions = brought.filter((c) => c.reason === 'definition').map((c) => `${c.chunk.path}:${c.chunk.startLine}`);
+    expect(definitions).toContain('lib/list1.ml:1');
+    expect(definitions).toContain('lib/lwt.ml:4');
+    // Not a namesake of a module the .ml does not include, nor the included module's own `val`.
+    expect(definitions).not.toContain('lib/other.ml:1');
+    expect(definitions).not.toContain('lib/lwt.ml:2');
+  });
+
   it('drops the instruction verb of an imperative prompt from the search', () => {
     expect(searchableQuery('Add List.concat_mapi to Stdlib.List')).toBe('List.concat_mapi to Stdlib.List');
     expect(searchableQuery('how do I add an element')).toBe('how do I add an element');

@@ -3,7 +3,7 @@
 // calls, its callers and the tests that exercise it — each with a reason and a share of its
 // seed's score. Names are resolved the way the syntax allows without a type checker: by module
 // path when the code qualifies a name, else by proximity (same file, directory, library).
-import type { ChunkHit, ChunkReader } from '../../indexer/store.js';
+import { symbolEndsWith, type ChunkHit, type ChunkReader } from '../../indexer/store.js';
 import { constructorPaths, signatureType } from '../../indexer/signature.js';
 import { compound } from '../../indexer/text.js';
 import { unitOfFile } from '../../indexer/modules.js';
@@ -45,6 +45,8 @@ const NAMESAKE = 0.8;
 const MAX_NAMESAKES = 2;
 const MAX_NAMESAKES_READ = 20;
 const MAX_RE_EXPORTS = 1;
+/** Definitions of a declaration's name read in its library to find the one an `include` brings. */
+const MAX_INCLUDED_READ = 200;
 /**
  * A short value right after a seed, as a share of the seed's score: nearly as needed as a
  * namesake (0.5, as dependencies: the window of a new warning is full before it comes).
@@ -133,13 +135,18 @@ export async function expand(seeds: readonly Seed[], store: ChunkReader): Promis
   // One fetch of every seed's partner, then one of the references of the code each explored seed
   // stands for (a declaration's calls are its definition's). A change to any definition in the
   // window needs its declaration too, so lower seeds bring their partner and nothing else.
-  const partners = new Map((await store.chunksByIds(seeds.flatMap((s) => (s.chunk.counterpart ? [s.chunk.counterpart] : [])))).map((c) => [c.id, c]));
+  const counterparts = new Map((await store.chunksByIds(seeds.flatMap((s) => (s.chunk.counterpart ? [s.chunk.counterpart] : [])))).map((c) => [c.id, c]));
+  const included = await includedDefinitions(
+    seeds.map((s) => s.chunk).filter((c) => !counterparts.has(c.counterpart)),
+    store,
+  );
+  const otherSide = (seed: Seed) => counterparts.get(seed.chunk.counterpart) ?? included.get(seed.chunk.id);
   for (const seed of seeds.slice(EXPANDED_SEEDS)) {
-    const partner = partners.get(seed.chunk.counterpart);
+    const partner = otherSide(seed);
     if (partner) out.push(partnerOf(seed, partner));
   }
   const units = explored.map((seed) => {
-    const partner = partners.get(seed.chunk.counterpart);
+    const partner = otherSide(seed);
     return { seed, partner, code: seed.chunk.lang === 'mli' ? partner : seed.chunk };
   });
   // A neighbourhood depends on the seed alone, in one version of the index: it is kept for a
@@ -209,6 +216,35 @@ async function sharedCallees(seeds: readonly Seed[], store: ChunkReader): Promis
 }
 
 /** A seed's `.mli` declaration (reason `signature`) or `.ml` definition (`definition`). */
+/** What `include` names can be looked up: a module path, not a functor application or a signature. */
+const MODULE_PATH = /^[A-Z][\w']*(?:\.[A-Z][\w']*)*$/;
+
+/**
+ * The definitions of `.mli` declarations that their `.ml` takes from an `include` instead of
+ * defining (`include List1` in Base's `list.ml`, `include Sequential_composition` in `lwt.ml`):
+ * a definition of the name in an included module, of that file or of its directory. By
+ * declaration id.
+ */
+async function includedDefinitions(chunks: readonly ChunkHit[], store: ChunkReader): Promise<Map<string, ChunkHit>> {
+  const declarations = chunks.filter((c) => c.lang === 'mli' && (c.kind === 'value' || c.kind === 'external'));
+  const includesOf = new Map<string, Promise<string[]>>();
+  const found = await Promise.all(
+    declarations.map(async (declaration) => {
+      const ml = declaration.path.replace(/\.mli$/, '.ml');
+      if (!includesOf.has(ml)) includesOf.set(ml, store.includedModules(ml));
+      const modules = (await includesOf.get(ml)!).filter((m) => MODULE_PATH.test(m));
+      if (modules.length === 0) return undefined;
+      const namesakes = await store.byName([declaration.name], MAX_INCLUDED_READ, { pathPrefix: directoryOf(ml), lang: 'ml', kinds: ['value', 'external'], withText: false });
+      const ids = namesakes.filter((c) => modules.some((m) => symbolEndsWith(c.symbol, `${m}.${declaration.name}`))).map((c) => c.id);
+      // Not the `val` of an included module's own signature (`module Concurrent_composition : sig ... end = struct`).
+      const candidates = (await store.chunksByIds(ids)).filter((c) => !/^\s*val\b/.test(c.text));
+      const chosen = candidates.find((c) => c.path === ml) ?? candidates[0];
+      return chosen && ([declaration.id, chosen] as const);
+    }),
+  );
+  return new Map(found.filter((pair) => pair !== undefined));
+}
+
 function partnerOf(seed: Seed, partner: ChunkHit): ContextCandidate {
   const reason = sideReason(partner);
   return { chunk: partner, reason, score: seed.score * SHARE[reason], seed: false };
