@@ -188,6 +188,37 @@ describe('context windows for an edit', () => {
     expect(found.map((s) => `${s.chunk.name} ${s.chunk.path}`).sort()).toEqual(['typename_of_bytes rep/std.ml', 'typerep_of_bytes rep/std.ml']);
   });
 
+  it("brings the members of a seed's module that the prompt's words name, abbreviated or prefixed ones too", async () => {
+    const { memberSeeds } = await import('../server/context/build.js');
+    const builder = [
+      'module Default = struct',
+      '  let eint ~loc i = Const.int ~loc i',
+      '  let efloat ~loc f = Const.float ~loc f',
+      '  let pfloat ~loc f = Const.float_pattern ~loc f',
+      '  let op_prec = function Plus -> 10 | Times -> 20',
+      '  let estring ~loc s = Const.string ~loc s',
+      '  module Nested = struct let float ~loc f = f end',
+      'end',
+      '',
+      'let floaty x = x',
+    ];
+    const files = { 'ast/builder.ml': `${builder.join('\n')}\n`, 'ast/other.ml': 'let efloat x = x\n' };
+    const [floats, precedence, none] = await withSearcherOver(files, 'cs-members-', async (s) => {
+      const [module] = await s.store.byName(['Default'], 1, { withText: true });
+      const seeds = [{ chunk: module!, reason: 'match' as const, score: 1 }];
+      return Promise.all([
+        memberSeeds(s.store, 'Add a helper that builds a float literal straight from an OCaml float', seeds),
+        memberSeeds(s.store, 'Give the new operator its precedence', seeds),
+        memberSeeds(s.store, 'Add a helper that builds a list literal', seeds),
+      ]);
+    });
+    // The module's own values, shortest names first: not a nested module's, another file's, or the file's top level.
+    expect(floats.map((m) => `${m.chunk.symbol} ${m.chunk.path}`)).toEqual(['Builder.Default.efloat ast/builder.ml', 'Builder.Default.pfloat ast/builder.ml']);
+    expect(floats[0]!.score).toBeLessThan(1);
+    expect(precedence.map((m) => m.chunk.name)).toEqual(['op_prec']);
+    expect(none).toEqual([]);
+  });
+
   it('brings the variant type of a value that is one of its constructors, and what matches on the type', async () => {
     const rep = [
       'type _ t =\n  | Int : int t\n  | Bytes : bytes t\n  | Bool : bool t',

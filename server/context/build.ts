@@ -5,10 +5,10 @@ import { symbolEndsWith, type ChunkReader, type ChunkHit } from '../../indexer/s
 import { warningCollector, type IndexView, type Searcher, type SearchMode } from '../search.js';
 import { parseQuery, qualifiedName, signatureIn, type IdentifierRef } from '../query.js';
 import { signatureType, typeLikeness, typeTokens } from '../../indexer/signature.js';
-import { compound } from '../../indexer/text.js';
+import { compound, tokenizeProse } from '../../indexer/text.js';
 import { BODY_BOOST, NAME_BOOST } from '../retrieve/fulltext.js';
 import { literalFragments } from '../retrieve/literal.js';
-import { armConstructorBefore, directoryOf, expand, proximity, variantCases, type Seed } from './expand.js';
+import { armConstructorBefore, directoryOf, expand, EXPANDED_SEEDS, proximity, unitPaths, variantCases, type Seed } from './expand.js';
 import { capitalize } from '../../indexer/modules.js';
 import { mentionedNames, parseBuildErrors, sourcePath, type BuildError } from './errors.js';
 import type { ContextWindow } from './item.js';
@@ -64,6 +64,9 @@ const MAX_QUOTED_NAMES = 4;
 const IN_ORDER = 0.01;
 /** Definitions named after the one a change is modelled on, as siblings are. */
 const MAX_FAMILY = 4;
+/** Values of a module seed that the prompt's words name, and the shortest name part read as an abbreviation of a word. */
+const MAX_MEMBERS = 2;
+const MIN_ABBREVIATION = 4;
 /** Files of the seeds read for a variant that has a quoted name as a case. */
 const MAX_CASE_FILES = 4;
 const MAX_SAME_NAME = 50;
@@ -141,7 +144,7 @@ export class ContextBuilder {
     seeds.push(...(await quotedNameSeeds(store, prompt, seeds)));
     seeds.sort((a, b) => b.score - a.score);
     // What the change copies ranks with the seeds (and is explored with the best), not after them all.
-    seeds.push(...(await modelFamilySeeds(store, prompt, seeds)), ...(await oneSwapSeeds(store, prompt, seeds)));
+    seeds.push(...(await modelFamilySeeds(store, prompt, seeds)), ...(await oneSwapSeeds(store, prompt, seeds)), ...(await memberSeeds(store, prompt, seeds)));
     seeds.sort((a, b) => b.score - a.score);
     // What the prompt names is what the change is about: its neighbourhood is explored first.
     seeds.unshift(...(await namedSeeds(store, named, seeds)));
@@ -250,6 +253,48 @@ export async function modelFamilySeeds(store: ChunkReader, prompt: string, seeds
     for (const c of [...family, ...analogues]) if (!seeded.has(c.id) && !out.some((o) => o.chunk.id === c.id)) out.push({ chunk: c, reason: 'match', score: score() });
   }
   return out;
+}
+
+/**
+ * A module the search found is where the change goes, and its members that the prompt's words
+ * name are what the change copies or changes, also where the code abbreviates a word or sticks
+ * a prefix to it, which full text cannot see: "a float literal" in `Ast_builder.Default` is
+ * `efloat` and `pfloat`, "precedence" in a printer `op_prec`. Values of the best seeds' modules,
+ * the shortest names first, ranked as siblings of their module.
+ */
+export async function memberSeeds(store: ChunkReader, prompt: string, seeds: readonly Seed[]): Promise<Seed[]> {
+  const words = [...new Set((prompt.match(/[A-Za-z]+/g) ?? []).map((w) => w.toLowerCase()))].filter((w) => w.length >= MIN_ABBREVIATION && tokenizeProse(w).length > 0);
+  if (words.length === 0) return [];
+  const seeded = new Set(seeds.map((s) => s.chunk.id));
+  const out: Seed[] = [];
+  for (const { chunk: module, score } of seeds.slice(0, EXPANDED_SEEDS)) {
+    if (module.kind !== 'module') continue;
+    const prefix = `${module.symbol}.`;
+    const files = await Promise.all(unitPaths(module.path).map((p) => store.chunksOfFile(p)));
+    const named = files
+      .flat()
+      .filter((c) => (c.kind === 'value' || c.kind === 'external') && c.part <= 1 && c.symbol.startsWith(prefix) && !c.symbol.includes('.', prefix.length) && namesAWord(c.name, words))
+      // The definition over its declaration: expansion brings the other side.
+      .sort((a, b) => a.name.length - b.name.length || Number(a.lang === 'mli') - Number(b.lang === 'mli') || a.startLine - b.startLine);
+    const names = new Set<string>();
+    for (const c of named) {
+      if (names.size >= MAX_MEMBERS) break;
+      if (names.has(c.name)) continue;
+      names.add(c.name);
+      if (seeded.has(c.id)) continue;
+      seeded.add(c.id);
+      out.push({ chunk: c, reason: 'match', score: score * SIBLING - out.length * IN_ORDER });
+    }
+  }
+  return out;
+}
+
+/** Whether a part of `name` is one of `words`, abbreviates one (`prec`, `assoc`) or holds one (`efloat`). */
+function namesAWord(name: string, words: readonly string[]): boolean {
+  return name
+    .toLowerCase()
+    .split('_')
+    .some((part) => words.some((w) => (part.length >= MIN_ABBREVIATION && w.startsWith(part)) || (part.length > w.length && part.includes(w))));
 }
 
 /** Compound names of a prompt: `typerep_of_uchar`. */
