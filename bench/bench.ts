@@ -27,7 +27,8 @@ import { StaticEmbedder } from '../indexer/embed/static.js';
 import type { EmbedInput } from '../indexer/embed/embedder.js';
 
 const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const cli = join(repo, 'dist/cli/main.js');
+// The CLI of this build, not whatever `dist/` holds: a copy of a build measures itself.
+const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const TOUCH_LINE = '(* bench touch *)';
 const HTTP_CLIENTS = 8;
 const HTTP_SEARCHES = 400;

@@ -41,7 +41,8 @@ const batch = join(work, 'queries.jsonl');
 const lines = readFileSync(cases, 'utf8').split('\n').filter((l) => l.trim());
 writeFileSync(batch, lines.map((l) => { const c = JSON.parse(l) as { id: string; query: string }; return JSON.stringify({ id: c.id, query: c.query }); }).join('\n') + '\n');
 
-const cli = join(repo, 'dist/cli/main.js');
+// The CLI of this build, not whatever `dist/` holds: a copy of a build measures itself.
+const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const MODES = ['lexical', 'vector', 'hybrid', 'context'];
 const modes = values.mode ?? MODES;
 const unknownMode = modes.find((m) => !MODES.includes(m));
