@@ -174,6 +174,24 @@ describe('context windows for an edit', () => {
     expect(none).toEqual([]);
   });
 
+  it("looks for the model in each best seed's directory: the best match may be another library's (\"the same way the result testable\")", async () => {
+    const { modelFamilySeeds } = await import('../server/context/build.js');
+    const files = {
+      'base/either.ml': "type ('a, 'b) t = First of 'a | Second of 'b\n",
+      'alco/test.ml': 'let result ok error = (ok, error)\n\nlet option some = some\n',
+      'alco/run.ml': 'let run_tests () = ()\n',
+    };
+    const found = await withSearcherOver(files, 'cs-model-anchors-', async (s) => {
+      const [either, run] = await definitionsNamed(s, ['t', 'run_tests']);
+      const seeds = [
+        { chunk: either!, reason: 'match' as const, score: 1 },
+        { chunk: run!, reason: 'match' as const, score: 0.9 },
+      ];
+      return modelFamilySeeds(s.store, 'Add a testable for either values that compares and prints them the same way the result testable handles Ok and Error', seeds);
+    });
+    expect(found.map((m) => `${m.chunk.name} ${m.chunk.path}`)).toEqual(['result alco/test.ml']);
+  });
+
   it('brings the definitions a new name copies: its name with one part the model word ("typerep_of_uchar like the bytes ones")', async () => {
     const { modelFamilySeeds } = await import('../server/context/build.js');
     const files = {
