@@ -219,8 +219,18 @@ export class ResidentChunks implements ChunkReader {
     return (this.lookups.byPath.get(path) ?? []).map((r) => this.hit(r, 0, false)).sort((a, b) => a.startLine - b.startLine || b.endLine - a.endLine);
   }
 
+  /** The files' includes read so far, kept for this version: they change only with the file. */
+  private readonly includes = new Map<string, Promise<string[]>>();
+
   includedModules(path: string): Promise<string[]> {
-    return this.store.includedModules(path);
+    let modules = this.includes.get(path);
+    if (!modules) {
+      modules = this.store.includedModules(path);
+      this.includes.set(path, modules);
+      // A failed read is not kept: the next window asks again.
+      modules.catch(() => this.includes.delete(path));
+    }
+    return modules;
   }
 
   async referencesOf(ids: readonly string[]): Promise<Map<string, string[]>> {

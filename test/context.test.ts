@@ -34,9 +34,9 @@ const where = (i: ContextItem) => `${i.path}:${i.startLine}-${i.endLine}`;
 const covers = (items: ContextItem[], file: string, line: number) => items.some((i) => i.path === file && i.startLine <= line && line <= i.endLine);
 
 /** A searcher over a small repo of `files`, closed once `use` is done. */
-async function withSearcherOver<T>(files: Record<string, string>, prefix: string, use: (searcher: Searcher) => Promise<T>): Promise<T> {
+async function withSearcherOver<T>(files: Record<string, string>, prefix: string, use: (searcher: Searcher) => Promise<T>, options: { resident?: boolean } = {}): Promise<T> {
   const { db } = await indexedFiles(files, prefix);
-  const opened = await Searcher.open(db);
+  const opened = await Searcher.open(db, options);
   try {
     return await use(opened);
   } finally {
@@ -329,16 +329,25 @@ describe('context windows for an edit', () => {
       'lib/lwt.ml': 'module Composition : sig\n  val join : unit list -> unit\nend = struct\n  let join ps = List.iter ignore ps\nend\n\ninclude Composition\n',
       'lib/lwt.mli': 'val join : unit list -> unit\n',
     };
-    const brought = await withSearcherOver(files, 'cs-include-', async (s) => {
-      const seeds = await Promise.all(['lib/list.mli', 'lib/lwt.mli'].map(async (file) => (await s.store.byName(['partition_map', 'join'], 1, { pathPrefix: file, withText: true }))[0]!));
-      return expand(seeds.map((chunk) => ({ chunk, reason: 'match' as const, score: 1 })), s.store);
-    });
-    const definitions = brought.filter((c) => c.reason === 'definition').map((c) => `${c.chunk.path}:${c.chunk.startLine}`);
-    expect(definitions).toContain('lib/list1.ml:1');
-    expect(definitions).toContain('lib/lwt.ml:4');
-    // Not a namesake of a module the .ml does not include, nor the included module's own `val`.
-    expect(definitions).not.toContain('lib/other.ml:1');
-    expect(definitions).not.toContain('lib/lwt.ml:2');
+    for (const resident of [false, true]) {
+      const brought = await withSearcherOver(
+        files,
+        'cs-include-',
+        async (s) => {
+          const seeds = await Promise.all(['lib/list.mli', 'lib/lwt.mli'].map(async (file) => (await s.store.byName(['partition_map', 'join'], 1, { pathPrefix: file, withText: true }))[0]!));
+          // Twice: the resident reader answers the second from what it kept.
+          await expand(seeds.map((chunk) => ({ chunk, reason: 'match' as const, score: 1 })), s.reader);
+          return expand(seeds.map((chunk) => ({ chunk, reason: 'match' as const, score: 1 })), s.reader);
+        },
+        { resident },
+      );
+      const definitions = brought.filter((c) => c.reason === 'definition').map((c) => `${c.chunk.path}:${c.chunk.startLine}`);
+      expect(definitions).toContain('lib/list1.ml:1');
+      expect(definitions).toContain('lib/lwt.ml:4');
+      // Not a namesake of a module the .ml does not include, nor the included module's own `val`.
+      expect(definitions).not.toContain('lib/other.ml:1');
+      expect(definitions).not.toContain('lib/lwt.ml:2');
+    }
   });
 
   it('drops the instruction verb of an imperative prompt from the search', () => {
