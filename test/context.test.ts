@@ -350,6 +350,21 @@ describe('context windows for an edit', () => {
     }
   });
 
+  it("brings the other file's copy of a type the signature names when it lists its cases, not of an abstract one", async () => {
+    const files = {
+      'lib/value.mli': 'type t = Int of int | Quoted of string\n\ntype env\n\nval gen : env -> (string * t) list -> string\n',
+      'lib/value.ml': 'type t = Int of int | Quoted of string\n\ntype env = { dir : string; name : string }\n\nlet gen _env defs = String.concat "\\n" (List.map fst defs)\n',
+    };
+    const brought = await withSearcherOver(files, 'cs-type-copy-', async (s) => {
+      const [seed] = await s.store.byName(['gen'], 1, { pathPrefix: 'lib/value.mli', withText: true });
+      return expand([{ chunk: seed!, reason: 'match', score: 1 }], s.store);
+    });
+    const places = brought.map((c) => `${c.reason} ${c.chunk.path}:${c.chunk.startLine}`);
+    expect(places).toContain('type lib/value.mli:1');
+    expect(places).toContain('definition lib/value.ml:1');
+    expect(places).not.toContain('definition lib/value.ml:3');
+  });
+
   it('drops the instruction verb of an imperative prompt from the search', () => {
     expect(searchableQuery('Add List.concat_mapi to Stdlib.List')).toBe('List.concat_mapi to Stdlib.List');
     expect(searchableQuery('how do I add an element')).toBe('how do I add an element');
