@@ -180,8 +180,6 @@ export async function expand(seeds: readonly Seed[], store: ChunkReader): Promis
     }),
   );
   for (const list of neighbourhoods) out.push(...list);
-  const fromIncludes = new Set([...included.values()].map((c) => c.id));
-  for (const c of out) if (c.reason === 'definition' && fromIncludes.has(c.chunk.id)) c.score *= INCLUDED;
   out.push(...(await sharedCallees(seeds, store)), ...(await trailingConstants(seeds, store)));
   // The best test in the window, found as a test of a seed or matched itself, brings its runner.
   const test = out.filter((c) => c.chunk.kind === 'value' && c.chunk.lang === 'ml' && isTestPath(c.chunk.path, c.chunk.text)).sort((a, b) => b.score - a.score)[0];
@@ -231,7 +229,6 @@ async function sharedCallees(seeds: readonly Seed[], store: ChunkReader): Promis
   return out.sort((a, b) => b.score - a.score).slice(0, MAX_SHARED_CALLEES);
 }
 
-/** A seed's `.mli` declaration (reason `signature`) or `.ml` definition (`definition`). */
 /** What `include` names can be looked up: a module path, not a functor application or a signature. */
 const MODULE_PATH = /^[A-Z][\w']*(?:\.[A-Z][\w']*)*$/;
 
@@ -261,9 +258,14 @@ async function includedDefinitions(chunks: readonly ChunkHit[], store: ChunkRead
   return new Map(found.filter((pair) => pair !== undefined));
 }
 
+/**
+ * A seed's `.mli` declaration (reason `signature`) or `.ml` definition (`definition`); a
+ * definition an include brings instead (not the seed's counterpart) at INCLUDED of that share.
+ */
 function partnerOf(seed: Seed, partner: ChunkHit): ContextCandidate {
   const reason = sideReason(partner);
-  return { chunk: partner, reason, score: seed.score * SHARE[reason], seed: false };
+  const share = partner.id === seed.chunk.counterpart ? 1 : INCLUDED;
+  return { chunk: partner, reason, score: seed.score * SHARE[reason] * share, seed: false };
 }
 
 /** Why a declaration or a definition joins as a seed's other side: `signature` or `definition`. */
