@@ -365,6 +365,37 @@ describe('context windows for an edit', () => {
     expect(places).not.toContain('definition lib/value.ml:3');
   });
 
+  it("brings a converter's other direction in its module, with its declaration, for a seed past the explored ones too", async () => {
+    const files = {
+      'lib/conv.mli': "val option_of_sexp : (sexp -> 'a) -> sexp -> 'a option\nval sexp_of_option : ('a -> sexp) -> 'a option -> sexp\nval of_string : string -> t\nval to_string : t -> string\n",
+      'lib/conv.ml':
+        "let option_of_sexp f = function List [] -> None | List [ x ] -> Some (f x) | _ -> failwith \"option\"\n\nmodule Inner = struct\n  let sexp_of_option _ = Atom \"inner\"\nend\n\nlet sexp_of_option f = function Some x -> List [ f x ] | None -> List []\n\nlet of_string s = Atom s\nlet to_string = function Atom s -> s | List _ -> \"\"\n",
+      'lib/other.ml': 'let sexp_of_option _ = Atom "other"\n',
+    };
+    for (const resident of [false, true]) {
+      const brought = await withSearcherOver(
+        files,
+        'cs-inverse-',
+        async (s) => {
+          const [seed] = await s.store.byName(['option_of_sexp'], 1, { pathPrefix: 'lib/conv.ml', lang: 'ml', withText: true });
+          const [toString] = await s.store.byName(['to_string'], 1, { pathPrefix: 'lib/conv.ml', lang: 'ml', withText: true });
+          // Low seeds, past the ones whose neighbourhood is explored, still bring their inverse.
+          const fillers = Array.from({ length: EXPANDED_SEEDS }, (_, i) => ({ chunk: { ...seed!, id: `filler-${i}` }, reason: 'match' as const, score: 2 }));
+          return expand([...fillers, { chunk: seed!, reason: 'match', score: 1 }, { chunk: toString!, reason: 'match', score: 1 }], s.reader);
+        },
+        { resident },
+      );
+      const places = brought.filter((c) => !c.seed).map((c) => `${c.reason} ${c.chunk.path}:${c.chunk.startLine}`);
+      expect(places).toContain('definition lib/conv.ml:7');
+      expect(places).toContain('signature lib/conv.mli:2');
+      expect(places).toContain('definition lib/conv.ml:9');
+      // Only the seed's own module's: not a namesake in a nested module or another file.
+      expect(places.filter((p) => p.endsWith('conv.ml:4') || p.includes('other.ml'))).toEqual([]);
+    }
+    const { inverseName } = await import('../server/context/expand.js');
+    expect(['option_of_sexp', 'sexp_of_t', 'of_string', 'to_json', 'offset', 'to', 'map'].map(inverseName)).toEqual(['sexp_of_option', 't_of_sexp', 'to_string', 'of_json', undefined, undefined, undefined]);
+  });
+
   it('drops the instruction verb of an imperative prompt from the search', () => {
     expect(searchableQuery('Add List.concat_mapi to Stdlib.List')).toBe('List.concat_mapi to Stdlib.List');
     expect(searchableQuery('how do I add an element')).toBe('how do I add an element');

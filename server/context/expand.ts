@@ -52,6 +52,8 @@ const NAMESAKE = 0.8;
 const MAX_NAMESAKES = 2;
 const MAX_NAMESAKES_READ = 20;
 const MAX_RE_EXPORTS = 1;
+/** The other direction of a converter (`sexp_of_option` for `option_of_sexp`), as a share of the seed's. */
+const INVERSE = 0.8;
 /**
  * Definitions of a declaration's name read in its library to find the one an `include` brings,
  * and that definition's share of what the declaration's own would have: it is another module's
@@ -180,7 +182,7 @@ export async function expand(seeds: readonly Seed[], store: ChunkReader): Promis
     }),
   );
   for (const list of neighbourhoods) out.push(...list);
-  out.push(...(await sharedCallees(seeds, store)), ...(await trailingConstants(seeds, store)));
+  out.push(...(await sharedCallees(seeds, store)), ...(await trailingConstants(seeds, store)), ...(await inversesOf(seeds, store)));
   // The best test in the window, found as a test of a seed or matched itself, brings its runner.
   const test = out.filter((c) => c.chunk.kind === 'value' && c.chunk.lang === 'ml' && isTestPath(c.chunk.path, c.chunk.text)).sort((a, b) => b.score - a.score)[0];
   if (test) for (const runner of await runnersOf(test.chunk, store)) out.push({ chunk: runner, reason: 'test', score: test.score * RUNNER, seed: false });
@@ -333,6 +335,50 @@ async function namesakesOf(chunk: ChunkHit, store: ChunkReader): Promise<ChunkHi
   const reExports = alias ? inLibrary.filter((c) => c.path !== chunk.path && alias.test(c.text.trim())).slice(0, MAX_RE_EXPORTS) : [];
   const partners = await store.chunksByIds([...nearest, ...reExports].flatMap((c) => (c.counterpart ? [c.counterpart] : [])));
   return [...nearest, ...reExports, ...partners];
+}
+
+/** The name of a converter's other direction: `a_of_b` ↔ `b_of_a`, `of_x` ↔ `to_x`. */
+export function inverseName(name: string): string | undefined {
+  const between = /^([a-z][\w']*?)_of_([a-z][\w']*)$/.exec(name);
+  if (between) return `${between[2]}_of_${between[1]}`;
+  const ends = /^(of|to)_([a-z][\w']*)$/.exec(name);
+  return ends ? `${ends[1] === 'of' ? 'to' : 'of'}_${ends[2]}` : undefined;
+}
+
+/**
+ * The other direction of each converter seed, in its module (`sexp_of_option` beside
+ * `option_of_sexp`, `Code.code_of_status` beside `status_of_code`), with its other side:
+ * converters come in pairs, and a new case or a new type is written in both directions. For
+ * every seed, as its partner is: one read per file.
+ */
+async function inversesOf(seeds: readonly Seed[], store: ChunkReader): Promise<ContextCandidate[]> {
+  const byFile = new Map<string, { seed: Seed; inverse: string }[]>();
+  for (const seed of seeds) {
+    const { kind, name, path } = seed.chunk;
+    const inverse = kind === 'value' || kind === 'external' ? inverseName(name) : undefined;
+    if (inverse) byFile.set(path, [...(byFile.get(path) ?? []), { seed, inverse }]);
+  }
+  const seeded = new Set(seeds.map((s) => s.chunk.id));
+  const found = await Promise.all(
+    [...byFile].map(async ([path, wanted]) => {
+      const named = await store.byName([...new Set(wanted.map((w) => w.inverse))], MAX_NAMESAKES_READ, { pathPrefix: path, kinds: ['value', 'external'], withText: true });
+      return wanted.flatMap(({ seed, inverse }) => {
+        const symbol = `${seed.chunk.symbol.slice(0, seed.chunk.symbol.length - seed.chunk.name.length)}${inverse}`;
+        const nearest = named
+          .filter((c) => c.path === path && c.symbol === symbol && c.part <= 1 && !seeded.has(c.id))
+          .sort((a, b) => Math.abs(a.startLine - seed.chunk.startLine) - Math.abs(b.startLine - seed.chunk.startLine))[0];
+        return nearest ? [{ seed, chunk: nearest }] : [];
+      });
+    }),
+  );
+  const pairs = found.flat();
+  const partners = new Map((await store.chunksByIds(pairs.flatMap((p) => (p.chunk.counterpart ? [p.chunk.counterpart] : [])))).map((c) => [c.id, c]));
+  return pairs.flatMap(({ seed, chunk }) => {
+    const share = seed.score * INVERSE;
+    const partner = partners.get(chunk.counterpart);
+    const own: ContextCandidate = { chunk, reason: sideReason(chunk), score: share * SHARE[sideReason(chunk)], seed: false };
+    return partner ? [own, { chunk: partner, reason: sideReason(partner), score: share * SHARE[sideReason(partner)], seed: false }] : [own];
+  });
 }
 
 /** `let name = Module.name` (`Module` the seed's own module, under any path): a re-export of the seed. */
