@@ -148,3 +148,8 @@ export function createModuleResolver(sourcePaths: readonly string[], duneFiles: 
     },
   };
 }
+
+/** The first word of a camel-case directory name (`menhir` of `menhirLib`), its family; undefined for others. */
+export function camelFamily(dir: string): string | undefined {
+  return /^([a-z][a-z0-9]{2,})[A-Z]/.exec(dir)?.[1];
+}

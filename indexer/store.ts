@@ -6,7 +6,7 @@
 //   model-<model id> — the corpus-trained static embedding model: token, idf, vector
 import { readdirSync, rmdirSync, type Dirent } from 'node:fs';
 import { isRemoteIndex } from './location.js';
-import { unitOfFile } from './modules.js';
+import { camelFamily, unitOfFile } from './modules.js';
 import { join } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import { Field, FixedSizeList, Float32, Float64, Int32, Schema, Table as ArrowTable, Utf8, makeData, makeVector, vectorFromArray } from 'apache-arrow';
@@ -1238,9 +1238,14 @@ export class IndexStore implements ChunkReader {
     for await (const batch of this.files.query().select(['path'])) {
       for (const path of batch.getChild('path')!.toArray() as string[]) {
         units.add(unitOfFile(path));
-        const dirs = path.toLowerCase().split('/').slice(0, -1);
-        for (const dir of dirs) all.add(dir);
-        if (dirs[0]) top.add(dirs[0]);
+        const dirs = path.split('/').slice(0, -1);
+        for (const dir of dirs) {
+          all.add(dir.toLowerCase());
+          // `menhirLib` is a library of the `menhir` family, as `js_of_ocaml-compiler` of `js_of_ocaml`.
+          const family = camelFamily(dir);
+          if (family) all.add(family);
+        }
+        if (dirs[0]) top.add(dirs[0].toLowerCase());
       }
     }
     return { all, top, units };

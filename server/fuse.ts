@@ -2,7 +2,7 @@
 // and each hit keeps a trace of what it scored for, so rankings can be explained.
 import type { ChunkHit } from '../indexer/store.js';
 import { identifierTokens } from '../indexer/text.js';
-import { unitOfFile } from '../indexer/modules.js';
+import { camelFamily, unitOfFile } from '../indexer/modules.js';
 import type { ParsedQuery } from './query.js';
 import type { Candidate } from './retrieve/types.js';
 
@@ -199,9 +199,13 @@ interface NamedScopes {
 
 /** Whether `path` lies in a directory the query names, or is a file it names (`lwt_list.ml`). */
 function inNamedScope(path: string, scopes: NamedScopes): boolean {
-  const dirs = path.toLowerCase().split('/').slice(0, -1);
-  // `js_of_ocaml` also names its sibling packages (`js_of_ocaml-compiler`).
-  return scopes.units.includes(unitOfFile(path)) || scopes.directories.some((s) => dirs.some((d) => d === s || d.startsWith(`${s}-`) || d.startsWith(`${s}_`)));
+  const dirs = path.split('/').slice(0, -1);
+  const lower = dirs.map((d) => d.toLowerCase());
+  // `js_of_ocaml` also names its sibling packages (`js_of_ocaml-compiler`), `menhir` its `menhirLib`.
+  return (
+    scopes.units.includes(unitOfFile(path)) ||
+    scopes.directories.some((s) => lower.some((d, i) => d === s || d.startsWith(`${s}-`) || d.startsWith(`${s}_`) || camelFamily(dirs[i]!) === s))
+  );
 }
 
 /** Best score first; ties by path and line, so a ranking never depends on arrival order. */

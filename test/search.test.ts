@@ -299,6 +299,18 @@ describe('Searcher: a vendored copy of a library', () => {
       expect(paths, `resident: ${resident}`).toEqual(['re/dune/xy/group.ml']);
     });
   });
+
+  it('reads a word as the family of a camel-case library directory (menhir for menhirLib)', async () => {
+    const range = '(** [range r] formats a location as File, line and characters. *)\nlet range (p1, p2) = Printf.sprintf "File %s, line %d" p1 p2\n';
+    // A vendored copy in a `menhir` directory: unless `menhir` names `menhirLib` too, the copy alone is in the named scope.
+    const { db: camelDb } = await indexedFiles({ 'menhirLib/lexer_util.ml': range, 'vendor/menhir/lexer_util.ml': range }, 'cs-camel-library-');
+    await withEachSearcher(camelDb, async (s, resident) => {
+      const paths = (await s.search('the menhir runtime helper that formats a location', { k: 5 })).filter((r) => r.name === 'range').map((r) => r.path);
+      expect(paths, `resident: ${resident}`).toEqual(['menhirLib/lexer_util.ml']);
+    });
+    const { camelFamily } = await import('../indexer/modules.js');
+    expect(['menhirLib', 'menhirSdk', 'lib', 'js_of_ocaml', 'XLib', 'abC'].map(camelFamily)).toEqual(['menhir', 'menhir', undefined, undefined, undefined, undefined]);
+  });
 });
 
 describe('Searcher: paths with LIKE wildcards in them', () => {
