@@ -141,6 +141,10 @@ export function chunkTree(tree: Tree, source: string, ctx: ChunkContext, spec: G
     if (relation) {
       const module = item.namedChildren.find((c) => c.type !== 'attribute_id' && c.type !== spec.docComment.node);
       if (module) relations.push({ kind: relation, module: module.text.replace(/\s+/g, ' '), line: item.startPosition.row + 1 });
+      // `include struct ... end`, `include Monad.Make (struct let map ... end)`: what the structure
+      // defines, the including module defines (`Base.Result.map`).
+      const included = type === 'include_module' ? nestedBodies(item, containers, bodyPath) : [];
+      for (let b = included.length - 1; b >= 0; b--) stack.push({ nodes: included[b]!.namedChildren, next: 0, prefix: frame.prefix, depth: frame.depth, preamble: '' });
       return;
     }
     if (type === spec.errorNode) {

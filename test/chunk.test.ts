@@ -101,6 +101,39 @@ describe('chunkTree on src/shapes.ml', () => {
     ]);
     expect(result.chunks.some((c) => c.startLine <= 2)).toBe(false);
   });
+
+  it("chunks what a functor application's structure defines, and what an include of a structure defines as the including module's", () => {
+    const source = [
+      'include Monad.Make2 (struct',
+      '  let bind x ~f = f x',
+      '  let map x ~f = f x',
+      'end)',
+      '',
+      'module Error = Monad.Make2 (struct',
+      '  let bind x ~f = f x',
+      'end)',
+      '',
+      'module Applied = F (X) (struct type t = int end)',
+      '',
+      'include struct',
+      '  let z = 1',
+      'end',
+      '',
+      'include Stdlib.List',
+      '',
+    ].join('\n');
+    const { chunks, relations } = chunkSource(source, 'lib/result.ml', ['Base', 'Result']);
+    expect(chunks.map((c) => `${c.symbol} ${c.kind} ${c.startLine} ${c.depth}`)).toEqual([
+      'Base.Result.bind value 2 0',
+      'Base.Result.map value 3 0',
+      'Base.Result.Error module 6 0',
+      'Base.Result.Error.bind value 7 1',
+      'Base.Result.Applied module 10 0',
+      'Base.Result.Applied.t type 10 1',
+      'Base.Result.z value 13 0',
+    ]);
+    expect(relations.map((r) => r.module)).toContain('Stdlib.List');
+  });
 });
 
 describe('chunkTree on src/strkit_string.mli', () => {
