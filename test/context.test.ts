@@ -192,6 +192,27 @@ describe('context windows for an edit', () => {
     expect(found.map((m) => `${m.chunk.name} ${m.chunk.path}`)).toEqual(['result alco/test.ml']);
   });
 
+  it('reads "next to X" as naming a model, looked for in the best seed\'s own file first, and not a word of a hyphenated one', async () => {
+    const { modelFamilySeeds } = await import('../server/context/build.js');
+    // More definitions of `map` in the library than are read, all in files that sort before the seed's.
+    const files: Record<string, string> = {
+      'lib/result.ml': 'let map x ~f = Ok (f x)\n\nlet map_error x ~f = Error (f x)\n',
+      'lib/non.ml': 'let non = 1\n',
+    };
+    for (let i = 0; i < 60; i++) files[`lib/a${String(i).padStart(2, '0')}.ml`] = 'let map x = x\n';
+    const [placed, hyphenated] = await withSearcherOver(files, 'cs-next-to-', async (s) => {
+      const [mapError] = await definitionsNamed(s, ['map_error']);
+      const seeds = [{ chunk: mapError!, reason: 'match' as const, score: 1 }];
+      return Promise.all([
+        modelFamilySeeds(s.store, 'Add Result.map_both to the library, next to map and map_error', seeds),
+        modelFamilySeeds(s.store, 'Add an indexed partition and document it next to the non-indexed version', seeds),
+      ]);
+    });
+    expect(placed.map((m) => `${m.chunk.name} ${m.chunk.path}`)).toContain('map lib/result.ml');
+    expect(placed.some((m) => m.chunk.path.startsWith('lib/a'))).toBe(false);
+    expect(hyphenated).toEqual([]);
+  });
+
   it('brings the definitions a new name copies: its name with one part the model word ("typerep_of_uchar like the bytes ones")', async () => {
     const { modelFamilySeeds } = await import('../server/context/build.js');
     const files = {

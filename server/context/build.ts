@@ -232,10 +232,12 @@ export async function quotedNameSeeds(store: ChunkReader, prompt: string, seeds:
 }
 
 /**
- * The one word a change is modelled on: "modelled on PUT", "like `pop`", "mirroring get". One
- * name part (a lower-case word or an acronym), not a qualified or compound name.
+ * The one word a change is modelled on: "modelled on PUT", "like `pop`", "mirroring get", or
+ * placed by: "next to map and map_error" (what sits beside a new definition is what it copies).
+ * One name part (a lower-case word or an acronym), not a qualified, compound or hyphenated name
+ * ("next to the non-indexed version").
  */
-const MODEL_WORD = /\b(?:modell?ed (?:on|after)|like|mirroring|similar to|same as|based on|analogous to|(?:in )?the same way(?: as)?)\s+(?:the\s+|an?\s+)?(?:existing\s+)?`?([a-z][a-z0-9']*|[A-Z][A-Z0-9]+)`?(?![\w.'])/g;
+const MODEL_WORD = /\b(?:modell?ed (?:on|after)|like|next to|beside|alongside|mirroring|similar to|same as|based on|analogous to|(?:in )?the same way(?: as)?)\s+(?:the\s+|an?\s+)?(?:existing\s+)?`?([a-z][a-z0-9']*|[A-Z][A-Z0-9]+)`?(?![\w.'-])/g;
 
 /**
  * "Add PATCH support modelled on PUT": what PUT is made of is every definition named after it in
@@ -257,7 +259,9 @@ export async function modelFamilySeeds(store: ChunkReader, prompt: string, seeds
     if (word.length < 3) continue;
     for (const anchor of anchors) {
       const dir = directoryOf(anchor.chunk.path);
-      const model = nearestTo(anchor.chunk, await store.byName([word], MAX_SAME_NAME, { pathPrefix: dir, withText: true }));
+      // The anchor's own file first: a common name (`map`) has more definitions in a library than are read.
+      const inFile = (await store.byName([word], MAX_SAME_NAME, { pathPrefix: anchor.chunk.path, withText: true })).filter((c) => c.path === anchor.chunk.path);
+      const model = nearestTo(anchor.chunk, inFile.length > 0 ? inFile : await store.byName([word], MAX_SAME_NAME, { pathPrefix: dir, withText: true }));
       const parts = (c: ChunkHit) => c.name.toLowerCase().split('_');
       const family = model
         ? (await store.chunksOfFile(model.path))
