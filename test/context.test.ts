@@ -413,6 +413,15 @@ describe('context windows for an edit', () => {
       // Only the seed's own module's: not a namesake in a nested module or another file.
       expect(places.filter((p) => p.endsWith('conv.ml:4') || p.includes('other.ml'))).toEqual([]);
     }
+    // A converter the window holds as a caller brings its other direction too.
+    const callerFiles = { 'lib/code.ml': 'let describe s = String.length s\n\nlet code_of_status s = describe s + 1\n\nlet unrelated x = x\n\nlet status_of_code c = string_of_int c\n' };
+    const fromCaller = await withSearcherOver(callerFiles, 'cs-inverse-caller-', async (s) => {
+      const [describe] = await definitionsNamed(s, ['describe']);
+      return expand([{ chunk: describe!, reason: 'match', score: 1 }], s.reader);
+    });
+    const callerPlaces = fromCaller.map((c) => `${c.reason} ${c.chunk.name}`);
+    expect(callerPlaces).toContain('caller code_of_status');
+    expect(callerPlaces).toContain('definition status_of_code');
     const { inverseName } = await import('../server/context/expand.js');
     expect(['option_of_sexp', 'sexp_of_t', 'of_string', 'to_json', 'offset', 'to', 'map'].map(inverseName)).toEqual(['sexp_of_option', 't_of_sexp', 'to_string', 'of_json', undefined, undefined, undefined]);
   });

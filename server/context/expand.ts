@@ -182,7 +182,10 @@ export async function expand(seeds: readonly Seed[], store: ChunkReader): Promis
     }),
   );
   for (const list of neighbourhoods) out.push(...list);
-  out.push(...(await sharedCallees(seeds, store)), ...(await trailingConstants(seeds, store)), ...(await inversesOf(seeds, store)));
+  out.push(...(await sharedCallees(seeds, store)), ...(await trailingConstants(seeds, store)));
+  // Converters the window already holds, seeds or not (a caller `code_of_status`), bring their other direction.
+  const converters = out.filter((c) => c.reason === 'match' || c.reason === 'caller' || c.seed).map((c) => ({ chunk: c.chunk, reason: c.reason, score: c.score }));
+  out.push(...(await inversesOf(converters, store)));
   // The best test in the window, found as a test of a seed or matched itself, brings its runner.
   const test = out.filter((c) => c.chunk.kind === 'value' && c.chunk.lang === 'ml' && isTestPath(c.chunk.path, c.chunk.text)).sort((a, b) => b.score - a.score)[0];
   if (test) for (const runner of await runnersOf(test.chunk, store)) out.push({ chunk: runner, reason: 'test', score: test.score * RUNNER, seed: false });
@@ -349,7 +352,7 @@ export function inverseName(name: string): string | undefined {
  * The other direction of each converter seed, in its module (`sexp_of_option` beside
  * `option_of_sexp`, `Code.code_of_status` beside `status_of_code`), with its other side:
  * converters come in pairs, and a new case or a new type is written in both directions. For
- * every seed, as its partner is: one read per file.
+ * every seed, as its partner is, and every caller the window holds: one read per file.
  */
 async function inversesOf(seeds: readonly Seed[], store: ChunkReader): Promise<ContextCandidate[]> {
   const byFile = new Map<string, { seed: Seed; inverse: string }[]>();
