@@ -201,10 +201,11 @@ interface NamedScopes {
 function inNamedScope(path: string, scopes: NamedScopes): boolean {
   const dirs = path.split('/').slice(0, -1);
   const lower = dirs.map((d) => d.toLowerCase());
+  const families = dirs.map(camelFamily);
   // `js_of_ocaml` also names its sibling packages (`js_of_ocaml-compiler`), `menhir` its `menhirLib`.
   return (
     scopes.units.includes(unitOfFile(path)) ||
-    scopes.directories.some((s) => lower.some((d, i) => d === s || d.startsWith(`${s}-`) || d.startsWith(`${s}_`) || camelFamily(dirs[i]!) === s))
+    scopes.directories.some((s) => lower.some((d, i) => d === s || d.startsWith(`${s}-`) || d.startsWith(`${s}_`) || families[i] === s))
   );
 }
 

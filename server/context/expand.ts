@@ -184,8 +184,7 @@ export async function expand(seeds: readonly Seed[], store: ChunkReader): Promis
   for (const list of neighbourhoods) out.push(...list);
   out.push(...(await sharedCallees(seeds, store)), ...(await trailingConstants(seeds, store)));
   // Converters the window already holds, seeds or not (a caller `code_of_status`), bring their other direction.
-  const converters = out.filter((c) => c.reason === 'match' || c.reason === 'caller' || c.seed).map((c) => ({ chunk: c.chunk, reason: c.reason, score: c.score }));
-  out.push(...(await inversesOf(converters, store)));
+  out.push(...(await inversesOf(out.filter((c) => c.reason === 'match' || c.reason === 'caller' || c.seed), store)));
   // The best test in the window, found as a test of a seed or matched itself, brings its runner.
   const test = out.filter((c) => c.chunk.kind === 'value' && c.chunk.lang === 'ml' && isTestPath(c.chunk.path, c.chunk.text)).sort((a, b) => b.score - a.score)[0];
   if (test) for (const runner of await runnersOf(test.chunk, store)) out.push({ chunk: runner, reason: 'test', score: test.score * RUNNER, seed: false });
@@ -376,12 +375,9 @@ async function inversesOf(seeds: readonly Seed[], store: ChunkReader): Promise<C
   );
   const pairs = found.flat();
   const partners = new Map((await store.chunksByIds(pairs.flatMap((p) => (p.chunk.counterpart ? [p.chunk.counterpart] : [])))).map((c) => [c.id, c]));
-  return pairs.flatMap(({ seed, chunk }) => {
-    const share = seed.score * INVERSE;
-    const partner = partners.get(chunk.counterpart);
-    const own: ContextCandidate = { chunk, reason: sideReason(chunk), score: share * SHARE[sideReason(chunk)], seed: false };
-    return partner ? [own, { chunk: partner, reason: sideReason(partner), score: share * SHARE[sideReason(partner)], seed: false }] : [own];
-  });
+  return pairs.flatMap(({ seed, chunk }) =>
+    [chunk, partners.get(chunk.counterpart)].flatMap((c) => (c ? [{ chunk: c, reason: sideReason(c), score: seed.score * INVERSE * SHARE[sideReason(c)], seed: false }] : [])),
+  );
 }
 
 /** `let name = Module.name` (`Module` the seed's own module, under any path): a re-export of the seed. */
