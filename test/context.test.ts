@@ -426,6 +426,31 @@ describe('context windows for an edit', () => {
     expect(['option_of_sexp', 'sexp_of_t', 'of_string', 'to_json', 'offset', 'to', 'map'].map(inverseName)).toEqual(['sexp_of_option', 't_of_sexp', 'to_string', 'of_json', undefined, undefined, undefined]);
   });
 
+  it("brings the other converters of a type its file defines, not every converter of a word that is no type there", async () => {
+    const files = {
+      'lib/http.mli':
+        'type status = [ `Ok | `Not_found ]\nval int_of_status : status -> int\nval status_of_int : int -> status\nval string_of_status : status -> string\nval string_of_meth : meth -> string\n',
+      'lib/sexp_conv.ml': 'let sexp_of_list f l = List (List.map f l)\nlet sexp_of_int i = Atom (string_of_int i)\n\n\n\n\nlet sexp_of_option f = function Some x -> f x | None -> Atom "none"\n',
+    };
+    for (const resident of [false, true]) {
+      const brought = await withSearcherOver(
+        files,
+        'cs-converters-',
+        async (s) => {
+          const [status, option] = await definitionsNamed(s, ['int_of_status', 'sexp_of_option']);
+          return expand([{ chunk: status!, reason: 'match', score: 1 }, { chunk: option!, reason: 'match', score: 1 }], s.reader);
+        },
+        { resident },
+      );
+      const names = brought.filter((c) => !c.seed).map((c) => c.chunk.name);
+      expect(names).toContain('status_of_int');
+      expect(names).toContain('string_of_status');
+      // Another type's converter, and `sexp`, which is no type of its file.
+      expect(names).not.toContain('string_of_meth');
+      expect(names.filter((n) => n.startsWith('sexp_of_'))).toEqual([]);
+    }
+  });
+
   it('drops the instruction verb of an imperative prompt from the search', () => {
     expect(searchableQuery('Add List.concat_mapi to Stdlib.List')).toBe('List.concat_mapi to Stdlib.List');
     expect(searchableQuery('how do I add an element')).toBe('how do I add an element');

@@ -54,6 +54,9 @@ const MAX_NAMESAKES_READ = 20;
 const MAX_RE_EXPORTS = 1;
 /** The other direction of a converter (`sexp_of_option` for `option_of_sexp`), as a share of the seed's. */
 const INVERSE = 0.8;
+/** The other converters of the type a converter converts, at this share of its seed, the nearest few. */
+const SIBLING_CONVERTER = 0.7;
+const MAX_SIBLING_CONVERTERS = 2;
 /**
  * Definitions of a declaration's name read in its library to find the one an `include` brings,
  * and that definition's share of what the declaration's own would have: it is another module's
@@ -183,8 +186,11 @@ export async function expand(seeds: readonly Seed[], store: ChunkReader): Promis
   );
   for (const list of neighbourhoods) out.push(...list);
   out.push(...(await sharedCallees(seeds, store)), ...(await trailingConstants(seeds, store)));
-  // Converters the window already holds, seeds or not (a caller `code_of_status`), bring their other direction.
-  out.push(...(await inversesOf(out.filter((c) => c.reason === 'match' || c.reason === 'caller' || c.seed), store)));
+  // Converters the window already holds, seeds or not (a caller `code_of_status`), bring their
+  // other direction and the other converters of their module's type.
+  const converters = out.filter((c) => c.reason === 'match' || c.reason === 'caller' || c.seed);
+  const [inverses, siblings] = await Promise.all([inversesOf(converters, store), siblingConvertersOf(converters, store)]);
+  out.push(...inverses, ...siblings);
   // The best test in the window, found as a test of a seed or matched itself, brings its runner.
   const test = out.filter((c) => c.chunk.kind === 'value' && c.chunk.lang === 'ml' && isTestPath(c.chunk.path, c.chunk.text)).sort((a, b) => b.score - a.score)[0];
   if (test) for (const runner of await runnersOf(test.chunk, store)) out.push({ chunk: runner, reason: 'test', score: test.score * RUNNER, seed: false });
@@ -339,9 +345,12 @@ async function namesakesOf(chunk: ChunkHit, store: ChunkReader): Promise<ChunkHi
   return [...nearest, ...reExports, ...partners];
 }
 
+/** A converter between two things: `int_of_http_status`. */
+const CONVERTER_BETWEEN = /^([a-z][\w']*?)_of_([a-z][\w']*)$/;
+
 /** The name of a converter's other direction: `a_of_b` ↔ `b_of_a`, `of_x` ↔ `to_x`. */
 export function inverseName(name: string): string | undefined {
-  const between = /^([a-z][\w']*?)_of_([a-z][\w']*)$/.exec(name);
+  const between = CONVERTER_BETWEEN.exec(name);
   if (between) return `${between[2]}_of_${between[1]}`;
   const ends = /^(of|to)_([a-z][\w']*)$/.exec(name);
   return ends ? `${ends[1] === 'of' ? 'to' : 'of'}_${ends[2]}` : undefined;
@@ -373,11 +382,50 @@ async function inversesOf(seeds: readonly Seed[], store: ChunkReader): Promise<C
       });
     }),
   );
-  const pairs = found.flat();
+  return withOtherSides(found.flat(), INVERSE, store);
+}
+
+/** Each found definition and its other side, at `weight` of the seed that brought it. */
+async function withOtherSides(pairs: readonly { seed: Seed; chunk: ChunkHit }[], weight: number, store: ChunkReader): Promise<ContextCandidate[]> {
   const partners = new Map((await store.chunksByIds(pairs.flatMap((p) => (p.chunk.counterpart ? [p.chunk.counterpart] : [])))).map((c) => [c.id, c]));
   return pairs.flatMap(({ seed, chunk }) =>
-    [chunk, partners.get(chunk.counterpart)].flatMap((c) => (c ? [{ chunk: c, reason: sideReason(c), score: seed.score * INVERSE * SHARE[sideReason(c)], seed: false }] : [])),
+    [chunk, partners.get(chunk.counterpart)].flatMap((c) => (c ? [{ chunk: c, reason: sideReason(c), score: seed.score * weight * SHARE[sideReason(c)], seed: false }] : [])),
   );
+}
+
+/**
+ * The other converters of a type the converter seed's file defines (`string_of_http_status`
+ * beside `int_of_http_status`, both of `Nethttp.http_status`): a new case of the type is
+ * written in each. A side that is no type of the file (`int`, or `sexp` in `sexp_of_option`)
+ * has no family: every `sexp_of_*` is not one.
+ */
+async function siblingConvertersOf(seeds: readonly Seed[], store: ChunkReader): Promise<ContextCandidate[]> {
+  const byFile = new Map<string, { seed: Seed; sides: string[] }[]>();
+  for (const seed of seeds) {
+    const { kind, name, path } = seed.chunk;
+    const between = kind === 'value' || kind === 'external' ? CONVERTER_BETWEEN.exec(name) : null;
+    if (between) byFile.set(path, [...(byFile.get(path) ?? []), { seed, sides: [between[1]!, between[2]!] }]);
+  }
+  const taken = new Set(seeds.map((s) => s.chunk.id));
+  const found = await Promise.all(
+    [...byFile].map(async ([path, wanted]) => {
+      const chunks = await store.chunksOfFile(path);
+      const types = new Set(chunks.filter((c) => c.kind === 'type').map((c) => c.name));
+      return wanted.flatMap(({ seed, sides }) => {
+        const family = sides.filter((t) => types.has(t));
+        if (family.length === 0) return [];
+        const inverse = inverseName(seed.chunk.name);
+        const module = seed.chunk.symbol.slice(0, seed.chunk.symbol.length - seed.chunk.name.length);
+        return chunks
+          .filter((c) => (c.kind === 'value' || c.kind === 'external') && c.part <= 1 && !taken.has(c.id) && c.name !== seed.chunk.name && c.name !== inverse && c.symbol === module + c.name)
+          .filter((c) => family.some((t) => c.name.endsWith(`_of_${t}`) || c.name.startsWith(`${t}_of_`)))
+          .sort((a, b) => Math.abs(a.startLine - seed.chunk.startLine) - Math.abs(b.startLine - seed.chunk.startLine))
+          .slice(0, MAX_SIBLING_CONVERTERS)
+          .map((chunk) => ({ seed, chunk }));
+      });
+    }),
+  );
+  return withOtherSides(found.flat(), SIBLING_CONVERTER, store);
 }
 
 /** `let name = Module.name` (`Module` the seed's own module, under any path): a re-export of the seed. */
