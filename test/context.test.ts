@@ -451,6 +451,21 @@ describe('context windows for an edit', () => {
     }
   });
 
+  it('explores the module a prompt names in code before better-worded definitions of other modules', async () => {
+    const files = {
+      'lwt/lwt_list.ml': 'let map_s f l = List.map f l\n\nlet map_p f l = List.rev (List.rev_map f l)\n',
+      'other/seqs.ml':
+        '(** Sequential and concurrent concat map of versions. *)\nlet concat_map_versions f l = List.concat_map f l\n\n(** Sequential map of versions. *)\nlet sequential_map_versions f l = List.map f l\n',
+    };
+    const window = await withSearcherOver(files, 'cs-named-module-', async (s) => (await ContextBuilder.create(s)).build({ prompt: 'Lwt_list has sequential and concurrent versions of map. Add concat_map_s and concat_map_p to it.' }));
+    const first = (path: string) => window.items.findIndex((i) => i.path === path);
+    expect(first('lwt/lwt_list.ml')).toBeGreaterThanOrEqual(0);
+    expect(first('lwt/lwt_list.ml')).toBeLessThan(first('other/seqs.ml'));
+    // Without a module of that name in the index, the prompt names none: every seed as found.
+    const unnamed = await withSearcherOver(files, 'cs-named-module-none-', async (s) => (await ContextBuilder.create(s)).build({ prompt: 'Lwt_seq has sequential and concurrent versions of map. Add concat_map_s and concat_map_p to it.' }));
+    expect(unnamed.items[0]?.path).toBe('other/seqs.ml');
+  });
+
   it('drops the instruction verb of an imperative prompt from the search', () => {
     expect(searchableQuery('Add List.concat_mapi to Stdlib.List')).toBe('List.concat_mapi to Stdlib.List');
     expect(searchableQuery('how do I add an element')).toBe('how do I add an element');
