@@ -8,7 +8,7 @@ import { signatureType, typeLikeness, typeTokens } from '../../indexer/signature
 import { compound, tokenizeProse } from '../../indexer/text.js';
 import { BODY_BOOST, NAME_BOOST } from '../retrieve/fulltext.js';
 import { literalFragments } from '../retrieve/literal.js';
-import { armConstructorBefore, directoryOf, expand, EXPANDED_SEEDS, proximity, unitPaths, variantCases, type Seed } from './expand.js';
+import { armConstructorBefore, byDistanceFrom, directoryOf, expand, EXPANDED_SEEDS, proximity, unitPaths, variantCases, type Seed } from './expand.js';
 import { capitalize } from '../../indexer/modules.js';
 import { mentionedNames, parseBuildErrors, sourcePath, type BuildError } from './errors.js';
 import type { ContextWindow } from './item.js';
@@ -277,7 +277,7 @@ export async function modelFamilySeeds(store: ChunkReader, prompt: string, seeds
       const family = model
         ? (await store.chunksOfFile(model.path))
             .filter((c) => c.part <= 1 && parts(c).includes(word))
-            .sort((a, b) => Number(b.id === model.id) - Number(a.id === model.id) || parts(a).length - parts(b).length || Math.abs(a.startLine - model.startLine) - Math.abs(b.startLine - model.startLine))
+            .sort((a, b) => Number(b.id === model.id) - Number(a.id === model.id) || parts(a).length - parts(b).length || byDistanceFrom(model.startLine)(a, b))
             .slice(0, MAX_FAMILY)
         : [];
       const analogues = await store.byName(analogueNames(prompt, word), MAX_SAME_NAME, { pathPrefix: dir, withText: true });
@@ -366,7 +366,7 @@ export async function oneSwapSeeds(store: ChunkReader, prompt: string, seeds: re
       return others.length === parts.length && others.filter((p, i) => p !== parts[i]).length === 1;
     };
     const variants = (await store.chunksOfFile(quoted.path)).filter((c) => !seeded.has(c.id) && c.part <= 1 && swapped(c.name));
-    variants.sort((a, b) => Math.abs(a.startLine - quoted.startLine) - Math.abs(b.startLine - quoted.startLine));
+    variants.sort(byDistanceFrom(quoted.startLine));
     for (const c of variants.slice(0, MAX_FAMILY)) out.push({ chunk: c, reason: 'match', score: top.score * SIBLING - out.length * IN_ORDER });
   }
   return out;

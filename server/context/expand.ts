@@ -134,6 +134,16 @@ function moduleOf(symbol: string): string {
   return last < 0 ? '' : symbol.slice(symbol.lastIndexOf('.', last - 1) + 1, last);
 }
 
+/** `Cohttp.Code.status_of_code` → `Cohttp.Code.`: the whole module path qualifying a definition's name. */
+function qualifierOf(chunk: ChunkHit): string {
+  return chunk.symbol.slice(0, chunk.symbol.length - chunk.name.length);
+}
+
+/** Orders definitions nearest `line` first: the ones around a seed in its file. */
+export function byDistanceFrom(line: number): (a: ChunkHit, b: ChunkHit) => number {
+  return (a, b) => Math.abs(a.startLine - line) - Math.abs(b.startLine - line);
+}
+
 /**
  * Explored seeds' neighbourhoods, least recently used first, per index version (a reader reads
  * one): an editor or agent asks about the same definitions again and again, and a window's
@@ -338,7 +348,7 @@ async function namesakesOf(chunk: ChunkHit, store: ChunkReader): Promise<ChunkHi
     // Not the other parts of a definition the index split (a part is numbered from 1).
     (c) => c.path === chunk.path && c.id !== chunk.id && c.id !== chunk.counterpart && c.part <= 1 && !(c.part === 1 && chunk.part >= 1 && c.symbol === chunk.symbol),
   );
-  const nearest = found.sort((a, b) => Math.abs(a.startLine - chunk.startLine) - Math.abs(b.startLine - chunk.startLine)).slice(0, MAX_NAMESAKES);
+  const nearest = found.sort(byDistanceFrom(chunk.startLine)).slice(0, MAX_NAMESAKES);
   const alias = reExportOf(chunk);
   const reExports = alias ? inLibrary.filter((c) => c.path !== chunk.path && alias.test(c.text.trim())).slice(0, MAX_RE_EXPORTS) : [];
   const partners = await store.chunksByIds([...nearest, ...reExports].flatMap((c) => (c.counterpart ? [c.counterpart] : [])));
@@ -347,6 +357,9 @@ async function namesakesOf(chunk: ChunkHit, store: ChunkReader): Promise<ChunkHi
 
 /** A converter between two things: `int_of_http_status`. */
 const CONVERTER_BETWEEN = /^([a-z][\w']*?)_of_([a-z][\w']*)$/;
+
+/** A value or an external: what a converter is. */
+const isFunction = (chunk: ChunkHit) => chunk.kind === 'value' || chunk.kind === 'external';
 
 /** The name of a converter's other direction: `a_of_b` ↔ `b_of_a`, `of_x` ↔ `to_x`. */
 export function inverseName(name: string): string | undefined {
@@ -363,26 +376,29 @@ export function inverseName(name: string): string | undefined {
  * every seed, as its partner is, and every caller the window holds: one read per file.
  */
 async function inversesOf(seeds: readonly Seed[], store: ChunkReader): Promise<ContextCandidate[]> {
-  const byFile = new Map<string, { seed: Seed; inverse: string }[]>();
-  for (const seed of seeds) {
-    const { kind, name, path } = seed.chunk;
-    const inverse = kind === 'value' || kind === 'external' ? inverseName(name) : undefined;
-    if (inverse) byFile.set(path, [...(byFile.get(path) ?? []), { seed, inverse }]);
-  }
   const seeded = new Set(seeds.map((s) => s.chunk.id));
+  const wanted = seeds.flatMap((seed) => {
+    const inverse = isFunction(seed.chunk) ? inverseName(seed.chunk.name) : undefined;
+    return inverse ? [{ seed, inverse }] : [];
+  });
   const found = await Promise.all(
-    [...byFile].map(async ([path, wanted]) => {
-      const named = await store.byName([...new Set(wanted.map((w) => w.inverse))], MAX_NAMESAKES_READ, { pathPrefix: path, kinds: ['value', 'external'], withText: true });
-      return wanted.flatMap(({ seed, inverse }) => {
-        const symbol = `${seed.chunk.symbol.slice(0, seed.chunk.symbol.length - seed.chunk.name.length)}${inverse}`;
-        const nearest = named
-          .filter((c) => c.path === path && c.symbol === symbol && c.part <= 1 && !seeded.has(c.id))
-          .sort((a, b) => Math.abs(a.startLine - seed.chunk.startLine) - Math.abs(b.startLine - seed.chunk.startLine))[0];
+    [...bySeedFile(wanted)].map(async ([path, inFile]) => {
+      const named = await store.byName([...new Set(inFile.map((w) => w.inverse))], MAX_NAMESAKES_READ, { pathPrefix: path, kinds: ['value', 'external'], withText: true });
+      return inFile.flatMap(({ seed, inverse }) => {
+        const symbol = qualifierOf(seed.chunk) + inverse;
+        const nearest = named.filter((c) => c.path === path && c.symbol === symbol && c.part <= 1 && !seeded.has(c.id)).sort(byDistanceFrom(seed.chunk.startLine))[0];
         return nearest ? [{ seed, chunk: nearest }] : [];
       });
     }),
   );
   return withOtherSides(found.flat(), INVERSE, store);
+}
+
+/** What each seed wants, grouped by the seed's file: one read a file. */
+function bySeedFile<T extends { seed: Seed }>(wanted: readonly T[]): Map<string, T[]> {
+  const byFile = new Map<string, T[]>();
+  for (const w of wanted) byFile.set(w.seed.chunk.path, [...(byFile.get(w.seed.chunk.path) ?? []), w]);
+  return byFile;
 }
 
 /** Each found definition and its other side, at `weight` of the seed that brought it. */
@@ -400,26 +416,24 @@ async function withOtherSides(pairs: readonly { seed: Seed; chunk: ChunkHit }[],
  * has no family: every `sexp_of_*` is not one.
  */
 async function siblingConvertersOf(seeds: readonly Seed[], store: ChunkReader): Promise<ContextCandidate[]> {
-  const byFile = new Map<string, { seed: Seed; sides: string[] }[]>();
-  for (const seed of seeds) {
-    const { kind, name, path } = seed.chunk;
-    const between = kind === 'value' || kind === 'external' ? CONVERTER_BETWEEN.exec(name) : null;
-    if (between) byFile.set(path, [...(byFile.get(path) ?? []), { seed, sides: [between[1]!, between[2]!] }]);
-  }
   const taken = new Set(seeds.map((s) => s.chunk.id));
+  const wanted = seeds.flatMap((seed) => {
+    const between = isFunction(seed.chunk) ? CONVERTER_BETWEEN.exec(seed.chunk.name) : null;
+    return between ? [{ seed, sides: [between[1]!, between[2]!] }] : [];
+  });
   const found = await Promise.all(
-    [...byFile].map(async ([path, wanted]) => {
+    [...bySeedFile(wanted)].map(async ([path, inFile]) => {
       const chunks = await store.chunksOfFile(path);
       const types = new Set(chunks.filter((c) => c.kind === 'type').map((c) => c.name));
-      return wanted.flatMap(({ seed, sides }) => {
+      return inFile.flatMap(({ seed, sides }) => {
         const family = sides.filter((t) => types.has(t));
         if (family.length === 0) return [];
         const inverse = inverseName(seed.chunk.name);
-        const module = seed.chunk.symbol.slice(0, seed.chunk.symbol.length - seed.chunk.name.length);
+        const module = qualifierOf(seed.chunk);
         return chunks
-          .filter((c) => (c.kind === 'value' || c.kind === 'external') && c.part <= 1 && !taken.has(c.id) && c.name !== seed.chunk.name && c.name !== inverse && c.symbol === module + c.name)
+          .filter((c) => isFunction(c) && c.part <= 1 && !taken.has(c.id) && c.name !== seed.chunk.name && c.name !== inverse && c.symbol === module + c.name)
           .filter((c) => family.some((t) => c.name.endsWith(`_of_${t}`) || c.name.startsWith(`${t}_of_`)))
-          .sort((a, b) => Math.abs(a.startLine - seed.chunk.startLine) - Math.abs(b.startLine - seed.chunk.startLine))
+          .sort(byDistanceFrom(seed.chunk.startLine))
           .slice(0, MAX_SIBLING_CONVERTERS)
           .map((chunk) => ({ seed, chunk }));
       });
