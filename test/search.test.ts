@@ -11,6 +11,7 @@ import { Searcher, type IndexView, type SearchResult } from '../server/search.js
 import { parseQuery } from '../server/query.js';
 import { ALWAYS_READ, fullTextRetriever } from '../server/retrieve/fulltext.js';
 import { symbolRetriever } from '../server/retrieve/symbol.js';
+import { tokensToAsk } from '../server/retrieve/every-word.js';
 import type { Candidate } from '../server/retrieve/types.js';
 import { cleanupTempDirs, copyFixture, indexedFiles, indexedFixture, makeTempDir, writeFiles } from './helpers.js';
 
@@ -239,6 +240,29 @@ describe('Searcher: a long definition holding every word of a short question', (
     });
     await withEachSearcher(wordsDb, async (s, resident) => {
       expect((await s.search('alpha beta gamma', { k: 10 })).map((r) => r.name), `resident: ${resident}`).toContain('summarise_runs');
+    });
+  });
+
+  it("asks for a word of several parts by its whole token alone, and finds the same holders as with its parts", async () => {
+    const question = 'js_of_ocaml dead code elimination';
+    const tokens = queryTokens(question);
+    expect(tokens).toEqual(expect.arrayContaining(['jsofocaml', 'js', 'ocaml', 'dead', 'elimin']));
+    expect(tokensToAsk(question, tokens).sort()).toEqual(['dead', 'elimin', 'jsofocaml']);
+    // A part that is also a word of the question on its own is still implied by the whole.
+    expect(tokensToAsk('ocaml dead js_of_ocaml', queryTokens('ocaml dead js_of_ocaml'))).toEqual(['dead', 'jsofocaml']);
+    const { db: partsDb } = await indexedFiles(
+      {
+        'src/dce.ml': '(** Dead code elimination for Js_of_ocaml programs. *)\nlet eliminate p = p\n',
+        'src/other.ml': '(** Dead code elimination in js and ocaml, apart. *)\nlet unrelated x = x\n',
+      },
+      'cs-every-word-parts-',
+    );
+    await withBothReaders(partsDb, async (store, resident) => {
+      for (const reader of [store, resident]) {
+        const withParts = (await reader.holdingEvery(tokens, 50)).map((h) => h.name);
+        expect(withParts).toEqual(['eliminate']);
+        expect((await reader.holdingEvery(tokensToAsk(question, tokens), 50)).map((h) => h.name)).toEqual(withParts);
+      }
     });
   });
 });

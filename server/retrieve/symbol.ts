@@ -79,9 +79,12 @@ function componentCount(symbol: string): number {
  * qualifiers more loosely (found in the path): when typed ones exist, fewer of them are read.
  */
 async function definitionsOf(store: ChunkReader, ref: IdentifierRef, limit: number, directories: ReadonlySet<string>): Promise<ChunkHit[]> {
-  const qualified = ref.qualifiers.length > 0 ? await store.byName([ref.name], MAX_SAME_NAME, { symbolSuffix: qualifiedName(ref) }) : [];
+  const suffix = ref.qualifiers.length > 0 ? qualifiedName(ref) : undefined;
+  // Both lookups at once: a qualified name is mostly one the index defines, and then only `limit`
+  // of the others are read; all of them only when it is not.
+  let [qualified, others] = await Promise.all([suffix ? store.byName([ref.name], MAX_SAME_NAME, { symbolSuffix: suffix }) : [], store.byName([ref.name], suffix ? limit : MAX_SAME_NAME)]);
+  if (suffix && qualified.length === 0) others = await store.byName([ref.name], MAX_SAME_NAME);
   const seen = new Set(qualified.map((h) => h.id));
-  const others = await store.byName([ref.name], qualified.length > 0 ? limit : MAX_SAME_NAME);
   const hits = [...qualified, ...others.filter((h) => !seen.has(h.id))];
   // A library's name in a question (`js_of_ocaml`) is no typo: its fuzzy lookup cost 6–12 ms.
   const namesLibrary = ref.qualifiers.length === 0 && directories.has(ref.name.toLowerCase());
