@@ -979,6 +979,9 @@ describe('expand: what a change to a definition also touches', () => {
         'src/json.ml': 'module Basic = struct\n  let index i l = List.nth l i\nend\n\nmodule Safe = struct\n  let index i l = List.nth l i\nend\n',
         'src/json.mli': "module Basic : sig\n  val index : int -> 'a list -> 'a\nend\n\nmodule Safe : sig\n  val index : int -> 'a list -> 'a\nend\n",
         'src/long.ml': long,
+        // The interface's module type, repeated in the .ml, and the functor that implements it there.
+        'src/csx.mli': 'module type S = sig\n  type sexp\n  val to_string : sexp -> string\nend\n\nmodule Make (X : sig type t end) : S with type sexp := X.t\n',
+        'src/csx.ml': 'module type S = sig\n  type sexp\n  val to_string : sexp -> string\nend\n\nmodule Make (X : sig type t end) = struct\n  let to_string _ = "()"\nend\n',
       },
       'cs-namesakes-',
     );
@@ -992,6 +995,9 @@ describe('expand: what a change to a definition also touches', () => {
       expect(await around('mapi', 'src/seq.ml', 1)).toEqual(expect.arrayContaining(['src/seq.ml:3 definition', 'src/seq.mli:1 signature']));
       // One module's copy brings the other's, and its declaration.
       expect(await around('index', 'src/json.ml', 2)).toEqual(expect.arrayContaining(['src/json.ml:6 definition', 'src/json.mli:6 signature']));
+      // A declaration in the interface's module type brings the functor's definition in the .ml,
+      // a namesake of its counterpart there (the module type's copy).
+      expect(await around('to_string', 'src/csx.mli', 3)).toEqual(expect.arrayContaining(['src/csx.ml:3 definition', 'src/csx.ml:7 definition']));
       // The index split `report` (172 lines) in two: its second part is not another definition.
       expect((await searcher.reader.byName(['report'], 10)).map((c) => c.part)).toEqual(expect.arrayContaining([1, 2]));
       expect((await around('report', 'src/long.ml', 1)).filter((c) => c.startsWith('src/long.ml:') && !c.startsWith('src/long.ml:1 '))).toEqual([]);

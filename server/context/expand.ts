@@ -139,6 +139,9 @@ function qualifierOf(chunk: ChunkHit): string {
   return chunk.symbol.slice(0, chunk.symbol.length - chunk.name.length);
 }
 
+/** A `val` of a signature, wherever it is written: no code to change. */
+const isDeclaration = (chunk: ChunkHit) => /^\s*val\b/.test(chunk.text);
+
 /** Orders definitions nearest `line` first: the ones around a seed in its file. */
 export function byDistanceFrom(line: number): (a: ChunkHit, b: ChunkHit) => number {
   return (a, b) => Math.abs(a.startLine - line) - Math.abs(b.startLine - line);
@@ -270,7 +273,7 @@ async function includedDefinitions(chunks: readonly ChunkHit[], store: ChunkRead
       const namesakes = await store.byName([declaration.name], MAX_INCLUDED_READ, { pathPrefix: directoryOf(ml), lang: 'ml', kinds: ['value', 'external'], withText: false });
       const ids = namesakes.filter((c) => modules.some((m) => symbolEndsWith(c.symbol, `${m}.${declaration.name}`))).map((c) => c.id);
       // Not the `val` of an included module's own signature (`module Concurrent_composition : sig ... end = struct`).
-      const candidates = (await store.chunksByIds(ids)).filter((c) => !/^\s*val\b/.test(c.text));
+      const candidates = (await store.chunksByIds(ids)).filter((c) => !isDeclaration(c));
       const chosen = candidates.find((c) => c.path === ml) ?? candidates[0];
       return chosen && ([declaration.id, chosen] as const);
     }),
@@ -297,17 +300,25 @@ async function neighbourhood(seed: Seed, partner: ChunkHit | undefined, code: Ch
   const add = (chunk: ChunkHit, reason: Reason, weight = 1): ContextCandidate => ({ chunk, reason, score: seed.score * SHARE[reason] * weight, seed: false });
   // The declaration names the types when the definition does not.
   const declared = partner?.lang === 'mli' ? partner : undefined;
-  const [types, moreTypes, matched, dependencies, users, namesakes] = await Promise.all([
+  const [types, moreTypes, matched, dependencies, users, namesakes, codeNamesakes] = await Promise.all([
     typesOf(seed.chunk, store),
     declared ? typesOf(declared, store) : Promise.resolve([]),
     code ? variantMatchedBy(code, store) : Promise.resolve(undefined),
     code ? dependenciesOf(code, codeRefs, store) : Promise.resolve([]),
     usersOf(seed.chunk, store),
     namesakesOf(seed.chunk, store),
+    // A declaration's definition has namesakes of its own in the .ml: beside the copy of the
+    // interface's module type there, the functor that implements it (`Csexp.Make.to_string`).
+    code && code.path !== seed.chunk.path ? namesakesOf(code, store).then((found) => found.filter((c) => !isDeclaration(c))) : Promise.resolve([]),
   ]);
   const out: ContextCandidate[] = [];
   if (partner) out.push(partnerOf(seed, partner));
-  for (const n of namesakes) out.push(add(n, sideReason(n), NAMESAKE));
+  const seen = new Set([seed.chunk.id, partner?.id]);
+  for (const n of [...namesakes, ...codeNamesakes]) {
+    if (seen.has(n.id)) continue;
+    seen.add(n.id);
+    out.push(add(n, sideReason(n), NAMESAKE));
+  }
   const named = [...types, ...moreTypes].slice(0, MAX_TYPES);
   for (const t of named) out.push(add(t, 'type'));
   // A type that lists its cases or fields does so in both files of its unit: a new case goes into each.
