@@ -236,8 +236,11 @@ function quotedPhrases(query: string): string[] {
   return out;
 }
 
-/** A short word that a following noun says is a library's name: "the re library", not "a library". */
-const SHORT_LIBRARY_NAME = /\b([a-z][a-z0-9]?)\s+(?:library|lib|package)\b/g;
+/**
+ * A short word that a following noun says is a library's name, "the re library" (not "a
+ * library"), or that owns something, "re's PCRE interface" (not "it's").
+ */
+const SHORT_LIBRARY_NAME = /\b([a-z][a-z0-9]?)(?:\s+(?:library|lib|package)\b|'s\b)/g;
 const SHORT_ENGLISH = new Set(['a', 'an', 'as', 'at', 'by', 'do', 'if', 'in', 'is', 'it', 'my', 'no', 'of', 'on', 'or', 'so', 'to', 'we']);
 
 /**

@@ -19,11 +19,15 @@ describe('spacedQualifiedName: a qualified name typed with spaces for dots', () 
 });
 
 describe('parseQuery: the libraries a question names', () => {
-  it('takes a short word for a library when the question calls it one', () => {
+  it("takes a short word for a library when the question calls it one or it owns something (re's)", () => {
     expect(parseQuery('in the re library, an option-returning group accessor').scopeWords).toContain('re');
     expect(parseQuery('ocaml-re: all the matches').scopeWords).toContain('re');
     expect(parseQuery('re-read the file after a change').scopeWords).not.toContain('re');
     expect(parseQuery('is there a library for it').scopeWords).not.toContain('a');
+    // A short word owning something is a name too, but not "it's".
+    expect(parseQuery("Support a DOTALL flag in re's PCRE-compatible interface").scopeWords).toContain('re');
+    expect(parseQuery("Re's shell-glob compiler treats a backslash as an escape").scopeWords).toContain('re');
+    expect(parseQuery("it's a flag of the parser").scopeWords).not.toContain('it');
   });
 
   it('takes the modules it names: a word with an underscore, or one it calls a module', () => {
