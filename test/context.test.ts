@@ -213,6 +213,21 @@ describe('context windows for an edit', () => {
     expect(hyphenated).toEqual([]);
   });
 
+  it('raises the model when it is a seed already but ranks below what a model scores, and leaves it when it ranks above', async () => {
+    const { modelFamilySeeds } = await import('../server/context/build.js');
+    const files = { 'lib/opt.ml': 'let map f = function Some x -> Some (f x) | None -> None\n\nlet is_some = function Some _ -> true | None -> false\n' };
+    const [low, high] = await withSearcherOver(files, 'cs-model-raised-', async (s) => {
+      const [isSome, map] = await definitionsNamed(s, ['is_some', 'map']);
+      const prompt = 'Add Opt.filter (like map, but keeps Some v only when the predicate holds)';
+      return Promise.all([
+        modelFamilySeeds(s.store, prompt, [{ chunk: isSome!, reason: 'match', score: 1 }, { chunk: map!, reason: 'match', score: 0.2 }]),
+        modelFamilySeeds(s.store, prompt, [{ chunk: map!, reason: 'match', score: 1 }, { chunk: isSome!, reason: 'match', score: 0.95 }]),
+      ]);
+    });
+    expect(low.map((m) => `${m.chunk.name} ${m.score}`)).toEqual(['map 0.9']);
+    expect(high.map((m) => m.chunk.name)).not.toContain('map');
+  });
+
   it('brings the definitions a new name copies: its name with one part the model word ("typerep_of_uchar like the bytes ones")', async () => {
     const { modelFamilySeeds } = await import('../server/context/build.js');
     const files = {

@@ -170,6 +170,7 @@ export class ContextBuilder {
     // What the change copies ranks with the seeds (and is explored with the best), not after them all.
     seeds.push(...(await modelFamilySeeds(store, prompt, seeds)), ...(await oneSwapSeeds(store, prompt, seeds)), ...(await memberSeeds(store, prompt, seeds)));
     seeds.sort((a, b) => b.score - a.score);
+    dropRepeats(seeds);
     // What the prompt names is what the change is about: its neighbourhood is explored first.
     seeds.unshift(...(await namedSeeds(store, named, seeds)));
     seeds.push(...(await siblingSeeds(store, named, seeds)), ...(await alikeTypedSeeds(store, prompt, tokens, seeds)), ...(await constructorSites(store, phrases, seeds)));
@@ -263,7 +264,8 @@ export async function modelFamilySeeds(store: ChunkReader, prompt: string, seeds
   if (!top) return [];
   // The best seed of each directory among the first few: the best match may be another library's.
   const anchors = seeds.slice(0, MODEL_ANCHORS).filter((s, i, all) => all.findIndex((o) => directoryOf(o.chunk.path) === directoryOf(s.chunk.path)) === i);
-  const seeded = new Set(seeds.map((s) => s.chunk.id));
+  // A seed ranked below what the model scores is raised: it is explored with the best.
+  const seeded = new Map(seeds.map((s) => [s.chunk.id, s.score]));
   const out: Seed[] = [];
   const score = () => top.score * SIBLING - out.length * IN_ORDER;
   for (const word of new Set([...prompt.matchAll(MODEL_WORD)].map((m) => m[1]!.toLowerCase()))) {
@@ -281,7 +283,7 @@ export async function modelFamilySeeds(store: ChunkReader, prompt: string, seeds
             .slice(0, MAX_FAMILY)
         : [];
       const analogues = await store.byName(analogueNames(prompt, word), MAX_SAME_NAME, { pathPrefix: dir, withText: true });
-      for (const c of [...family, ...analogues]) if (!seeded.has(c.id) && !out.some((o) => o.chunk.id === c.id)) out.push({ chunk: c, reason: 'match', score: score() });
+      for (const c of [...family, ...analogues]) if ((seeded.get(c.id) ?? -1) < score() && !out.some((o) => o.chunk.id === c.id)) out.push({ chunk: c, reason: 'match', score: score() });
     }
   }
   return out;
@@ -488,4 +490,16 @@ async function cursorSeed(store: ChunkReader, file: string, line: number | undef
 /** Whether `symbol` is defined in the module path `module` (`Lwt.Lwt_list.map_s` in `Lwt_list`). */
 function withinModule(symbol: string, module: readonly string[]): boolean {
   return `.${symbol}`.includes(`.${module.join('.')}.`);
+}
+
+/** Keeps each definition's best seed only, in place (seeds best first): a raised seed is not explored twice. */
+function dropRepeats(seeds: Seed[]): void {
+  const seen = new Set<string>();
+  let kept = 0;
+  for (const seed of seeds) {
+    if (seen.has(seed.chunk.id)) continue;
+    seen.add(seed.chunk.id);
+    seeds[kept++] = seed;
+  }
+  seeds.length = kept;
 }
