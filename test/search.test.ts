@@ -250,6 +250,8 @@ describe('Searcher: a long definition holding every word of a short question', (
     expect(tokensToAsk(question, tokens).sort()).toEqual(['dead', 'elimin', 'jsofocaml']);
     // A part that is also a word of the question on its own is still implied by the whole.
     expect(tokensToAsk('ocaml dead js_of_ocaml', queryTokens('ocaml dead js_of_ocaml'))).toEqual(['dead', 'jsofocaml']);
+    // A camel-case word keeps its parts: "OCaml" is also written "ocaml", in one piece.
+    expect(tokensToAsk('the OCaml typechecker', queryTokens('the OCaml typechecker'))).toEqual(queryTokens('the OCaml typechecker'));
     const { db: partsDb } = await indexedFiles(
       {
         'src/dce.ml': '(** Dead code elimination for Js_of_ocaml programs. *)\nlet eliminate p = p\n',

@@ -11,16 +11,18 @@ const MAX_WORDS = 6;
 const MAX_HOLDERS = 50;
 
 /**
- * The tokens to ask LanceDB for: a word of several parts (`js_of_ocaml`) is its whole token
+ * The tokens to ask LanceDB for: a snake-case word (`js_of_ocaml`) is its whole token
  * (`jsofocaml`), which the indexer only ever writes beside its parts' tokens, so asking for the
  * parts too finds the same holders. They are often the corpus's commonest (`ocaml`, `js`), and
  * the boolean query scores every posting of each: "js_of_ocaml dead code elimination pass" took
- * 49 ms with them, 2 ms without (full corpus, warm).
+ * 53 ms with them, 8 ms without (full corpus, warm). A camel-case word keeps its parts: prose
+ * writes "OCaml" as "ocaml" too, a token the indexer writes alone (lexical search-6 lost an
+ * answer when such holders joined).
  */
 export function tokensToAsk(wanted: string, tokens: readonly string[]): string[] {
   const implied = new Set<string>();
   for (const word of wanted.match(WORD) ?? []) {
-    if (splitIdentifier(word).length < 2) continue;
+    if (!word.includes('_') || splitIdentifier(word).length < 2) continue;
     const [whole, ...parts] = identifierTokens(word);
     if (whole && tokens.includes(whole)) for (const p of parts) implied.add(p);
   }
