@@ -74,16 +74,16 @@ function componentCount(symbol: string): number {
 
 /**
  * The definitions one reference may mean. Those under the typed qualifiers (`Or_error.t`) are
- * read first, on their own: a common name has more definitions than one lookup reads (`t`:
- * 5,107 on the full corpus), which come in table order. The others of that name fit the
+ * read on their own, and rank first: a common name has more definitions than one lookup reads
+ * (`t`: 5,107 on the full corpus), which come in table order. The others of that name fit the
  * qualifiers more loosely (found in the path): when typed ones exist, fewer of them are read.
  */
 async function definitionsOf(store: ChunkReader, ref: IdentifierRef, limit: number, directories: ReadonlySet<string>): Promise<ChunkHit[]> {
   const suffix = ref.qualifiers.length > 0 ? qualifiedName(ref) : undefined;
   // Both lookups at once: a qualified name is mostly one the index defines, and then only `limit`
   // of the others are read; all of them only when it is not.
-  let [qualified, others] = await Promise.all([suffix ? store.byName([ref.name], MAX_SAME_NAME, { symbolSuffix: suffix }) : [], store.byName([ref.name], suffix ? limit : MAX_SAME_NAME)]);
-  if (suffix && qualified.length === 0) others = await store.byName([ref.name], MAX_SAME_NAME);
+  const [qualified, fewer] = await Promise.all([suffix ? store.byName([ref.name], MAX_SAME_NAME, { symbolSuffix: suffix }) : [], store.byName([ref.name], suffix ? limit : MAX_SAME_NAME)]);
+  const others = suffix && qualified.length === 0 ? await store.byName([ref.name], MAX_SAME_NAME) : fewer;
   const seen = new Set(qualified.map((h) => h.id));
   const hits = [...qualified, ...others.filter((h) => !seen.has(h.id))];
   // A library's name in a question (`js_of_ocaml`) is no typo: its fuzzy lookup cost 6–12 ms.
