@@ -50,6 +50,17 @@ describe('fuse', () => {
     expect(ranked('how are Coq warning flags parsed, in ocaml')).toEqual(['ocaml', 'coq']);
   });
 
+  it('does not favour a test directory a question names, unless it asks about tests', () => {
+    const code = hit('code', 'ocaml/parsing/parse.ml');
+    const test = hit('test', 'ocaml/testsuite/tests/parsetree/source.ml');
+    const byRetriever = new Map<string, Candidate[]>([['fulltext', [{ id: 'test', chunk: test, score: 0.9 }, { id: 'code', chunk: code, score: 0.8 }]]]);
+    const scoped = { directories: new Set(['ocaml', 'parsing', 'testsuite', 'tests', 'parsetree']), libraries: new Set(['ocaml']), explain: true };
+    const scopeOf = (query: string, id: string) => fuse(parseQuery(query), byRetriever, scoped).find((h) => h.chunk.id === id)!.trace.some(([what]) => what === 'scope');
+    expect(scopeOf('parse OCaml source code into a Parsetree', 'test')).toBe(false);
+    expect(scopeOf('parse OCaml source code into a Parsetree', 'code')).toBe(true);
+    expect(scopeOf('the tests that print a Parsetree back as source', 'test')).toBe(true);
+  });
+
   it('favours the file a module name with an underscore names (Lwt_list), not the files of a bare word', () => {
     const lwtList = hit('lwt', 'lwt/lwt_list.ml');
     const baseList = hit('base', 'base/list.ml');
