@@ -92,6 +92,9 @@ describe('parseQuery: the kinds of definition asked for', () => {
     ['run cleanup code whether my function returns or blows up with an exception', []],
     ['a module with a signature of its own', ['module_type', 'module']],
     ['split a string on a character', []],
+    ['compare Left/Right values the way the result testable handles Ok/Error', []],
+    ['Error values of the parser, as an exception', ['exception']],
+    ['Type of a point in the plane', ['type']],
   ])('%s: %j', (query, kinds) => {
     expect(parseQuery(query).askedKinds).toEqual(kinds);
   });
