@@ -93,6 +93,7 @@ describe('parseQuery: the kinds of definition asked for', () => {
     ['a module with a signature of its own', ['module_type', 'module']],
     ['split a string on a character', []],
     ['compare Left/Right values the way the result testable handles Ok/Error', []],
+    ['the error message lists the missing fields of a record read from an s-expression', ['type']],
     ['Error values of the parser, as an exception', ['exception']],
     ['Type of a point in the plane', ['type']],
   ])('%s: %j', (query, kinds) => {
