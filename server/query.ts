@@ -149,8 +149,8 @@ const OUTCOME_WITH = new Set(['exception', 'error']);
 /** How far before a kind word such a verb may stand: its object's determiners and adjectives. */
 const OUTCOME_REACH = 3;
 
-/** A capitalised word inside a sentence: a name, as the constructors in "handles Ok/Error" are. */
-const NAME_IN_SENTENCE = /(?<![.!?]\s*|^\s*)\b[A-Z][a-z]+\b/g;
+/** A capitalised word inside a sentence, not at a line's start: a name, as the constructors in "handles Ok/Error" are. */
+const NAME_IN_SENTENCE = /(?<![.!?\n]\s*|^\s*)\b[A-Z][a-z]+\b/g;
 
 /**
  * The question's words that may ask for a kind of definition: all of them but the object of a
@@ -202,7 +202,9 @@ function withoutNegations(query: string): string {
   const wanted = query
     // A long clause is more likely a description than a single thing to avoid.
     .replace(NEGATED_CLAUSE, (clause) => (clause.trim().split(/\s+/).length <= MAX_NEGATED_CLAUSE_WORDS ? ' ' : clause))
-    .replace(/\s+/g, ' ')
+    // Spaces collapse, line breaks stay: a word starting a line starts a sentence (`NAME_IN_SENTENCE`).
+    .replace(/[^\S\n]+/g, ' ')
+    .replace(/ ?\n\s*/g, '\n')
     .trim();
   return wanted || query;
 }

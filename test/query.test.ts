@@ -96,6 +96,7 @@ describe('parseQuery: the kinds of definition asked for', () => {
     ['the error message lists the missing fields of a record read from an s-expression', ['type']],
     ['Error values of the parser, as an exception', ['exception']],
     ['Type of a point in the plane', ['type']],
+    ['a change to the plane geometry:\nType of a point in the plane', ['type']],
   ])('%s: %j', (query, kinds) => {
     expect(parseQuery(query).askedKinds).toEqual(kinds);
   });
