@@ -11,7 +11,7 @@ import { EXPANDED_SEEDS, expand } from '../server/context/expand.js';
 import { tokenCounter } from '../server/context/tokens.js';
 import type { ContextItem } from '../server/context/item.js';
 import type { ChunkHit } from '../indexer/store.js';
-import { cleanupTempDirs, indexedFiles, indexedFixture, makeTempDir, runCli } from './helpers.js';
+import { cleanupTempDirs, indexedFiles, indexedFixture, makeTempDir, runCli, withEachSearcher } from './helpers.js';
 import { indexRepo } from '../indexer/pipeline.js';
 
 let root: string;
@@ -34,9 +34,9 @@ const where = (i: ContextItem) => `${i.path}:${i.startLine}-${i.endLine}`;
 const covers = (items: ContextItem[], file: string, line: number) => items.some((i) => i.path === file && i.startLine <= line && line <= i.endLine);
 
 /** A searcher over a small repo of `files`, closed once `use` is done. */
-async function withSearcherOver<T>(files: Record<string, string>, prefix: string, use: (searcher: Searcher) => Promise<T>, options: { resident?: boolean } = {}): Promise<T> {
+async function withSearcherOver<T>(files: Record<string, string>, prefix: string, use: (searcher: Searcher) => Promise<T>): Promise<T> {
   const { db } = await indexedFiles(files, prefix);
-  const opened = await Searcher.open(db, options);
+  const opened = await Searcher.open(db);
   try {
     return await use(opened);
   } finally {
@@ -365,25 +365,19 @@ describe('context windows for an edit', () => {
       'lib/lwt.ml': 'module Composition : sig\n  val join : unit list -> unit\nend = struct\n  let join ps = List.iter ignore ps\nend\n\ninclude Composition\n',
       'lib/lwt.mli': 'val join : unit list -> unit\n',
     };
-    for (const resident of [false, true]) {
-      const brought = await withSearcherOver(
-        files,
-        'cs-include-',
-        async (s) => {
-          const seeds = await Promise.all(['lib/list.mli', 'lib/lwt.mli'].map(async (file) => (await s.store.byName(['partition_map', 'join'], 1, { pathPrefix: file, withText: true }))[0]!));
-          // Twice: the resident reader answers the second from what it kept.
-          await expand(seeds.map((chunk) => ({ chunk, reason: 'match' as const, score: 1 })), s.reader);
-          return expand(seeds.map((chunk) => ({ chunk, reason: 'match' as const, score: 1 })), s.reader);
-        },
-        { resident },
-      );
+    const { db } = await indexedFiles(files, 'cs-include-');
+    await withEachSearcher(db, async (s) => {
+      const seeds = await Promise.all(['lib/list.mli', 'lib/lwt.mli'].map(async (file) => (await s.store.byName(['partition_map', 'join'], 1, { pathPrefix: file, withText: true }))[0]!));
+      // Twice: the resident reader answers the second from what it kept.
+      await expand(seeds.map((chunk) => ({ chunk, reason: 'match' as const, score: 1 })), s.reader);
+      const brought = await expand(seeds.map((chunk) => ({ chunk, reason: 'match' as const, score: 1 })), s.reader);
       const definitions = brought.filter((c) => c.reason === 'definition').map((c) => `${c.chunk.path}:${c.chunk.startLine}`);
       expect(definitions).toContain('lib/list1.ml:1');
       expect(definitions).toContain('lib/lwt.ml:4');
       // Not a namesake of a module the .ml does not include, nor the included module's own `val`.
       expect(definitions).not.toContain('lib/other.ml:1');
       expect(definitions).not.toContain('lib/lwt.ml:2');
-    }
+    });
   });
 
   it("brings the other file's copy of a type the signature names when it lists its cases, not of an abstract one", async () => {
@@ -408,26 +402,20 @@ describe('context windows for an edit', () => {
         "let option_of_sexp f = function List [] -> None | List [ x ] -> Some (f x) | _ -> failwith \"option\"\n\nmodule Inner = struct\n  let sexp_of_option _ = Atom \"inner\"\nend\n\nlet sexp_of_option f = function Some x -> List [ f x ] | None -> List []\n\nlet of_string s = Atom s\nlet to_string = function Atom s -> s | List _ -> \"\"\n",
       'lib/other.ml': 'let sexp_of_option _ = Atom "other"\n',
     };
-    for (const resident of [false, true]) {
-      const brought = await withSearcherOver(
-        files,
-        'cs-inverse-',
-        async (s) => {
-          const [seed] = await s.store.byName(['option_of_sexp'], 1, { pathPrefix: 'lib/conv.ml', lang: 'ml', withText: true });
-          const [toString] = await s.store.byName(['to_string'], 1, { pathPrefix: 'lib/conv.ml', lang: 'ml', withText: true });
-          // Low seeds, past the ones whose neighbourhood is explored, still bring their inverse.
-          const fillers = Array.from({ length: EXPANDED_SEEDS }, (_, i) => ({ chunk: { ...seed!, id: `filler-${i}` }, reason: 'match' as const, score: 2 }));
-          return expand([...fillers, { chunk: seed!, reason: 'match', score: 1 }, { chunk: toString!, reason: 'match', score: 1 }], s.reader);
-        },
-        { resident },
-      );
+    const { db } = await indexedFiles(files, 'cs-inverse-');
+    await withEachSearcher(db, async (s) => {
+      const [seed] = await s.store.byName(['option_of_sexp'], 1, { pathPrefix: 'lib/conv.ml', lang: 'ml', withText: true });
+      const [toString] = await s.store.byName(['to_string'], 1, { pathPrefix: 'lib/conv.ml', lang: 'ml', withText: true });
+      // Low seeds, past the ones whose neighbourhood is explored, still bring their inverse.
+      const fillers = Array.from({ length: EXPANDED_SEEDS }, (_, i) => ({ chunk: { ...seed!, id: `filler-${i}` }, reason: 'match' as const, score: 2 }));
+      const brought = await expand([...fillers, { chunk: seed!, reason: 'match', score: 1 }, { chunk: toString!, reason: 'match', score: 1 }], s.reader);
       const places = brought.filter((c) => !c.seed).map((c) => `${c.reason} ${c.chunk.path}:${c.chunk.startLine}`);
       expect(places).toContain('definition lib/conv.ml:7');
       expect(places).toContain('signature lib/conv.mli:2');
       expect(places).toContain('definition lib/conv.ml:9');
       // Only the seed's own module's: not a namesake in a nested module or another file.
       expect(places.filter((p) => p.endsWith('conv.ml:4') || p.includes('other.ml'))).toEqual([]);
-    }
+    });
     // A converter the window holds as a caller brings its other direction too.
     const callerFiles = { 'lib/code.ml': 'let describe s = String.length s\n\nlet code_of_status s = describe s + 1\n\nlet unrelated x = x\n\nlet status_of_code c = string_of_int c\n' };
     const fromCaller = await withSearcherOver(callerFiles, 'cs-inverse-caller-', async (s) => {
@@ -447,23 +435,17 @@ describe('context windows for an edit', () => {
         'type status = [ `Ok | `Not_found ]\nval int_of_status : status -> int\nval status_of_int : int -> status\nval string_of_status : status -> string\nval string_of_meth : meth -> string\n',
       'lib/sexp_conv.ml': 'let sexp_of_list f l = List (List.map f l)\nlet sexp_of_int i = Atom (string_of_int i)\n\n\n\n\nlet sexp_of_option f = function Some x -> f x | None -> Atom "none"\n',
     };
-    for (const resident of [false, true]) {
-      const brought = await withSearcherOver(
-        files,
-        'cs-converters-',
-        async (s) => {
-          const [status, option] = await definitionsNamed(s, ['int_of_status', 'sexp_of_option']);
-          return expand([{ chunk: status!, reason: 'match', score: 1 }, { chunk: option!, reason: 'match', score: 1 }], s.reader);
-        },
-        { resident },
-      );
+    const { db } = await indexedFiles(files, 'cs-converters-');
+    await withEachSearcher(db, async (s) => {
+      const [status, option] = await definitionsNamed(s, ['int_of_status', 'sexp_of_option']);
+      const brought = await expand([{ chunk: status!, reason: 'match', score: 1 }, { chunk: option!, reason: 'match', score: 1 }], s.reader);
       const names = brought.filter((c) => !c.seed).map((c) => c.chunk.name);
       expect(names).toContain('status_of_int');
       expect(names).toContain('string_of_status');
       // Another type's converter, and `sexp`, which is no type of its file.
       expect(names).not.toContain('string_of_meth');
       expect(names.filter((n) => n.startsWith('sexp_of_'))).toEqual([]);
-    }
+    });
   });
 
   it('explores the module a prompt names in code before better-worded definitions of other modules', async () => {

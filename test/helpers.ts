@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { indexRepo } from '../indexer/pipeline.js';
 import { IndexStore } from '../indexer/store.js';
+import { Searcher } from '../server/search.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -212,3 +213,14 @@ export function startCli(args: string[], ready: RegExp): Promise<{ child: ChildP
 /** What `codesearch serve` prints once it listens: the URL is the first group. */
 export const SERVING = /on (http:\/\/\S+)/;
 
+/** Runs `check` with a one-shot and then a resident searcher of `db`, closing each after. */
+export async function withEachSearcher(db: string, check: (s: Searcher, resident: boolean) => Promise<void>): Promise<void> {
+  for (const resident of [false, true]) {
+    const s = await Searcher.open(db, { resident });
+    try {
+      await check(s, resident);
+    } finally {
+      s.close();
+    }
+  }
+}

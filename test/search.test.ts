@@ -13,7 +13,7 @@ import { ALWAYS_READ, fullTextRetriever } from '../server/retrieve/fulltext.js';
 import { symbolRetriever } from '../server/retrieve/symbol.js';
 import { tokensToAsk } from '../server/retrieve/every-word.js';
 import type { Candidate } from '../server/retrieve/types.js';
-import { cleanupTempDirs, copyFixture, indexedFiles, indexedFixture, makeTempDir, writeFiles } from './helpers.js';
+import { cleanupTempDirs, copyFixture, indexedFiles, indexedFixture, makeTempDir, withEachSearcher, writeFiles } from './helpers.js';
 
 let searcher: Searcher;
 let db: string;
@@ -29,18 +29,6 @@ afterAll(() => {
 });
 
 const where = (r: SearchResult) => `${r.path}:${r.startLine}-${r.endLine}`;
-
-/** Runs `check` with a one-shot and then a resident searcher of `db`, closing each after. */
-async function withEachSearcher(db: string, check: (s: Searcher, resident: boolean) => Promise<void>): Promise<void> {
-  for (const resident of [false, true]) {
-    const s = await Searcher.open(db, { resident });
-    try {
-      await check(s, resident);
-    } finally {
-      s.close();
-    }
-  }
-}
 
 /** Runs `check` with both readers of `db`: the store (LanceDB) and the resident chunks loaded from it. */
 async function withBothReaders(db: string, check: (store: IndexStore, resident: ResidentChunks) => Promise<void>): Promise<void> {
