@@ -300,16 +300,19 @@ async function neighbourhood(seed: Seed, partner: ChunkHit | undefined, code: Ch
   const add = (chunk: ChunkHit, reason: Reason, weight = 1): ContextCandidate => ({ chunk, reason, score: seed.score * SHARE[reason] * weight, seed: false });
   // The declaration names the types when the definition does not.
   const declared = partner?.lang === 'mli' ? partner : undefined;
+  // Read once when the seed's definition is the same name in the same directory: its library's re-exports are the seed's.
+  const library = seed.chunk.kind === 'value' ? libraryNamesakes(seed.chunk, store) : undefined;
+  const sameLibrary = (c: ChunkHit) => c.name === seed.chunk.name && directoryOf(c.path) === directoryOf(seed.chunk.path);
   const [types, moreTypes, matched, dependencies, users, namesakes, codeNamesakes] = await Promise.all([
     typesOf(seed.chunk, store),
     declared ? typesOf(declared, store) : Promise.resolve([]),
     code ? variantMatchedBy(code, store) : Promise.resolve(undefined),
     code ? dependenciesOf(code, codeRefs, store) : Promise.resolve([]),
     usersOf(seed.chunk, store),
-    namesakesOf(seed.chunk, store),
+    namesakesOf(seed.chunk, store, library),
     // A declaration's definition has namesakes of its own in the .ml: beside the copy of the
     // interface's module type there, the functor that implements it (`Csexp.Make.to_string`).
-    code && code.path !== seed.chunk.path ? namesakesOf(code, store).then((found) => found.filter((c) => !isDeclaration(c))) : Promise.resolve([]),
+    code && code.path !== seed.chunk.path ? namesakesOf(code, store, sameLibrary(code) ? library : undefined).then((found) => found.filter((c) => !isDeclaration(c))) : Promise.resolve([]),
   ]);
   const out: ContextCandidate[] = [];
   if (partner) out.push(partnerOf(seed, partner));
@@ -348,12 +351,11 @@ async function neighbourhood(seed: Seed, partner: ChunkHit | undefined, code: Ch
  * where its library re-exports it (`let print_string = Out_channel.print_string` in `stdio.ml`):
  * a function added beside it is re-exported there too.
  */
-async function namesakesOf(chunk: ChunkHit, store: ChunkReader): Promise<ChunkHit[]> {
+async function namesakesOf(chunk: ChunkHit, store: ChunkReader, library?: Promise<ChunkHit[]>): Promise<ChunkHit[]> {
   if (chunk.kind !== 'value') return [];
-  const dir = directoryOf(chunk.path);
   const [inFile, inLibrary] = await Promise.all([
     store.byName([chunk.name], MAX_NAMESAKES_READ, { pathPrefix: chunk.path, kinds: ['value'], withText: true }),
-    store.byName([chunk.name], MAX_NAMESAKES_READ, { pathPrefix: dir, kinds: ['value'], lang: 'ml', withText: true }),
+    library ?? libraryNamesakes(chunk, store),
   ]);
   const found = inFile.filter(
     // Not the other parts of a definition the index split (a part is numbered from 1).
@@ -364,6 +366,11 @@ async function namesakesOf(chunk: ChunkHit, store: ChunkReader): Promise<ChunkHi
   const reExports = alias ? inLibrary.filter((c) => c.path !== chunk.path && alias.test(c.text.trim())).slice(0, MAX_RE_EXPORTS) : [];
   const partners = await store.chunksByIds([...nearest, ...reExports].flatMap((c) => (c.counterpart ? [c.counterpart] : [])));
   return [...nearest, ...reExports, ...partners];
+}
+
+/** The values named as `chunk` in the `.ml` files of its directory: where its library may re-export it. */
+function libraryNamesakes(chunk: ChunkHit, store: ChunkReader): Promise<ChunkHit[]> {
+  return store.byName([chunk.name], MAX_NAMESAKES_READ, { pathPrefix: directoryOf(chunk.path), kinds: ['value'], lang: 'ml', withText: true });
 }
 
 /** A converter between two things: `int_of_http_status`. */
