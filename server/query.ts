@@ -144,8 +144,8 @@ const KIND_WORDS: Record<string, string[]> = {
 
 /** A verb whose object is what the code does ("raising an exception", "returns an error"). */
 const OUTCOME_VERB = /^(?:rais|throw|return|report|fail)/;
-/** An exception or error something ends "with" is how it ends too ("blows up with an exception"). */
-const OUTCOME_WITH = new Set(['exception', 'error']);
+/** An exception something ends "with" is how it ends too ("blows up with an exception"). */
+const OUTCOME_WITH = new Set(['exception']);
 /** How far before a kind word such a verb may stand: its object's determiners and adjectives. */
 const OUTCOME_REACH = 3;
 
